@@ -1,0 +1,31 @@
+# `make run` and `make test` are all a fresh Debian machine with Python 3.11 needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint bench-import clean
+
+$(BIN)/paperwire: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(BIN)/paperwire
+	$(BIN)/paperwire migrate --noinput
+	$(BIN)/paperwire import paperwire/demo/attention_papers.jsonl
+	$(BIN)/paperwire serve --host $(HOST) --port $(PORT)
+
+test: $(BIN)/paperwire
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/paperwire
+	$(BIN)/ruff check paperwire tests bench
+
+bench-import: $(BIN)/paperwire
+	$(BIN)/python bench/import_speed.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,34 @@
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
+
+from paperwire.accounts.forms import SignupForm
+from paperwire.papers.views import safe_next
+from paperwire.ratelimit import limit_writes
+
+
+@limit_writes("signup")
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome, {user.get_username()}!")
+        return redirect(safe_next(request, "/"))
+    return render(request, "registration/signup.html", {"form": form, "next": request.GET.get("next", "")})
+
+
+@method_decorator(limit_writes("login"), name="dispatch")
+class LoginView(auth_views.LoginView):
+    redirect_authenticated_user = True
+
+
+@method_decorator(limit_writes("password_reset"), name="dispatch")
+class PasswordResetView(auth_views.PasswordResetView):
+    # Links are built from PAPERWIRE_BASE_URL, never from the request's Host header.
+    extra_email_context = {"base_url": settings.BASE_URL}

@@ -1,0 +1,77 @@
+"""Papers in the JSON shape of huggingface.co's API, so that huggingface_hub reads them unchanged."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from paperwire.papers.models import Organization, Paper
+
+
+def hf_time(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def organization_json(org: Organization | None) -> dict | None:
+    if org is None:
+        return None
+    return {"_id": org.hf_id or f"pw-org-{org.pk}", "name": org.name, "fullname": org.fullname or org.name,
+            "avatar": org.avatar_url}
+
+
+def submitter_json(paper: Paper) -> dict | None:
+    if paper.submitter_id is not None:
+        user = paper.submitter
+        return {"_id": f"pw-user-{user.pk}", "avatarUrl": "", "isPro": False, "fullname": user.get_username(),
+                "user": user.get_username(), "type": "user"}
+    return paper.hf_submitter or None
+
+
+def paper_json(paper: Paper) -> dict:
+    """The ``paper`` object of an HF daily-papers item, also the body of ``/api/papers/<id>``."""
+    data: dict = {
+        "id": paper.id,
+        "authors": [{"_id": f"{paper.id}-{n}", "name": name, "hidden": False} for n, name in enumerate(paper.authors)],
+        "publishedAt": hf_time(paper.published_at),
+        "title": paper.title,
+        "summary": paper.abstract,
+        "upvotes": paper.upvotes,
+        "discussionId": paper.id,
+        "numComments": paper.num_comments,
+    }
+    if paper.submitted_on_daily_at:
+        data["submittedOnDailyAt"] = hf_time(paper.submitted_on_daily_at)
+    if submitter := submitter_json(paper):
+        data["submittedOnDailyBy"] = submitter
+    if paper.ai_summary:
+        data["ai_summary"] = paper.ai_summary
+    if paper.ai_keywords:
+        data["ai_keywords"] = paper.ai_keywords
+    if paper.code_urls:
+        data["githubRepo"] = paper.code_urls[0]
+    if paper.github_stars is not None:
+        data["githubStars"] = paper.github_stars
+    if paper.project_page:
+        data["projectPage"] = paper.project_page
+    if paper.organization_id:
+        data["organization"] = organization_json(paper.organization)
+    return data
+
+
+def daily_item_json(paper: Paper) -> dict:
+    """One item of ``/api/daily_papers``."""
+    item = {
+        "paper": paper_json(paper),
+        "publishedAt": hf_time(paper.feed_time),
+        "title": paper.title,
+        "summary": paper.abstract,
+        "thumbnail": "",
+        "numComments": paper.num_comments,
+        "isAuthorParticipating": False,
+    }
+    if submitter := submitter_json(paper):
+        item["submittedBy"] = submitter
+    if paper.organization_id:
+        item["organization"] = organization_json(paper.organization)
+    return item

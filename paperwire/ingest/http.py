@@ -1,0 +1,76 @@
+"""A small, polite HTTP GET for the live sources: timeouts, retries with backoff, Retry-After."""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from django.conf import settings
+
+import paperwire
+
+log = logging.getLogger(__name__)
+USER_AGENT = f"Paperwire/{paperwire.__version__} (self-hosted Daily Papers)"
+MAX_RETRY_AFTER = 300.0
+RETRIED_STATUSES = {429, 500, 502, 503, 504}
+
+
+class FetchError(Exception):
+    """The source could not be read; the message is meant for the user."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def retry_after_seconds(value: str | None, default: float) -> float:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return default
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return default
+    return min(max(when.timestamp() - time.time(), 0.0), MAX_RETRY_AFTER)
+
+
+def get(url: str, params: dict | None = None, *, retries: int | None = None, timeout: float | None = None) -> bytes:
+    """GET ``url`` and return the body; retry timeouts, resets, 429 and 5xx, then give up."""
+    if params:
+        url = f"{url}{'&' if '?' in url else '?'}{urllib.parse.urlencode(params, doseq=True)}"
+    retries = settings.HTTP_RETRIES if retries is None else retries
+    timeout = settings.HTTP_TIMEOUT if timeout is None else timeout
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
+    backoff = 1.0
+    for attempt in range(retries + 1):
+        last = attempt == retries
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.read()
+        except urllib.error.HTTPError as error:
+            if error.code not in RETRIED_STATUSES or last:
+                raise FetchError(f"{url}: HTTP {error.code} {error.reason}", status=error.code) from None
+            wait = retry_after_seconds(error.headers.get("Retry-After"), backoff)
+            log.warning("%s: HTTP %s, retrying in %.1fs", url, error.code, wait)
+        except (TimeoutError, socket.timeout) as error:
+            if last:
+                raise FetchError(f"{url}: timed out after {timeout:g}s") from error
+            wait = backoff
+        except (urllib.error.URLError, ConnectionError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            if isinstance(reason, TimeoutError | socket.timeout):
+                reason = f"timed out after {timeout:g}s"
+            if last:
+                raise FetchError(f"{url}: {reason}") from None
+            wait = backoff
+        time.sleep(wait)
+        backoff = min(backoff * 2, 60.0)
+    raise AssertionError("unreachable")

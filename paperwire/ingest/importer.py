@@ -1,0 +1,66 @@
+"""``paperwire import``: stream files of any supported format into the database."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from paperwire.ingest.formats import SourceFile, UnreadableFile
+from paperwire.ingest.upsert import Upserter, UpsertStats
+
+
+MAX_KEPT_REJECTIONS = 1000
+
+
+@dataclass
+class ImportReport:
+    stats: UpsertStats = field(default_factory=UpsertStats)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    rejected_count: int = 0
+
+    def reject(self, where: str, reason: str) -> None:
+        # Keep the first ones to show; a file of a million bad lines must not fill memory.
+        self.rejected_count += 1
+        if len(self.rejected) < MAX_KEPT_REJECTIONS:
+            self.rejected.append((where, reason))
+
+    def summary(self) -> str:
+        return f"imported {self.stats.new} new, {self.stats.updated} updated, {self.rejected_count} rejected"
+
+
+def import_files(paths: list[Path], fmt: str = "auto", progress: bool | None = None) -> ImportReport:
+    """Import every file; a file that cannot be read is reported and the others go on."""
+    report = ImportReport()
+    upserter = Upserter()
+    report.stats = upserter.stats
+    total = sum(p.stat().st_size for p in paths if p.is_file())
+    show = sys.stderr.isatty() if progress is None else progress
+    with tqdm(total=total, unit="B", unit_scale=True, disable=not show, desc="import") as bar:
+        done = 0
+        for path in paths:
+            try:
+                source = SourceFile(path, fmt)
+            except UnreadableFile as error:
+                report.unreadable.append(str(path))
+                report.reject(f"{path}", str(error))
+                continue
+            try:
+                for item in source.items():
+                    if item.record is not None:
+                        upserter.add(item.record)
+                    else:
+                        report.reject(item.where, item.error)
+                    bar.update(done + source.position() - bar.n)
+            except UnreadableFile as error:
+                report.unreadable.append(str(path))
+                report.reject(f"{path}", str(error))
+            finally:
+                source.close()
+            done += path.stat().st_size if path.is_file() else 0
+            bar.update(done - bar.n)
+        upserter.flush()
+    return report

@@ -1,0 +1,26 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from paperwire.ingest.formats import FORMATS
+from paperwire.ingest.importer import import_files
+
+MAX_LISTED = 100
+
+
+class Command(BaseCommand):
+    help = "Import papers from JSONL, Hugging Face daily-papers responses or the Kaggle arXiv snapshot."
+
+    def add_arguments(self, parser):
+        parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+        parser.add_argument("--format", choices=("auto", *FORMATS), default="auto")
+
+    def handle(self, *args, paths, format, **options):
+        report = import_files(paths, format)
+        for where, reason in report.rejected[:MAX_LISTED]:
+            self.stderr.write(f"rejected {where}: {reason}")
+        if report.rejected_count > MAX_LISTED:
+            self.stderr.write(f"... and {report.rejected_count - MAX_LISTED} more rejected records")
+        self.stdout.write(report.summary())
+        if report.unreadable:
+            raise CommandError(f"could not import {len(report.unreadable)} file(s): {', '.join(report.unreadable)}")

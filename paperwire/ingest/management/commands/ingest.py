@@ -1,0 +1,52 @@
+import datetime as dt
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from paperwire.ingest import sources
+
+
+def iso_day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"invalid date {text!r}: expected YYYY-MM-DD") from None
+
+
+class Command(BaseCommand):
+    help = "Fetch new papers from Hugging Face's daily papers API or the arXiv API."
+
+    def add_arguments(self, parser):
+        subcommands = parser.add_subparsers(dest="source", required=True, metavar="{hf-daily,arxiv}")
+        hf = subcommands.add_parser("hf-daily", help="Hugging Face /api/daily_papers, one request a day")
+        when = hf.add_mutually_exclusive_group()
+        when.add_argument("--date", help="one day, YYYY-MM-DD")
+        when.add_argument("--since", help="every day from this one to today, YYYY-MM-DD")
+        arxiv = subcommands.add_parser("arxiv", help="the newest submissions of arXiv categories")
+        arxiv.add_argument("--category", action="append", dest="categories", metavar="C")
+        arxiv.add_argument("--since", help="papers first published on or after this day, YYYY-MM-DD")
+
+    def handle(self, *args, source, **options):
+        today = timezone.now().date()
+        if source == "hf-daily":
+            if options["date"]:
+                days = [iso_day(options["date"])]
+            elif options["since"]:
+                days = sources.days_between(iso_day(options["since"]), today)
+            else:
+                days = sources.hf_daily_resume_days(today)
+            if days and days[0] > today:
+                raise CommandError(f"{days[0]} is in the future")
+            report = sources.hf_daily(days)
+        else:
+            categories = options["categories"] or settings.ARXIV_CATEGORIES
+            since = iso_day(options["since"]) if options["since"] else sources.arxiv_resume_since(categories, today)
+            report = sources.arxiv_listing(categories, since)
+        for where, reason in report.rejected[:100]:
+            self.stderr.write(f"rejected {where}: {reason}")
+        for failure in report.failures:
+            self.stderr.write(f"failed: {failure}")
+        self.stdout.write(report.summary())
+        if report.failures:
+            raise CommandError(f"{len(report.failures)} request(s) failed; run the command again to retry them")

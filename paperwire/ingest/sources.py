@@ -1,0 +1,134 @@
+"""The live sources: Hugging Face's daily papers API and the arXiv API.
+
+Both go through ``paperwire.ingest.http.get`` (retries, Retry-After) and the one upsert
+path, and record a cursor after every completed step so that an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from paperwire.ingest import http
+from paperwire.ingest.arxiv import MalformedFeed, parse_feed
+from paperwire.ingest.formats import UnreadableFile, items_from_bytes
+from paperwire.ingest.models import SourceCursor
+from paperwire.ingest.records import PaperRecord
+from paperwire.ingest.upsert import Upserter, UpsertStats
+
+ARXIV_PAGE_SIZE = 100
+
+
+@dataclass
+class IngestReport:
+    stats: UpsertStats = field(default_factory=UpsertStats)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"imported {self.stats.new} new, {self.stats.updated} updated, {len(self.rejected)} rejected"
+            + (f", {len(self.failures)} failed requests" if self.failures else "")
+        )
+
+
+def hf_daily(days: list[dt.date], on_day: Callable[[dt.date], None] | None = None) -> IngestReport:
+    """Fetch ``/api/daily_papers?date=D`` for each day; a failing day is reported, the rest go on."""
+    report = IngestReport()
+    upserter = Upserter()
+    report.stats = upserter.stats
+    url = f"{settings.HF_ENDPOINT}/api/daily_papers"
+    for day in days:
+        try:
+            body = http.get(url, {"date": day.isoformat(), "limit": 100})
+            items = list(items_from_bytes(body, f"hf-daily {day}", "hf-daily"))
+        except http.FetchError as error:
+            report.failures.append(str(error))
+            continue
+        except UnreadableFile as error:
+            report.failures.append(f"{url}?date={day}: malformed response: {error}")
+            continue
+        for item in items:
+            if item.record is not None:
+                upserter.add(item.record)
+            else:
+                report.rejected.append((item.where, item.error))
+        upserter.flush()
+        SourceCursor.put("hf-daily", day.isoformat())
+        if on_day:
+            on_day(day)
+    return report
+
+
+def hf_daily_resume_days(today: dt.date) -> list[dt.date]:
+    """Without --date/--since: from the last day read (fetched again, its votes grow) to today."""
+    last = SourceCursor.get("hf-daily")
+    start = dt.date.fromisoformat(last) if last else today - dt.timedelta(days=6)
+    return days_between(start, today)
+
+
+def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
+    return [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
+
+
+def arxiv_query(categories: list[str]) -> str:
+    return " OR ".join(f"cat:{c}" for c in categories)
+
+
+def arxiv_listing(categories: list[str], since: dt.date, pause: Callable[[float], None] = time.sleep) -> IngestReport:
+    """Page through the newest submissions in ``categories`` back to ``since``.
+
+    arXiv asks for one request every ARXIV_REQUEST_INTERVAL seconds; the pages are
+    sorted by submission date, newest first, so the walk stops at the first older paper.
+    """
+    report = IngestReport()
+    upserter = Upserter()
+    report.stats = upserter.stats
+    cursor_name = f"arxiv:{','.join(sorted(categories))}"
+    newest: dt.datetime | None = None
+    start = 0
+    while True:
+        if start:
+            pause(settings.ARXIV_REQUEST_INTERVAL)
+        params = {
+            "search_query": arxiv_query(categories),
+            "sortBy": "submittedDate",
+            "sortOrder": "descending",
+            "start": start,
+            "max_results": ARXIV_PAGE_SIZE,
+        }
+        try:
+            page = parse_feed(http.get(settings.ARXIV_API_URL, params))
+        except http.FetchError as error:
+            report.failures.append(str(error))
+            break
+        except MalformedFeed as error:
+            report.failures.append(f"{settings.ARXIV_API_URL} (start={start}): {error}")
+            break
+        report.rejected.extend((f"arxiv start={start}", e) for e in page.errors)
+        fresh = [r for r in page.records if r.published_at and r.published_at.date() >= since]
+        for record in fresh:
+            upserter.add(record)
+            newest = max(newest, record.published_at) if newest else record.published_at
+        upserter.flush()
+        start += len(page.records)
+        if len(fresh) < len(page.records) or not page.records or start >= page.total:
+            break
+    if newest and not report.failures:
+        SourceCursor.put(cursor_name, newest.date().isoformat())
+    return report
+
+
+def arxiv_resume_since(categories: list[str], today: dt.date) -> dt.date:
+    last = SourceCursor.get(f"arxiv:{','.join(sorted(categories))}")
+    return dt.date.fromisoformat(last) if last else today - dt.timedelta(days=3)
+
+
+def fetch_arxiv_paper(arxiv_id: str) -> PaperRecord | None:
+    """One paper's metadata by id from the arXiv API; None when arXiv does not know it."""
+    page = parse_feed(http.get(settings.ARXIV_API_URL, {"id_list": arxiv_id, "max_results": 1}))
+    return next((r for r in page.records if r.id == arxiv_id), None)

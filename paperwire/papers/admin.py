@@ -1,0 +1,77 @@
+"""Moderation: hide papers, remove votes, ban users."""
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
+
+from paperwire.papers.models import Organization, Paper, Submission, Vote, refresh_upvotes
+
+
+@admin.register(Paper)
+class PaperAdmin(admin.ModelAdmin):
+    list_display = ("id", "title", "daily_date", "upvotes", "organization", "hidden")
+    list_filter = ("hidden",)
+    search_fields = ("id", "title")
+    date_hierarchy = "daily_date"
+    readonly_fields = ("upvotes", "created_at", "updated_at")
+    raw_id_fields = ("submitter", "organization")
+    actions = ["hide", "unhide"]
+
+    @admin.action(description="Hide the selected papers from every page and API")
+    def hide(self, request, queryset):
+        self.message_user(request, f"Hid {queryset.update(hidden=True)} papers.")
+
+    @admin.action(description="Show the selected papers again")
+    def unhide(self, request, queryset):
+        self.message_user(request, f"Showed {queryset.update(hidden=False)} papers.")
+
+
+@admin.register(Vote)
+class VoteAdmin(admin.ModelAdmin):
+    list_display = ("user", "paper", "created_at")
+    search_fields = ("user__username", "paper__id")
+    raw_id_fields = ("user", "paper")
+    actions = ["remove_votes"]
+
+    @admin.action(description="Remove the selected votes and recount")
+    def remove_votes(self, request, queryset):
+        paper_ids = list(queryset.values_list("paper_id", flat=True).distinct())
+        count, _ = queryset.delete()
+        refresh_upvotes(paper_ids)
+        self.message_user(request, f"Removed {count} votes.")
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        refresh_upvotes([obj.paper_id])
+
+    def delete_queryset(self, request, queryset):
+        self.remove_votes(request, queryset)
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ("name", "fullname")
+    search_fields = ("name", "fullname")
+
+
+@admin.register(Submission)
+class SubmissionAdmin(admin.ModelAdmin):
+    list_display = ("user", "paper", "created_at")
+    raw_id_fields = ("user", "paper")
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class ModeratedUserAdmin(UserAdmin):
+    actions = ["ban"]
+
+    @admin.action(description="Ban: deactivate the account and remove its votes")
+    def ban(self, request, queryset):
+        votes = Vote.objects.filter(user__in=queryset)
+        paper_ids = list(votes.values_list("paper_id", flat=True).distinct())
+        votes.delete()
+        refresh_upvotes(paper_ids)
+        banned = queryset.update(is_active=False)
+        self.message_user(request, f"Banned {banned} users and removed their votes.", messages.SUCCESS)

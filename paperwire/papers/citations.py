@@ -1,0 +1,76 @@
+"""Text forms of a paper: a BibTeX entry to copy and the markdown twin of its page."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from django.conf import settings
+
+from paperwire.papers.models import Paper
+
+
+def _ascii_word(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]", "", plain.lower())
+
+
+def citation_key(paper: Paper) -> str:
+    surname = _ascii_word(paper.authors[0].split()[-1]) if paper.authors else "anonymous"
+    year = str(paper.published.year) if paper.published else ""
+    first_word = next(
+        (w for w in (_ascii_word(t) for t in paper.title.split()) if len(w) > 3), "paper"
+    )
+    return f"{surname or 'anonymous'}{year}{first_word}"
+
+
+def _bibtex_escape(text: str) -> str:
+    return re.sub(r"([{}&%$#_])", r"\\\1", " ".join(text.split()))
+
+
+def bibtex(paper: Paper) -> str:
+    fields = [
+        ("title", "{" + _bibtex_escape(paper.title) + "}"),
+        ("author", " and ".join(_bibtex_escape(a) for a in paper.authors)),
+        ("year", str(paper.published.year) if paper.published else ""),
+    ]
+    if paper.is_arxiv:
+        fields += [
+            ("eprint", paper.id),
+            ("archivePrefix", "arXiv"),
+            ("primaryClass", paper.categories[0] if paper.categories else ""),
+            ("url", paper.arxiv_abs_url),
+        ]
+    else:
+        fields.append(("url", settings.BASE_URL + paper.get_absolute_url()))
+    if paper.doi:
+        fields.append(("doi", paper.doi))
+    body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields if value)
+    return f"@misc{{{citation_key(paper)},\n{body}\n}}"
+
+
+def markdown(paper: Paper) -> str:
+    lines = [f"# {paper.title}", ""]
+    if paper.authors:
+        lines += [f"**Authors:** {', '.join(paper.authors)}", ""]
+    facts = []
+    if paper.published:
+        facts.append(f"**Published:** {paper.published.isoformat()}")
+    if paper.daily_date:
+        facts.append(f"**Daily papers:** {paper.daily_date.isoformat()}")
+    facts.append(f"**Upvotes:** {paper.upvotes}")
+    if paper.organization:
+        facts.append(f"**Organization:** {paper.organization}")
+    lines += ["  \n".join(facts), ""]
+    links = []
+    if paper.is_arxiv:
+        links += [f"- arXiv: {paper.arxiv_abs_url}", f"- PDF: {paper.arxiv_pdf_url}"]
+    links += [f"- Code: {url}" for url in paper.code_urls]
+    if paper.project_page:
+        links.append(f"- Project page: {paper.project_page}")
+    if links:
+        lines += ["## Links", "", *links, ""]
+    lines += ["## Abstract", "", paper.abstract, ""]
+    if paper.ai_summary:
+        lines += ["## AI summary", "", paper.ai_summary, ""]
+    return "\n".join(lines)

@@ -1,0 +1,60 @@
+"""Paper identifiers: arXiv ids (new and old style, with or without a version) and local ids.
+
+Every arXiv version of a paper is one Paper: ``2410.10819v2`` is stored as ``2410.10819``.
+"""
+
+from __future__ import annotations
+
+import re
+
+NEW_ARXIV = re.compile(r"(?P<id>\d{4}\.\d{4,5})(?:v(?P<version>\d+))?")
+OLD_ARXIV = re.compile(r"(?P<id>[a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<version>\d+))?")
+LOCAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+ARXIV_URL = re.compile(
+    r"^(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/(?P<rest>.+?)(?:\.pdf)?/?(?:[?#].*)?$",
+    re.IGNORECASE,
+)
+HF_PAPER_URL = re.compile(r"^(?:https?://)?(?:www\.)?huggingface\.co/papers/(?P<rest>[^?#]+?)/?(?:[?#].*)?$")
+
+# Local ids that would shadow a page under /papers/.
+RESERVED_IDS = {"trending", "date", "week", "month", "feed.atom", "feed.rss", "search"}
+
+
+class InvalidPaperId(ValueError):
+    pass
+
+
+def arxiv_id(text: str) -> str | None:
+    """The versionless arXiv id in ``text`` (an id, an arXiv or Hugging Face URL), else None."""
+    text = text.strip()
+    for url in (ARXIV_URL, HF_PAPER_URL):
+        match = url.match(text)
+        if match:
+            text = match["rest"]
+            break
+    if text.lower().startswith("arxiv:"):
+        text = text[6:]
+    for pattern in (NEW_ARXIV, OLD_ARXIV):
+        match = pattern.fullmatch(text)
+        if match:
+            return match["id"]
+    return None
+
+
+def normalize_id(raw: object) -> str:
+    """The stored id for an import record's ``id``: versionless arXiv id or a valid local id."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise InvalidPaperId("id must be a non-empty string")
+    text = raw.strip()
+    found = arxiv_id(text)
+    if found:
+        return found
+    if not LOCAL_ID.fullmatch(text):
+        raise InvalidPaperId(f"invalid id {text[:80]!r}: not an arXiv id nor [A-Za-z0-9][A-Za-z0-9._:-]{{0,63}}")
+    if text in RESERVED_IDS or text.endswith(".md"):
+        raise InvalidPaperId(f"invalid id {text!r}: reserved for a page of the site")
+    return text
+
+
+def is_arxiv(paper_id: str) -> bool:
+    return bool(NEW_ARXIV.fullmatch(paper_id) or OLD_ARXIV.fullmatch(paper_id))

@@ -1,0 +1,71 @@
+"""Days, ISO weeks and months of the daily feed, as they appear in URLs and API parameters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+WEEK = re.compile(r"(\d{4})-W(\d{2})")
+MONTH = re.compile(r"(\d{4})-(\d{2})")
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class InvalidPeriod(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str  # "date", "week" or "month"
+    start: dt.date
+    end: dt.date  # exclusive
+
+    @property
+    def slug(self) -> str:
+        if self.kind == "date":
+            return self.start.isoformat()
+        if self.kind == "week":
+            year, week, _ = self.start.isocalendar()
+            return f"{year}-W{week:02d}"
+        return self.start.strftime("%Y-%m")
+
+    @property
+    def label(self) -> str:
+        if self.kind == "date":
+            return self.start.strftime("%B %-d, %Y")
+        if self.kind == "week":
+            year, week, _ = self.start.isocalendar()
+            last = self.end - dt.timedelta(days=1)
+            return f"Week {week}, {year} ({self.start:%b %-d} – {last:%b %-d})"
+        return self.start.strftime("%B %Y")
+
+    def containing(self, day: dt.date) -> Period:
+        """The period of the same kind that contains ``day``."""
+        return period_containing(self.kind, day)
+
+
+def period_containing(kind: str, day: dt.date) -> Period:
+    if kind == "date":
+        return Period("date", day, day + dt.timedelta(days=1))
+    if kind == "week":
+        start = day - dt.timedelta(days=day.weekday())
+        return Period("week", start, start + dt.timedelta(days=7))
+    start = day.replace(day=1)
+    end = (start + dt.timedelta(days=32)).replace(day=1)
+    return Period("month", start, end)
+
+
+def parse_period(kind: str, text: str) -> Period:
+    """Parse ``YYYY-MM-DD``, ``YYYY-Www`` or ``YYYY-MM``; InvalidPeriod on anything else."""
+    try:
+        if kind == "date" and DAY.fullmatch(text):
+            return period_containing("date", dt.date.fromisoformat(text))
+        if kind == "week" and (match := WEEK.fullmatch(text)):
+            return period_containing("week", dt.date.fromisocalendar(int(match[1]), int(match[2]), 1))
+        if kind == "month" and (match := MONTH.fullmatch(text)):
+            return period_containing("month", dt.date(int(match[1]), int(match[2]), 1))
+    except ValueError:
+        pass
+    examples = {"date": "2025-07-22", "week": "2025-W30", "month": "2025-07"}
+    raise InvalidPeriod(f"invalid {kind} {text[:40]!r}: expected e.g. {examples.get(kind, '')}")

@@ -1,0 +1,104 @@
+"""Which papers a feed shows, and in which order.
+
+Feeds (a day, an ISO week, a month) rank by upvotes. Trending ranks by a score in which
+every vote counts less as it ages: a vote counts 1 when cast and half as much every
+TRENDING_HALF_LIFE after, so a burst of votes fades within a couple of days instead of
+pinning a paper to the top. Upvotes imported from elsewhere have no times; they count
+as cast when the paper entered the daily feed.
+
+Trending is computed as of the latest activity (vote or paper) when that is earlier than
+now, so that an instance fed from an archive still has a meaningful trending page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+
+from django.db.models import Max, QuerySet
+from django.utils import timezone
+
+from paperwire.papers.models import Paper, Vote
+from paperwire.papers.periods import Period
+
+TRENDING_HALF_LIFE = dt.timedelta(hours=12)
+TRENDING_WINDOW = dt.timedelta(days=7)
+
+
+def ranked(queryset: QuerySet) -> QuerySet:
+    return queryset.order_by("-upvotes", "-submitted_on_daily_at", "-published_at", "id")
+
+
+def papers_in(period: Period) -> QuerySet:
+    return ranked(
+        Paper.visible.filter(daily_date__gte=period.start, daily_date__lt=period.end).select_related(
+            "organization"
+        )
+    )
+
+
+def latest_day() -> dt.date | None:
+    return Paper.visible.aggregate(day=Max("daily_date"))["day"]
+
+
+def previous_period(period: Period) -> Period | None:
+    day = (
+        Paper.visible.filter(daily_date__lt=period.start)
+        .order_by("-daily_date")
+        .values_list("daily_date", flat=True)
+        .first()
+    )
+    return period.containing(day) if day else None
+
+
+def next_period(period: Period) -> Period | None:
+    day = (
+        Paper.visible.filter(daily_date__gte=period.end)
+        .order_by("daily_date")
+        .values_list("daily_date", flat=True)
+        .first()
+    )
+    return period.containing(day) if day else None
+
+
+def trending_reference_time() -> dt.datetime:
+    now = timezone.now()
+    last_vote = Vote.objects.aggregate(t=Max("created_at"))["t"]
+    last_day = latest_day()
+    candidates = [t for t in (last_vote,) if t]
+    if last_day:
+        candidates.append(dt.datetime.combine(last_day, dt.time.max, dt.UTC))
+    return min(now, max(candidates)) if candidates else now
+
+
+def decay(age: dt.timedelta) -> float:
+    return math.pow(0.5, max(age.total_seconds(), 0) / TRENDING_HALF_LIFE.total_seconds())
+
+
+def trending_scores(at: dt.datetime | None = None) -> list[tuple[str, float]]:
+    """(paper id, score) for the papers with recent votes or recent feed entries, best first."""
+    at = at or trending_reference_time()
+    since = at - TRENDING_WINDOW
+    scores: dict[str, float] = defaultdict(float)
+    votes = Vote.objects.filter(created_at__gt=since, created_at__lte=at, paper__hidden=False)
+    for paper_id, cast_at in votes.values_list("paper_id", "created_at").iterator():
+        scores[paper_id] += decay(at - cast_at)
+    recent = Paper.visible.filter(daily_date__gte=since.date(), daily_date__lte=at.date())
+    for paper_id, base, submitted, published, day in recent.values_list(
+        "id", "base_upvotes", "submitted_on_daily_at", "published_at", "daily_date"
+    ).iterator():
+        entered = submitted or published or dt.datetime.combine(day, dt.time(), dt.UTC)
+        scores[paper_id] += base * decay(at - entered)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def trending_papers(limit: int, offset: int = 0) -> list[Paper]:
+    page = trending_scores()[offset : offset + limit]
+    papers = Paper.visible.select_related("organization").in_bulk([pid for pid, _ in page])
+    result = []
+    for pid, score in page:
+        if pid in papers:
+            papers[pid].trending_score = score
+            result.append(papers[pid])
+    return result

@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from paperwire.papers import citations, ranking
+from paperwire.papers.ids import arxiv_id
+from paperwire.papers.models import Organization, Paper, Vote, set_vote
+from paperwire.papers.periods import InvalidPeriod, Period, parse_period, period_containing
+from paperwire.papers.submit import SubmissionError, submit_paper
+from paperwire.ratelimit import limit_writes
+
+PAGE_SIZE = 50
+
+
+def paginate(request: HttpRequest, items, size: int = PAGE_SIZE):
+    try:
+        return Paginator(items, size).page(request.GET.get("page", 1))
+    except (EmptyPage, PageNotAnInteger):
+        raise Http404("No such page") from None
+
+
+def voted_ids(request: HttpRequest, papers) -> set[str]:
+    if not request.user.is_authenticated:
+        return set()
+    ids = [p.pk for p in papers]
+    return set(Vote.objects.filter(user=request.user, paper_id__in=ids).values_list("paper_id", flat=True))
+
+
+def render_feed(request: HttpRequest, period: Period | None, *, is_home: bool = False) -> HttpResponse:
+    if period is None:
+        page = None
+    else:
+        page = paginate(request, ranking.papers_in(period))
+    context = {
+        "period": period,
+        "page": page,
+        "papers": page.object_list if page else [],
+        "voted": voted_ids(request, page.object_list) if page else set(),
+        "previous": ranking.previous_period(period) if period else None,
+        "next": ranking.next_period(period) if period else None,
+        "is_home": is_home,
+    }
+    if period:
+        day = period.start
+        context["views"] = {
+            "date": period_containing("date", day),
+            "week": period_containing("week", day),
+            "month": period_containing("month", day),
+        }
+    return render(request, "papers/feed.html", context)
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    day = ranking.latest_day()
+    return render_feed(request, period_containing("date", day) if day else None, is_home=True)
+
+
+@require_GET
+def feed(request: HttpRequest, kind: str, value: str) -> HttpResponse:
+    try:
+        period = parse_period(kind, value)
+    except InvalidPeriod as error:
+        raise Http404(str(error)) from None
+    return render_feed(request, period)
+
+
+@require_GET
+def trending(request: HttpRequest) -> HttpResponse:
+    papers = ranking.trending_papers(limit=PAGE_SIZE)
+    return render(
+        request, "papers/trending.html", {"papers": papers, "voted": voted_ids(request, papers)}
+    )
+
+
+def find_paper(paper_id: str) -> Paper:
+    return get_object_or_404(Paper.visible.select_related("organization", "submitter"), pk=paper_id)
+
+
+def canonical_redirect(paper_id: str, suffix: str = ""):
+    """``2410.10819v2`` or ``arXiv:2410.10819`` point at the one page of the paper."""
+    found = arxiv_id(paper_id)
+    if found and found != paper_id:
+        return redirect(reverse("paper", args=[found]) + suffix, permanent=True)
+    return None
+
+
+@require_GET
+def paper_detail(request: HttpRequest, paper_id: str) -> HttpResponse:
+    if response := canonical_redirect(paper_id):
+        return response
+    paper = find_paper(paper_id)
+    context = {
+        "paper": paper,
+        "voted": voted_ids(request, [paper]),
+        "bibtex": citations.bibtex(paper),
+        "day": period_containing("date", paper.daily_date) if paper.daily_date else None,
+    }
+    return render(request, "papers/paper.html", context)
+
+
+@require_GET
+def paper_markdown(request: HttpRequest, paper_id: str) -> HttpResponse:
+    if response := canonical_redirect(paper_id, ".md"):
+        return response
+    paper = find_paper(paper_id)
+    return HttpResponse(citations.markdown(paper), content_type="text/markdown; charset=utf-8")
+
+
+def safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return fallback
+
+
+@require_POST
+@limit_writes("vote")
+def vote(request: HttpRequest, paper_id: str) -> HttpResponse:
+    wants_json = request.headers.get("Accept", "").startswith("application/json")
+    paper = find_paper(paper_id)
+    if not request.user.is_authenticated:
+        if wants_json:
+            return JsonResponse({"error": "log in to upvote"}, status=401)
+        return redirect(f"{reverse('login')}?next={paper.get_absolute_url()}")
+    up = request.POST.get("action", "up") != "down"
+    upvotes = set_vote(request.user, paper, up)
+    if wants_json:
+        return JsonResponse({"id": paper.pk, "upvotes": upvotes, "voted": up})
+    return redirect(safe_next(request, paper.get_absolute_url()))
+
+
+@login_required
+@limit_writes("submit")
+def submit(request: HttpRequest) -> HttpResponse:
+    context: dict = {"value": ""}
+    if request.method == "POST":
+        value = request.POST.get("paper", "")
+        context["value"] = value
+        try:
+            paper = submit_paper(request.user, value)
+        except SubmissionError as error:
+            context["error"] = str(error)
+            context["existing"] = error.existing
+            return render(request, "papers/submit.html", context, status=400)
+        messages.success(request, "Thanks! The paper is on today's feed.")
+        return redirect(paper)
+    return render(request, "papers/submit.html", context)
+
+
+@require_GET
+def organization(request: HttpRequest, name: str) -> HttpResponse:
+    org = get_object_or_404(Organization, name=name)
+    page = paginate(request, ranking.ranked(org.papers.filter(hidden=False).select_related("organization")))
+    return render(
+        request,
+        "papers/organization.html",
+        {"organization": org, "page": page, "papers": page.object_list, "voted": voted_ids(request, page.object_list)},
+    )
+
+
+@require_GET
+def organizations(request: HttpRequest) -> HttpResponse:
+    orgs = (
+        Organization.objects.filter(papers__hidden=False)
+        .annotate(paper_count=Count("papers"))
+        .order_by("-paper_count", "name")
+    )
+    return render(request, "papers/organizations.html", {"page": paginate(request, orgs, 100)})

@@ -1,0 +1,195 @@
+"""Paperwire settings: everything a deployment changes comes from the environment.
+
+The variables are listed, with their defaults, in docs/configuration.md; a test keeps
+that page and this module in step.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import dj_database_url
+
+
+def envbool(name: str, default: str = "0") -> bool:
+    return os.environ.get(name, default).strip().lower() in ("1", "true", "yes", "on")
+
+
+def envint(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def envstr(name: str, default: str) -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+BASE_DIR = Path(__file__).resolve().parent
+PAPERWIRE_HOME = Path(envstr("PAPERWIRE_HOME", "~/.local/share/paperwire")).expanduser()
+PAPERWIRE_HOME.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    """PAPERWIRE_SECRET_KEY, else a key generated once and kept in PAPERWIRE_HOME."""
+    if os.environ.get("PAPERWIRE_SECRET_KEY"):
+        return os.environ["PAPERWIRE_SECRET_KEY"]
+    path = PAPERWIRE_HOME / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = envbool("PAPERWIRE_DEBUG")
+BASE_URL = envstr("PAPERWIRE_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+ALLOWED_HOSTS = ["*"]
+CSRF_TRUSTED_ORIGINS = [BASE_URL]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "paperwire.papers",
+    "paperwire.ingest",
+    "paperwire.accounts",
+    "paperwire.api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "paperwire.urls"
+WSGI_APPLICATION = "paperwire.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+if os.environ.get("DATABASE_URL"):
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": PAPERWIRE_HOME / "paperwire.sqlite3",
+            # WAL lets readers go on while an import writes; the busy timeout makes
+            # concurrent writers (votes, a running import) wait instead of failing.
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = PAPERWIRE_HOME / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = True
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if BASE_URL.startswith("https://"):
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+def _email_settings(url: str) -> dict[str, object]:
+    """Translate PAPERWIRE_EMAIL_URL (smtp://, smtps://, console://) into Django settings."""
+    parts = urlsplit(url)
+    if parts.scheme == "console":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ValueError(f"PAPERWIRE_EMAIL_URL: unsupported scheme {parts.scheme!r} (smtp, smtps, console)")
+    query = parse_qs(parts.query)
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": parts.hostname or "localhost",
+        "EMAIL_PORT": parts.port or (465 if parts.scheme == "smtps" else 25),
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+        "EMAIL_USE_SSL": parts.scheme == "smtps",
+        "EMAIL_USE_TLS": query.get("starttls", ["0"])[0] in ("1", "true"),
+        "EMAIL_TIMEOUT": 30,
+    }
+
+
+globals().update(_email_settings(envstr("PAPERWIRE_EMAIL_URL", "console://")))
+DEFAULT_FROM_EMAIL = SERVER_EMAIL = envstr("PAPERWIRE_EMAIL_FROM", "Paperwire <papers@localhost>")
+
+HF_ENDPOINT = envstr("PAPERWIRE_HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+ARXIV_API_URL = envstr("PAPERWIRE_ARXIV_API_URL", "https://export.arxiv.org/api/query")
+# arXiv asks API clients for one request every three seconds.
+ARXIV_REQUEST_INTERVAL = float(envstr("PAPERWIRE_ARXIV_INTERVAL", "3"))
+ARXIV_CATEGORIES = envstr("PAPERWIRE_ARXIV_CATEGORIES", "cs.AI cs.CL cs.CV cs.LG").split()
+HTTP_TIMEOUT = float(envstr("PAPERWIRE_HTTP_TIMEOUT", "30"))
+HTTP_RETRIES = envint("PAPERWIRE_HTTP_RETRIES", 4)
+
+SUBMISSIONS_PER_DAY = envint("PAPERWIRE_SUBMISSIONS_PER_DAY", 10)
+# "<count>/<seconds>" per client for each kind of write.
+RATE_LIMITS = {
+    "vote": envstr("PAPERWIRE_RATE_VOTE", "60/60"),
+    "submit": envstr("PAPERWIRE_RATE_SUBMIT", "10/60"),
+    "signup": envstr("PAPERWIRE_RATE_SIGNUP", "5/3600"),
+    "login": envstr("PAPERWIRE_RATE_LOGIN", "10/300"),
+    "password_reset": envstr("PAPERWIRE_RATE_PASSWORD_RESET", "5/3600"),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": envstr("PAPERWIRE_LOG_LEVEL", "WARNING")},
+}

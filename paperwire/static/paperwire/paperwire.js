@@ -1,0 +1,46 @@
+// Progressive enhancement: votes without a page reload, BibTeX to the clipboard.
+// Everything works without this file; forms post and redirect as usual.
+document.addEventListener("submit", async (event) => {
+  const form = event.target;
+  if (!form.matches("form.vote")) return;
+  event.preventDefault();
+  const button = form.querySelector("button");
+  button.disabled = true;
+  try {
+    const response = await fetch(form.action, {
+      method: "POST",
+      body: new FormData(form),
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+    });
+    if (response.status === 401) {
+      window.location = "/accounts/login?next=" + encodeURIComponent(window.location.pathname);
+      return;
+    }
+    if (!response.ok) throw new Error("HTTP " + response.status);
+    const data = await response.json();
+    form.querySelector(".count").textContent = data.upvotes;
+    form.classList.toggle("voted", data.voted);
+    form.querySelector("input[name=action]").value = data.voted ? "down" : "up";
+    button.setAttribute("aria-pressed", String(data.voted));
+  } catch (error) {
+    form.submit();
+  } finally {
+    button.disabled = false;
+  }
+});
+
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("button.copy");
+  if (!button) return;
+  const text = document.querySelector(button.dataset.copy).textContent;
+  try {
+    await navigator.clipboard.writeText(text);
+    button.textContent = "Copied";
+  } catch (error) {
+    const range = document.createRange();
+    range.selectNodeContents(document.querySelector(button.dataset.copy));
+    window.getSelection().removeAllRanges();
+    window.getSelection().addRange(range);
+  }
+});

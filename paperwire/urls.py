@@ -1,0 +1,60 @@
+from django.contrib import admin
+from django.http import HttpRequest, JsonResponse
+from django.shortcuts import render
+from django.urls import include, path, re_path
+
+from paperwire.api import views as api
+from paperwire.papers import views as papers
+
+# Paper ids may contain a slash (old arXiv ids such as hep-th/9901001).
+PAPER_ID = r"(?P<paper_id>[A-Za-z0-9][A-Za-z0-9._:/-]{0,80}?)"
+
+urlpatterns = [
+    path("", papers.home, name="home"),
+    path("papers/trending", papers.trending, name="trending"),
+    re_path(r"^papers/(?P<kind>date|week|month)/(?P<value>[^/]{1,20})$", papers.feed, name="feed"),
+    re_path(rf"^papers/{PAPER_ID}\.md$", papers.paper_markdown, name="paper_markdown"),
+    re_path(rf"^papers/{PAPER_ID}/vote$", papers.vote, name="vote"),
+    re_path(rf"^papers/{PAPER_ID}$", papers.paper_detail, name="paper"),
+    path("submit", papers.submit, name="submit"),
+    path("orgs", papers.organizations, name="organizations"),
+    path("orgs/<slug:name>", papers.organization, name="organization"),
+    path("accounts/", include("paperwire.accounts.urls")),
+    path("api/daily_papers", api.daily_papers, name="api_daily_papers"),
+    re_path(rf"^api/papers/{PAPER_ID}$", api.paper_detail, name="api_paper"),
+    path("healthz", api.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]
+
+
+def wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def handler404(request: HttpRequest, exception=None):
+    if wants_json(request):
+        return JsonResponse({"error": "not found"}, status=404)
+    args = getattr(exception, "args", ())
+    message = args[0] if args and isinstance(args[0], str) else ""
+    return render(request, "error.html", {"title": "Not found", "message": message or "There is no such page."},
+                  status=404)
+
+
+def handler500(request: HttpRequest):
+    if wants_json(request):
+        return JsonResponse({"error": "internal error"}, status=500)
+    return render(request, "error.html", {"title": "Something broke", "message": "The error has been logged."},
+                  status=500)
+
+
+def handler400(request: HttpRequest, exception=None):
+    if wants_json(request):
+        return JsonResponse({"error": "bad request"}, status=400)
+    return render(request, "error.html", {"title": "Bad request", "message": "The request could not be read."},
+                  status=400)
+
+
+def handler403(request: HttpRequest, exception=None):
+    if wants_json(request):
+        return JsonResponse({"error": "forbidden"}, status=403)
+    return render(request, "error.html", {"title": "Forbidden", "message": "You may not do that."}, status=403)

@@ -1,0 +1,251 @@
+"""Personas, data locations and loopback servers shared by the tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+DEMO = ROOT / "paperwire" / "demo" / "attention_papers.jsonl"
+SHARED_DATA = Path(os.environ.get("PAPERWIRE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def shared_data(relative: str) -> Path:
+    """A path under ../shared/data, or skip the test saying what is missing."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"shared data {path} is absent (set PAPERWIRE_SHARED_DATA to the data folder)")
+    return path
+
+
+def write_jsonl(path: Path, records: list, compress: bool = False) -> Path:
+    text = "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records)
+    if compress:
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    return path
+
+
+def paper(id: str, title: str = "A paper", **fields) -> dict:
+    """An import JSONL record with sensible defaults."""
+    record = {"id": id, "title": title, "abstract": f"The abstract of {title}.", "authors": ["Ada Lovelace"]}
+    record.update(fields)
+    return record
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", "alice@example.org", "correct horse battery")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", "bob@example.org", "correct horse battery")
+
+
+@pytest.fixture
+def charlie(django_user_model):
+    return django_user_model.objects.create_user("charlie", "charlie@example.org", "correct horse battery")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters live in the cache; every test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+# --- loopback HTTP servers standing in for Hugging Face and arXiv -------------------------
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes | str = b""
+    headers: dict = field(default_factory=dict)
+    delay: float = 0.0
+
+
+class RecordedServer:
+    """A real HTTP server on 127.0.0.1 that answers from recorded replies.
+
+    ``add(path, *replies)`` queues replies for a path (query string included or not);
+    the last reply of a queue is repeated. Every request is logged in ``requests``.
+    """
+
+    def __init__(self) -> None:
+        self.routes: dict[str, list[Reply]] = {}
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                server.requests.append(self.path)
+                reply = server.reply_for(self.path)
+                if reply.delay:
+                    time.sleep(reply.delay)
+                body = reply.body.encode() if isinstance(reply.body, str) else reply.body
+                try:
+                    self.send_response(reply.status)
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def add(self, path: str, *replies: Reply) -> None:
+        self.routes.setdefault(path, []).extend(replies)
+
+    def reply_for(self, path: str) -> Reply:
+        for key in (path, path.split("?", 1)[0]):
+            queue = self.routes.get(key)
+            if queue:
+                return queue.pop(0) if len(queue) > 1 else queue[0]
+        return Reply(404, "not found")
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def recorded_server() -> Iterator[RecordedServer]:
+    server = RecordedServer()
+    yield server
+    server.close()
+
+
+def arxiv_feed(*entries: dict, total: int | None = None) -> str:
+    """An arXiv API Atom response with the given entries (id, title, summary, authors, published)."""
+    parts = []
+    for e in entries:
+        summary = e.get("summary", "An abstract that spans\n  two lines.")
+        authors = "".join(f"<author><name>{a}</name></author>" for a in e.get("authors", ["Ada Lovelace"]))
+        categories = "".join(f'<category term="{c}" scheme="http://arxiv.org/schemas/atom"/>'
+                             for c in e.get("categories", ["cs.CL"]))
+        parts.append(
+            f"""<entry>
+<id>http://arxiv.org/abs/{e['id']}</id>
+<updated>{e.get('published', '2025-07-20T10:00:00Z')}</updated>
+<published>{e.get('published', '2025-07-20T10:00:00Z')}</published>
+<title>{e['title']}</title>
+<summary>{summary}</summary>
+{authors}
+<arxiv:comment xmlns:arxiv="http://arxiv.org/schemas/atom">{e.get('comment', '10 pages')}</arxiv:comment>
+<link href="http://arxiv.org/abs/{e['id']}" rel="alternate" type="text/html"/>
+<arxiv:primary_category xmlns:arxiv="http://arxiv.org/schemas/atom" term="{e.get('categories', ['cs.CL'])[0]}"/>
+{categories}
+</entry>"""
+        )
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+<title type="html">ArXiv Query</title>
+<id>http://arxiv.org/api/x</id>
+<updated>2025-07-22T00:00:00-04:00</updated>
+<opensearch:totalResults xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">{len(entries) if total is None else total}</opensearch:totalResults>
+<opensearch:startIndex xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">0</opensearch:startIndex>
+{''.join(parts)}
+</feed>"""
+
+
+# --- a real `paperwire serve` process ---------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveSite:
+    url: str
+    home: Path
+    env: dict
+    process: subprocess.Popen
+
+    def command(self, *args: str) -> subprocess.CompletedProcess:
+        return run_paperwire(*args, env=self.env)
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=10) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+
+def paperwire_env(home: Path, **extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env.update({"PAPERWIRE_HOME": str(home), "PAPERWIRE_SECRET_KEY": "live-test-secret-key-0123456789-abcdefghij"})
+    env.update(extra)
+    return env
+
+
+def run_paperwire(*args: str, env: dict, input: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "paperwire", *args], env=env, capture_output=True, text=True, timeout=600,
+        input=input, cwd=ROOT,
+    )
+
+
+def start_site(home: Path, **extra_env: str) -> LiveSite:
+    port = free_port()
+    env = paperwire_env(home, PAPERWIRE_BASE_URL=f"http://127.0.0.1:{port}", **extra_env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "paperwire", "serve", "--port", str(port)],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    site = LiveSite(f"http://127.0.0.1:{port}", home, env, process)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"paperwire serve exited: {process.stdout.read().decode()}")
+        try:
+            if site.get("/healthz")[0] == 200:
+                return site
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("paperwire serve did not answer /healthz within 60 s")
+
+
+def stop_site(site: LiveSite) -> None:
+    site.process.terminate()
+    try:
+        site.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        site.process.kill()
+
+
+PINNED_NOW = dt.datetime(2025, 7, 22, 12, 0, tzinfo=dt.UTC)

@@ -1,0 +1,14 @@
+"""Test settings: the real settings module, with PAPERWIRE_HOME in a fresh temporary folder."""
+
+import os
+import tempfile
+
+os.environ["PAPERWIRE_HOME"] = tempfile.mkdtemp(prefix="paperwire-test-")
+os.environ.setdefault("PAPERWIRE_SECRET_KEY", "tests-only-secret-key-not-for-production-use-0123456789")
+
+from paperwire.settings import *  # noqa: E402,F403
+
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+ARXIV_REQUEST_INTERVAL = 0.0
+HTTP_TIMEOUT = 2.0
+HTTP_RETRIES = 2
