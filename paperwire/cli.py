@@ -10,8 +10,21 @@ import os
 import sys
 
 # Commands that need no database, or manage migrations themselves.
-NO_AUTO_MIGRATE = {"migrate", "makemigrations", "help", "version", "check", "showmigrations", "sqlmigrate",
-                   "shell", "dbshell", "collectstatic", "test", "squashmigrations", "diffsettings"}
+NO_AUTO_MIGRATE = {
+    "migrate",
+    "makemigrations",
+    "help",
+    "version",
+    "check",
+    "showmigrations",
+    "sqlmigrate",
+    "shell",
+    "dbshell",
+    "collectstatic",
+    "test",
+    "squashmigrations",
+    "diffsettings",
+}
 
 
 def ensure_migrated() -> None:

@@ -133,6 +133,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = PAPERWIRE_HOME / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns about a missing one
 WHITENOISE_USE_FINDERS = True
 
 SESSION_COOKIE_HTTPONLY = True
@@ -176,6 +177,7 @@ ARXIV_REQUEST_INTERVAL = float(envstr("PAPERWIRE_ARXIV_INTERVAL", "3"))
 ARXIV_CATEGORIES = envstr("PAPERWIRE_ARXIV_CATEGORIES", "cs.AI cs.CL cs.CV cs.LG").split()
 HTTP_TIMEOUT = float(envstr("PAPERWIRE_HTTP_TIMEOUT", "30"))
 HTTP_RETRIES = envint("PAPERWIRE_HTTP_RETRIES", 4)
+HTTP_BACKOFF = 1.0  # seconds before the first retry, doubled each time
 
 SUBMISSIONS_PER_DAY = envint("PAPERWIRE_SUBMISSIONS_PER_DAY", 10)
 # "<count>/<seconds>" per client for each kind of write.

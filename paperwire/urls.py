@@ -36,22 +36,25 @@ def handler404(request: HttpRequest, exception=None):
         return JsonResponse({"error": "not found"}, status=404)
     args = getattr(exception, "args", ())
     message = args[0] if args and isinstance(args[0], str) else ""
-    return render(request, "error.html", {"title": "Not found", "message": message or "There is no such page."},
-                  status=404)
+    return render(
+        request, "error.html", {"title": "Not found", "message": message or "There is no such page."}, status=404
+    )
 
 
 def handler500(request: HttpRequest):
     if wants_json(request):
         return JsonResponse({"error": "internal error"}, status=500)
-    return render(request, "error.html", {"title": "Something broke", "message": "The error has been logged."},
-                  status=500)
+    return render(
+        request, "error.html", {"title": "Something broke", "message": "The error has been logged."}, status=500
+    )
 
 
 def handler400(request: HttpRequest, exception=None):
     if wants_json(request):
         return JsonResponse({"error": "bad request"}, status=400)
-    return render(request, "error.html", {"title": "Bad request", "message": "The request could not be read."},
-                  status=400)
+    return render(
+        request, "error.html", {"title": "Bad request", "message": "The request could not be read."}, status=400
+    )
 
 
 def handler403(request: HttpRequest, exception=None):

@@ -120,7 +120,7 @@ class RecordedServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     def add(self, path: str, *replies: Reply) -> None:
@@ -151,30 +151,32 @@ def arxiv_feed(*entries: dict, total: int | None = None) -> str:
     for e in entries:
         summary = e.get("summary", "An abstract that spans\n  two lines.")
         authors = "".join(f"<author><name>{a}</name></author>" for a in e.get("authors", ["Ada Lovelace"]))
-        categories = "".join(f'<category term="{c}" scheme="http://arxiv.org/schemas/atom"/>'
-                             for c in e.get("categories", ["cs.CL"]))
+        categories = "".join(
+            f'<category term="{c}" scheme="http://arxiv.org/schemas/atom"/>' for c in e.get("categories", ["cs.CL"])
+        )
         parts.append(
             f"""<entry>
-<id>http://arxiv.org/abs/{e['id']}</id>
-<updated>{e.get('published', '2025-07-20T10:00:00Z')}</updated>
-<published>{e.get('published', '2025-07-20T10:00:00Z')}</published>
-<title>{e['title']}</title>
+<id>http://arxiv.org/abs/{e["id"]}</id>
+<updated>{e.get("published", "2025-07-20T10:00:00Z")}</updated>
+<published>{e.get("published", "2025-07-20T10:00:00Z")}</published>
+<title>{e["title"]}</title>
 <summary>{summary}</summary>
 {authors}
-<arxiv:comment xmlns:arxiv="http://arxiv.org/schemas/atom">{e.get('comment', '10 pages')}</arxiv:comment>
-<link href="http://arxiv.org/abs/{e['id']}" rel="alternate" type="text/html"/>
-<arxiv:primary_category xmlns:arxiv="http://arxiv.org/schemas/atom" term="{e.get('categories', ['cs.CL'])[0]}"/>
+<arxiv:comment xmlns:arxiv="http://arxiv.org/schemas/atom">{e.get("comment", "10 pages")}</arxiv:comment>
+<link href="http://arxiv.org/abs/{e["id"]}" rel="alternate" type="text/html"/>
+<arxiv:primary_category xmlns:arxiv="http://arxiv.org/schemas/atom" term="{e.get("categories", ["cs.CL"])[0]}"/>
 {categories}
 </entry>"""
         )
+    total = len(entries) if total is None else total
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom">
 <title type="html">ArXiv Query</title>
 <id>http://arxiv.org/api/x</id>
 <updated>2025-07-22T00:00:00-04:00</updated>
-<opensearch:totalResults xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">{len(entries) if total is None else total}</opensearch:totalResults>
+<opensearch:totalResults xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">{total}</opensearch:totalResults>
 <opensearch:startIndex xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">0</opensearch:startIndex>
-{''.join(parts)}
+{"".join(parts)}
 </feed>"""
 
 
@@ -214,8 +216,13 @@ def paperwire_env(home: Path, **extra: str) -> dict:
 
 def run_paperwire(*args: str, env: dict, input: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "paperwire", *args], env=env, capture_output=True, text=True, timeout=600,
-        input=input, cwd=ROOT,
+        [sys.executable, "-m", "paperwire", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        input=input,
+        cwd=ROOT,
     )
 
 
@@ -224,7 +231,10 @@ def start_site(home: Path, **extra_env: str) -> LiveSite:
     env = paperwire_env(home, PAPERWIRE_BASE_URL=f"http://127.0.0.1:{port}", **extra_env)
     process = subprocess.Popen(
         [sys.executable, "-m", "paperwire", "serve", "--port", str(port)],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     site = LiveSite(f"http://127.0.0.1:{port}", home, env, process)
     deadline = time.monotonic() + 60

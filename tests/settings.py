@@ -12,3 +12,9 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 ARXIV_REQUEST_INTERVAL = 0.0
 HTTP_TIMEOUT = 2.0
 HTTP_RETRIES = 2
+HTTP_BACKOFF = 0.05
+
+# A database file, like production, rather than SQLite's shared in-memory mode (whose table
+# locks ignore the busy timeout and would make the concurrency tests meaningless).
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["TEST"] = {"NAME": str(PAPERWIRE_HOME / "test.sqlite3")}

@@ -177,7 +177,9 @@ def test_it_reads_hugging_face_responses_in_all_their_shapes(tmp_path, capsys):
     no_daily = dict(HF_ITEM, publishedAt="2025-01-09T23:10:00.000Z")
     no_daily["paper"] = {k: v for k, v in HF_ITEM["paper"].items() if k not in ("submittedOnDailyAt", "organization")}
     no_daily["paper"]["id"] = "2501.05441"
-    wrapped.write_text(json.dumps({"status": "success", "date": "2025-01-10", "count": 1, "data": [no_daily]}, indent=4))
+    wrapped.write_text(
+        json.dumps({"status": "success", "date": "2025-01-10", "count": 1, "data": [no_daily]}, indent=4)
+    )
     out = run_import(plain, reprs, wrapped, capsys=capsys)
     assert out.out.strip() == "imported 3 new, 0 updated, 0 rejected"
     miro = Paper.objects.get(pk="2507.14683")
@@ -229,7 +231,12 @@ def test_it_reads_the_kaggle_snapshot(tmp_path, capsys):
         "abstract": "  A fully differential calculation in perturbative quantum chromodynamics is\npresented.\n",
         "versions": [{"version": "v1", "created": "Mon, 2 Apr 2007 19:18:42 GMT"}],
         "update_date": "2008-11-13",
-        "authors_parsed": [["Balázs", "C.", ""], ["Berger", "E. L.", ""], ["Nadolsky", "P. M.", ""], ["Yuan", "C. -P.", ""]],
+        "authors_parsed": [
+            ["Balázs", "C.", ""],
+            ["Berger", "E. L.", ""],
+            ["Nadolsky", "P. M.", ""],
+            ["Yuan", "C. -P.", ""],
+        ],
     }
     out = run_import(write_jsonl(tmp_path / "arxiv-metadata-oai-snapshot.json", [record]), capsys=capsys)
     assert out.out.strip() == "imported 1 new, 0 updated, 0 rejected"

@@ -30,5 +30,7 @@ class LoginView(auth_views.LoginView):
 
 @method_decorator(limit_writes("password_reset"), name="dispatch")
 class PasswordResetView(auth_views.PasswordResetView):
-    # Links are built from PAPERWIRE_BASE_URL, never from the request's Host header.
-    extra_email_context = {"base_url": settings.BASE_URL}
+    @property
+    def extra_email_context(self):
+        # Links are built from PAPERWIRE_BASE_URL, never from the request's Host header.
+        return {"base_url": settings.BASE_URL}

@@ -16,15 +16,25 @@ def hf_time(value: dt.datetime | None) -> str | None:
 def organization_json(org: Organization | None) -> dict | None:
     if org is None:
         return None
-    return {"_id": org.hf_id or f"pw-org-{org.pk}", "name": org.name, "fullname": org.fullname or org.name,
-            "avatar": org.avatar_url}
+    return {
+        "_id": org.hf_id or f"pw-org-{org.pk}",
+        "name": org.name,
+        "fullname": org.fullname or org.name,
+        "avatar": org.avatar_url,
+    }
 
 
 def submitter_json(paper: Paper) -> dict | None:
     if paper.submitter_id is not None:
         user = paper.submitter
-        return {"_id": f"pw-user-{user.pk}", "avatarUrl": "", "isPro": False, "fullname": user.get_username(),
-                "user": user.get_username(), "type": "user"}
+        return {
+            "_id": f"pw-user-{user.pk}",
+            "avatarUrl": "",
+            "isPro": False,
+            "fullname": user.get_username(),
+            "user": user.get_username(),
+            "type": "user",
+        }
     return paper.hf_submitter or None
 
 
@@ -60,9 +70,14 @@ def paper_json(paper: Paper) -> dict:
 
 
 def daily_item_json(paper: Paper) -> dict:
-    """One item of ``/api/daily_papers``."""
+    """One item of ``/api/daily_papers``.
+
+    huggingface_hub's PaperInfo reads links and AI fields from the item rather than from
+    its ``paper``, so they are repeated at the top level.
+    """
+    inner = paper_json(paper)
     item = {
-        "paper": paper_json(paper),
+        "paper": inner,
         "publishedAt": hf_time(paper.feed_time),
         "title": paper.title,
         "summary": paper.abstract,
@@ -73,5 +88,8 @@ def daily_item_json(paper: Paper) -> dict:
     if submitter := submitter_json(paper):
         item["submittedBy"] = submitter
     if paper.organization_id:
-        item["organization"] = organization_json(paper.organization)
+        item["organization"] = inner["organization"]
+    for key in ("githubRepo", "githubStars", "projectPage", "ai_summary", "ai_keywords"):
+        if key in inner:
+            item[key] = inner[key]
     return item

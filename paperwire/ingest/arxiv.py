@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 
 import defusedxml.ElementTree as SafeET
-from dataclasses import dataclass, field
 
 from paperwire.ingest.records import BadRecord, PaperRecord, clean_text, paper_id, to_datetime, unwrap_abstract
 

@@ -49,7 +49,7 @@ def get(url: str, params: dict | None = None, *, retries: int | None = None, tim
     retries = settings.HTTP_RETRIES if retries is None else retries
     timeout = settings.HTTP_TIMEOUT if timeout is None else timeout
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
-    backoff = 1.0
+    backoff = settings.HTTP_BACKOFF
     for attempt in range(retries + 1):
         last = attempt == retries
         try:
@@ -60,7 +60,7 @@ def get(url: str, params: dict | None = None, *, retries: int | None = None, tim
                 raise FetchError(f"{url}: HTTP {error.code} {error.reason}", status=error.code) from None
             wait = retry_after_seconds(error.headers.get("Retry-After"), backoff)
             log.warning("%s: HTTP %s, retrying in %.1fs", url, error.code, wait)
-        except (TimeoutError, socket.timeout) as error:
+        except TimeoutError as error:
             if last:
                 raise FetchError(f"{url}: timed out after {timeout:g}s") from error
             wait = backoff

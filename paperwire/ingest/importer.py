@@ -11,7 +11,6 @@ from tqdm import tqdm
 from paperwire.ingest.formats import SourceFile, UnreadableFile
 from paperwire.ingest.upsert import Upserter, UpsertStats
 
-
 MAX_KEPT_REJECTIONS = 1000
 
 

@@ -30,9 +30,8 @@ class IngestReport:
     failures: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (
-            f"imported {self.stats.new} new, {self.stats.updated} updated, {len(self.rejected)} rejected"
-            + (f", {len(self.failures)} failed requests" if self.failures else "")
+        return f"imported {self.stats.new} new, {self.stats.updated} updated, {len(self.rejected)} rejected" + (
+            f", {len(self.failures)} failed requests" if self.failures else ""
         )
 
 

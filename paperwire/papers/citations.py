@@ -18,9 +18,7 @@ def _ascii_word(text: str) -> str:
 def citation_key(paper: Paper) -> str:
     surname = _ascii_word(paper.authors[0].split()[-1]) if paper.authors else "anonymous"
     year = str(paper.published.year) if paper.published else ""
-    first_word = next(
-        (w for w in (_ascii_word(t) for t in paper.title.split()) if len(w) > 3), "paper"
-    )
+    first_word = next((w for w in (_ascii_word(t) for t in paper.title.split()) if len(w) > 3), "paper")
     return f"{surname or 'anonymous'}{year}{first_word}"
 
 

@@ -34,11 +34,19 @@ def arxiv_id(text: str) -> str | None:
             break
     if text.lower().startswith("arxiv:"):
         text = text[6:]
-    for pattern in (NEW_ARXIV, OLD_ARXIV):
-        match = pattern.fullmatch(text)
-        if match:
-            return match["id"]
-    return None
+    match = NEW_ARXIV.fullmatch(text)
+    if match and valid_new_style(match["id"]):
+        return match["id"]
+    match = OLD_ARXIV.fullmatch(text)
+    return match["id"] if match else None
+
+
+def valid_new_style(found: str) -> bool:
+    """YYMM.NNNN until 2014, YYMM.NNNNN from 2015 on."""
+    yymm, number = found.split(".")
+    if not 1 <= int(yymm[2:]) <= 12:
+        return False
+    return len(number) == (5 if int(yymm) >= 1501 else 4)
 
 
 def normalize_id(raw: object) -> str:
@@ -57,4 +65,4 @@ def normalize_id(raw: object) -> str:
 
 
 def is_arxiv(paper_id: str) -> bool:
-    return bool(NEW_ARXIV.fullmatch(paper_id) or OLD_ARXIV.fullmatch(paper_id))
+    return arxiv_id(paper_id) == paper_id

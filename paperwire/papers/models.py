@@ -117,16 +117,8 @@ class Paper(models.Model):
 
 def refresh_upvotes(paper_ids: list[str]) -> None:
     """Set upvotes = base_upvotes + number of Vote rows, computed inside the database."""
-    votes = (
-        Vote.objects.filter(paper=OuterRef("pk"))
-        .order_by()
-        .values("paper")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    Paper.objects.filter(pk__in=paper_ids).update(
-        upvotes=F("base_upvotes") + Coalesce(Subquery(votes), Value(0))
-    )
+    votes = Vote.objects.filter(paper=OuterRef("pk")).order_by().values("paper").annotate(n=Count("pk")).values("n")
+    Paper.objects.filter(pk__in=paper_ids).update(upvotes=F("base_upvotes") + Coalesce(Subquery(votes), Value(0)))
 
 
 class Vote(models.Model):

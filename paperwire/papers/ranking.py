@@ -32,9 +32,7 @@ def ranked(queryset: QuerySet) -> QuerySet:
 
 def papers_in(period: Period) -> QuerySet:
     return ranked(
-        Paper.visible.filter(daily_date__gte=period.start, daily_date__lt=period.end).select_related(
-            "organization"
-        )
+        Paper.visible.filter(daily_date__gte=period.start, daily_date__lt=period.end).select_related("organization")
     )
 
 

@@ -45,7 +45,9 @@ def submit_paper(user, text: str) -> Paper:
                 raise SubmissionError(f"arXiv has no paper {found}.") from None
             raise SubmissionError("arXiv could not be reached; nothing was saved. Please try again later.") from None
         except MalformedFeed:
-            raise SubmissionError("arXiv sent an unreadable answer; nothing was saved. Please try again later.") from None
+            raise SubmissionError(
+                "arXiv sent an unreadable answer; nothing was saved. Please try again later."
+            ) from None
         if record is None:
             raise SubmissionError(f"arXiv has no paper {found}.")
         upsert_records([record])

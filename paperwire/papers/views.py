@@ -76,9 +76,7 @@ def feed(request: HttpRequest, kind: str, value: str) -> HttpResponse:
 @require_GET
 def trending(request: HttpRequest) -> HttpResponse:
     papers = ranking.trending_papers(limit=PAGE_SIZE)
-    return render(
-        request, "papers/trending.html", {"papers": papers, "voted": voted_ids(request, papers)}
-    )
+    return render(request, "papers/trending.html", {"papers": papers, "voted": voted_ids(request, papers)})
 
 
 def find_paper(paper_id: str) -> Paper:

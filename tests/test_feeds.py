@@ -1,0 +1,167 @@
+"""Day, week and month feeds, the home page and trending."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+
+from paperwire.ingest.importer import import_files
+from paperwire.papers.models import Paper, Vote, set_vote
+from paperwire.papers.ranking import TRENDING_HALF_LIFE, trending_scores
+from tests.conftest import paper, write_jsonl
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def papers(tmp_path):
+    records = [
+        paper("2507.00001", "Monday low", published="2025-07-21", upvotes=2),
+        paper(
+            "2507.00002",
+            "Monday high",
+            published="2025-07-21",
+            upvotes=9,
+            organization="Acme Labs",
+            code_urls=["https://github.com/acme/x"],
+        ),
+        paper("2507.00003", "Tuesday only", published="2025-07-22", upvotes=4),
+        paper("2507.00004", "Next week", published="2025-07-30", upvotes=1),
+        paper("2506.00001", "June paper", published="2025-06-10", upvotes=50),
+        paper("2507.00005", "<script>alert('x')</script> & friends", published="2025-07-22", upvotes=0),
+    ]
+    import_files([write_jsonl(tmp_path / "p.jsonl", records)], progress=False)
+
+
+def titles(response):
+    return [p.title for p in response.context["papers"]]
+
+
+def test_home_shows_the_latest_day(client, papers):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert titles(response) == ["Next week"]
+    assert response.context["previous"].slug == "2025-07-22"
+
+
+def test_home_without_papers_says_how_to_add_some(client, db):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "paperwire import" in response.content.decode()
+
+
+def test_a_day_ranks_by_upvotes_and_links_its_neighbours(client, papers):
+    response = client.get("/papers/date/2025-07-21")
+    assert titles(response) == ["Monday high", "Monday low"]
+    html = response.content.decode()
+    assert 'href="/papers/date/2025-07-22"' in html  # next day with papers
+    assert 'href="/papers/date/2025-06-10"' in html  # previous day with papers, across the gap
+    assert "Acme Labs" in html and "https://github.com/acme/x" in html
+    assert "Ada Lovelace" in html
+
+
+def test_a_week_and_a_month(client, papers):
+    week = client.get("/papers/week/2025-W30")
+    assert titles(week) == ["Monday high", "Tuesday only", "Monday low", "<script>alert('x')</script> & friends"]
+    assert week.context["next"].slug == "2025-W31"
+    assert week.context["previous"].slug == "2025-W24"
+    month = client.get("/papers/month/2025-07")
+    assert titles(month)[0] == "Monday high" and len(titles(month)) == 5
+    assert month.context["previous"].slug == "2025-06"
+    assert month.context["next"] is None
+
+
+def test_an_empty_day_says_so(client, papers):
+    response = client.get("/papers/date/2025-07-25")
+    assert response.status_code == 200
+    assert "No papers on July 25, 2025." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/papers/date/2025-02-30",
+        "/papers/date/2025-7-1",
+        "/papers/date/99999-01-01",
+        "/papers/week/2025-W54",
+        "/papers/week/2025-30",
+        "/papers/month/2025-13",
+        "/papers/month/0000-01",
+        "/papers/date/today",
+        "/papers/date/2025-07-21?page=9",
+        "/papers/date/2025-07-21?page=x",
+    ],
+)
+def test_invalid_periods_and_pages_are_404_pages(client, papers, url):
+    response = client.get(url)
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_titles_are_escaped(client, papers):
+    html = client.get("/papers/date/2025-07-22").content.decode()
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; friends" in html
+
+
+def test_hidden_papers_leave_every_feed(client, papers):
+    Paper.objects.filter(pk="2507.00002").update(hidden=True)
+    assert titles(client.get("/papers/date/2025-07-21")) == ["Monday low"]
+    assert client.get("/papers/2507.00002").status_code == 404
+
+
+def test_long_days_are_paginated(client, tmp_path):
+    records = [paper(f"2507.{n:05d}", f"Paper {n}", published="2025-07-21", upvotes=n) for n in range(1, 61)]
+    import_files([write_jsonl(tmp_path / "many.jsonl", records)], progress=False)
+    first = client.get("/papers/date/2025-07-21")
+    assert titles(first)[0] == "Paper 60" and len(titles(first)) == 50
+    second = client.get("/papers/date/2025-07-21?page=2")
+    assert titles(second) == [f"Paper {n}" for n in range(10, 0, -1)]
+
+
+def test_organization_pages(client, papers):
+    response = client.get("/orgs/Acme-Labs")
+    assert response.status_code == 200
+    assert titles(response) == ["Monday high"]
+    listing = client.get("/orgs").content.decode()
+    assert 'href="/orgs/Acme-Labs"' in listing
+    assert client.get("/orgs/nobody").status_code == 404
+
+
+# --- trending -----------------------------------------------------------------------------
+
+
+def test_trending_prefers_fresh_votes(client, papers, alice, bob, charlie):
+    with time_machine.travel(dt.datetime(2025, 7, 30, 12, tzinfo=dt.UTC), tick=False):
+        for user in (alice, bob, charlie):
+            set_vote(user, Paper.objects.get(pk="2507.00001"), True)
+        response = client.get("/papers/trending")
+    assert titles(response)[0] == "Monday low"
+    assert "Monday low" in response.content.decode()
+
+
+def test_a_burst_of_votes_fades_within_days(papers, django_user_model):
+    burst_at = dt.datetime(2025, 7, 23, 12, tzinfo=dt.UTC)
+    voters = [django_user_model(username=f"fan{n}") for n in range(40)]
+    django_user_model.objects.bulk_create(voters)
+    for voter in django_user_model.objects.filter(username__startswith="fan"):
+        Vote.objects.create(user=voter, paper_id="2507.00001")
+    Vote.objects.filter(paper_id="2507.00001").update(created_at=burst_at)
+    steady = django_user_model.objects.create(username="steady")
+    Vote.objects.create(user=steady, paper_id="2507.00004")
+    Vote.objects.filter(paper_id="2507.00004").update(created_at=burst_at + dt.timedelta(days=3))
+
+    scores = dict(trending_scores(at=burst_at + dt.timedelta(hours=1)))
+    assert max(scores, key=scores.get) == "2507.00001"
+    three_days_later = dict(trending_scores(at=burst_at + dt.timedelta(days=3)))
+    half_lives = dt.timedelta(days=3) / TRENDING_HALF_LIFE
+    imported = 2 * 0.5 ** ((dt.timedelta(days=5, hours=12)) / TRENDING_HALF_LIFE)  # its 2 imported upvotes
+    assert three_days_later["2507.00001"] == pytest.approx(40 * 0.5**half_lives + imported)
+    assert max(three_days_later, key=three_days_later.get) == "2507.00004"
+
+
+def test_the_api_sorts_by_trending(client, papers, alice):
+    with time_machine.travel(dt.datetime(2025, 7, 30, 12, tzinfo=dt.UTC), tick=False):
+        set_vote(alice, Paper.objects.get(pk="2507.00004"), True)
+        items = client.get("/api/daily_papers", {"sort": "trending"}).json()
+    assert [i["paper"]["id"] for i in items][0] == "2507.00004"

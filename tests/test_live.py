@@ -1,0 +1,131 @@
+"""A real `paperwire serve` process: the huggingface_hub client, the command line, HTTP races."""
+
+import json
+import sqlite3
+import threading
+import urllib.parse
+import urllib.request
+from http.cookiejar import CookieJar
+
+import pytest
+from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError
+
+from tests.conftest import DEMO, FIXTURES, paperwire_env, run_paperwire, start_site, stop_site
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    home = tmp_path_factory.mktemp("live-home")
+    env = paperwire_env(home)
+    for path in (DEMO, FIXTURES / "hf_2025-07-22.json"):
+        result = run_paperwire("import", str(path), env=env)
+        assert result.returncode == 0, result.stderr
+    site = start_site(home)
+    yield site
+    stop_site(site)
+
+
+def test_huggingface_hub_reads_daily_papers(site):
+    api = HfApi(endpoint=site.url, token=False)
+    papers = list(api.list_daily_papers(date="2025-07-22"))
+    assert [p.id for p in papers] == ["2507.14683", "2507.13334"]
+    top = papers[0]
+    assert top.upvotes == 63
+    assert top.title.startswith("MiroMind-M1")
+    assert [a.name for a in top.authors] == ["Xingxuan Li", "Lidong Bing"]
+    assert top.submitted_by.username == "veggiebird"
+    assert top.organization.name == "miromind-ai"
+    assert top.github_repo == "https://github.com/MiroMindAsia/MiroMind-M1"
+    assert top.published_at.isoformat().startswith("2025-07-19T16:21:23")
+    assert [p.id for p in api.list_daily_papers(week="2025-W30", limit=1)] == ["2507.14683"]
+    assert [p.id for p in api.list_daily_papers(month="2025-07", submitter="akhaliq")] == ["2507.13334"]
+    assert len(list(api.list_daily_papers(sort="trending", limit=5))) == 2
+
+
+def test_huggingface_hub_reads_one_paper_and_its_markdown(site):
+    api = HfApi(endpoint=site.url, token=False)
+    info = api.paper_info("2410.10819")
+    assert info.id == "2410.10819" and info.title and info.summary
+    assert len(info.authors) == 8
+    markdown = api.read_paper("2507.14683")
+    assert markdown.startswith("# MiroMind-M1")
+    assert "## Abstract" in markdown
+    with pytest.raises(HfHubHTTPError) as error:
+        api.paper_info("2501.99999")
+    assert error.value.response.status_code == 404
+
+
+def test_concurrent_http_votes_count_once_each(site):
+    run_paperwire(
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User; "
+        "[User.objects.create_user(f'racer{n}', password='pw') for n in range(4)]",
+        env=site.env,
+    )
+
+    def session(username):
+        jar = CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        page = opener.open(f"{site.url}/accounts/login").read().decode()
+        token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+        form = urllib.parse.urlencode({"username": username, "password": "pw", "csrfmiddlewaretoken": token})
+        opener.open(urllib.request.Request(f"{site.url}/accounts/login", form.encode(), headers={"Referer": site.url}))
+        csrf = next(c.value for c in jar if c.name == "csrftoken")
+        return opener, csrf
+
+    sessions = [session(f"racer{n}") for n in range(4)]
+    results = []
+
+    def click(opener, csrf):
+        body = urllib.parse.urlencode({"csrfmiddlewaretoken": csrf, "action": "up"}).encode()
+        request = urllib.request.Request(
+            f"{site.url}/papers/2507.13334/vote", body, headers={"Accept": "application/json", "Referer": site.url}
+        )
+        results.append(json.loads(opener.open(request).read()))
+
+    threads = [threading.Thread(target=click, args=s) for s in sessions for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 12
+    db = sqlite3.connect(site.home / "paperwire.sqlite3")
+    assert db.execute("select count(*) from papers_vote where paper_id = '2507.13334'").fetchone() == (4,)
+    assert db.execute("select upvotes from papers_paper where id = '2507.13334'").fetchone() == (12 + 4,)
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+def test_commands_migrate_a_fresh_home_by_themselves(tmp_path):
+    env = paperwire_env(tmp_path / "fresh")
+    del env["PAPERWIRE_SECRET_KEY"]  # generated once and kept in PAPERWIRE_HOME
+    result = run_paperwire("import", str(DEMO), env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "imported 41 new, 0 updated, 0 rejected"
+    assert (tmp_path / "fresh" / "paperwire.sqlite3").exists()
+    assert (tmp_path / "fresh" / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_errors_are_one_line_and_non_zero(tmp_path):
+    env = paperwire_env(tmp_path / "home")
+    result = run_paperwire("import", str(tmp_path / "missing.jsonl"), env=env)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].startswith("CommandError: could not import 1 file")
+    bad_date = run_paperwire("ingest", "hf-daily", "--date", "yesterday", env=env)
+    assert (
+        bad_date.returncode != 0
+        and bad_date.stderr.strip() == "CommandError: invalid date 'yesterday': expected YYYY-MM-DD"
+    )
+
+
+def test_an_unreachable_source_fails_clearly(tmp_path):
+    env = paperwire_env(tmp_path / "home", PAPERWIRE_HF_ENDPOINT="http://127.0.0.1:9", PAPERWIRE_HTTP_RETRIES="0")
+    result = run_paperwire("ingest", "hf-daily", "--date", "2025-07-22", env=env)
+    assert result.returncode != 0
+    assert (
+        "failed: http://127.0.0.1:9/api/daily_papers?date=2025-07-22&limit=100: [Errno 111] Connection refused"
+        in result.stderr
+    )

@@ -1,0 +1,277 @@
+"""Paper pages, their markdown twin, votes and submissions."""
+
+import datetime as dt
+import threading
+
+import pytest
+import time_machine
+from django.db import close_old_connections
+from django.test import Client
+
+from paperwire.ingest.importer import import_files
+from paperwire.papers.models import Paper, Submission, Vote, set_vote
+from tests.conftest import PINNED_NOW, Reply, arxiv_feed, paper, write_jsonl
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def attention(tmp_path):
+    record = paper(
+        "2410.10819",
+        "Attention: all you need? & more",
+        published="2024-10-14",
+        upvotes=2,
+        authors=["Zoë Müller", "Bob Smith"],
+        categories=["cs.CL", "cs.LG"],
+        code_urls=["https://github.com/a/b"],
+        organization="Acme",
+        doi="10.1000/xyz",
+    )
+    import_files([write_jsonl(tmp_path / "a.jsonl", [record])], progress=False)
+    return Paper.objects.get(pk="2410.10819")
+
+
+def test_the_paper_page_has_everything_a_reader_needs(client, attention):
+    response = client.get("/papers/2410.10819")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Attention: all you need? &amp; more" in html
+    assert "Zoë Müller, Bob Smith" in html
+    assert 'href="https://arxiv.org/abs/2410.10819"' in html
+    assert 'href="https://arxiv.org/pdf/2410.10819"' in html
+    assert 'href="https://github.com/a/b"' in html
+    assert 'href="/papers/date/2024-10-14"' in html
+    assert "@misc{muller2024attention," in html
+    assert "eprint = {2410.10819}" in html
+    assert "primaryClass = {cs.CL}" in html
+    assert "title = {{Attention: all you need? \\&amp; more}}" in html
+    assert 'action="/papers/2410.10819/vote"' in html
+
+
+def test_versions_and_prefixes_redirect_to_the_paper(client, attention):
+    for alias in ("2410.10819v3", "arXiv:2410.10819"):
+        response = client.get(f"/papers/{alias}")
+        assert response.status_code == 301 and response["Location"] == "/papers/2410.10819"
+    assert client.get("/papers/2410.10819v2.md")["Location"] == "/papers/2410.10819.md"
+
+
+def test_unknown_papers_are_404_pages(client, db):
+    for url in ("/papers/2410.99999", "/papers/nope", "/papers/%00", "/papers/a" + "b" * 200):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert response["Content-Type"].startswith("text/html")
+
+
+def test_old_style_ids_have_pages(client, tmp_path):
+    import_files([write_jsonl(tmp_path / "old.jsonl", [paper("hep-th/9901001v2", "Old style")])], progress=False)
+    assert client.get("/papers/hep-th/9901001").status_code == 200
+    assert client.get("/papers/hep-th/9901001.md").content.decode().startswith("# Old style")
+
+
+def test_the_markdown_twin(client, attention):
+    response = client.get("/papers/2410.10819.md")
+    assert response["Content-Type"] == "text/markdown; charset=utf-8"
+    text = response.content.decode()
+    assert text.startswith("# Attention: all you need? & more\n")
+    assert "**Authors:** Zoë Müller, Bob Smith" in text
+    assert "- PDF: https://arxiv.org/pdf/2410.10819" in text
+    assert "## Abstract\n\nThe abstract of Attention" in text
+
+
+# --- votes ---------------------------------------------------------------------------------
+
+
+def test_a_vote_without_javascript_counts_and_returns_to_the_page(client, attention, alice):
+    client.force_login(alice)
+    response = client.post("/papers/2410.10819/vote", {"next": "/papers/date/2024-10-14"})
+    assert response.status_code == 302 and response["Location"] == "/papers/date/2024-10-14"
+    assert Paper.objects.get(pk="2410.10819").upvotes == 3
+    assert Vote.objects.filter(user=alice, paper=attention).count() == 1
+    client.post("/papers/2410.10819/vote", {"action": "down"})
+    assert Paper.objects.get(pk="2410.10819").upvotes == 2
+    assert not Vote.objects.exists()
+
+
+def test_voting_twice_is_one_vote(client, attention, alice):
+    client.force_login(alice)
+    for _ in range(3):
+        client.post("/papers/2410.10819/vote", {"action": "up"})
+    assert Paper.objects.get(pk="2410.10819").upvotes == 3
+
+
+def test_a_vote_with_javascript_answers_json(client, attention, alice, bob):
+    client.force_login(alice)
+    data = client.post("/papers/2410.10819/vote", {"action": "up"}, HTTP_ACCEPT="application/json").json()
+    assert data == {"id": "2410.10819", "upvotes": 3, "voted": True}
+    client.force_login(bob)
+    assert client.post("/papers/2410.10819/vote", HTTP_ACCEPT="application/json").json()["upvotes"] == 4
+
+
+def test_the_page_shows_my_vote(client, attention, alice):
+    set_vote(alice, attention, True)
+    client.force_login(alice)
+    html = client.get("/papers/2410.10819").content.decode()
+    assert 'class="vote voted"' in html and 'value="down"' in html
+
+
+def test_anonymous_votes_are_sent_to_log_in(client, attention):
+    response = client.post("/papers/2410.10819/vote")
+    assert response.status_code == 302 and response["Location"] == "/accounts/login?next=/papers/2410.10819"
+    json_response = client.post("/papers/2410.10819/vote", HTTP_ACCEPT="application/json")
+    assert json_response.status_code == 401 and json_response.json() == {"error": "log in to upvote"}
+    assert not Vote.objects.exists()
+
+
+def test_votes_need_post_and_a_csrf_token(attention, alice):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    assert client.get("/papers/2410.10819/vote").status_code == 405
+    assert client.post("/papers/2410.10819/vote").status_code == 403
+    assert not Vote.objects.exists()
+
+
+def test_the_vote_redirect_is_never_open(client, attention, alice):
+    client.force_login(alice)
+    for target in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
+        response = client.post("/papers/2410.10819/vote", {"next": target})
+        assert response["Location"] == "/papers/2410.10819", target
+
+
+def test_votes_are_rate_limited(client, attention, alice, settings):
+    settings.RATE_LIMITS = dict(settings.RATE_LIMITS, vote="2/60")
+    client.force_login(alice)
+    assert client.post("/papers/2410.10819/vote").status_code == 302
+    assert client.post("/papers/2410.10819/vote", {"action": "down"}).status_code == 302
+    limited = client.post("/papers/2410.10819/vote", HTTP_ACCEPT="application/json")
+    assert limited.status_code == 429 and int(limited["Retry-After"]) > 0
+    assert "error" in limited.json()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_votes_never_double_count(attention, django_user_model):
+    users = [django_user_model.objects.create_user(f"voter{n}") for n in range(6)]
+    errors = []
+
+    def vote(user):
+        try:
+            for _ in range(3):  # each user clicks three times at once with the others
+                set_vote(user, Paper.objects.get(pk=attention.pk), True)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=vote, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert Vote.objects.count() == 6
+    assert Paper.objects.get(pk=attention.pk).upvotes == 2 + 6
+
+
+# --- submissions ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def arxiv(recorded_server, settings):
+    settings.ARXIV_API_URL = recorded_server.url + "/api/query"
+    return recorded_server
+
+
+NEW_PAPER = {
+    "id": "2507.14683v1",
+    "title": "MiroMind-M1",
+    "published": "2025-07-19T16:21:23Z",
+    "authors": ["Xingxuan Li", "Lidong Bing"],
+}
+
+
+@time_machine.travel(PINNED_NOW, tick=False)
+def test_submitting_by_url_fetches_arxiv_and_puts_it_on_today(client, alice, arxiv):
+    arxiv.add("/api/query", Reply(body=arxiv_feed(NEW_PAPER)))
+    client.force_login(alice)
+    response = client.post("/submit", {"paper": "https://arxiv.org/abs/2507.14683v1"})
+    assert response.status_code == 302 and response["Location"] == "/papers/2507.14683"
+    stored = Paper.objects.get(pk="2507.14683")
+    assert stored.authors == ["Xingxuan Li", "Lidong Bing"]
+    assert stored.daily_date == PINNED_NOW.date()
+    assert stored.submitter == alice and stored.submitter_name == "alice"
+    assert Submission.objects.get().user == alice
+    assert "id_list=2507.14683" in arxiv.requests[0]
+    assert client.get("/api/daily_papers", {"date": "2025-07-22"}).json()[0]["submittedBy"]["user"] == "alice"
+
+
+def test_submitting_needs_an_account(client, db):
+    assert client.get("/submit")["Location"] == "/accounts/login?next=/submit"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "not an arXiv id"),
+        ("hello world", "not an arXiv id"),
+        ("https://example.org/abs/2507.1", "not an arXiv id"),
+    ],
+)
+def test_submitting_garbage_says_what_is_wrong(client, alice, arxiv, value, message):
+    client.force_login(alice)
+    response = client.post("/submit", {"paper": value})
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert arxiv.requests == []
+
+
+def test_submitting_an_unknown_id(client, alice, arxiv):
+    error_feed = arxiv_feed()  # arXiv answers an empty feed for ids it does not have
+    arxiv.add("/api/query", Reply(body=error_feed))
+    client.force_login(alice)
+    response = client.post("/submit", {"paper": "2507.99999"})
+    assert response.status_code == 400 and "arXiv has no paper 2507.99999." in response.content.decode()
+    assert not Paper.objects.exists()
+
+
+def test_submitting_when_arxiv_is_down_saves_nothing(client, alice, arxiv):
+    arxiv.add("/api/query", Reply(503, "down"))
+    client.force_login(alice)
+    response = client.post("/submit", {"paper": "2507.14683"})
+    assert response.status_code == 400
+    assert "arXiv could not be reached; nothing was saved." in response.content.decode()
+    assert not Paper.objects.exists() and not Submission.objects.exists()
+
+
+def test_submitting_a_duplicate(client, alice, bob, arxiv):
+    arxiv.add("/api/query", Reply(body=arxiv_feed(NEW_PAPER)))
+    client.force_login(alice)
+    client.post("/submit", {"paper": "2507.14683"})
+    client.force_login(bob)
+    response = client.post("/submit", {"paper": "arXiv:2507.14683v2"})
+    assert response.status_code == 400
+    assert "2507.14683 has already been submitted." in response.content.decode()
+    assert 'href="/papers/2507.14683"' in response.content.decode()
+    assert Submission.objects.count() == 1 and len(arxiv.requests) == 1
+
+
+def test_submitting_a_known_paper_needs_no_fetch(client, alice, arxiv, tmp_path):
+    import_files([write_jsonl(tmp_path / "k.jsonl", [paper("2401.00001", published="2024-01-02")])], progress=False)
+    client.force_login(alice)
+    with time_machine.travel(PINNED_NOW, tick=False):
+        client.post("/submit", {"paper": "2401.00001"})
+    assert Paper.objects.get(pk="2401.00001").daily_date == PINNED_NOW.date()
+    assert arxiv.requests == []
+
+
+def test_there_is_a_daily_submission_limit(client, alice, arxiv, settings, tmp_path):
+    settings.SUBMISSIONS_PER_DAY = 2
+    records = [paper(f"2401.0000{n}") for n in range(1, 4)]
+    import_files([write_jsonl(tmp_path / "k.jsonl", records)], progress=False)
+    client.force_login(alice)
+    for n in (1, 2):
+        assert client.post("/submit", {"paper": f"2401.0000{n}"}).status_code == 302
+    response = client.post("/submit", {"paper": "2401.00003"})
+    assert response.status_code == 400 and "You can submit 2 papers a day" in response.content.decode()
+    assert Submission.objects.count() == 2
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(days=1, minutes=1)):
+        assert client.post("/submit", {"paper": "2401.00003"}).status_code == 302
