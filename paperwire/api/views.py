@@ -34,6 +34,8 @@ def api_view(view):
             response = json_error(f"method {request.method} not allowed", 405)
             response["Allow"] = "GET, HEAD"
             return response
+        if any("\x00" in v for _, values in request.GET.lists() for v in values):
+            return json_error("parameters must not contain NUL characters", 400)
         try:
             return view(request, *args, **kwargs)
         except BadRequest as error:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from paperwire.ingest.formats import SourceFile, UnreadableFile
 from paperwire.ingest.upsert import Upserter, UpsertStats
+from paperwire.progress import progress as progress_bar
 
 MAX_KEPT_REJECTIONS = 1000
 
@@ -37,8 +35,7 @@ def import_files(paths: list[Path], fmt: str = "auto", progress: bool | None = N
     upserter = Upserter()
     report.stats = upserter.stats
     total = sum(p.stat().st_size for p in paths if p.is_file())
-    show = sys.stderr.isatty() if progress is None else progress
-    with tqdm(total=total, unit="B", unit_scale=True, disable=not show, desc="import") as bar:
+    with progress_bar(total=total, unit="B", unit_scale=True, show=progress, desc="import") as bar:
         done = 0
         for path in paths:
             try:

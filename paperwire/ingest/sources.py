@@ -19,6 +19,7 @@ from paperwire.ingest.formats import UnreadableFile, items_from_bytes
 from paperwire.ingest.models import SourceCursor
 from paperwire.ingest.records import PaperRecord
 from paperwire.ingest.upsert import Upserter, UpsertStats
+from paperwire.progress import progress
 
 ARXIV_PAGE_SIZE = 100
 
@@ -35,13 +36,13 @@ class IngestReport:
         )
 
 
-def hf_daily(days: list[dt.date], on_day: Callable[[dt.date], None] | None = None) -> IngestReport:
+def hf_daily(days: list[dt.date]) -> IngestReport:
     """Fetch ``/api/daily_papers?date=D`` for each day; a failing day is reported, the rest go on."""
     report = IngestReport()
     upserter = Upserter()
     report.stats = upserter.stats
     url = f"{settings.HF_ENDPOINT}/api/daily_papers"
-    for day in days:
+    for day in progress(days, desc="hf-daily", unit="day"):
         try:
             body = http.get(url, {"date": day.isoformat(), "limit": 100})
             items = list(items_from_bytes(body, f"hf-daily {day}", "hf-daily"))
@@ -58,8 +59,6 @@ def hf_daily(days: list[dt.date], on_day: Callable[[dt.date], None] | None = Non
                 report.rejected.append((item.where, item.error))
         upserter.flush()
         SourceCursor.put("hf-daily", day.isoformat())
-        if on_day:
-            on_day(day)
     return report
 
 
@@ -90,6 +89,7 @@ def arxiv_listing(categories: list[str], since: dt.date, pause: Callable[[float]
     cursor_name = f"arxiv:{','.join(sorted(categories))}"
     newest: dt.datetime | None = None
     start = 0
+    bar = progress(None, desc="arxiv", unit="paper")
     while True:
         if start:
             pause(settings.ARXIV_REQUEST_INTERVAL)
@@ -115,8 +115,11 @@ def arxiv_listing(categories: list[str], since: dt.date, pause: Callable[[float]
             newest = max(newest, record.published_at) if newest else record.published_at
         upserter.flush()
         start += len(page.records)
+        bar.total = page.total
+        bar.update(len(page.records))
         if len(fresh) < len(page.records) or not page.records or start >= page.total:
             break
+    bar.close()
     if newest and not report.failures:
         SourceCursor.put(cursor_name, newest.date().isoformat())
     return report

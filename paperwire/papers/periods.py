@@ -65,7 +65,7 @@ def parse_period(kind: str, text: str) -> Period:
             return period_containing("week", dt.date.fromisocalendar(int(match[1]), int(match[2]), 1))
         if kind == "month" and (match := MONTH.fullmatch(text)):
             return period_containing("month", dt.date(int(match[1]), int(match[2]), 1))
-    except ValueError:
+    except (ValueError, OverflowError):
         pass
     examples = {"date": "2025-07-22", "week": "2025-W30", "month": "2025-07"}
     raise InvalidPeriod(f"invalid {kind} {text[:40]!r}: expected e.g. {examples.get(kind, '')}")
