@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from paperwire.ingest import http
 from paperwire.ingest.models import SourceCursor
 from paperwire.papers.models import Paper
-from tests.conftest import PINNED_NOW, Reply, arxiv_feed
+from tests.conftest import PINNED_NOW, Reply, arxiv_feed, shared_data
 from tests.test_import import HF_ITEM
 
 pytestmark = pytest.mark.django_db
@@ -184,3 +184,14 @@ def test_retry_after_accepts_an_http_date():
     assert 25 <= wait <= 30
     assert http.retry_after_seconds("garbage", 2.5) == 2.5
     assert http.retry_after_seconds("100000", 1.0) == http.MAX_RETRY_AFTER
+
+
+@pytest.mark.parametrize("day", ["2025-07-22", "2024-12-20", "2025-01-10"])
+def test_hf_daily_reads_recorded_hugging_face_responses(hf, capsys, day):
+    recorded = shared_data(f"hf_daily/{day}.json").read_bytes()
+    hf.add(f"/api/daily_papers?date={day}&limit=100", Reply(body=recorded, headers={"Content-Type": "application/json"}))
+    ingest("hf-daily", "--date", day)
+    data = json.loads(recorded)
+    items = data["data"] if isinstance(data, dict) else data
+    assert capsys.readouterr().out.strip() == f"imported {len(items)} new, 0 updated, 0 rejected"
+    assert Paper.objects.count() == len(items)
