@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "paperwire.ingest",
     "paperwire.accounts",
     "paperwire.api",
+    "paperwire.search",
 ]
 
 MIDDLEWARE = [
@@ -178,6 +179,12 @@ ARXIV_CATEGORIES = envstr("PAPERWIRE_ARXIV_CATEGORIES", "cs.AI cs.CL cs.CV cs.LG
 HTTP_TIMEOUT = float(envstr("PAPERWIRE_HTTP_TIMEOUT", "30"))
 HTTP_RETRIES = envint("PAPERWIRE_HTTP_RETRIES", 4)
 HTTP_BACKOFF = 1.0  # seconds before the first retry, doubled each time
+
+EMBEDDING_MODEL = envstr("PAPERWIRE_EMBEDDING_MODEL", "all-MiniLM-L6-v2")
+MODEL_DIR = Path(envstr("PAPERWIRE_MODEL_DIR", str(PAPERWIRE_HOME / "models"))).expanduser()
+EMBEDDING_THREADS = envint("PAPERWIRE_EMBEDDING_THREADS", min(os.cpu_count() or 2, 4))
+# How often a serving process looks for index files written by another process.
+SEARCH_RELOAD_SECONDS = float(envstr("PAPERWIRE_SEARCH_RELOAD_SECONDS", "2"))
 
 SUBMISSIONS_PER_DAY = envint("PAPERWIRE_SUBMISSIONS_PER_DAY", 10)
 # "<count>/<seconds>" per client for each kind of write.

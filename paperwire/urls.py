@@ -5,6 +5,7 @@ from django.urls import include, path, re_path
 
 from paperwire.api import views as api
 from paperwire.papers import views as papers
+from paperwire.search import views as search
 
 # Paper ids may contain a slash (old arXiv ids such as hep-th/9901001).
 PAPER_ID = r"(?P<paper_id>[A-Za-z0-9][A-Za-z0-9._:/-]{0,80}?)"
@@ -20,7 +21,9 @@ urlpatterns = [
     path("orgs", papers.organizations, name="organizations"),
     path("orgs/<slug:name>", papers.organization, name="organization"),
     path("accounts/", include("paperwire.accounts.urls")),
+    path("search", search.search_page, name="search"),
     path("api/daily_papers", api.daily_papers, name="api_daily_papers"),
+    path("api/papers/search", search.api_search, name="api_search"),
     re_path(rf"^api/papers/{PAPER_ID}$", api.paper_detail, name="api_paper"),
     path("healthz", api.healthz, name="healthz"),
     path("admin/", admin.site.urls),

@@ -65,6 +65,13 @@ def charlie(django_user_model):
 
 
 @pytest.fixture(autouse=True)
+def _own_home(tmp_path, settings):
+    """Each test gets its own PAPERWIRE_HOME, so that index files never leak between tests."""
+    settings.PAPERWIRE_HOME = tmp_path / "home"
+    settings.PAPERWIRE_HOME.mkdir()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     """Rate-limit counters live in the cache; every test starts with none."""
     from django.core.cache import cache
@@ -209,7 +216,14 @@ class LiveSite:
 
 def paperwire_env(home: Path, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    env.update({"PAPERWIRE_HOME": str(home), "PAPERWIRE_SECRET_KEY": "live-test-secret-key-0123456789-abcdefghij"})
+    env.update(
+        {
+            "PAPERWIRE_HOME": str(home),
+            "PAPERWIRE_SECRET_KEY": "live-test-secret-key-0123456789-abcdefghij",
+            "PAPERWIRE_MODEL_DIR": os.environ["PAPERWIRE_MODEL_DIR"],
+            "PAPERWIRE_SEARCH_RELOAD_SECONDS": "0",
+        }
+    )
     env.update(extra)
     return env
 

@@ -4,6 +4,10 @@ import os
 import tempfile
 
 os.environ["PAPERWIRE_HOME"] = tempfile.mkdtemp(prefix="paperwire-test-")
+# The converted embedding model is derived from a package file: build it once per checkout.
+os.environ.setdefault(
+    "PAPERWIRE_MODEL_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), ".cache", "models")
+)
 os.environ.setdefault("PAPERWIRE_SECRET_KEY", "tests-only-secret-key-not-for-production-use-0123456789")
 
 from paperwire.settings import *  # noqa: E402,F403
@@ -13,6 +17,7 @@ ARXIV_REQUEST_INTERVAL = 0.0
 HTTP_TIMEOUT = 2.0
 HTTP_RETRIES = 2
 HTTP_BACKOFF = 0.05
+SEARCH_RELOAD_SECONDS = 0.0
 
 # A database file, like production, rather than SQLite's shared in-memory mode (whose table
 # locks ignore the busy timeout and would make the concurrency tests meaningless).

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def run_import(*paths, fmt="auto", capsys=None):
-    call_command("import", *[str(p) for p in paths], format=fmt)
+    call_command("import", *[str(p) for p in paths], format=fmt, no_index=True)
     return capsys.readouterr() if capsys else None
 
 

@@ -35,7 +35,7 @@ def arxiv(recorded_server, settings):
 
 
 def ingest(*args):
-    call_command("ingest", *args)
+    call_command("ingest", *args, "--no-index")
 
 
 def test_hf_daily_fetches_one_day(hf, capsys):
@@ -189,7 +189,9 @@ def test_retry_after_accepts_an_http_date():
 @pytest.mark.parametrize("day", ["2025-07-22", "2024-12-20", "2025-01-10"])
 def test_hf_daily_reads_recorded_hugging_face_responses(hf, capsys, day):
     recorded = shared_data(f"hf_daily/{day}.json").read_bytes()
-    hf.add(f"/api/daily_papers?date={day}&limit=100", Reply(body=recorded, headers={"Content-Type": "application/json"}))
+    hf.add(
+        f"/api/daily_papers?date={day}&limit=100", Reply(body=recorded, headers={"Content-Type": "application/json"})
+    )
     ingest("hf-daily", "--date", day)
     data = json.loads(recorded)
     items = data["data"] if isinstance(data, dict) else data

@@ -56,6 +56,14 @@ def test_huggingface_hub_reads_one_paper_and_its_markdown(site):
     assert error.value.response.status_code == 404
 
 
+def test_huggingface_hub_searches_papers(site):
+    api = HfApi(endpoint=site.url, token=False)
+    found = list(api.list_papers(query="attention sinks in large language models", limit=3))
+    assert len(found) == 3
+    assert "Attention Sink" in found[0].title or "Attention Sinks" in found[0].title
+    assert [p.id for p in api.list_papers(query="2410.10819")][0] == "2410.10819"
+
+
 def test_concurrent_http_votes_count_once_each(site):
     run_paperwire(
         "shell",
@@ -104,7 +112,10 @@ def test_commands_migrate_a_fresh_home_by_themselves(tmp_path):
     del env["PAPERWIRE_SECRET_KEY"]  # generated once and kept in PAPERWIRE_HOME
     result = run_paperwire("import", str(DEMO), env=env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "imported 41 new, 0 updated, 0 rejected"
+    assert result.stdout.strip().splitlines() == [
+        "indexed 41 papers, computed 41 embeddings",
+        "imported 41 new, 0 updated, 0 rejected",
+    ]
     assert (tmp_path / "fresh" / "paperwire.sqlite3").exists()
     assert (tmp_path / "fresh" / "secret_key").stat().st_mode & 0o077 == 0
 

@@ -16,6 +16,7 @@ from paperwire.papers.models import Organization, Paper, Vote, set_vote
 from paperwire.papers.periods import InvalidPeriod, Period, parse_period, period_containing
 from paperwire.papers.submit import SubmissionError, submit_paper
 from paperwire.ratelimit import limit_writes
+from paperwire.search.engine import related
 
 PAGE_SIZE = 50
 
@@ -101,6 +102,7 @@ def paper_detail(request: HttpRequest, paper_id: str) -> HttpResponse:
         "voted": voted_ids(request, [paper]),
         "bibtex": citations.bibtex(paper),
         "day": period_containing("date", paper.daily_date) if paper.daily_date else None,
+        "related": related(paper),
     }
     return render(request, "papers/paper.html", context)
 

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from paperwire.ingest.formats import FORMATS
 from paperwire.ingest.importer import import_files
+from paperwire.search.indexer import update_indexes
 
 MAX_LISTED = 100
 
@@ -14,13 +15,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
         parser.add_argument("--format", choices=("auto", *FORMATS), default="auto")
+        parser.add_argument("--no-index", action="store_true", help="leave the search indexes for `paperwire index`")
 
-    def handle(self, *args, paths, format, **options):
+    def handle(self, *args, paths, format, no_index, **options):
         report = import_files(paths, format)
         for where, reason in report.rejected[:MAX_LISTED]:
             self.stderr.write(f"rejected {where}: {reason}")
         if report.rejected_count > MAX_LISTED:
             self.stderr.write(f"... and {report.rejected_count - MAX_LISTED} more rejected records")
+        if not no_index:
+            self.stdout.write(update_indexes().summary())
         self.stdout.write(report.summary())
         if report.unreadable:
             raise CommandError(f"could not import {len(report.unreadable)} file(s): {', '.join(report.unreadable)}")

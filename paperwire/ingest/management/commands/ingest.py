@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from paperwire.ingest import sources
+from paperwire.search.indexer import update_indexes
 
 
 def iso_day(text: str) -> dt.date:
@@ -20,12 +21,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         subcommands = parser.add_subparsers(dest="source", required=True, metavar="{hf-daily,arxiv}")
         hf = subcommands.add_parser("hf-daily", help="Hugging Face /api/daily_papers, one request a day")
+        hf.add_argument("--no-index", action="store_true", help="leave the search indexes for `paperwire index`")
         when = hf.add_mutually_exclusive_group()
         when.add_argument("--date", help="one day, YYYY-MM-DD")
         when.add_argument("--since", help="every day from this one to today, YYYY-MM-DD")
         arxiv = subcommands.add_parser("arxiv", help="the newest submissions of arXiv categories")
         arxiv.add_argument("--category", action="append", dest="categories", metavar="C")
         arxiv.add_argument("--since", help="papers first published on or after this day, YYYY-MM-DD")
+        arxiv.add_argument("--no-index", action="store_true", help="leave the search indexes for `paperwire index`")
 
     def handle(self, *args, source, **options):
         today = timezone.now().date()
@@ -47,6 +50,8 @@ class Command(BaseCommand):
             self.stderr.write(f"rejected {where}: {reason}")
         for failure in report.failures:
             self.stderr.write(f"failed: {failure}")
+        if not options["no_index"]:
+            self.stdout.write(update_indexes().summary())
         self.stdout.write(report.summary())
         if report.failures:
             raise CommandError(f"{len(report.failures)} request(s) failed; run the command again to retry them")

@@ -3,6 +3,7 @@ import logging
 from django.core.management.base import BaseCommand
 from waitress import serve
 
+from paperwire.search.indexer import update_indexes
 from paperwire.wsgi import application
 
 
@@ -16,6 +17,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, threads, **options):
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+        # The index files are derived from the database: bring them up to date before serving.
+        self.stdout.write(update_indexes().summary())
         self.stdout.write(f"Paperwire serving on http://{host}:{port}/")
         self.stdout.flush()
         serve(application, host=host, port=port, threads=threads, ident="paperwire")

@@ -1,0 +1,244 @@
+"""Hybrid search: BM25 and sentence embeddings, fused, with exact ids and titles pinned first.
+
+Fusion (``fusion="score"``, the default): each list's scores are divided by that list's best
+score, and a paper scores ALPHA * lexical + (1 - ALPHA) * semantic, where a paper missing
+from the lexical list counts 0 there and a paper missing from the semantic list gets its
+exact cosine similarity. ``fusion="rrf"`` is weighted reciprocal rank fusion. On SciFact
+(docs/search.md) the score fusion tuned on the train split reaches nDCG@10 0.743 on test,
+RRF tuned the same way 0.73; both beat BM25 (0.69) and the embeddings (0.66) alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from paperwire.papers.ids import arxiv_id
+from paperwire.papers.models import Paper
+from paperwire.search.embedder import ModelUnavailable, get_embedder
+from paperwire.search.indexes import LexicalIndex, VectorIndex, index_dir
+from paperwire.search.models import PaperVector
+from paperwire.search.text import highlight, parse_query
+
+MODES = ("hybrid", "lexical", "semantic")
+SORTS = ("relevance", "date", "upvotes")
+CANDIDATES = 100
+FILTERED_CANDIDATES = 1000
+# Tuned on SciFact train (docs/search.md).
+ALPHA = 0.5
+RRF_K = 1
+RRF_SEMANTIC_WEIGHT = 0.8
+NO_MODEL_NOTICE = "Semantic search is unavailable ({reason}); showing keyword matches only."
+
+
+@dataclass
+class Hit:
+    paper: Paper
+    score: float
+    pinned: bool = False
+    snippet: str = ""
+
+
+@dataclass
+class Results:
+    query: str
+    mode: str
+    hits: list[Hit] = field(default_factory=list)
+    total: int = 0
+    notice: str = ""
+
+
+@dataclass
+class Candidate:
+    paper_id: str
+    key: int = 0
+    lexical: float | None = None
+    semantic: float | None = None
+    lexical_rank: int | None = None
+    semantic_rank: int | None = None
+    score: float = 0.0
+
+
+class Indexes:
+    """The index files of this process, opened once and reloaded when they change."""
+
+    _lock = threading.Lock()
+    _instance: Indexes | None = None
+
+    def __init__(self) -> None:
+        folder = index_dir()
+        self.lexical = LexicalIndex(folder / "lexical")
+        self.vectors: VectorIndex | None = None
+
+    def vector_index(self, dimensions: int) -> VectorIndex:
+        if self.vectors is None or self.vectors.dimensions != dimensions:
+            self.vectors = VectorIndex(index_dir() / "vectors.usearch", dimensions)
+        return self.vectors
+
+    @classmethod
+    def get(cls) -> Indexes:
+        with cls._lock:
+            if cls._instance is None or cls._instance.lexical.path != index_dir() / "lexical":
+                cls._instance = Indexes()
+            return cls._instance
+
+    @classmethod
+    def forget(cls) -> None:
+        with cls._lock:
+            cls._instance = None
+
+
+def normalise(values: list[float]) -> float:
+    best = max(values, default=0.0)
+    return best if best > 0 else 1.0
+
+
+def search(
+    query: str,
+    *,
+    mode: str = "hybrid",
+    limit: int = 10,
+    offset: int = 0,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    category: str | None = None,
+    sort: str = "relevance",
+    fusion: str = "score",
+    snippets: bool = True,
+) -> Results:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}")
+    if sort not in SORTS:
+        raise ValueError(f"sort must be one of {', '.join(SORTS)}")
+    parsed = parse_query(query)
+    results = Results(query=parsed.text, mode=mode)
+    indexes = Indexes.get()
+    filtered = bool(date_from or date_to or category)
+    depth = FILTERED_CANDIDATES if filtered else CANDIDATES
+    candidates: dict[str, Candidate] = {}
+
+    if mode in ("hybrid", "lexical"):
+        for rank, hit in enumerate(
+            indexes.lexical.search(parsed, depth, date_from=date_from, date_to=date_to, category=category)
+        ):
+            candidates[hit.paper_id] = Candidate(hit.paper_id, hit.key, lexical=hit.score, lexical_rank=rank)
+
+    query_vector = None
+    if mode in ("hybrid", "semantic") and parsed.text and not parsed.empty:
+        try:
+            embedder = get_embedder()
+            vectors = indexes.vector_index(embedder.dimensions)
+            query_vector = embedder.embed([parsed.text])[0]
+            matches = vectors.search(query_vector, depth)
+            paper_of = dict(PaperVector.objects.filter(pk__in=[k for k, _ in matches]).values_list("pk", "paper_id"))
+            for rank, (key, similarity) in enumerate(matches):
+                if key in paper_of:
+                    c = candidates.setdefault(paper_of[key], Candidate(paper_of[key], key))
+                    c.semantic, c.semantic_rank = similarity, rank
+            if mode == "hybrid":
+                missing = [c for c in candidates.values() if c.semantic is None and c.key]
+                for key, vector in vectors.vectors([c.key for c in missing]).items():
+                    for c in missing:
+                        if c.key == key:
+                            c.semantic = float(np.dot(vector, query_vector))
+        except ModelUnavailable as error:
+            results.notice = NO_MODEL_NOTICE.format(reason=error)
+            if mode == "semantic":
+                mode = results.mode = "lexical"
+                for rank, hit in enumerate(
+                    indexes.lexical.search(parsed, depth, date_from=date_from, date_to=date_to, category=category)
+                ):
+                    candidates[hit.paper_id] = Candidate(hit.paper_id, hit.key, lexical=hit.score, lexical_rank=rank)
+
+    score_candidates(candidates, fusion)
+    pinned = pinned_ids(query, indexes.lexical)
+    for paper_id in pinned:
+        candidates.setdefault(paper_id, Candidate(paper_id)).score = float("inf")
+
+    rows = Paper.visible.filter(pk__in=list(candidates)).values_list("id", "published", "upvotes", "categories")
+    kept = {}
+    for paper_id, published, upvotes, categories in rows:
+        if paper_id not in pinned:
+            if date_from and (not published or published < date_from):
+                continue
+            if date_to and (not published or published > date_to):
+                continue
+            if category and category not in (categories or []):
+                continue
+        kept[paper_id] = (published or dt.date.min, upvotes)
+    ordered = sorted(kept, key=lambda pid: (-candidates[pid].score, pid))
+    if sort != "relevance":
+        column = 0 if sort == "date" else 1
+        ordered.sort(key=lambda pid: (pid not in pinned, -_ordinal(kept[pid][column])))  # stable: ties by relevance
+    results.total = len(ordered)
+    page = ordered[offset : offset + limit]
+    papers = Paper.objects.select_related("organization").in_bulk(page)
+    stems = {s for w in parsed.words + [w for p in parsed.phrases for w in p] for s in indexes.lexical.analyze(w)}
+    for paper_id in page:
+        paper = papers[paper_id]
+        hit = Hit(paper, candidates[paper_id].score, pinned=paper_id in pinned)
+        if snippets:
+            hit.snippet = highlight(paper.abstract, stems, indexes.lexical.analyze)
+        results.hits.append(hit)
+    return results
+
+
+def _ordinal(value) -> int:
+    return value.toordinal() if isinstance(value, dt.date) else int(value)
+
+
+def score_candidates(candidates: dict[str, Candidate], fusion: str) -> None:
+    if fusion == "rrf":
+        for c in candidates.values():
+            c.score = sum(
+                weight / (RRF_K + rank + 1)
+                for rank, weight in ((c.lexical_rank, 1.0), (c.semantic_rank, RRF_SEMANTIC_WEIGHT))
+                if rank is not None
+            )
+        return
+    best_lexical = normalise([c.lexical for c in candidates.values() if c.lexical is not None])
+    best_semantic = normalise([c.semantic for c in candidates.values() if c.semantic_rank is not None])
+    have_lexical = any(c.lexical is not None for c in candidates.values())
+    have_semantic = any(c.semantic is not None for c in candidates.values())
+    alpha = ALPHA if have_lexical and have_semantic else (1.0 if have_lexical else 0.0)
+    for c in candidates.values():
+        lexical = (c.lexical or 0.0) / best_lexical
+        semantic = max(c.semantic or 0.0, 0.0) / best_semantic
+        c.score = alpha * lexical + (1 - alpha) * semantic
+
+
+def pinned_ids(query: str, lexical: LexicalIndex) -> list[str]:
+    """An arXiv id or URL, or an exact title, names the paper the user wants: it comes first."""
+    found = arxiv_id(query)
+    if found and Paper.visible.filter(pk=found).exists():
+        return [found]
+    if len(query) <= 500:
+        return lexical.exact_title(query)
+    return []
+
+
+def related(paper: Paper, limit: int = 5) -> list[Paper]:
+    """Nearest neighbours by embedding; by shared words when the paper has no vector."""
+    indexes = Indexes.get()
+    neighbours: list[str] = []
+    try:
+        embedder = get_embedder()
+        vectors = indexes.vector_index(embedder.dimensions)
+        row = PaperVector.objects.filter(paper=paper).values_list("pk", "vector").first()
+        if row:
+            vector = np.frombuffer(bytes(row[1]), dtype="<f2").astype(np.float32)
+            matches = vectors.search(vector, limit + 5)
+            keys = [k for k, _ in matches if k != row[0]]
+            paper_of = dict(PaperVector.objects.filter(pk__in=keys).values_list("pk", "paper_id"))
+            neighbours = [paper_of[k] for k in keys if k in paper_of]
+    except ModelUnavailable:
+        pass
+    if not neighbours:
+        parsed = parse_query(paper.title)
+        neighbours = [h.paper_id for h in indexes.lexical.search(parsed, limit + 5)]
+    neighbours = [pid for pid in neighbours if pid != paper.pk]
+    found = Paper.visible.select_related("organization").in_bulk(neighbours)
+    return [found[pid] for pid in neighbours if pid in found][:limit]

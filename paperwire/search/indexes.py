@@ -1,0 +1,235 @@
+"""The two derived index files under PAPERWIRE_HOME/index: a tantivy BM25 index and a usearch
+HNSW vector index. Both are rebuilt from the database whenever missing or stale.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tantivy
+from django.conf import settings
+
+from paperwire.search.text import ParsedQuery
+
+SCHEMA_VERSION = 2
+ANALYZER = "paper_en"
+# The title is indexed twice in the text field: a title match weighs more. Measured on
+# SciFact train, nDCG@10 0.707 against 0.701 for once and 0.677 for separate fields.
+TITLE_REPEAT = 2
+
+
+def index_dir() -> Path:
+    return Path(settings.PAPERWIRE_HOME) / "index"
+
+
+def title_key(title: str) -> str:
+    """Titles compared for an exact-title pin: case, spacing and punctuation ignored."""
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in title.lower()).split())
+
+
+def analyzer() -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .filter(tantivy.Filter.stopword("english"))
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
+
+
+def day_number(day: dt.date | None) -> int:
+    return day.year * 10000 + day.month * 100 + day.day if day else 0
+
+
+@dataclass
+class LexicalHit:
+    paper_id: str
+    key: int
+    score: float
+
+
+class LexicalIndex:
+    """BM25 over one text field (title twice, abstract, authors), with stemming and stop words."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        builder = tantivy.SchemaBuilder()
+        builder.add_text_field("id", stored=True, tokenizer_name="raw")
+        builder.add_unsigned_field("key", stored=True, indexed=False)
+        builder.add_text_field("title_key", tokenizer_name="raw", index_option="basic")
+        builder.add_text_field("text", tokenizer_name=ANALYZER, index_option="position")
+        builder.add_text_field("category", tokenizer_name="raw", index_option="basic")
+        builder.add_integer_field("day", indexed=True, fast=True)
+        self.schema = builder.build()
+        self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        self.index.register_tokenizer(ANALYZER, analyzer())
+        self._analyzer = analyzer()
+        self._reloaded = 0.0
+
+    # -- writing -----------------------------------------------------------------------------
+    def writer(self):
+        return self.index.writer(heap_size=64_000_000, num_threads=1)
+
+    @staticmethod
+    def document(paper, key: int) -> tantivy.Document:
+        text = " ".join([paper.title] * TITLE_REPEAT + [paper.abstract, " ".join(paper.authors)])
+        doc = tantivy.Document(
+            id=paper.id, key=key, title_key=title_key(paper.title), text=text, day=day_number(paper.published)
+        )
+        for category in paper.categories or []:
+            doc.add_text("category", category)
+        return doc
+
+    # -- reading -----------------------------------------------------------------------------
+    def searcher(self) -> tantivy.Searcher:
+        now = time.monotonic()
+        if now - self._reloaded > settings.SEARCH_RELOAD_SECONDS:
+            self.index.reload()
+            self._reloaded = now
+        return self.index.searcher()
+
+    def analyze(self, text: str) -> list[str]:
+        return self._analyzer.analyze(text)
+
+    def search(
+        self, parsed: ParsedQuery, limit: int, *, date_from=None, date_to=None, category=None
+    ) -> list[LexicalHit]:
+        if parsed.empty:
+            return []
+        query, _errors = self.index.parse_query_lenient(parsed.tantivy_syntax(), ["text"])
+        clauses = [(tantivy.Occur.Must, query)]
+        if date_from or date_to:
+            clauses.append(
+                (
+                    tantivy.Occur.Must,
+                    tantivy.Query.range_query(
+                        self.schema,
+                        "day",
+                        tantivy.FieldType.Integer,
+                        day_number(date_from) if date_from else 0,
+                        day_number(date_to) if date_to else 99991231,
+                    ),
+                )
+            )
+        if category:
+            clauses.append((tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "category", category)))
+        if len(clauses) > 1:
+            query = tantivy.Query.boolean_query(clauses)
+        searcher = self.searcher()
+        hits = []
+        for score, address in searcher.search(query, limit, count=False).hits:
+            doc = searcher.doc(address)
+            hits.append(LexicalHit(doc["id"][0], doc["key"][0], score))
+        return hits
+
+    def exact_title(self, title: str) -> list[str]:
+        key = title_key(title)
+        if not key:
+            return []
+        searcher = self.searcher()
+        query = tantivy.Query.term_query(self.schema, "title_key", key)
+        return [searcher.doc(address)["id"][0] for _, address in searcher.search(query, 5, count=False).hits]
+
+    def count(self) -> int:
+        return self.searcher().num_docs
+
+
+class VectorIndex:
+    """usearch HNSW over unit vectors (cosine), keyed by PaperVector.id.
+
+    Readers map the file (``view``) and pick up a new one when it is replaced; the writer
+    loads it, adds, and replaces the file atomically.
+    """
+
+    def __init__(self, path: Path, dimensions: int) -> None:
+        self.path = path
+        self.dimensions = dimensions
+        self._index = None
+        self._stamp = None
+        self._checked = 0.0
+
+    def _new(self):
+        from usearch.index import Index
+
+        return Index(
+            ndim=self.dimensions, metric="cos", dtype="f16", connectivity=16, expansion_add=128, expansion_search=64
+        )
+
+    # -- writing -----------------------------------------------------------------------------
+    def load_for_writing(self):
+        index = self._new()
+        if self.path.exists():
+            index.load(str(self.path))
+        return index
+
+    def save(self, index) -> None:
+        temporary = self.path.with_suffix(".tmp")
+        index.save(str(temporary))
+        os.replace(temporary, self.path)
+
+    # -- reading -----------------------------------------------------------------------------
+    def reader(self):
+        now = time.monotonic()
+        if self._index is None or now - self._checked > settings.SEARCH_RELOAD_SECONDS:
+            self._checked = now
+            try:
+                stat = self.path.stat()
+                stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+            except FileNotFoundError:
+                self._index, self._stamp = None, None
+                return None
+            if stamp != self._stamp:
+                index = self._new()
+                index.view(str(self.path))
+                self._index, self._stamp = index, stamp
+        return self._index
+
+    def search(self, vector: np.ndarray, limit: int) -> list[tuple[int, float]]:
+        """(key, cosine similarity), most similar first."""
+        index = self.reader()
+        if index is None or len(index) == 0:
+            return []
+        matches = index.search(vector.astype(np.float32), min(limit, len(index)))
+        return [(int(k), 1.0 - float(d)) for k, d in zip(matches.keys, matches.distances, strict=True)]
+
+    def vectors(self, keys: list[int]) -> dict[int, np.ndarray]:
+        index = self.reader()
+        if index is None or not keys:
+            return {}
+        found = index.get(np.array(keys, dtype=np.uint64))
+        return {k: np.asarray(v, dtype=np.float32) for k, v in zip(keys, found, strict=True) if v is not None}
+
+    def count(self) -> int:
+        index = self.reader()
+        return len(index) if index is not None else 0
+
+
+@dataclass
+class IndexState:
+    """What the index files hold: written last, after the files themselves."""
+
+    version: int = SCHEMA_VERSION
+    model: str | None = None
+    watermark: str | None = None  # ISO time: papers updated before it are indexed
+
+    @classmethod
+    def load(cls, folder: Path) -> IndexState:
+        try:
+            data = json.loads((folder / "state.json").read_text())
+            return cls(**{k: data.get(k) for k in ("version", "model", "watermark")})
+        except (FileNotFoundError, ValueError, TypeError):
+            return cls(version=0)
+
+    def save(self, folder: Path) -> None:
+        temporary = folder / "state.json.tmp"
+        temporary.write_text(json.dumps(self.__dict__))
+        os.replace(temporary, folder / "state.json")

@@ -1,0 +1,46 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from paperwire.search.engine import MODES, search
+
+
+class Command(BaseCommand):
+    help = "Search the papers from the command line."
+
+    def add_arguments(self, parser):
+        parser.add_argument("query")
+        parser.add_argument("--limit", type=int, default=10)
+        parser.add_argument("--mode", choices=MODES, default="hybrid")
+        parser.add_argument("--json", action="store_true", dest="as_json", help="print a JSON array, best first")
+
+    def handle(self, *args, query, limit, mode, as_json, **options):
+        if not 1 <= limit <= 1000:
+            raise CommandError("--limit must be between 1 and 1000")
+        results = search(query, mode=mode, limit=limit, snippets=False)
+        if results.notice:
+            self.stderr.write(results.notice)
+        if as_json:
+            rows = [
+                {
+                    "id": h.paper.id,
+                    "title": h.paper.title,
+                    "score": _finite(h.score),
+                    "pinned": h.pinned,
+                    "published": h.paper.published.isoformat() if h.paper.published else None,
+                    "upvotes": h.paper.upvotes,
+                    "url": h.paper.get_absolute_url(),
+                }
+                for h in results.hits
+            ]
+            self.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2))
+            return
+        if not results.hits:
+            self.stdout.write("no results")
+        for rank, hit in enumerate(results.hits, start=1):
+            self.stdout.write(f"{rank:>3}. {hit.paper.id:<16} {_finite(hit.score):6.3f}  {hit.paper.title}")
+
+
+def _finite(score: float) -> float:
+    """Pinned papers score infinity internally; JSON has no infinity."""
+    return 1e9 if score == float("inf") else round(score, 6)

@@ -1,0 +1,89 @@
+"""Turning what a user typed into something the engines can run, and what they found into snippets."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+MAX_QUERY_CHARS = 1000
+MAX_TERMS = 64
+WORD = re.compile(r"\w+", re.UNICODE)
+PHRASE = re.compile(r'"([^"]*)"')
+
+
+@dataclass
+class ParsedQuery:
+    text: str  # cleaned, for the embedding model
+    words: list[str] = field(default_factory=list)
+    phrases: list[list[str]] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.words and not self.phrases
+
+    def tantivy_syntax(self) -> str:
+        """Only words and quoted phrases of words: nothing the query parser could choke on."""
+        parts = [" ".join(f'"{" ".join(p)}"' for p in self.phrases if p), " ".join(self.words)]
+        return " ".join(p for p in parts if p)
+
+
+def clean(raw: str) -> str:
+    text = raw.replace("\x00", " ")
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    return " ".join(text.split())[:MAX_QUERY_CHARS]
+
+
+def parse_query(raw: str) -> ParsedQuery:
+    """Balanced "quoted phrases" become phrase queries; every other word is an OR term."""
+    text = clean(raw)
+    phrases = [WORD.findall(p.lower()) for p in PHRASE.findall(text)]
+    rest = PHRASE.sub(" ", text)
+    words = [w.lower() for w in WORD.findall(rest)]
+    budget = MAX_TERMS
+    kept_phrases = []
+    for phrase in phrases:
+        if phrase and budget > 0:
+            kept_phrases.append(phrase[:budget])
+            budget -= len(kept_phrases[-1])
+    return ParsedQuery(text=text, words=words[: max(budget, 0)], phrases=kept_phrases)
+
+
+def text_hash(title: str, abstract: str) -> str:
+    return hashlib.blake2b(f"{title}\n{abstract}".encode(), digest_size=16).hexdigest()
+
+
+def embedding_text(title: str, abstract: str) -> str:
+    return f"{title}. {abstract}"
+
+
+def highlight(text: str, stems: set[str], analyze, width: int = 300) -> SafeString:
+    """An escaped window of ``text`` around the densest run of query terms, terms in <mark>."""
+    tokens = [(m.start(), m.end(), m.group()) for m in WORD.finditer(text)]
+    hits = [i for i, (_, _, word) in enumerate(tokens) if stems and _stem(analyze, word) in stems]
+    if not tokens:
+        return mark_safe(escape(text[:width]))
+    start_token = 0
+    if hits:
+        best = max(hits, key=lambda i: sum(1 for j in hits if i <= j < i + 30))
+        start_token = max(best - 5, 0)
+    begin = tokens[start_token][0] if start_token else 0
+    end = min(len(text), begin + width)
+    hit_spans = [(tokens[i][0], tokens[i][1]) for i in hits if begin <= tokens[i][0] and tokens[i][1] <= end]
+    out, cursor = [], begin
+    for s, e in hit_spans:
+        out.append(escape(text[cursor:s]))
+        out.append(f"<mark>{escape(text[s:e])}</mark>")
+        cursor = e
+    out.append(escape(text[cursor:end]))
+    prefix = "… " if begin > 0 else ""
+    suffix = " …" if end < len(text) else ""
+    return mark_safe(prefix + "".join(out) + suffix)
+
+
+def _stem(analyze, word: str) -> str:
+    tokens = analyze(word)
+    return tokens[0] if tokens else ""
