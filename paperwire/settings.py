@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "paperwire.accounts",
     "paperwire.api",
     "paperwire.search",
+    "paperwire.digests",
 ]
 
 MIDDLEWARE = [
@@ -183,6 +184,8 @@ HTTP_BACKOFF = 1.0  # seconds before the first retry, doubled each time
 EMBEDDING_MODEL = envstr("PAPERWIRE_EMBEDDING_MODEL", "all-MiniLM-L6-v2")
 MODEL_DIR = Path(envstr("PAPERWIRE_MODEL_DIR", str(PAPERWIRE_HOME / "models"))).expanduser()
 EMBEDDING_THREADS = envint("PAPERWIRE_EMBEDDING_THREADS", min(os.cpu_count() or 2, 4))
+# Papers per indexing batch; the index files are saved every 16 batches.
+INDEX_BATCH = envint("PAPERWIRE_INDEX_BATCH", 256)
 # How often a serving process looks for index files written by another process.
 SEARCH_RELOAD_SECONDS = float(envstr("PAPERWIRE_SEARCH_RELOAD_SECONDS", "2"))
 
@@ -194,7 +197,27 @@ RATE_LIMITS = {
     "signup": envstr("PAPERWIRE_RATE_SIGNUP", "5/3600"),
     "login": envstr("PAPERWIRE_RATE_LOGIN", "10/300"),
     "password_reset": envstr("PAPERWIRE_RATE_PASSWORD_RESET", "5/3600"),
+    "subscribe": envstr("PAPERWIRE_RATE_SUBSCRIBE", "10/3600"),
+    "subscribe_address": envstr("PAPERWIRE_RATE_SUBSCRIBE_ADDRESS", "3/86400"),
 }
+
+# Digests (docs/digests.md)
+DIGEST_TOP_PAPERS = envint("PAPERWIRE_DIGEST_TOP_PAPERS", 10)
+DIGEST_TOPIC_PAPERS = envint("PAPERWIRE_DIGEST_TOPIC_PAPERS", 5)
+DIGEST_MAX_TOPICS = 10
+DIGEST_CANDIDATES = 2000  # papers of a period considered for topics
+DIGEST_TOPIC_THRESHOLD = float(envstr("PAPERWIRE_DIGEST_TOPIC_THRESHOLD", "0.35"))
+DIGEST_BOUNCE_LIMIT = envint("PAPERWIRE_DIGEST_BOUNCE_LIMIT", 3)
+DIGEST_MAX_ATTEMPTS = envint("PAPERWIRE_DIGEST_MAX_ATTEMPTS", 8)
+DIGEST_LEASE_MINUTES = envint("PAPERWIRE_DIGEST_LEASE_MINUTES", 15)
+DIGEST_CONFIRM_DAYS = envint("PAPERWIRE_DIGEST_CONFIRM_DAYS", 3)
+# `paperwire worker`: what it ingests each cycle (e.g. "hf-daily arxiv"; none by default:
+# an offline install has no source), how often, and when digests go out (UTC).
+WORKER_INGEST = os.environ.get("PAPERWIRE_WORKER_INGEST", "").split()
+WORKER_INTERVAL = envint("PAPERWIRE_WORKER_INTERVAL", 900)
+DIGEST_HOUR = envint("PAPERWIRE_DIGEST_HOUR", 6)  # yesterday's daily digest goes out after this hour
+DIGEST_WEEKLY_DAY = envint("PAPERWIRE_DIGEST_WEEKLY_DAY", 1)  # ISO weekday of the weekly digest, 1 = Monday
+DIGEST_CONFIRMATION_INTERVAL_MINUTES = 24 * 60  # at most one confirmation mail an address a day
 
 LOGGING = {
     "version": 1,

@@ -3,7 +3,9 @@ from django.http import HttpRequest, JsonResponse
 from django.shortcuts import render
 from django.urls import include, path, re_path
 
+from paperwire.accounts.views import account_settings
 from paperwire.api import views as api
+from paperwire.digests import views as digests
 from paperwire.papers import views as papers
 from paperwire.search import views as search
 
@@ -22,6 +24,13 @@ urlpatterns = [
     path("orgs/<slug:name>", papers.organization, name="organization"),
     path("accounts/", include("paperwire.accounts.urls")),
     path("search", search.search_page, name="search"),
+    path("subscribe", digests.subscribe, name="subscribe"),
+    path("subscribe/confirm/<str:token>", digests.confirm, name="confirm_subscription"),
+    path("subscription/<str:token>", digests.manage, name="manage_subscription"),
+    path("unsubscribe/<str:token>", digests.unsubscribe, name="unsubscribe"),
+    path("digest/preview", digests.preview, name="digest_preview"),
+    path("digest/<str:token>/<str:period>", digests.web_version, name="digest_web"),
+    path("accounts/settings", account_settings, name="account_settings"),
     path("api/daily_papers", api.daily_papers, name="api_daily_papers"),
     path("api/papers/search", search.api_search, name="api_search"),
     re_path(rf"^api/papers/{PAPER_ID}$", api.paper_detail, name="api_paper"),

@@ -273,3 +273,79 @@ def stop_site(site: LiveSite) -> None:
 
 
 PINNED_NOW = dt.datetime(2025, 7, 22, 12, 0, tzinfo=dt.UTC)
+
+
+# --- a real SMTP server on loopback -----------------------------------------------------------
+
+
+class RecordingHandler:
+    """aiosmtpd handler: keeps every accepted message; answers scripted codes for some addresses.
+
+    ``rcpt_answers[address]`` is a list of SMTP replies for RCPT TO (None = accept), used in
+    turn, the last one repeated. ``hold_at``: after storing that many messages, wait
+    ``hold_seconds`` before answering (a server slow to acknowledge).
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self.messages: list = []
+        self.rcpt_answers: dict[str, list[str | None]] = {}
+        self.refused: list[str] = []
+        self.hold_at = 0
+        self.hold_seconds = 0.0
+        self.held = threading.Event()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        answers = self.rcpt_answers.get(address.lower())
+        if answers:
+            answer = answers.pop(0) if len(answers) > 1 else answers[0]
+            if answer:
+                self.refused.append(address)
+                return answer
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        import asyncio
+        import email
+        import email.policy
+
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(message)
+        if self.hold_at and len(self.messages) == self.hold_at:
+            self.held.set()
+            await asyncio.sleep(self.hold_seconds)
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list:
+        return [m for m in self.messages if address in m["To"]]
+
+
+@dataclass
+class SmtpServer:
+    host: str
+    port: int
+    handler: RecordingHandler
+
+    @property
+    def url(self) -> str:
+        return f"smtp://{self.host}:{self.port}"
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server (aiosmtpd) on 127.0.0.1; Django's mail goes to it over SMTP."""
+    from aiosmtpd.controller import Controller
+
+    handler = RecordingHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_TIMEOUT = 10
+    yield SmtpServer("127.0.0.1", port, handler)
+    controller.stop()

@@ -247,3 +247,13 @@ def test_import_indexes_unless_told_not_to(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "indexed 41 papers, computed 41 embeddings" in out
     assert out.strip().splitlines()[-1] == "imported 0 new, 0 updated, 0 rejected"
+
+
+def test_the_vector_index_module_loads_before_the_model_runtime():
+    """usearch imported first crashes onnxruntime's import; paperwire.search.ann prevents it."""
+    import subprocess
+    import sys
+
+    code = "import paperwire.search.ann; import onnxruntime; import paperwire.search.embedder; print('ok')"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stdout.strip()) == (0, "ok")

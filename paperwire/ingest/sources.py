@@ -16,24 +16,22 @@ from django.conf import settings
 from paperwire.ingest import http
 from paperwire.ingest.arxiv import MalformedFeed, parse_feed
 from paperwire.ingest.formats import UnreadableFile, items_from_bytes
+from paperwire.ingest.importer import ImportReport
 from paperwire.ingest.models import SourceCursor
 from paperwire.ingest.records import PaperRecord
-from paperwire.ingest.upsert import Upserter, UpsertStats
+from paperwire.ingest.upsert import Upserter
 from paperwire.progress import progress
 
 ARXIV_PAGE_SIZE = 100
 
 
 @dataclass
-class IngestReport:
-    stats: UpsertStats = field(default_factory=UpsertStats)
-    rejected: list[tuple[str, str]] = field(default_factory=list)
+class IngestReport(ImportReport):
     failures: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return f"imported {self.stats.new} new, {self.stats.updated} updated, {len(self.rejected)} rejected" + (
-            f", {len(self.failures)} failed requests" if self.failures else ""
-        )
+        failed = f", {len(self.failures)} failed requests" if self.failures else ""
+        return super().summary() + failed
 
 
 def hf_daily(days: list[dt.date]) -> IngestReport:
@@ -56,7 +54,7 @@ def hf_daily(days: list[dt.date]) -> IngestReport:
             if item.record is not None:
                 upserter.add(item.record)
             else:
-                report.rejected.append((item.where, item.error))
+                report.reject(item.where, item.error)
         upserter.flush()
         SourceCursor.put("hf-daily", day.isoformat())
     return report
@@ -108,7 +106,8 @@ def arxiv_listing(categories: list[str], since: dt.date, pause: Callable[[float]
         except MalformedFeed as error:
             report.failures.append(f"{settings.ARXIV_API_URL} (start={start}): {error}")
             break
-        report.rejected.extend((f"arxiv start={start}", e) for e in page.errors)
+        for error in page.errors:
+            report.reject(f"arxiv start={start}", error)
         fresh = [r for r in page.records if r.published_at and r.published_at.date() >= since]
         for record in fresh:
             upserter.add(record)

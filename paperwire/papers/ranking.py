@@ -16,7 +16,7 @@ import datetime as dt
 import math
 from collections import defaultdict
 
-from django.db.models import Max, QuerySet
+from django.db.models import Max, Min, QuerySet
 from django.utils import timezone
 
 from paperwire.papers.models import Paper, Vote
@@ -41,22 +41,13 @@ def latest_day() -> dt.date | None:
 
 
 def previous_period(period: Period) -> Period | None:
-    day = (
-        Paper.visible.filter(daily_date__lt=period.start)
-        .order_by("-daily_date")
-        .values_list("daily_date", flat=True)
-        .first()
-    )
+    """The nearest earlier period that has papers (weekends and gaps are skipped)."""
+    day = Paper.visible.filter(daily_date__lt=period.start).aggregate(day=Max("daily_date"))["day"]
     return period.containing(day) if day else None
 
 
 def next_period(period: Period) -> Period | None:
-    day = (
-        Paper.visible.filter(daily_date__gte=period.end)
-        .order_by("daily_date")
-        .values_list("daily_date", flat=True)
-        .first()
-    )
+    day = Paper.visible.filter(daily_date__gte=period.end).aggregate(day=Min("daily_date"))["day"]
     return period.containing(day) if day else None
 
 

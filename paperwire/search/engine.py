@@ -138,12 +138,10 @@ def search(
                 if key in paper_of:
                     c = candidates.setdefault(paper_of[key], Candidate(paper_of[key], key))
                     c.semantic, c.semantic_rank = similarity, rank
-            if mode == "hybrid":
-                missing = [c for c in candidates.values() if c.semantic is None and c.key]
-                for key, vector in vectors.vectors([c.key for c in missing]).items():
-                    for c in missing:
-                        if c.key == key:
-                            c.semantic = float(np.dot(vector, query_vector))
+            if mode == "hybrid":  # exact similarity for what only BM25 found
+                missing = {c.key: c for c in candidates.values() if c.semantic is None and c.key}
+                for key, vector in vectors.vectors(list(missing)).items():
+                    missing[key].semantic = float(np.dot(vector, query_vector))
         except ModelUnavailable as error:
             results.notice = NO_MODEL_NOTICE.format(reason=error)
             if mode == "semantic":

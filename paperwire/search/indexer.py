@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -27,8 +28,7 @@ from paperwire.search.indexes import SCHEMA_VERSION, IndexState, LexicalIndex, V
 from paperwire.search.models import PaperVector
 from paperwire.search.text import embedding_text, text_hash
 
-BATCH = 256
-SAVE_EVERY = 16  # batches
+SAVE_EVERY = 16  # batches of settings.INDEX_BATCH papers
 # Rows committed by a slower transaction may carry an updated_at a little before the
 # watermark; each run looks that far back again (re-indexing a paper is harmless).
 WATERMARK_SLACK = dt.timedelta(minutes=5)
@@ -66,7 +66,7 @@ def changed_papers(since: dt.datetime | None) -> Iterator[list[Paper]]:
         page = queryset
         if last:
             page = page.filter(updated_at__gte=last[0]).exclude(updated_at=last[0], id__lte=last[1])
-        batch = list(page[:BATCH])
+        batch = list(page[: settings.INDEX_BATCH])
         if not batch:
             return
         yield batch

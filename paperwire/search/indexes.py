@@ -158,10 +158,10 @@ class VectorIndex:
         self._checked = 0.0
 
     def _new(self):
-        from usearch.index import Index
+        from paperwire.search.ann import Index
 
         return Index(
-            ndim=self.dimensions, metric="cos", dtype="f16", connectivity=16, expansion_add=128, expansion_search=64
+            ndim=self.dimensions, metric="cos", dtype="f16", connectivity=16, expansion_add=128, expansion_search=128
         )
 
     # -- writing -----------------------------------------------------------------------------

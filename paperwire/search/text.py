@@ -72,6 +72,8 @@ def highlight(text: str, stems: set[str], analyze, width: int = 300) -> SafeStri
         start_token = max(best - 5, 0)
     begin = tokens[start_token][0] if start_token else 0
     end = min(len(text), begin + width)
+    if end < len(text):  # end on a word boundary
+        end = max((e for _, e, _ in tokens if e <= end), default=end)
     hit_spans = [(tokens[i][0], tokens[i][1]) for i in hits if begin <= tokens[i][0] and tokens[i][1] <= end]
     out, cursor = [], begin
     for s, e in hit_spans:

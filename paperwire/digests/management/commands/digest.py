@@ -1,0 +1,43 @@
+import datetime as dt
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from paperwire.digests.content import DigestPeriod
+from paperwire.digests.sending import send_period
+
+
+class Command(BaseCommand):
+    help = "Send the digest of a period to every confirmed subscriber, exactly once each."
+
+    def add_arguments(self, parser):
+        subcommands = parser.add_subparsers(dest="action", required=True, metavar="{send}")
+        send = subcommands.add_parser("send", help="send a period's digests")
+        send.add_argument(
+            "--frequency",
+            choices=("daily", "weekly"),
+            help="only this frequency (default: both, each for its own period)",
+        )
+        send.add_argument("--date", help="the day, or a day of the ISO week (default: the last complete one, UTC)")
+        send.add_argument("--dry-run", action="store_true", help="print who would get what; send nothing")
+        send.add_argument(
+            "--resend-uncertain",
+            action="store_true",
+            help="send again the digests whose sender died during the SMTP transaction",
+        )
+
+    def handle(self, *args, frequency, date, dry_run, resend_uncertain, **options):
+        try:
+            day = dt.date.fromisoformat(date) if date else None
+        except ValueError:
+            raise CommandError(f"invalid date {date!r}: expected YYYY-MM-DD") from None
+        today = timezone.now().date()
+        for each in [frequency] if frequency else ["daily", "weekly"]:
+            period = DigestPeriod.containing(each, day) if day else DigestPeriod.last_complete(each, today)
+            report = send_period(period, dry_run=dry_run, resend_uncertain=resend_uncertain)
+            if dry_run:
+                for line in report.planned:
+                    self.stdout.write(line)
+                self.stdout.write(f"{period.key}: would send {sum('skipped' not in p for p in report.planned)} digests")
+            else:
+                self.stdout.write(f"{period.key}: {report.summary()}")

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from paperwire.papers.models import Paper
+
+FREQUENCIES = [("daily", "Daily"), ("weekly", "Weekly")]
+
+
+class Subscriber(models.Model):
+    """An address that asked for digests. Nothing but the confirmation is sent before it is confirmed."""
+
+    PENDING, CONFIRMED, UNSUBSCRIBED = "pending", "confirmed", "unsubscribed"
+    STATES = [(PENDING, "Waiting for confirmation"), (CONFIRMED, "Confirmed"), (UNSUBSCRIBED, "Unsubscribed")]
+
+    email = models.EmailField(unique=True, help_text="Stored lower-cased.")
+    frequency = models.CharField(max_length=10, choices=FREQUENCIES, default="daily")
+    topics = models.TextField(blank=True, help_text="Saved searches, one a line.")
+    state = models.CharField(max_length=20, choices=STATES, default=PENDING, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+    bounces = models.IntegerField(default=0, help_text="Permanent delivery failures in a row.")
+    bouncing = models.BooleanField(default=False, help_text="No more mail after too many permanent failures.")
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.frequency}, {self.state})"
+
+    @property
+    def topic_list(self) -> list[str]:
+        return topic_lines(self.topics)
+
+    @property
+    def receives_mail(self) -> bool:
+        return self.state == self.CONFIRMED and not self.bouncing
+
+
+def topic_lines(text: str) -> list[str]:
+    seen, topics = set(), []
+    for line in text.splitlines():
+        topic = " ".join(line.split())[:200]
+        if topic and topic.lower() not in seen:
+            seen.add(topic.lower())
+            topics.append(topic)
+    return topics[: settings.DIGEST_MAX_TOPICS]
+
+
+class Delivery(models.Model):
+    """One digest for one subscriber and one period: the unit of exactly-once sending.
+
+    States: ``pending`` (to send), ``sending`` (claimed by a sender; the SMTP transaction is
+    under way), ``sent``, ``retry`` (a temporary failure: sent again after ``next_attempt_at``),
+    ``failed`` (a permanent failure or too many temporary ones), ``uncertain`` (a sender died
+    during the SMTP transaction: the message may have reached the server, so it is not sent
+    again unless an operator says so), ``skipped`` (nothing new for this subscriber).
+    """
+
+    PENDING, SENDING, SENT, RETRY, FAILED, UNCERTAIN, SKIPPED = (
+        "pending",
+        "sending",
+        "sent",
+        "retry",
+        "failed",
+        "uncertain",
+        "skipped",
+    )
+    STATES = [(s, s) for s in (PENDING, SENDING, SENT, RETRY, FAILED, UNCERTAIN, SKIPPED)]
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="deliveries")
+    period = models.CharField(max_length=20, help_text="daily:YYYY-MM-DD or weekly:YYYY-Www")
+    state = models.CharField(max_length=20, choices=STATES, default=PENDING, db_index=True)
+    attempts = models.IntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=100, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField(max_length=200, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["subscriber", "period"], name="one_digest_per_period")]
+
+    def __str__(self) -> str:
+        return f"{self.period} to {self.subscriber.email}: {self.state}"
+
+
+class ShownPaper(models.Model):
+    """A paper that was in a digest sent to a subscriber: never shown to them again."""
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="shown")
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="+")
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="shown")
+    topic = models.CharField(max_length=200, blank=True, help_text="The topic it matched; blank for top papers.")
+    position = models.IntegerField(default=0)
+    shown_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["subscriber", "paper"], name="paper_shown_once")]
+
+    def __str__(self) -> str:
+        return f"{self.paper_id} shown to {self.subscriber_id}"
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """5 minutes after the first temporary failure, doubling, at most 6 hours."""
+    return min(dt.timedelta(minutes=5) * 2 ** max(attempts - 1, 0), dt.timedelta(hours=6))

@@ -1,0 +1,208 @@
+"""Subscribing (double opt-in), managing, one-click unsubscribing, the web version, staff preview."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django import forms
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core import signing
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from paperwire.digests.content import Digest, DigestPeriod, PeriodPapers, TopicSection, build_digest
+from paperwire.digests.emails import confirmation_message, subscriber_links
+from paperwire.digests.models import FREQUENCIES, Delivery, ShownPaper, Subscriber, topic_lines
+from paperwire.digests.tokens import read_confirmation, read_subscriber_token
+from paperwire.papers.periods import InvalidPeriod
+from paperwire.ratelimit import limit_writes, retry_after, too_many
+
+log = logging.getLogger(__name__)
+
+
+class SubscribeForm(forms.Form):
+    email = forms.EmailField(max_length=254)
+    frequency = forms.ChoiceField(choices=FREQUENCIES, initial="daily", widget=forms.RadioSelect)
+    topics = forms.CharField(
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Optional: saved searches, one a line, e.g. “diffusion models for video”.",
+    )
+
+    def clean_topics(self) -> str:
+        return "\n".join(topic_lines(self.cleaned_data["topics"]))
+
+
+class ManageForm(forms.Form):
+    frequency = forms.ChoiceField(choices=FREQUENCIES, widget=forms.RadioSelect)
+    topics = SubscribeForm.base_fields["topics"]
+
+    clean_topics = SubscribeForm.clean_topics
+
+
+@require_http_methods(["GET", "POST"])
+@limit_writes("subscribe")
+def subscribe(request: HttpRequest) -> HttpResponse:
+    initial = {"email": request.user.email} if request.user.is_authenticated else {}
+    form = SubscribeForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"].strip().lower()
+        seconds = retry_after("subscribe_address", email)
+        if seconds:
+            return too_many(request, seconds)
+        request_subscription(email, form.cleaned_data["frequency"], form.cleaned_data["topics"], request.user)
+        # The same answer whether the address is new, pending or confirmed: nothing is revealed.
+        return render(request, "digests/check_inbox.html", {"email": email})
+    return render(request, "digests/subscribe.html", {"form": form})
+
+
+def request_subscription(email: str, frequency: str, topics: str, user) -> None:
+    """Send one confirmation. The requested settings travel in the signed link and apply on
+    confirmation, so a stranger cannot change someone else's subscription."""
+    subscriber, created = Subscriber.objects.get_or_create(
+        email=email, defaults={"frequency": frequency, "topics": topics}
+    )
+    if user is not None and user.is_authenticated and user.email.lower() == email and subscriber.user_id is None:
+        Subscriber.objects.filter(pk=subscriber.pk).update(user=user)
+    recent = subscriber.confirmation_sent_at and timezone.now() - subscriber.confirmation_sent_at < dt.timedelta(
+        minutes=settings.DIGEST_CONFIRMATION_INTERVAL_MINUTES
+    )
+    if recent and not created:
+        return  # one confirmation per interval, however often someone asks
+    confirmation_message(subscriber, frequency, topics).send()
+    Subscriber.objects.filter(pk=subscriber.pk).update(confirmation_sent_at=timezone.now())
+
+
+@require_http_methods(["GET", "POST"])
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a button (mail scanners follow links), POST confirms."""
+    try:
+        data = read_confirmation(token)
+    except signing.SignatureExpired:
+        return render(
+            request,
+            "digests/message.html",
+            {"title": "This link has expired", "message": "Subscribe again to get a fresh confirmation link."},
+            status=410,
+        )
+    except signing.BadSignature:
+        raise Http404("Invalid confirmation link") from None
+    subscriber = get_object_or_404(Subscriber, pk=data["id"], email=data["email"])
+    if request.method == "POST":
+        subscriber.frequency = data["frequency"]
+        subscriber.topics = data["topics"]
+        subscriber.state = Subscriber.CONFIRMED
+        subscriber.confirmed_at = timezone.now()
+        subscriber.unsubscribed_at = None
+        subscriber.bouncing, subscriber.bounces = False, 0
+        subscriber.save()
+        links = subscriber_links(subscriber)
+        return render(
+            request,
+            "digests/message.html",
+            {
+                "title": "You are subscribed",
+                "message": f"You will get the {subscriber.frequency} digest at {subscriber.email}.",
+                "manage_url": links["manage_url"],
+            },
+        )
+    return render(request, "digests/confirm.html", {"data": data, "topics": topic_lines(data["topics"])})
+
+
+def subscriber_from(token: str) -> Subscriber:
+    try:
+        return get_object_or_404(Subscriber, pk=read_subscriber_token(token))
+    except (signing.BadSignature, ValueError):
+        raise Http404("Invalid link") from None
+
+
+@csrf_exempt  # RFC 8058 one-click: the mail client POSTs with no session and no token
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    subscriber = subscriber_from(token)
+    if request.method == "POST":
+        if subscriber.state != Subscriber.UNSUBSCRIBED:
+            Subscriber.objects.filter(pk=subscriber.pk).update(
+                state=Subscriber.UNSUBSCRIBED, unsubscribed_at=timezone.now()
+            )
+            Delivery.objects.filter(subscriber=subscriber, state__in=[Delivery.PENDING, Delivery.RETRY]).update(
+                state=Delivery.SKIPPED
+            )
+        return render(
+            request,
+            "digests/message.html",
+            {
+                "title": "You are unsubscribed",
+                "message": f"{subscriber.email} will get no more digests. You can subscribe again at any time.",
+            },
+        )
+    return render(request, "digests/unsubscribe.html", {"subscriber": subscriber})
+
+
+@require_http_methods(["GET", "POST"])
+def manage(request: HttpRequest, token: str) -> HttpResponse:
+    subscriber = subscriber_from(token)
+    form = ManageForm(request.POST or None, initial={"frequency": subscriber.frequency, "topics": subscriber.topics})
+    saved = False
+    if request.method == "POST" and form.is_valid():
+        subscriber.frequency = form.cleaned_data["frequency"]
+        subscriber.topics = form.cleaned_data["topics"]
+        subscriber.save(update_fields=["frequency", "topics"])
+        saved = True
+    return render(
+        request, "digests/manage.html", {"subscriber": subscriber, "form": form, "saved": saved, "token": token}
+    )
+
+
+def render_digest_page(request: HttpRequest, digest: Digest, title: str) -> HttpResponse:
+    links = subscriber_links(digest.subscriber)
+    return render(
+        request,
+        "digests/email/digest.html",
+        {"digest": digest, "title": title, "web_url": "", "base_url": settings.BASE_URL, **links},
+    )
+
+
+def web_version(request: HttpRequest, token: str, period: str) -> HttpResponse:
+    """The digest as it was sent, from the record of the papers it showed."""
+    subscriber = subscriber_from(token)
+    try:
+        digest_period = DigestPeriod.from_key(period)
+    except (ValueError, KeyError, InvalidPeriod):
+        raise Http404("No such digest") from None
+    delivery = get_object_or_404(Delivery, subscriber=subscriber, period=period, state=Delivery.SENT)
+    digest = Digest(subscriber, digest_period)
+    sections: dict[str, TopicSection] = {}
+    for shown in ShownPaper.objects.filter(delivery=delivery).select_related("paper").order_by("topic", "position"):
+        if shown.topic:
+            sections.setdefault(shown.topic, TopicSection(shown.topic)).papers.append(shown.paper)
+        else:
+            digest.top.append(shown.paper)
+    ordered = [t for t in subscriber.topic_list if t in sections] + [
+        t for t in sections if t not in subscriber.topic_list
+    ]
+    digest.topics = [sections[t] for t in ordered]
+    return render_digest_page(request, digest, f"Your {digest_period.frequency} digest")
+
+
+@staff_member_required
+def preview(request: HttpRequest) -> HttpResponse:
+    """The digest a subscriber would get now for a period (nothing is recorded)."""
+    subscriber = get_object_or_404(Subscriber, email=request.GET.get("email", "").strip().lower())
+    frequency = request.GET.get("frequency") or subscriber.frequency
+    if frequency not in ("daily", "weekly"):
+        raise Http404("Unknown frequency")
+    try:
+        day = dt.date.fromisoformat(request.GET["date"]) if request.GET.get("date") else None
+    except ValueError:
+        raise Http404("Invalid date") from None
+    period = (
+        DigestPeriod.containing(frequency, day) if day else DigestPeriod.last_complete(frequency, timezone.now().date())
+    )
+    return render_digest_page(request, build_digest(subscriber, PeriodPapers(period)), "Preview")
