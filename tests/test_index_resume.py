@@ -7,7 +7,6 @@ import sys
 import time
 
 from paperwire.search.ann import Index
-
 from tests.conftest import ROOT, paperwire_env, run_paperwire, write_jsonl
 
 WORDS = "graph neural protein folding robot policy speech vision language diffusion sparse kernel".split()
