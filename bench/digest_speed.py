@@ -10,7 +10,6 @@ number of one pre-rendered message sent with smtplib over one connection (SMTP a
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import smtplib
 import socket
@@ -20,8 +19,7 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import setup_django, shared_data_folder
 
 TOPICS = [
     "diffusion models for video",
@@ -64,8 +62,7 @@ class Counting:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    default = os.environ.get("PAPERWIRE_SHARED_DATA", str(ROOT.parent / "shared" / "data"))
-    parser.add_argument("--data", type=Path, default=Path(default))
+    parser.add_argument("--data", type=Path, default=shared_data_folder())
     parser.add_argument("--subscribers", type=int, default=10_000)
     args = parser.parse_args()
     files = sorted((args.data / "hf_daily").glob("2025-07-*.json"))
@@ -82,20 +79,7 @@ def main() -> None:
     controller.start()
 
     home = Path(tempfile.mkdtemp(prefix="paperwire-digest-"))
-    os.environ.update(
-        {
-            "PAPERWIRE_HOME": str(home),
-            "PAPERWIRE_EMAIL_URL": f"smtp://127.0.0.1:{port}",
-            "PAPERWIRE_BASE_URL": "https://papers.example.org",
-            "DJANGO_SETTINGS_MODULE": "paperwire.settings",
-        }
-    )
-    os.environ.setdefault("PAPERWIRE_MODEL_DIR", str(ROOT / ".cache" / "models"))
-    os.environ.setdefault("PAPERWIRE_SECRET_KEY", "bench-secret-key-0123456789-abcdefghijklmnop")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    setup_django(home, PAPERWIRE_EMAIL_URL=f"smtp://127.0.0.1:{port}", PAPERWIRE_BASE_URL="https://papers.example.org")
     from django.utils import timezone
 
     from paperwire.digests.content import DigestPeriod
@@ -104,7 +88,6 @@ def main() -> None:
     from paperwire.ingest.importer import import_files
     from paperwire.search.indexer import update_indexes
 
-    call_command("migrate", verbosity=0)
     print(import_files(files, progress=False).summary(), "|", update_indexes(show_progress=False).summary())
     rng = random.Random(1)
     now = timezone.now()

@@ -1,8 +1,9 @@
 """Import speed and peak memory for the arXiv set of ../shared/data, beside a baseline.
 
 Baseline: the same files only decompressed and parsed (json.loads of every line), in this
-process. Measured: `paperwire import` of the same files into a fresh PAPERWIRE_HOME, as a
-child process whose peak resident memory is read from the kernel (ru_maxrss).
+process. Measured: `paperwire import --no-index` of the same files into a fresh
+PAPERWIRE_HOME, as a child process whose peak resident memory is read from the kernel
+(ru_maxrss). Indexing with embeddings is measured by bench/search_speed.py.
 
     .venv/bin/python bench/import_speed.py [--data ../shared/data]
 """
@@ -44,26 +45,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         env = dict(os.environ, PAPERWIRE_HOME=home, PAPERWIRE_SECRET_KEY="bench-secret-key-0123456789-abcdefghijklm")
         subprocess.run([sys.executable, "-m", "paperwire", "migrate", "-v0"], env=env, check=True, cwd=ROOT)
+        import_command = [sys.executable, "-m", "paperwire", "import", "--no-index", *map(str, files)]
         started = time.perf_counter()
-        result = subprocess.run(
-            [sys.executable, "-m", "paperwire", "import", *map(str, files)],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        result = subprocess.run(import_command, env=env, cwd=ROOT, capture_output=True, text=True, check=True)
         import_seconds = time.perf_counter() - started
         peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         again = time.perf_counter()
-        rerun = subprocess.run(
-            [sys.executable, "-m", "paperwire", "import", *map(str, files)],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        rerun = subprocess.run(import_command, env=env, cwd=ROOT, capture_output=True, text=True, check=True)
         rerun_seconds = time.perf_counter() - again
         db_mib = (Path(home) / "paperwire.sqlite3").stat().st_size / 2**20
 

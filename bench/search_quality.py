@@ -17,14 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import scifact_jsonl, setup_django, shared_data_folder
 
 
 def load_split(folder: Path, split: str) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
@@ -67,8 +65,7 @@ def evaluate(engine, queries, judgments, mode: str, fusion: str = "score") -> tu
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    default = os.environ.get("PAPERWIRE_SHARED_DATA", str(ROOT.parent / "shared" / "data"))
-    parser.add_argument("--data", type=Path, default=Path(default))
+    parser.add_argument("--data", type=Path, default=shared_data_folder())
     parser.add_argument("--split", default="test")
     parser.add_argument("--tune", action="store_true")
     parser.add_argument("--home", type=Path, help="reuse this PAPERWIRE_HOME (default: a temporary one)")
@@ -78,27 +75,12 @@ def main() -> None:
         sys.exit(f"SciFact is not under {folder} (set PAPERWIRE_SHARED_DATA or --data)")
 
     home = args.home or Path(tempfile.mkdtemp(prefix="paperwire-scifact-"))
-    os.environ["PAPERWIRE_HOME"] = str(home)
-    os.environ.setdefault("PAPERWIRE_MODEL_DIR", str(ROOT / ".cache" / "models"))
-    os.environ.setdefault("PAPERWIRE_SECRET_KEY", "bench-secret-key-0123456789-abcdefghijklmnop")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "paperwire.settings"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
+    setup_django(home)
     from paperwire.ingest.importer import import_files
     from paperwire.search import engine
     from paperwire.search.indexer import update_indexes
 
-    call_command("migrate", verbosity=0)
-    corpus = home / "scifact.jsonl"
-    with corpus.open("w") as out:
-        for line in (folder / "corpus.jsonl").read_text().splitlines():
-            doc = json.loads(line)
-            out.write(
-                json.dumps({"id": f"scifact-{doc['_id']}", "title": doc["title"], "abstract": doc["text"]}) + "\n"
-            )
+    corpus = scifact_jsonl(folder, home / "scifact.jsonl")
     started = time.perf_counter()
     print(import_files([corpus], progress=False).summary())
     report = update_indexes()

@@ -31,8 +31,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import ROOT, scifact_jsonl, setup_django, shared_data_folder
 
 
 def percentiles(samples_ms: list[float]) -> str:
@@ -56,8 +55,7 @@ def folder_size(path: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    default = os.environ.get("PAPERWIRE_SHARED_DATA", str(ROOT.parent / "shared" / "data"))
-    parser.add_argument("--data", type=Path, default=Path(default))
+    parser.add_argument("--data", type=Path, default=shared_data_folder())
     parser.add_argument("--home", type=Path, help="PAPERWIRE_HOME to build in or reuse (default: temporary)")
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
@@ -67,16 +65,8 @@ def main() -> None:
         sys.exit(f"the arXiv set and SciFact are needed under {args.data}")
 
     home = args.home or Path(tempfile.mkdtemp(prefix="paperwire-speed-"))
-    home.mkdir(parents=True, exist_ok=True)
-    os.environ["PAPERWIRE_HOME"] = str(home)
-    os.environ.setdefault("PAPERWIRE_MODEL_DIR", str(ROOT / ".cache" / "models"))
-    os.environ.setdefault("PAPERWIRE_SECRET_KEY", "bench-secret-key-0123456789-abcdefghijklmnop")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "paperwire.settings"
-    import django
-
-    django.setup()
+    setup_django(home)
     import numpy as np
-    from django.core.management import call_command
 
     from paperwire.ingest.importer import import_files
     from paperwire.papers.models import Paper
@@ -86,7 +76,6 @@ def main() -> None:
     from paperwire.search.models import PaperVector
     from paperwire.search.text import embedding_text
 
-    call_command("migrate", verbosity=0)
     print(f"PAPERWIRE_HOME {home}")
 
     # -- the model alone -------------------------------------------------------------------
@@ -105,13 +94,7 @@ def main() -> None:
     print(f"model alone (1,024 arXiv abstracts)      {model_rate:8.1f} papers/s")
 
     # -- import and index --------------------------------------------------------------------
-    corpus = home / "scifact.jsonl"
-    if not corpus.exists():
-        with corpus.open("w") as out:
-            for line in (scifact / "corpus.jsonl").read_text().splitlines():
-                doc = json.loads(line)
-                out.write(json.dumps({"id": f"scifact-{doc['_id']}", "title": doc["title"], "abstract": doc["text"]}))
-                out.write("\n")
+    corpus = scifact_jsonl(scifact, home / "scifact.jsonl")
     started = time.perf_counter()
     print(import_files([*arxiv_files, corpus]).summary(), f"in {time.perf_counter() - started:.0f} s")
     total = Paper.objects.count()

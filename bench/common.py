@@ -1,0 +1,40 @@
+"""What the benchmarks share: a Django set up on a home of their own, and SciFact as import JSONL."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def shared_data_folder() -> Path:
+    return Path(os.environ.get("PAPERWIRE_SHARED_DATA", str(ROOT.parent / "shared" / "data")))
+
+
+def setup_django(home: Path, **environment: str) -> None:
+    """Point Paperwire at ``home`` (a fresh or reused PAPERWIRE_HOME), migrate, and set Django up."""
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ.update({"PAPERWIRE_HOME": str(home), "DJANGO_SETTINGS_MODULE": "paperwire.settings", **environment})
+    os.environ.setdefault("PAPERWIRE_MODEL_DIR", str(ROOT / ".cache" / "models"))
+    os.environ.setdefault("PAPERWIRE_SECRET_KEY", "bench-secret-key-0123456789-abcdefghijklmnop")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def scifact_jsonl(folder: Path, target: Path) -> Path:
+    """SciFact's corpus as import JSONL, ids prefixed with ``scifact-``."""
+    if not target.exists():
+        with target.open("w") as out:
+            for line in (folder / "corpus.jsonl").read_text().splitlines():
+                doc = json.loads(line)
+                record = {"id": f"scifact-{doc['_id']}", "title": doc["title"], "abstract": doc["text"]}
+                out.write(json.dumps(record) + "\n")
+    return target
