@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench-import clean
+.PHONY: run test test-postgres lint bench-import clean
 
 $(BIN)/paperwire: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ run: $(BIN)/paperwire
 
 test: $(BIN)/paperwire
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Needs a PostgreSQL server; .ci/run starts Debian's and runs this with its URL.
+test-postgres: $(BIN)/paperwire
+	DATABASE_URL=$${DATABASE_URL:-postgres://paperwire:paperwire@127.0.0.1:5432/paperwire} $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(BIN)/paperwire
 	$(BIN)/ruff check paperwire tests bench

@@ -215,7 +215,9 @@ class LiveSite:
 
 
 def paperwire_env(home: Path, **extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    """The environment of a `paperwire` child process with its own PAPERWIRE_HOME (and so its own
+    SQLite database, unless ``extra`` names a DATABASE_URL)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
     env.update(
         {
             "PAPERWIRE_HOME": str(home),

@@ -1,8 +1,11 @@
 """Real `paperwire digest send` processes: racing senders, and a sender killed mid-run."""
 
+import datetime as dt
+import os
 import signal
 import subprocess
 import sys
+import uuid
 from collections import Counter
 
 import pytest
@@ -12,10 +15,30 @@ from tests.conftest import ROOT, paper, paperwire_env, run_paperwire, write_json
 DAY = "2025-07-22"
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request):
+    """The child processes' database: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    server = os.environ.get("DATABASE_URL", "")
+    if not server.startswith("postgres"):
+        pytest.skip("PostgreSQL runs when DATABASE_URL names a server (.ci/run does)")
+    import psycopg
+
+    name = f"pw_child_{uuid.uuid4().hex[:12]}"
+    admin = server.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield {"DATABASE_URL": server.rsplit("/", 1)[0] + f"/{name}"}
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
-def home(tmp_path, smtp_server):
+def home(tmp_path, smtp_server, database):
     home = tmp_path / "home"
-    env = paperwire_env(home, PAPERWIRE_EMAIL_URL=smtp_server.url)
+    env = paperwire_env(home, PAPERWIRE_EMAIL_URL=smtp_server.url, **database)
     papers = [paper(f"2507.3000{n}", f"Paper {n}", published=DAY, upvotes=n) for n in range(1, 6)]
     assert (
         run_paperwire("import", "--no-index", str(write_jsonl(tmp_path / "p.jsonl", papers)), env=env).returncode == 0
@@ -54,6 +77,23 @@ def test_two_senders_at_once_send_each_digest_once(home, smtp_server):
     assert received == Counter({e: 1 for e in emails})
     sent = sum(int(out.split("sent ")[1].split(",")[0]) for out, _ in outputs)
     assert sent == 20
+
+
+def test_workers_and_a_sender_racing_send_each_digest_once(tmp_path, smtp_server, database):
+    yesterday = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).date().isoformat()
+    env = paperwire_env(tmp_path / "home", PAPERWIRE_EMAIL_URL=smtp_server.url, PAPERWIRE_DIGEST_HOUR="0", **database)
+    papers = [paper(f"2507.5000{n}", f"Paper {n}", published=yesterday, upvotes=n) for n in range(1, 4)]
+    assert run_paperwire("import", "--no-index", str(write_jsonl(tmp_path / "p.jsonl", papers)), env=env).returncode == 0
+    emails = [f"racer{n}@example.org" for n in range(30)]
+    code = ("from paperwire.digests.models import Subscriber as S; "
+            f"[S.objects.create(email=e, state='confirmed') for e in {emails!r}]")
+    assert run_paperwire("shell", "-c", code, env=env).returncode == 0
+    commands = [["worker", "--once"], ["worker", "--once"], ["digest", "send", "--frequency", "daily"]]
+    processes = [subprocess.Popen([sys.executable, "-m", "paperwire", *c], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for c in commands]
+    outputs = [p.communicate(timeout=300) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], outputs
+    assert Counter(m["To"] for m in smtp_server.handler.messages) == Counter({e: 1 for e in emails})
 
 
 def test_a_sender_killed_mid_run_loses_nothing_and_sends_nothing_twice(home, smtp_server):
