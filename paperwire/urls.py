@@ -4,6 +4,7 @@ from django.shortcuts import render
 from django.urls import include, path, re_path
 
 from paperwire.accounts.views import account_settings
+from paperwire.api import feeds, openapi
 from paperwire.api import views as api
 from paperwire.digests import views as digests
 from paperwire.papers import views as papers
@@ -15,6 +16,9 @@ PAPER_ID = r"(?P<paper_id>[A-Za-z0-9][A-Za-z0-9._:/-]{0,80}?)"
 urlpatterns = [
     path("", papers.home, name="home"),
     path("papers/trending", papers.trending, name="trending"),
+    path("papers/feed.rss", feeds.LatestPapersRss(), name="feed_rss"),
+    path("papers/feed.atom", feeds.LatestPapersAtom(), name="feed_atom"),
+    path("search/feed.atom", feeds.SearchAtom(), name="search_feed"),
     re_path(r"^papers/(?P<kind>date|week|month)/(?P<value>[^/]{1,20})$", papers.feed, name="feed"),
     re_path(rf"^papers/{PAPER_ID}\.md$", papers.paper_markdown, name="paper_markdown"),
     re_path(rf"^papers/{PAPER_ID}/vote$", papers.vote, name="vote"),
@@ -35,6 +39,7 @@ urlpatterns = [
     path("api/papers/search", search.api_search, name="api_search"),
     re_path(rf"^api/papers/{PAPER_ID}$", api.paper_detail, name="api_paper"),
     path("healthz", api.healthz, name="healthz"),
+    path("api/openapi.json", openapi.openapi_json, name="openapi"),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,6 +1,9 @@
 """The Hugging Face-compatible JSON API and the health check."""
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 
 from paperwire.ingest.importer import import_files
 from paperwire.papers.models import Paper
@@ -104,4 +107,16 @@ def test_the_api_only_reads(client, papers):
 
 def test_healthz(client, db):
     response = client.get("/healthz")
-    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert response.status_code == 200
+    data = response.json()
+    assert (data["status"], data["database"], data["index"]["status"]) == ("ok", "ok", "missing")
+
+
+def test_healthz_reports_how_far_the_index_is_behind(client, papers):
+    from paperwire.search.indexer import update_indexes
+
+    update_indexes()
+    assert client.get("/healthz").json()["index"]["status"] == "ok"
+    Paper.objects.filter(pk="2506.00001").update(title="Changed", updated_at=timezone.now() + dt.timedelta(seconds=1))
+    index = client.get("/healthz").json()["index"]
+    assert (index["status"], index["papers_not_indexed"]) == ("behind", 1)

@@ -83,14 +83,27 @@ def test_workers_and_a_sender_racing_send_each_digest_once(tmp_path, smtp_server
     yesterday = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).date().isoformat()
     env = paperwire_env(tmp_path / "home", PAPERWIRE_EMAIL_URL=smtp_server.url, PAPERWIRE_DIGEST_HOUR="0", **database)
     papers = [paper(f"2507.5000{n}", f"Paper {n}", published=yesterday, upvotes=n) for n in range(1, 4)]
-    assert run_paperwire("import", "--no-index", str(write_jsonl(tmp_path / "p.jsonl", papers)), env=env).returncode == 0
+    assert (
+        run_paperwire("import", "--no-index", str(write_jsonl(tmp_path / "p.jsonl", papers)), env=env).returncode == 0
+    )
     emails = [f"racer{n}@example.org" for n in range(30)]
-    code = ("from paperwire.digests.models import Subscriber as S; "
-            f"[S.objects.create(email=e, state='confirmed') for e in {emails!r}]")
+    code = (
+        "from paperwire.digests.models import Subscriber as S; "
+        f"[S.objects.create(email=e, state='confirmed') for e in {emails!r}]"
+    )
     assert run_paperwire("shell", "-c", code, env=env).returncode == 0
     commands = [["worker", "--once"], ["worker", "--once"], ["digest", "send", "--frequency", "daily"]]
-    processes = [subprocess.Popen([sys.executable, "-m", "paperwire", *c], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for c in commands]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "paperwire", *c],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for c in commands
+    ]
     outputs = [p.communicate(timeout=300) for p in processes]
     assert [p.returncode for p in processes] == [0, 0, 0], outputs
     assert Counter(m["To"] for m in smtp_server.handler.messages) == Counter({e: 1 for e in emails})

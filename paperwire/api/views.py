@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 
 from django.db import DatabaseError, connection
@@ -12,6 +13,7 @@ from paperwire.papers import ranking
 from paperwire.papers.ids import arxiv_id
 from paperwire.papers.models import Paper
 from paperwire.papers.periods import InvalidPeriod, parse_period
+from paperwire.search.indexes import IndexState, index_dir
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
@@ -102,9 +104,24 @@ def paper_detail(request: HttpRequest, paper_id: str) -> JsonResponse:
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
+    """200 while the database answers; the search index's state is reported alongside."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except DatabaseError as error:
         return JsonResponse({"status": "error", "database": str(error)}, status=503)
-    return JsonResponse({"status": "ok"})
+    return JsonResponse({"status": "ok", "database": "ok", "index": index_health()})
+
+
+def index_health() -> dict:
+    state = IndexState.load(index_dir())
+    if not state.watermark:
+        return {"status": "missing", "detail": "run `paperwire index` (serve and the worker do)"}
+    watermark = dt.datetime.fromisoformat(state.watermark)
+    behind = Paper.objects.filter(updated_at__gt=watermark).count()
+    return {
+        "status": "ok" if behind == 0 else "behind",
+        "papers_not_indexed": behind,
+        "updated_at": state.watermark,
+        "semantic": bool(state.model),
+    }

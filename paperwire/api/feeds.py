@@ -1,0 +1,102 @@
+"""RSS 2.0 and Atom 1.0 feeds of the latest papers and of a saved search (Django's syndication)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib.syndication.views import Feed
+from django.http import HttpRequest
+from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
+
+from paperwire.papers.models import Paper
+from paperwire.search.engine import search
+from paperwire.search.text import clean
+
+FEED_SIZE = 50
+RELEVANT_SHARE = 0.5  # a saved search's feed keeps the hits scoring at least half the best one
+
+
+class PaperFeed(Feed):
+    feed_type = Rss201rev2Feed
+
+    def item_title(self, paper: Paper) -> str:
+        return paper.title
+
+    def item_description(self, paper: Paper) -> str:
+        return paper.abstract
+
+    def item_link(self, paper: Paper) -> str:
+        return settings.BASE_URL + paper.get_absolute_url()
+
+    def item_guid(self, paper: Paper) -> str:
+        return settings.BASE_URL + paper.get_absolute_url()
+
+    item_guid_is_permalink = True
+
+    def item_author_name(self, paper: Paper) -> str:
+        return ", ".join(paper.authors[:10]) + (" et al." if len(paper.authors) > 10 else "")
+
+    def item_pubdate(self, paper: Paper) -> dt.datetime | None:
+        when = paper.feed_time
+        return when or (dt.datetime.combine(paper.daily_date, dt.time(), dt.UTC) if paper.daily_date else None)
+
+    def item_updateddate(self, paper: Paper) -> dt.datetime:
+        return paper.updated_at
+
+    def item_categories(self, paper: Paper) -> list[str]:
+        return paper.categories
+
+
+class LatestPapersRss(PaperFeed):
+    title = "Paperwire: latest daily papers"
+    description = "The newest papers of the daily feed."
+
+    def link(self) -> str:
+        return settings.BASE_URL + "/"
+
+    def feed_url(self) -> str:
+        return settings.BASE_URL + "/papers/feed.rss"
+
+    def items(self) -> list[Paper]:
+        papers = Paper.visible.filter(daily_date__isnull=False).order_by("-daily_date", "-upvotes", "id")
+        return list(papers[:FEED_SIZE])
+
+
+class LatestPapersAtom(LatestPapersRss):
+    feed_type = Atom1Feed
+    subtitle = LatestPapersRss.description
+
+    def feed_url(self) -> str:
+        return settings.BASE_URL + "/papers/feed.atom"
+
+
+class SearchAtom(PaperFeed):
+    """A saved search as an Atom feed: the best matches, newest first."""
+
+    feed_type = Atom1Feed
+
+    def get_object(self, request: HttpRequest) -> str:
+        return clean(request.GET.get("q", ""))
+
+    def title(self, query: str) -> str:
+        return f"Paperwire: papers matching “{query}”" if query else "Paperwire: search"
+
+    def link(self, query: str) -> str:
+        from urllib.parse import urlencode
+
+        return f"{settings.BASE_URL}/search?{urlencode({'q': query})}"
+
+    def feed_url(self, query: str) -> str:
+        from urllib.parse import urlencode
+
+        return f"{settings.BASE_URL}/search/feed.atom?{urlencode({'q': query})}"
+
+    def items(self, query: str) -> list[Paper]:
+        """The best matches (at least half the best score), newest first."""
+        if not query:
+            return []
+        hits = search(query, limit=30, snippets=False).hits
+        best = max((h.score for h in hits if not h.pinned), default=0.0)
+        papers = [h.paper for h in hits if h.pinned or h.score >= RELEVANT_SHARE * best]
+        return sorted(papers, key=lambda p: (p.daily_date or dt.date.min, p.id), reverse=True)
