@@ -123,7 +123,7 @@ def schema() -> dict:
         "paths": {
             "/api/daily_papers": {
                 "get": {
-                    "summary": "Papers of a day, an ISO week or a month, ranked by upvotes; newest days first without one",
+                    "summary": "Papers of a day, ISO week or month by upvotes; newest days first without one",
                     "operationId": "listDailyPapers",
                     "parameters": [
                         parameter("date", "A day, YYYY-MM-DD", {"type": "string", "format": "date"}),
