@@ -166,7 +166,7 @@ def main() -> None:
     server = subprocess.Popen(
         [sys.executable, "-m", "paperwire", "serve", "--port", str(port)],
         cwd=ROOT,
-        env=dict(os.environ),
+        env=dict(os.environ, PAPERWIRE_RATE_API="1000000/60", PAPERWIRE_RATE_SEARCH="1000000/60"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

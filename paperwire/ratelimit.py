@@ -1,18 +1,23 @@
-"""Fixed-window rate limits on writes, counted in Django's cache.
+"""Fixed-window rate limits, counted in the database so that every process shares them.
 
-``settings.RATE_LIMITS`` maps a kind of write to "<count>/<seconds>". The client is the
-logged-in user, else the remote address.
+``settings.RATE_LIMITS`` maps a kind of request to "<count>/<seconds>". The client is the
+logged-in user, else the remote address. Writes are limited by ``limit_writes``; searches
+and the JSON API by ``RateLimitMiddleware``. Over the limit: HTTP 429 with Retry-After.
 """
 
 from __future__ import annotations
 
 import functools
+import random
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+
+from paperwire.api.models import RateCounter
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -31,13 +36,14 @@ def retry_after(kind: str, key: str) -> int | None:
     limit, window = parse_rate(settings.RATE_LIMITS[kind])
     now = int(time.time())
     window_start = now - now % window
-    cache_key = f"ratelimit:{kind}:{key}:{window_start}"
-    cache.add(cache_key, 0, timeout=window + 1)
-    try:
-        hits = cache.incr(cache_key)
-    except ValueError:  # expired between add and incr
-        cache.set(cache_key, 1, timeout=window + 1)
-        hits = 1
+    bucket = f"{kind}:{key}"[:200]
+    with transaction.atomic():
+        RateCounter.objects.get_or_create(bucket=bucket, window_start=window_start)
+        counter = RateCounter.objects.filter(bucket=bucket, window_start=window_start)
+        counter.update(hits=F("hits") + 1)  # atomic: concurrent processes never lose a hit
+        hits = counter.values_list("hits", flat=True).get()
+    if random.random() < 0.01:
+        RateCounter.objects.filter(window_start__lt=now - 86400).delete()
     if hits > limit:
         return max(window_start + window - now, 1)
     return None
@@ -68,3 +74,19 @@ def limit_writes(kind: str):
         return wrapper
 
     return decorate
+
+
+class RateLimitMiddleware:
+    """Limits GET requests to the JSON API and to search (pages and feeds) per client."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path
+        kind = "api" if path.startswith("/api/") else "search" if path.startswith("/search") else None
+        if kind and request.method in ("GET", "HEAD"):
+            seconds = retry_after(kind, client_key(request))
+            if seconds:
+                return too_many(request, seconds)
+        return self.get_response(request)

@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "paperwire.ratelimit.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -184,6 +185,8 @@ HTTP_BACKOFF = 1.0  # seconds before the first retry, doubled each time
 EMBEDDING_MODEL = envstr("PAPERWIRE_EMBEDDING_MODEL", "all-MiniLM-L6-v2")
 MODEL_DIR = Path(envstr("PAPERWIRE_MODEL_DIR", str(PAPERWIRE_HOME / "models"))).expanduser()
 EMBEDDING_THREADS = envint("PAPERWIRE_EMBEDDING_THREADS", min(os.cpu_count() or 2, 4))
+# Seconds between two index updates in a serving process (0: only at start).
+INDEX_INTERVAL = float(envstr("PAPERWIRE_INDEX_INTERVAL", "60"))
 # Papers per indexing batch; the index files are saved every 16 batches.
 INDEX_BATCH = envint("PAPERWIRE_INDEX_BATCH", 256)
 # How often a serving process looks for index files written by another process.
@@ -199,6 +202,8 @@ RATE_LIMITS = {
     "password_reset": envstr("PAPERWIRE_RATE_PASSWORD_RESET", "5/3600"),
     "subscribe": envstr("PAPERWIRE_RATE_SUBSCRIBE", "10/3600"),
     "subscribe_address": envstr("PAPERWIRE_RATE_SUBSCRIBE_ADDRESS", "3/86400"),
+    "search": envstr("PAPERWIRE_RATE_SEARCH", "120/60"),
+    "api": envstr("PAPERWIRE_RATE_API", "600/60"),
 }
 
 # Digests (docs/digests.md)
@@ -222,6 +227,12 @@ DIGEST_CONFIRMATION_INTERVAL_MINUTES = 24 * 60  # at most one confirmation mail 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "paperwire.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": envstr("PAPERWIRE_LOG_FORMAT", "text")},
+    },
     "root": {"handlers": ["console"], "level": envstr("PAPERWIRE_LOG_LEVEL", "WARNING")},
 }

@@ -71,16 +71,6 @@ def _own_home(tmp_path, settings):
     settings.PAPERWIRE_HOME.mkdir()
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Rate-limit counters live in the cache; every test starts with none."""
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
-
-
 # --- loopback HTTP servers standing in for Hugging Face and arXiv -------------------------
 
 

@@ -18,6 +18,8 @@ HTTP_TIMEOUT = 2.0
 HTTP_RETRIES = 2
 HTTP_BACKOFF = 0.05
 SEARCH_RELOAD_SECONDS = 0.0
+# Tests make many reads from one address; the tests of the limits set their own.
+RATE_LIMITS = dict(RATE_LIMITS, search="100000/60", api="100000/60")
 
 # A database file, like production, rather than SQLite's shared in-memory mode (whose table
 # locks ignore the busy timeout and would make the concurrency tests meaningless).

@@ -120,3 +120,12 @@ def test_healthz_reports_how_far_the_index_is_behind(client, papers):
     Paper.objects.filter(pk="2506.00001").update(title="Changed", updated_at=timezone.now() + dt.timedelta(seconds=1))
     index = client.get("/healthz").json()["index"]
     assert (index["status"], index["papers_not_indexed"]) == ("behind", 1)
+
+
+def test_the_api_and_search_are_rate_limited(client, papers, settings):
+    settings.RATE_LIMITS = dict(settings.RATE_LIMITS, api="3/60", search="2/60")
+    assert [client.get("/api/daily_papers").status_code for _ in range(4)] == [200, 200, 200, 429]
+    limited = client.get("/api/papers/2507.14683")
+    assert limited.status_code == 429 and int(limited["Retry-After"]) > 0 and "error" in limited.json()
+    assert [client.get("/search", {"q": "x"}).status_code for _ in range(3)] == [200, 200, 429]
+    assert client.get("/").status_code == 200

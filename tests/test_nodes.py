@@ -1,0 +1,47 @@
+"""Two processes on one database: a web node picks up papers another process wrote."""
+
+import json
+import time
+import urllib.parse
+
+from tests.conftest import paper, paperwire_env, run_paperwire, start_site, stop_site, write_jsonl
+
+
+def test_a_web_node_finds_papers_written_by_another_node(tmp_path):
+    database = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    worker_env = paperwire_env(tmp_path / "worker-home", DATABASE_URL=database)
+    assert run_paperwire("migrate", "-v0", env=worker_env).returncode == 0
+    site = start_site(tmp_path / "web-home", DATABASE_URL=database, PAPERWIRE_INDEX_INTERVAL="1")
+    try:
+        record = paper("2507.80001", "Zebrafish fin regeneration under microgravity", published="2025-07-22")
+        imported = run_paperwire("import", str(write_jsonl(tmp_path / "new.jsonl", [record])), env=worker_env)
+        assert imported.returncode == 0, imported.stderr
+        query = "/api/papers/search?" + urllib.parse.urlencode({"q": "zebrafish microgravity", "mode": "lexical"})
+        deadline = time.monotonic() + 60
+        found = []
+        while time.monotonic() < deadline and not found:
+            status, body = site.get(query)
+            found = [item["paper"]["id"] for item in json.loads(body)] if status == 200 else []
+            time.sleep(0.5)
+        assert found[:1] == ["2507.80001"]
+        status, body = site.get("/healthz")
+        assert json.loads(body)["index"]["papers_not_indexed"] == 0
+    finally:
+        stop_site(site)
+
+
+def test_rate_limits_are_shared_by_every_process(tmp_path):
+    database = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    limits = {"DATABASE_URL": database, "PAPERWIRE_RATE_API": "5/3600", "PAPERWIRE_INDEX_INTERVAL": "0"}
+    first = start_site(tmp_path / "a", **limits)
+    second = start_site(tmp_path / "b", **limits)
+    try:
+        statuses = [site.get("/api/daily_papers")[0] for site in (first, second, first, second, first)]
+        assert statuses == [200] * 5
+        status, body = second.get("/api/daily_papers")
+        assert status == 429 and "error" in json.loads(body)
+        assert first.get("/api/daily_papers")[0] == 429
+        assert first.get("/healthz")[0] == 200  # only the limited kinds count
+    finally:
+        stop_site(first)
+        stop_site(second)
