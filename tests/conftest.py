@@ -6,6 +6,7 @@ import datetime as dt
 import gzip
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -232,11 +233,11 @@ def run_paperwire(*args: str, env: dict, input: str | None = None) -> subprocess
     )
 
 
-def start_site(home: Path, **extra_env: str) -> LiveSite:
+def start_site(home: Path, *serve_args: str, **extra_env: str) -> LiveSite:
     port = free_port()
     env = paperwire_env(home, PAPERWIRE_BASE_URL=f"http://127.0.0.1:{port}", **extra_env)
     process = subprocess.Popen(
-        [sys.executable, "-m", "paperwire", "serve", "--port", str(port)],
+        [sys.executable, "-m", "paperwire", "serve", "--port", str(port), *serve_args],
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -257,11 +258,13 @@ def start_site(home: Path, **extra_env: str) -> LiveSite:
 
 
 def stop_site(site: LiveSite) -> None:
-    site.process.terminate()
+    """SIGINT: gunicorn's quick shutdown (SIGTERM waits for open keep-alive connections)."""
+    site.process.send_signal(signal.SIGINT)
     try:
-        site.process.wait(timeout=10)
+        site.process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         site.process.kill()
+        site.process.wait()
 
 
 PINNED_NOW = dt.datetime(2025, 7, 22, 12, 0, tzinfo=dt.UTC)

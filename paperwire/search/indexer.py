@@ -91,14 +91,23 @@ def ensure_vectors(
             todo.append(paper)
     if todo:
         vectors = embedder.embed([embedding_text(p.title, p.abstract) for p in todo])
-        with transaction.atomic():
-            for paper, vector in zip(todo, vectors, strict=True):
-                row = stored.get(paper.id) or PaperVector(paper=paper)
-                row.model = embedder.name
-                row.text_hash = text_hash(paper.title, paper.abstract)
-                row.vector = vector.astype("<f2").tobytes()
-                row.save()
-                stored[paper.id] = row
+        rows = [
+            PaperVector(
+                paper=paper,
+                model=embedder.name,
+                text_hash=text_hash(paper.title, paper.abstract),
+                vector=vector.astype("<f2").tobytes(),
+            )
+            for paper, vector in zip(todo, vectors, strict=True)
+        ]
+        # An upsert: another process (a worker, another node) may be embedding the same paper.
+        PaperVector.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["paper"],
+            update_fields=["model", "text_hash", "vector", "updated_at"],
+        )
+        stored = {v.paper_id: v for v in PaperVector.objects.filter(paper__in=batch)}
         report.embedded += len(todo)
     return {
         pid: (row.pk, np.frombuffer(bytes(row.vector), dtype="<f2").astype(np.float32)) for pid, row in stored.items()

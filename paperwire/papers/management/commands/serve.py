@@ -1,26 +1,27 @@
-import logging
-import threading
+"""`paperwire serve`: gunicorn with threaded workers, plus a child process keeping the indexes fresh."""
+
+import subprocess
+import sys
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from waitress import serve
+from django.db import connections
+from gunicorn.app.base import BaseApplication
 
-from paperwire.search.indexer import update_indexes
 from paperwire.wsgi import application
 
-log = logging.getLogger(__name__)
 
+class PaperwireServer(BaseApplication):
+    def __init__(self, options: dict) -> None:
+        self.options = options
+        super().__init__()
 
-def keep_indexes_fresh(stop: threading.Event) -> None:
-    """Bring this node's index files up to date every PAPERWIRE_INDEX_INTERVAL seconds, so that
-    papers written by any other node or worker are searchable here within that delay."""
-    while not stop.wait(settings.INDEX_INTERVAL):
-        try:
-            report = update_indexes(show_progress=False)
-            if report.indexed:
-                log.info("indexed %s papers", report.indexed)
-        except Exception:
-            log.exception("updating the search indexes failed; trying again in %s s", settings.INDEX_INTERVAL)
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        return application
 
 
 class Command(BaseCommand):
@@ -29,18 +30,40 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--threads", type=int, default=8)
+        parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+        parser.add_argument("--threads", type=int, default=8, help="threads per process (default 8)")
 
-    def handle(self, *args, host, port, threads, **options):
-        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-        # The index files are derived from the database: bring them up to date before serving.
-        self.stdout.write(update_indexes().summary())
-        stop = threading.Event()
+    def handle(self, *args, host, port, workers, threads, **options):
+        # The index files are derived from the database: bring them up to date before serving,
+        # then keep them fresh, both in child processes. This process forks the web workers,
+        # so it must hold no model runtime threads, index handles nor database connection.
+        self.stdout.flush()
+        subprocess.run([sys.executable, "-m", "paperwire", "index"], check=True)
+        connections.close_all()
+        indexer = None
         if settings.INDEX_INTERVAL > 0:
-            threading.Thread(target=keep_indexes_fresh, args=(stop,), name="index", daemon=True).start()
-        self.stdout.write(f"Paperwire serving on http://{host}:{port}/")
+            indexer = subprocess.Popen(
+                [sys.executable, "-m", "paperwire", "index", "--every", str(settings.INDEX_INTERVAL)],
+                stdout=subprocess.DEVNULL,
+            )
+        self.stdout.write(f"Paperwire serving on http://{host}:{port}/ ({workers} × {threads} threads)")
         self.stdout.flush()
         try:
-            serve(application, host=host, port=port, threads=threads, ident="paperwire")
+            PaperwireServer(
+                {
+                    "bind": f"{host}:{port}",
+                    "workers": max(workers, 1),
+                    "threads": max(threads, 1),
+                    "worker_class": "gthread",
+                    "timeout": 60,
+                    "graceful_timeout": 10,
+                    "accesslog": None,
+                    "errorlog": "-",
+                    "loglevel": "warning",
+                    "proc_name": "paperwire",
+                }
+            ).run()
         finally:
-            stop.set()
+            if indexer is not None:
+                indexer.terminate()
+                indexer.wait(timeout=30)

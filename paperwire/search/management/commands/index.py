@@ -1,6 +1,13 @@
-from django.core.management.base import BaseCommand
+import logging
+import os
+import signal
+import time
+
+from django.core.management.base import BaseCommand, CommandError
 
 from paperwire.search.indexer import update_indexes
+
+log = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -8,7 +15,31 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--rebuild", action="store_true", help="delete the index files and build them again")
+        parser.add_argument(
+            "--every", type=float, metavar="SECONDS", help="keep running, updating every SECONDS, until SIGTERM"
+        )
 
-    def handle(self, *args, rebuild, **options):
-        report = update_indexes(rebuild=rebuild)
-        self.stdout.write(report.summary())
+    def handle(self, *args, rebuild, every, **options):
+        if every is not None and every <= 0:
+            raise CommandError("--every takes a positive number of seconds")
+        self.stdout.write(update_indexes(rebuild=rebuild).summary())
+        if every is None:
+            return
+        stopping = []
+        signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+        signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+        parent = os.getppid()
+        while not stopping:
+            deadline = time.monotonic() + every
+            while not stopping and time.monotonic() < deadline:
+                time.sleep(0.2)
+                if os.getppid() != parent:  # the process that started us is gone: so are we
+                    stopping.append(True)
+            if stopping:
+                break
+            try:
+                report = update_indexes(show_progress=False)
+                if report.indexed:
+                    self.stdout.write(report.summary())
+            except Exception:
+                log.exception("updating the search indexes failed; trying again in %s s", every)
