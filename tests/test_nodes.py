@@ -58,8 +58,12 @@ def test_serve_runs_several_worker_processes(tmp_path):
     assert run_paperwire("import", "--no-index", str(DEMO), env=env).returncode == 0
     site = start_site(tmp_path / "home", "--workers", "2", "--threads", "2", PAPERWIRE_INDEX_INTERVAL="0")
     try:
-        children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(site.process.pid)], capture_output=True,
-                                  text=True).stdout.split()
+        children: list[str] = []
+        deadline = time.monotonic() + 30
+        while len(children) < 2 and time.monotonic() < deadline:  # the second worker may still be booting
+            ps = ["ps", "-o", "pid=", "--ppid", str(site.process.pid)]
+            children = subprocess.run(ps, capture_output=True, text=True).stdout.split()
+            time.sleep(0.2)
         assert len(children) == 2
         query = "/api/papers/search?" + urllib.parse.urlencode({"q": "attention sinks in language models", "limit": 3})
         results = [json.loads(site.get(query)[1]) for _ in range(6)]  # spread over both workers

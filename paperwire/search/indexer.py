@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from paperwire.papers.models import Paper
