@@ -5,7 +5,7 @@ import threading
 
 import pytest
 import time_machine
-from django.db import close_old_connections
+from django.db import connection
 from django.test import Client
 
 from paperwire.ingest.importer import import_files
@@ -160,7 +160,7 @@ def test_concurrent_votes_never_double_count(attention, django_user_model):
         except Exception as error:  # noqa: BLE001 - reported below
             errors.append(error)
         finally:
-            close_old_connections()
+            connection.close()  # this thread's own connection
 
     threads = [threading.Thread(target=vote, args=(u,)) for u in users]
     for t in threads:
