@@ -41,6 +41,13 @@ class DigestPeriod:
     def label(self) -> str:
         return self.period.label
 
+    @property
+    def title(self) -> str:
+        """The digest's subject and heading."""
+        if self.frequency == "daily":
+            return f"Daily Papers for {self.label}"
+        return f"Papers of the week: {self.label}"
+
     @classmethod
     def containing(cls, frequency: str, day: dt.date) -> DigestPeriod:
         return cls(frequency, period_containing(KINDS[frequency], day))

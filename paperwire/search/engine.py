@@ -85,11 +85,6 @@ class Indexes:
                 cls._instance = Indexes()
             return cls._instance
 
-    @classmethod
-    def forget(cls) -> None:
-        with cls._lock:
-            cls._instance = None
-
 
 def normalise(values: list[float]) -> float:
     best = max(values, default=0.0)

@@ -167,7 +167,3 @@ def _save(writer, vectors, vector_index, state: IndexState, folder, watermark: d
         vectors.save(vector_index)
     state.watermark = watermark.isoformat()
     state.save(folder)
-
-
-def index_is_ready() -> bool:
-    return (index_dir() / "state.json").exists()

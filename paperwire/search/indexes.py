@@ -139,9 +139,6 @@ class LexicalIndex:
         query = tantivy.Query.term_query(self.schema, "title_key", key)
         return [searcher.doc(address)["id"][0] for _, address in searcher.search(query, 5, count=False).hits]
 
-    def count(self) -> int:
-        return self.searcher().num_docs
-
 
 class VectorIndex:
     """usearch HNSW over unit vectors (cosine), keyed by PaperVector.id.
@@ -207,10 +204,6 @@ class VectorIndex:
             return {}
         found = index.get(np.array(keys, dtype=np.uint64))
         return {k: np.asarray(v, dtype=np.float32) for k, v in zip(keys, found, strict=True) if v is not None}
-
-    def count(self) -> int:
-        index = self.reader()
-        return len(index) if index is not None else 0
 
 
 @dataclass

@@ -63,7 +63,11 @@ def embedding_text(title: str, abstract: str) -> str:
 def highlight(text: str, stems: set[str], analyze, width: int = 300) -> SafeString:
     """An escaped window of ``text`` around the densest run of query terms, terms in <mark>."""
     tokens = [(m.start(), m.end(), m.group()) for m in WORD.finditer(text)]
-    hits = [i for i, (_, _, word) in enumerate(tokens) if stems and _stem(analyze, word) in stems]
+    stem_of: dict[str, str] = {}  # abstracts repeat their words: stem each one once
+    for _, _, word in tokens:
+        if word not in stem_of:
+            stem_of[word] = _stem(analyze, word)
+    hits = [i for i, (_, _, word) in enumerate(tokens) if stems and stem_of[word] in stems]
     if not tokens:
         return mark_safe(escape(text[:width]))
     start_token = 0
