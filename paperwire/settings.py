@@ -147,7 +147,18 @@ X_FRAME_OPTIONS = "DENY"
 if BASE_URL.startswith("https://"):
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Whole responses of anonymous GETs, per process, keyed by the database's content version
+# (paperwire/pagecache.py): a vote or an import in any process makes every process recompute.
+PAGE_CACHE_SECONDS = envint("PAPERWIRE_PAGE_CACHE_SECONDS", 60)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "paperwire-pages",
+        "TIMEOUT": max(PAGE_CACHE_SECONDS, 1),
+        "OPTIONS": {"MAX_ENTRIES": envint("PAPERWIRE_PAGE_CACHE_ENTRIES", 500)},
+    },
+}
 
 
 def _email_settings(url: str) -> dict[str, object]:

@@ -7,6 +7,7 @@ from paperwire.accounts.views import account_settings
 from paperwire.api import feeds, openapi
 from paperwire.api import views as api
 from paperwire.digests import views as digests
+from paperwire.pagecache import cache_for_anonymous
 from paperwire.papers import views as papers
 from paperwire.search import views as search
 
@@ -16,8 +17,8 @@ PAPER_ID = r"(?P<paper_id>[A-Za-z0-9][A-Za-z0-9._:/-]{0,80}?)"
 urlpatterns = [
     path("", papers.home, name="home"),
     path("papers/trending", papers.trending, name="trending"),
-    path("papers/feed.rss", feeds.LatestPapersRss(), name="feed_rss"),
-    path("papers/feed.atom", feeds.LatestPapersAtom(), name="feed_atom"),
+    path("papers/feed.rss", cache_for_anonymous(feeds.LatestPapersRss()), name="feed_rss"),
+    path("papers/feed.atom", cache_for_anonymous(feeds.LatestPapersAtom()), name="feed_atom"),
     path("search/feed.atom", feeds.SearchAtom(), name="search_feed"),
     re_path(r"^papers/(?P<kind>date|week|month)/(?P<value>[^/]{1,20})$", papers.feed, name="feed"),
     re_path(rf"^papers/{PAPER_ID}\.md$", papers.paper_markdown, name="paper_markdown"),

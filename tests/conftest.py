@@ -12,9 +12,12 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -70,6 +73,14 @@ def _own_home(tmp_path, settings):
     """Each test gets its own PAPERWIRE_HOME, so that index files never leak between tests."""
     settings.PAPERWIRE_HOME = tmp_path / "home"
     settings.PAPERWIRE_HOME.mkdir()
+
+
+@pytest.fixture(autouse=True)
+def _empty_page_cache():
+    """Each test's database starts at the same content version: no test may see another's pages."""
+    from django.core.cache import caches
+
+    caches["pages"].clear()
 
 
 # --- loopback HTTP servers standing in for Hugging Face and arXiv -------------------------
@@ -198,11 +209,34 @@ class LiveSite:
         return run_paperwire(*args, env=self.env)
 
     def get(self, path: str) -> tuple[int, bytes]:
+        status, _, body = self.fetch(path)
+        return status, body
+
+    def fetch(self, path: str, opener=None) -> tuple[int, dict[str, str], bytes]:
+        """GET ``path``: status, headers and body (``opener``: a signed-in session from log_in)."""
         try:
-            with urllib.request.urlopen(self.url + path, timeout=10) as response:
-                return response.status, response.read()
+            with (opener or urllib.request.build_opener()).open(self.url + path, timeout=10) as response:
+                return response.status, dict(response.headers), response.read()
         except urllib.error.HTTPError as error:
-            return error.code, error.read()
+            return error.code, dict(error.headers), error.read()
+
+    def log_in(self, username: str, password: str):
+        """A urllib opener holding a signed-in session, and its CSRF token."""
+        jar = CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        page = opener.open(f"{self.url}/accounts/login").read().decode()
+        token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+        form = urllib.parse.urlencode({"username": username, "password": password, "csrfmiddlewaretoken": token})
+        opener.open(urllib.request.Request(f"{self.url}/accounts/login", form.encode(), headers={"Referer": self.url}))
+        return opener, next(c.value for c in jar if c.name == "csrftoken")
+
+    def vote(self, opener, csrf: str, paper_id: str, action: str = "up") -> dict:
+        """Vote as the session's user through the JSON answer of the vote form."""
+        body = urllib.parse.urlencode({"csrfmiddlewaretoken": csrf, "action": action}).encode()
+        request = urllib.request.Request(
+            f"{self.url}/papers/{paper_id}/vote", body, headers={"Accept": "application/json", "Referer": self.url}
+        )
+        return json.loads(opener.open(request, timeout=10).read())
 
 
 def paperwire_env(home: Path, **extra: str) -> dict:
@@ -265,6 +299,26 @@ def stop_site(site: LiveSite) -> None:
     except subprocess.TimeoutExpired:
         site.process.kill()
         site.process.wait()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request):
+    """The child processes' database: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    server = os.environ.get("DATABASE_URL", "")
+    if not server.startswith("postgres"):
+        pytest.skip("PostgreSQL runs when DATABASE_URL names a server (.ci/run does)")
+    import psycopg
+
+    name = f"pw_child_{uuid.uuid4().hex[:12]}"
+    admin = server.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield {"DATABASE_URL": server.rsplit("/", 1)[0] + f"/{name}"}
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 PINNED_NOW = dt.datetime(2025, 7, 22, 12, 0, tzinfo=dt.UTC)

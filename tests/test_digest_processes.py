@@ -1,11 +1,9 @@
 """Real `paperwire digest send` processes: racing senders, and a sender killed mid-run."""
 
 import datetime as dt
-import os
 import signal
 import subprocess
 import sys
-import uuid
 from collections import Counter
 
 import pytest
@@ -13,26 +11,6 @@ import pytest
 from tests.conftest import ROOT, paper, paperwire_env, run_paperwire, write_jsonl
 
 DAY = "2025-07-22"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request):
-    """The child processes' database: a SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield {}
-        return
-    server = os.environ.get("DATABASE_URL", "")
-    if not server.startswith("postgres"):
-        pytest.skip("PostgreSQL runs when DATABASE_URL names a server (.ci/run does)")
-    import psycopg
-
-    name = f"pw_child_{uuid.uuid4().hex[:12]}"
-    admin = server.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    yield {"DATABASE_URL": server.rsplit("/", 1)[0] + f"/{name}"}
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

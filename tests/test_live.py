@@ -1,11 +1,7 @@
 """A real `paperwire serve` process: the huggingface_hub client, the command line, HTTP races."""
 
-import json
 import sqlite3
 import threading
-import urllib.parse
-import urllib.request
-from http.cookiejar import CookieJar
 
 import pytest
 from huggingface_hub import HfApi
@@ -73,25 +69,11 @@ def test_concurrent_http_votes_count_once_each(site):
         env=site.env,
     )
 
-    def session(username):
-        jar = CookieJar()
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-        page = opener.open(f"{site.url}/accounts/login").read().decode()
-        token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
-        form = urllib.parse.urlencode({"username": username, "password": "pw", "csrfmiddlewaretoken": token})
-        opener.open(urllib.request.Request(f"{site.url}/accounts/login", form.encode(), headers={"Referer": site.url}))
-        csrf = next(c.value for c in jar if c.name == "csrftoken")
-        return opener, csrf
-
-    sessions = [session(f"racer{n}") for n in range(4)]
+    sessions = [site.log_in(f"racer{n}", "pw") for n in range(4)]
     results = []
 
     def click(opener, csrf):
-        body = urllib.parse.urlencode({"csrfmiddlewaretoken": csrf, "action": "up"}).encode()
-        request = urllib.request.Request(
-            f"{site.url}/papers/2507.13334/vote", body, headers={"Accept": "application/json", "Referer": site.url}
-        )
-        results.append(json.loads(opener.open(request).read()))
+        results.append(site.vote(opener, csrf, "2507.13334"))
 
     threads = [threading.Thread(target=click, args=s) for s in sessions for _ in range(3)]
     for t in threads:

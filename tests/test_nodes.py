@@ -5,7 +5,7 @@ import subprocess
 import time
 import urllib.parse
 
-from tests.conftest import paper, paperwire_env, run_paperwire, start_site, stop_site, write_jsonl
+from tests.conftest import DEMO, paper, paperwire_env, run_paperwire, start_site, stop_site, write_jsonl
 
 
 def test_a_web_node_finds_papers_written_by_another_node(tmp_path):
@@ -70,3 +70,33 @@ def test_serve_runs_several_worker_processes(tmp_path):
         assert all(len(r) == 3 and r == results[0] for r in results)
     finally:
         stop_site(site)
+
+
+def test_a_vote_through_one_web_process_refreshes_the_pages_another_has_cached(tmp_path, database):
+    shared = database or {"DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}"}
+    setup = paperwire_env(tmp_path / "setup", **shared)
+    assert run_paperwire("import", "--no-index", str(DEMO), env=setup).returncode == 0
+    create = "from django.contrib.auth.models import User; User.objects.create_user('bob', password='pw')"
+    assert run_paperwire("shell", "-c", create, env=setup).returncode == 0
+    options = {**shared, "PAPERWIRE_INDEX_INTERVAL": "0"}
+    first = start_site(tmp_path / "a", "--workers", "2", **options)
+    second = start_site(tmp_path / "b", **options)
+    pages = ["/papers/2403.01767", "/api/papers/2403.01767", "/api/daily_papers?date=2024-03-04"]
+    try:
+        for path in pages:  # each worker of the first process fills its own cache
+            assert {first.fetch(path)[1].get("X-Cache") for _ in range(6)} >= {"hit"}, path
+        opener, csrf = second.log_in("bob", "pw")
+        assert second.vote(opener, csrf, "2403.01767")["upvotes"] == 1
+        for path in pages:
+            for _ in range(4):  # whichever worker answers
+                status, headers, body = first.fetch(path)
+                assert status == 200 and headers["X-Cache"] in ("hit", "miss")
+                if path.startswith("/api/papers/"):
+                    assert json.loads(body)["upvotes"] == 1
+                elif path.startswith("/api/daily_papers"):
+                    assert [i["paper"]["upvotes"] for i in json.loads(body) if i["paper"]["id"] == "2403.01767"] == [1]
+                else:
+                    assert b'<span class="count">1</span>' in body
+    finally:
+        stop_site(first)
+        stop_site(second)

@@ -9,6 +9,7 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 
 from paperwire.api.serializers import daily_item_json, paper_json
+from paperwire.pagecache import cache_for_anonymous
 from paperwire.papers import ranking
 from paperwire.papers.ids import arxiv_id
 from paperwire.papers.models import Paper
@@ -59,6 +60,7 @@ def int_param(request: HttpRequest, name: str, default: int, low: int, high: int
     return value
 
 
+@cache_for_anonymous
 @api_view
 def daily_papers(request: HttpRequest) -> JsonResponse:
     """``/api/daily_papers``: one day, ISO week or month ranked by upvotes; without a period,
@@ -94,6 +96,7 @@ def daily_papers(request: HttpRequest) -> JsonResponse:
     return JsonResponse([daily_item_json(p) for p in selected], safe=False)
 
 
+@cache_for_anonymous
 @api_view
 def paper_detail(request: HttpRequest, paper_id: str) -> JsonResponse:
     key = arxiv_id(paper_id) or paper_id

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from paperwire.ingest.records import OrganizationRecord, PaperRecord
-from paperwire.papers.models import Organization, Paper, refresh_upvotes
+from paperwire.papers.models import Organization, Paper, content_changed, refresh_upvotes
 
 TEXT_FIELDS = (
     "title",
@@ -144,7 +144,9 @@ class Upserter:
                 for paper in changed:
                     paper.updated_at = now  # bulk_update does not apply auto_now
                 Paper.objects.bulk_update(changed, [*SAVED_FIELDS, "updated_at"])
-                refresh_upvotes([p.pk for p in changed])
+                refresh_upvotes([p.pk for p in changed])  # bumps the content version
+            elif created:
+                content_changed()
         self.stats.new += len(created)
         self.stats.updated += len(changed)
         self.stats.unchanged += len(existing) - len(changed)

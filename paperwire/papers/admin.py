@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 
-from paperwire.papers.models import Organization, Paper, Submission, Vote, refresh_upvotes
+from paperwire.papers.models import Organization, Paper, Submission, Vote, content_changed, refresh_upvotes
 
 
 @admin.register(Paper)
@@ -20,10 +20,12 @@ class PaperAdmin(admin.ModelAdmin):
     @admin.action(description="Hide the selected papers from every page and API")
     def hide(self, request, queryset):
         self.message_user(request, f"Hid {queryset.update(hidden=True)} papers.")
+        content_changed()
 
     @admin.action(description="Show the selected papers again")
     def unhide(self, request, queryset):
         self.message_user(request, f"Showed {queryset.update(hidden=False)} papers.")
+        content_changed()
 
 
 @admin.register(Vote)

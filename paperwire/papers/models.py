@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Count, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.urls import reverse
 
 from paperwire.papers.ids import is_arxiv
@@ -119,6 +123,41 @@ def refresh_upvotes(paper_ids: list[str]) -> None:
     """Set upvotes = base_upvotes + number of Vote rows, computed inside the database."""
     votes = Vote.objects.filter(paper=OuterRef("pk")).order_by().values("paper").annotate(n=Count("pk")).values("n")
     Paper.objects.filter(pk__in=paper_ids).update(upvotes=F("base_upvotes") + Coalesce(Subquery(votes), Value(0)))
+    content_changed()
+
+
+class ContentVersion(models.Model):
+    """One row: what the pages show changes whenever ``counter`` does (see paperwire.pagecache).
+
+    ``token`` is drawn when the row is created, so a database that was emptied and
+    started again never matches responses cached for the old one.
+    """
+
+    token = models.CharField(max_length=32)
+    counter = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"content version {self.token}.{self.counter}"
+
+
+def content_changed() -> None:
+    """Responses cached until now are out of date: bump the version in the current transaction.
+
+    The new version becomes visible in the same commit as the change itself, so no process
+    can read the new version and the old rows. Call it last in a transaction: the version row
+    is then the last lock taken, and two writers cannot wait on each other through it.
+    """
+    if not ContentVersion.objects.filter(pk=1).update(counter=F("counter") + 1):
+        current_content_version()
+        ContentVersion.objects.filter(pk=1).update(counter=F("counter") + 1)
+
+
+def current_content_version() -> str:
+    row = ContentVersion.objects.filter(pk=1).values_list("token", "counter").first()
+    if row is None:
+        version, _ = ContentVersion.objects.get_or_create(pk=1, defaults={"token": secrets.token_hex(16)})
+        row = (version.token, version.counter)
+    return f"{row[0]}.{row[1]}"
 
 
 class Vote(models.Model):
@@ -156,3 +195,11 @@ class Submission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} submitted {self.paper_id}"
+
+
+@receiver([post_save, post_delete], sender=Paper)
+@receiver([post_save, post_delete], sender=Organization)
+def saved_or_deleted(sender, **kwargs) -> None:
+    """Edits one at a time (the admin's forms, deletions, organizations an import meets):
+    these can come first in a transaction, so the version is bumped after its commit."""
+    transaction.on_commit(content_changed, robust=True)

@@ -13,7 +13,7 @@ from paperwire.ingest.arxiv import MalformedFeed
 from paperwire.ingest.sources import fetch_arxiv_paper
 from paperwire.ingest.upsert import upsert_records
 from paperwire.papers.ids import arxiv_id
-from paperwire.papers.models import Paper, Submission
+from paperwire.papers.models import Paper, Submission, content_changed
 
 
 class SubmissionError(Exception):
@@ -63,4 +63,5 @@ def submit_paper(user, text: str) -> Paper:
         if not updated:  # someone else submitted it a moment ago
             raise SubmissionError(f"{found} has already been submitted.", existing=Paper.objects.get(pk=found))
         Submission.objects.create(user=user, paper_id=found)
+        content_changed()
     return Paper.objects.get(pk=found)

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from paperwire.pagecache import cache_for_anonymous
 from paperwire.papers import citations, ranking
 from paperwire.papers.ids import arxiv_id
 from paperwire.papers.models import Organization, Paper, Vote, set_vote
@@ -60,12 +61,14 @@ def render_feed(request: HttpRequest, period: Period | None, *, is_home: bool = 
 
 
 @require_GET
+@cache_for_anonymous
 def home(request: HttpRequest) -> HttpResponse:
     day = ranking.latest_day()
     return render_feed(request, period_containing("date", day) if day else None, is_home=True)
 
 
 @require_GET
+@cache_for_anonymous
 def feed(request: HttpRequest, kind: str, value: str) -> HttpResponse:
     try:
         period = parse_period(kind, value)
@@ -75,6 +78,7 @@ def feed(request: HttpRequest, kind: str, value: str) -> HttpResponse:
 
 
 @require_GET
+@cache_for_anonymous
 def trending(request: HttpRequest) -> HttpResponse:
     papers = ranking.trending_papers(limit=PAGE_SIZE)
     return render(request, "papers/trending.html", {"papers": papers, "voted": voted_ids(request, papers)})
@@ -93,6 +97,7 @@ def canonical_redirect(paper_id: str, suffix: str = ""):
 
 
 @require_GET
+@cache_for_anonymous
 def paper_detail(request: HttpRequest, paper_id: str) -> HttpResponse:
     if response := canonical_redirect(paper_id):
         return response
@@ -108,6 +113,7 @@ def paper_detail(request: HttpRequest, paper_id: str) -> HttpResponse:
 
 
 @require_GET
+@cache_for_anonymous
 def paper_markdown(request: HttpRequest, paper_id: str) -> HttpResponse:
     if response := canonical_redirect(paper_id, ".md"):
         return response
@@ -157,6 +163,7 @@ def submit(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@cache_for_anonymous
 def organization(request: HttpRequest, name: str) -> HttpResponse:
     org = get_object_or_404(Organization, name=name)
     page = paginate(request, ranking.ranked(org.papers.filter(hidden=False).select_related("organization")))
@@ -168,6 +175,7 @@ def organization(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @require_GET
+@cache_for_anonymous
 def organizations(request: HttpRequest) -> HttpResponse:
     orgs = (
         Organization.objects.filter(papers__hidden=False)
