@@ -10,6 +10,36 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# Research topics, as digest subscribers and searchers would type them.
+TOPICS = [
+    "diffusion models for video",
+    "reinforcement learning from human feedback",
+    "mixture of experts",
+    "long context language models",
+    "multimodal reasoning",
+    "code generation",
+    "robot manipulation",
+    "speech recognition",
+    "3D gaussian splatting",
+    "retrieval augmented generation",
+    "agents and tool use",
+    "mathematical reasoning",
+    "image editing",
+    "model quantization",
+    "evaluation benchmarks",
+    "safety and alignment",
+    "text to speech",
+    "world models",
+    "vision transformers",
+    "efficient attention",
+    "synthetic data",
+    "knowledge distillation",
+    "medical imaging",
+    "graph neural networks",
+    "reward models",
+    "video understanding",
+]
+
 
 def shared_data_folder() -> Path:
     return Path(os.environ.get("PAPERWIRE_SHARED_DATA", str(ROOT.parent / "shared" / "data")))

@@ -19,36 +19,7 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
-from common import setup_django, shared_data_folder
-
-TOPICS = [
-    "diffusion models for video",
-    "reinforcement learning from human feedback",
-    "mixture of experts",
-    "long context language models",
-    "multimodal reasoning",
-    "code generation",
-    "robot manipulation",
-    "speech recognition",
-    "3D gaussian splatting",
-    "retrieval augmented generation",
-    "agents and tool use",
-    "mathematical reasoning",
-    "image editing",
-    "model quantization",
-    "evaluation benchmarks",
-    "safety and alignment",
-    "text to speech",
-    "world models",
-    "vision transformers",
-    "efficient attention",
-    "synthetic data",
-    "knowledge distillation",
-    "medical imaging",
-    "graph neural networks",
-    "reward models",
-    "video understanding",
-]
+from common import TOPICS, setup_django, shared_data_folder
 
 
 class Counting:

@@ -8,6 +8,9 @@ web or worker, is seen by every process at its next request; nothing has to be t
 forget anything. Entries also expire after PAPERWIRE_PAGE_CACHE_SECONDS, which bounds
 what moves with the clock alone (the trending decay, related papers from a node's index).
 
+Search results also depend on the node's own index files: their key holds the time the
+index was last updated on this node (``state.json``, rewritten by every index update).
+
 Only anonymous GETs with no session, no pending messages and no CSRF token in the page
 are served from or stored in the cache: what a signed-in user sees (their own votes) is
 always computed. The store is per process (Django's local-memory cache, at most
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import caches
@@ -38,20 +42,26 @@ def cacheable(request: HttpRequest) -> bool:
     )
 
 
-def cache_key(request: HttpRequest) -> str:
+def cache_key(request: HttpRequest, depends_on: Callable[[], str] | None = None) -> str:
     url = request.build_absolute_uri().encode("utf-8", "surrogateescape")
-    return f"page:{current_content_version()}:{hashlib.blake2b(url, digest_size=16).hexdigest()}"
+    version = current_content_version() + (f"/{depends_on()}" if depends_on else "")
+    return f"page:{version}:{hashlib.blake2b(url, digest_size=16).hexdigest()}"
 
 
-def cache_for_anonymous(view):
-    """Serve ``view``'s response from the page cache when the request is anonymous."""
+def cache_for_anonymous(view=None, *, depends_on: Callable[[], str] | None = None):
+    """Serve ``view``'s response from the page cache when the request is anonymous.
+
+    ``depends_on``: a further version the response depends on, such as the node's search index.
+    """
+    if view is None:
+        return functools.partial(cache_for_anonymous, depends_on=depends_on)
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not cacheable(request):
             return view(request, *args, **kwargs)
         pages = caches["pages"]
-        key = cache_key(request)
+        key = cache_key(request, depends_on)
         stored = pages.get(key)
         if stored is not None:
             headers, content = stored

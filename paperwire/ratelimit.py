@@ -12,8 +12,7 @@ import random
 import time
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
@@ -31,17 +30,24 @@ def client_key(request: HttpRequest) -> str:
     return f"ip:{request.META.get('REMOTE_ADDR', '')}"
 
 
+# An upsert (SQLite ≥ 3.35 and PostgreSQL): the write is one short statement, not a
+# transaction of three, which matters when every API request of every process counts.
+COUNT_HIT = f"""
+    INSERT INTO {RateCounter._meta.db_table} (bucket, window_start, hits) VALUES (%s, %s, 1)
+    ON CONFLICT (bucket, window_start) DO UPDATE SET hits = {RateCounter._meta.db_table}.hits + 1
+    RETURNING hits
+"""
+
+
 def retry_after(kind: str, key: str) -> int | None:
     """Count one hit; None when allowed, else the seconds until the window ends."""
     limit, window = parse_rate(settings.RATE_LIMITS[kind])
     now = int(time.time())
     window_start = now - now % window
     bucket = f"{kind}:{key}"[:200]
-    with transaction.atomic():
-        RateCounter.objects.get_or_create(bucket=bucket, window_start=window_start)
-        counter = RateCounter.objects.filter(bucket=bucket, window_start=window_start)
-        counter.update(hits=F("hits") + 1)  # atomic: concurrent processes never lose a hit
-        hits = counter.values_list("hits", flat=True).get()
+    with connection.cursor() as cursor:  # one statement: concurrent processes never lose a hit
+        cursor.execute(COUNT_HIT, [bucket, window_start])
+        (hits,) = cursor.fetchone()
     if random.random() < 0.01:
         RateCounter.objects.filter(window_start__lt=now - 86400).delete()
     if hits > limit:

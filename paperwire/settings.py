@@ -137,7 +137,11 @@ STATIC_URL = "/static/"
 STATIC_ROOT = PAPERWIRE_HOME / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns about a missing one
-WHITENOISE_USE_FINDERS = True
+WHITENOISE_USE_FINDERS = True  # files not collected yet are served from the package
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "paperwire.staticstorage.StaticStorage"},
+}
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

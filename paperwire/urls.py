@@ -10,6 +10,7 @@ from paperwire.digests import views as digests
 from paperwire.pagecache import cache_for_anonymous
 from paperwire.papers import views as papers
 from paperwire.search import views as search
+from paperwire.search.indexes import index_version
 
 # Paper ids may contain a slash (old arXiv ids such as hep-th/9901001).
 PAPER_ID = r"(?P<paper_id>[A-Za-z0-9][A-Za-z0-9._:/-]{0,80}?)"
@@ -19,7 +20,7 @@ urlpatterns = [
     path("papers/trending", papers.trending, name="trending"),
     path("papers/feed.rss", cache_for_anonymous(feeds.LatestPapersRss()), name="feed_rss"),
     path("papers/feed.atom", cache_for_anonymous(feeds.LatestPapersAtom()), name="feed_atom"),
-    path("search/feed.atom", feeds.SearchAtom(), name="search_feed"),
+    path("search/feed.atom", cache_for_anonymous(feeds.SearchAtom(), depends_on=index_version), name="search_feed"),
     re_path(r"^papers/(?P<kind>date|week|month)/(?P<value>[^/]{1,20})$", papers.feed, name="feed"),
     re_path(rf"^papers/{PAPER_ID}\.md$", papers.paper_markdown, name="paper_markdown"),
     re_path(rf"^papers/{PAPER_ID}/vote$", papers.vote, name="vote"),

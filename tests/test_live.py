@@ -122,3 +122,19 @@ def test_an_unreachable_source_fails_clearly(tmp_path):
         "failed: http://127.0.0.1:9/api/daily_papers?date=2025-07-22&limit=100: [Errno 111] Connection refused"
         in result.stderr
     )
+
+
+def test_static_files_have_hashed_names_compression_and_a_year_of_caching(site):
+    import re
+    import urllib.request
+
+    html = site.get("/")[1].decode()
+    stylesheet = re.search(r'href="(/static/paperwire/paperwire\.[0-9a-f]{12}\.css)"', html)
+    assert stylesheet, "pages link the content-hashed stylesheet collected by serve"
+    request = urllib.request.Request(site.url + stylesheet[1], headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.headers["Content-Encoding"] == "gzip"
+        assert "immutable" in response.headers["Cache-Control"]
+        assert "max-age=315360000" in response.headers["Cache-Control"]
+    status, headers, body = site.fetch("/static/paperwire/paperwire.css")  # the plain name still answers
+    assert status == 200 and b".vote" in body

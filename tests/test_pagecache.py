@@ -5,6 +5,7 @@ from django.test import Client
 
 from paperwire.ingest.importer import import_files
 from paperwire.papers.models import Paper
+from paperwire.search.indexer import update_indexes
 from tests.conftest import paper, write_jsonl
 
 pytestmark = pytest.mark.django_db
@@ -81,6 +82,24 @@ def test_moderation_refreshes_the_pages(client, attention, django_user_model):
     assert client.get(f"/api/daily_papers?date={DAY}").json() == []
 
 
+def test_search_results_are_cached_until_the_index_or_a_vote_changes(client, attention, bob, tmp_path):
+    update_indexes(show_progress=False)
+    paths = ["/api/papers/search?q=sinks&mode=lexical", "/search?q=sinks&mode=lexical", "/search/feed.atom?q=sinks"]
+    for path in paths:
+        assert [client.get(path)["X-Cache"] for _ in range(2)] == ["miss", "hit"], path
+    record = paper("2410.10821", "Sinks everywhere", published=DAY)
+    import_files([write_jsonl(tmp_path / "b.jsonl", [record])], progress=False)
+    assert client.get(paths[0])["X-Cache"] == "miss"  # the import changed the content version
+    assert len(client.get(paths[0]).json()) == 1  # but this node has not indexed it yet
+    update_indexes(show_progress=False)
+    for path in paths:
+        response = client.get(path)
+        assert response["X-Cache"] == "miss" and "Sinks everywhere" in response.content.decode(), path
+    signed_in(bob).post("/papers/2410.10819/vote", {"action": "up"}, HTTP_ACCEPT="application/json")
+    found = {item["paper"]["id"]: item["paper"]["upvotes"] for item in client.get(paths[0]).json()}
+    assert found == {"2410.10819": 3, "2410.10821": 0}
+
+
 def test_signed_in_readers_always_see_their_own_votes(attention, bob):
     reader = signed_in(bob)
     reader.post("/papers/2410.10819/vote", {"action": "up"})
@@ -91,8 +110,8 @@ def test_signed_in_readers_always_see_their_own_votes(attention, bob):
 
 
 def test_pages_with_a_form_or_a_message_are_never_stored(client, attention):
-    for path in ["/subscribe", "/accounts/login", "/search?q=attention"]:
-        assert "X-Cache" not in client.get(path), path  # forms hold a CSRF token; search is not cached
+    for path in ["/subscribe", "/accounts/login"]:
+        assert "X-Cache" not in client.get(path), path  # forms hold a CSRF token
     client.cookies["messages"] = "anything"
     assert "X-Cache" not in client.get("/papers/2410.10819")
 

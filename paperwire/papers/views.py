@@ -18,6 +18,7 @@ from paperwire.papers.periods import InvalidPeriod, Period, parse_period, period
 from paperwire.papers.submit import SubmissionError, submit_paper
 from paperwire.ratelimit import limit_writes
 from paperwire.search.engine import related
+from paperwire.search.indexes import index_version
 
 PAGE_SIZE = 50
 
@@ -97,7 +98,7 @@ def canonical_redirect(paper_id: str, suffix: str = ""):
 
 
 @require_GET
-@cache_for_anonymous
+@cache_for_anonymous(depends_on=index_version)  # related papers come from the node's index
 def paper_detail(request: HttpRequest, paper_id: str) -> HttpResponse:
     if response := canonical_redirect(paper_id):
         return response

@@ -28,6 +28,14 @@ def index_dir() -> Path:
     return Path(settings.PAPERWIRE_HOME) / "index"
 
 
+def index_version(folder: Path | None = None) -> str:
+    """Changes whenever this node's indexes do (each update rewrites state.json last)."""
+    try:
+        return str(((folder or index_dir()) / "state.json").stat().st_mtime_ns)
+    except FileNotFoundError:
+        return "none"
+
+
 def title_key(title: str) -> str:
     """Titles compared for an exact-title pin: case, spacing and punctuation ignored."""
     return " ".join("".join(ch if ch.isalnum() else " " for ch in title.lower()).split())
@@ -74,6 +82,7 @@ class LexicalIndex:
         self.index.register_tokenizer(ANALYZER, analyzer())
         self._analyzer = analyzer()
         self._reloaded = 0.0
+        self._version = ""
 
     # -- writing -----------------------------------------------------------------------------
     def writer(self):
@@ -91,10 +100,12 @@ class LexicalIndex:
 
     # -- reading -----------------------------------------------------------------------------
     def searcher(self) -> tantivy.Searcher:
-        now = time.monotonic()
-        if now - self._reloaded > settings.SEARCH_RELOAD_SECONDS:
+        # Reloaded at once after an update of this node (so that no response cached under the
+        # new index version was computed from the old one), else every few seconds.
+        now, version = time.monotonic(), index_version(self.path.parent)
+        if version != self._version or now - self._reloaded > settings.SEARCH_RELOAD_SECONDS:
             self.index.reload()
-            self._reloaded = now
+            self._reloaded, self._version = now, version
         return self.index.searcher()
 
     def analyze(self, text: str) -> list[str]:
@@ -153,6 +164,7 @@ class VectorIndex:
         self._index = None
         self._stamp = None
         self._checked = 0.0
+        self._version = ""
 
     def _new(self):
         from paperwire.search.ann import Index
@@ -175,9 +187,9 @@ class VectorIndex:
 
     # -- reading -----------------------------------------------------------------------------
     def reader(self):
-        now = time.monotonic()
-        if self._index is None or now - self._checked > settings.SEARCH_RELOAD_SECONDS:
-            self._checked = now
+        now, version = time.monotonic(), index_version(self.path.parent)
+        if self._index is None or version != self._version or now - self._checked > settings.SEARCH_RELOAD_SECONDS:
+            self._checked, self._version = now, version
             try:
                 stat = self.path.stat()
                 stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)

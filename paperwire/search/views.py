@@ -9,9 +9,11 @@ from django.views.decorators.http import require_GET
 
 from paperwire.api.serializers import daily_item_json
 from paperwire.api.views import BadRequest, api_view, int_param
+from paperwire.pagecache import cache_for_anonymous
 from paperwire.papers.models import Paper
 from paperwire.papers.views import voted_ids
 from paperwire.search.engine import MODES, SORTS, search
+from paperwire.search.indexes import index_version
 
 PAGE_SIZE = 20
 MAX_RESULTS = 200
@@ -27,6 +29,7 @@ def parse_day(value: str, name: str) -> dt.date | None:
 
 
 @require_GET
+@cache_for_anonymous(depends_on=index_version)
 def search_page(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
     form = {key: request.GET.get(key, "") for key in ("q", "mode", "sort", "from", "to", "category")}
@@ -63,6 +66,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
     return render(request, "search/results.html", context, status=status)
 
 
+@cache_for_anonymous(depends_on=index_version)
 @api_view
 def api_search(request: HttpRequest) -> JsonResponse:
     """``/api/papers/search?q=&limit=``: Hugging Face's shape, best match first."""

@@ -4,11 +4,10 @@ import subprocess
 import sys
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connections
 from gunicorn.app.base import BaseApplication
-
-from paperwire.wsgi import application
 
 
 class PaperwireServer(BaseApplication):
@@ -21,6 +20,10 @@ class PaperwireServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
+        # In each worker, after the fork and after collectstatic: WhiteNoise lists the
+        # collected files when the application is built.
+        from paperwire.wsgi import application
+
         return application
 
 
@@ -31,13 +34,14 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
-        parser.add_argument("--threads", type=int, default=8, help="threads per process (default 8)")
+        parser.add_argument("--threads", type=int, default=4, help="threads per process (default 4)")
 
     def handle(self, *args, host, port, workers, threads, **options):
         # The index files are derived from the database: bring them up to date before serving,
         # then keep them fresh, both in child processes. This process forks the web workers,
         # so it must hold no model runtime threads, index handles nor database connection.
         self.stdout.flush()
+        call_command("collectstatic", interactive=False, verbosity=0)
         subprocess.run([sys.executable, "-m", "paperwire", "index"], check=True)
         connections.close_all()
         indexer = None
