@@ -7,6 +7,7 @@ requests/s, p50/p99 latency, errors and the page-cache hit rate for:
 - the mix with the page cache on (the default), beside the same mix with the cache off
   (PAPERWIRE_PAGE_CACHE_SECONDS=0) as the baseline, with the ratio: two servers, runs
   alternated, median of --rounds each;
+- the mix under light load (2 connections, one per worker), where latency is not queueing;
 - each kind of request on its own, cache on.
 URLs are drawn with Zipf popularity (a few pages very often, a long tail rarely) from the
 feeds of every archived day, week and month, 5,000 papers and 1,026 queries.
@@ -241,6 +242,8 @@ def run_database(name: str, env: dict, data: Path, pools: dict[str, list[str]], 
             for label, server in servers.items():
                 samples[label].append(drive(server.url, mix, args.duration, args.connections, folder, round * 5000))
         results = {label: median_run(runs) for label, runs in samples.items()}
+        # One connection per worker: the latency of a request that does not queue.
+        results["light load"] = drive(servers["cache on"].url, mix, args.duration, 2, folder, 40_000)
         for kind in KINDS:
             stream = zipf_stream(pools[kind], random.Random(3), 10_000)
             results[kind] = drive(servers["cache on"].url, stream, args.duration, args.connections, folder)
