@@ -8,7 +8,7 @@ from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 class StaticStorage(CompressedManifestStaticFilesStorage):
     """`paperwire serve` runs `collectstatic` first: pages then link `paperwire.<hash>.css`, which
-    WhiteNoise serves gzip- or brotli-compressed with `Cache-Control: immutable`. Before any
+    WhiteNoise serves gzip-compressed with `Cache-Control: immutable`. Before any
     `collectstatic` (tests, a shell), links keep the plain name, served from the package."""
 
     def url(self, name, force=False):
