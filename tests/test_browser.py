@@ -119,3 +119,21 @@ def test_votes_work_without_javascript(site, browser):
     expect(page).to_have_url(site.url + "/papers/2403.01767")
     expect(page.locator("form.vote .count")).to_have_text(str(before + 1))
     context.close()
+
+
+def test_an_anonymous_upvote_leads_to_log_in_and_back(site, browser):
+    create = "from django.contrib.auth.models import User; User.objects.create_user('heidi', password='pass phrase 44')"
+    assert site.command("shell", "-c", create).returncode == 0
+    page = browser.new_page()
+    page.goto(site.url + "/papers/2406.15765")
+    page.reload()  # the second anonymous view comes from the page cache: it must work the same
+    page.click("a.vote")
+    expect(page).to_have_url(site.url + "/accounts/login?next=/papers/2406.15765")
+    page.fill("#id_username", "heidi")
+    page.fill("#id_password", "pass phrase 44")
+    page.click("button:has-text('Log in')")
+    expect(page).to_have_url(site.url + "/papers/2406.15765")
+    before = int(page.locator("form.vote .count").inner_text())
+    page.click("form.vote button")
+    expect(page.locator("form.vote .count")).to_have_text(str(before + 1))
+    page.close()
