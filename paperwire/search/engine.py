@@ -115,11 +115,13 @@ def search(
     depth = FILTERED_CANDIDATES if filtered else CANDIDATES
     candidates: dict[str, Candidate] = {}
 
-    if mode in ("hybrid", "lexical"):
-        for rank, hit in enumerate(
-            indexes.lexical.search(parsed, depth, date_from=date_from, date_to=date_to, category=category)
-        ):
+    def add_lexical_candidates() -> None:
+        hits = indexes.lexical.search(parsed, depth, date_from=date_from, date_to=date_to, category=category)
+        for rank, hit in enumerate(hits):
             candidates[hit.paper_id] = Candidate(hit.paper_id, hit.key, lexical=hit.score, lexical_rank=rank)
+
+    if mode in ("hybrid", "lexical"):
+        add_lexical_candidates()
 
     query_vector = None
     if mode in ("hybrid", "semantic") and parsed.text and not parsed.empty:
@@ -141,10 +143,7 @@ def search(
             results.notice = NO_MODEL_NOTICE.format(reason=error)
             if mode == "semantic":
                 mode = results.mode = "lexical"
-                for rank, hit in enumerate(
-                    indexes.lexical.search(parsed, depth, date_from=date_from, date_to=date_to, category=category)
-                ):
-                    candidates[hit.paper_id] = Candidate(hit.paper_id, hit.key, lexical=hit.score, lexical_rank=rank)
+                add_lexical_candidates()
 
     score_candidates(candidates, fusion)
     pinned = pinned_ids(query, indexes.lexical)
