@@ -2,14 +2,14 @@
 
 A cached response is keyed by the request's URL and by the database's content version
 (``ContentVersion``): every change a page can show (a vote, an import, a submission,
-moderation, an admin edit) bumps that version once its transaction has committed. Each
-request reads the version (one primary-key lookup), so a change made by any process,
-web or worker, is seen by every process at its next request; nothing has to be told to
-forget anything. Entries also expire after PAPERWIRE_PAGE_CACHE_SECONDS, which bounds
-what moves with the clock alone (the trending decay, related papers from a node's index).
+moderation, an admin edit) bumps that version in its own transaction. Each request reads
+the version (one primary-key lookup), so a change made by any process, web or worker, is
+seen by every process at its next request; nothing has to be told to forget anything.
 
-Search results also depend on the node's own index files: their key holds the time the
-index was last updated on this node (``state.json``, rewritten by every index update).
+Searches and paper pages (their related papers) also depend on the node's own index files:
+their key also holds ``index_version()``, the time of the node's last index update. Entries
+expire after PAPERWIRE_PAGE_CACHE_SECONDS, which bounds what moves with the clock alone
+(the trending decay).
 
 Only anonymous GETs with no session, no pending messages and no CSRF token in the page
 are served from or stored in the cache: what a signed-in user sees (their own votes) is

@@ -36,6 +36,24 @@ def index_version(folder: Path | None = None) -> str:
         return "none"
 
 
+class Freshness:
+    """When a reader should look at this node's index files again: at once after an update has
+    rewritten state.json (so that no response cached under the new index version is computed
+    from the old files), and every SEARCH_RELOAD_SECONDS in any case."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._version = ""
+        self._checked = 0.0
+
+    def due(self) -> bool:
+        now, version = time.monotonic(), index_version(self.folder)
+        if version == self._version and now - self._checked <= settings.SEARCH_RELOAD_SECONDS:
+            return False
+        self._version, self._checked = version, now
+        return True
+
+
 def title_key(title: str) -> str:
     """Titles compared for an exact-title pin: case, spacing and punctuation ignored."""
     return " ".join("".join(ch if ch.isalnum() else " " for ch in title.lower()).split())
@@ -81,8 +99,7 @@ class LexicalIndex:
         self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
         self.index.register_tokenizer(ANALYZER, analyzer())
         self._analyzer = analyzer()
-        self._reloaded = 0.0
-        self._version = ""
+        self._freshness = Freshness(path.parent)
 
     # -- writing -----------------------------------------------------------------------------
     def writer(self):
@@ -100,12 +117,8 @@ class LexicalIndex:
 
     # -- reading -----------------------------------------------------------------------------
     def searcher(self) -> tantivy.Searcher:
-        # Reloaded at once after an update of this node (so that no response cached under the
-        # new index version was computed from the old one), else every few seconds.
-        now, version = time.monotonic(), index_version(self.path.parent)
-        if version != self._version or now - self._reloaded > settings.SEARCH_RELOAD_SECONDS:
+        if self._freshness.due():
             self.index.reload()
-            self._reloaded, self._version = now, version
         return self.index.searcher()
 
     def analyze(self, text: str) -> list[str]:
@@ -163,8 +176,7 @@ class VectorIndex:
         self.dimensions = dimensions
         self._index = None
         self._stamp = None
-        self._checked = 0.0
-        self._version = ""
+        self._freshness = Freshness(path.parent)
 
     def _new(self):
         from paperwire.search.ann import Index
@@ -187,9 +199,7 @@ class VectorIndex:
 
     # -- reading -----------------------------------------------------------------------------
     def reader(self):
-        now, version = time.monotonic(), index_version(self.path.parent)
-        if self._index is None or version != self._version or now - self._checked > settings.SEARCH_RELOAD_SECONDS:
-            self._checked, self._version = now, version
+        if self._index is None or self._freshness.due():
             try:
                 stat = self.path.stat()
                 stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
