@@ -44,7 +44,7 @@ from pathlib import Path
 from common import ROOT, TOPICS, shared_data_folder
 
 KINDS = {"feeds": 25, "papers": 30, "api": 25, "search": 20}  # share of the mix, in %
-SERVE = ["--workers", "2", "--threads", "4"]  # --threads is replaced by the option
+WORKERS = 2
 
 LUA = r"""
 local paths = {PATHS}
@@ -101,12 +101,16 @@ def paperwire(env: dict, *args: str) -> float:
     return time.perf_counter() - started
 
 
+def serve_options(threads: int) -> list[str]:
+    return ["--workers", str(WORKERS), "--threads", str(threads)]
+
+
 class Server:
-    def __init__(self, env: dict, **extra: str) -> None:
+    def __init__(self, env: dict, threads: int, **extra: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**env, **extra, "PAPERWIRE_BASE_URL": self.url}
-        command = [sys.executable, "-m", "paperwire", "serve", "--port", str(self.port), *SERVE]
+        command = [sys.executable, "-m", "paperwire", "serve", "--port", str(self.port), *serve_options(threads)]
         self.process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
@@ -232,9 +236,11 @@ def run_database(name: str, env: dict, data: Path, pools: dict[str, list[str]], 
     print(f"import: arXiv set + HF archive in {seconds:.0f} s")
     print(f"index (lexical): {paperwire(env, 'index'):.0f} s")
     mix = mixed_stream(pools, random.Random(1))
-    servers = {"cache off": Server(env, PAPERWIRE_PAGE_CACHE_SECONDS="0"), "cache on": Server(env)}
+    servers = {
+        "cache off": Server(env, args.threads, PAPERWIRE_PAGE_CACHE_SECONDS="0"),
+        "cache on": Server(env, args.threads),
+    }
     samples: dict[str, list[dict]] = {label: [] for label in servers}
-    results = {}
     try:
         for server in servers.values():  # warm up: indexes opened, connections made, popular pages cached
             drive(server.url, mixed_stream(pools, random.Random(2), 5000), 5, args.connections, folder)
@@ -271,7 +277,6 @@ def main() -> None:
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
-    SERVE[-1] = str(args.threads)
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
     if not list((args.data / "arxiv").glob("*.jsonl.gz")) or not (args.data / "hf_daily").is_dir():
@@ -293,15 +298,16 @@ def main() -> None:
     )
     print(f"wrk: 2 threads, {args.connections} connections, {args.duration} s per mixed run, on loopback")
     distinct = sum(map(len, pools.values()))
-    print(f"server: paperwire serve {' '.join(SERVE)}; mix {KINDS} over {distinct} distinct URLs, Zipf popularity")
+    serve = " ".join(serve_options(args.threads))
+    print(f"server: paperwire serve {serve}; mix {KINDS} over {distinct} distinct URLs, Zipf popularity")
     runs = {}
     try:
         if args.only in (None, "sqlite"):
             env = {**base, "PAPERWIRE_HOME": str(folder / "sqlite")}
             runs["SQLite"] = run_database("SQLite", env, args.data, pools, args, folder)
         if args.only in (None, "postgresql"):
-            env = {**base, "PAPERWIRE_HOME": str(folder / "postgresql"), "DATABASE_URL": ""}
-            env["DATABASE_URL"] = postgres_database(args.database_url)
+            database = postgres_database(args.database_url)
+            env = {**base, "PAPERWIRE_HOME": str(folder / "postgresql"), "DATABASE_URL": database}
             runs["PostgreSQL"] = run_database("PostgreSQL", env, args.data, pools, args, folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
