@@ -267,21 +267,21 @@ def run_paperwire(*args: str, env: dict, input: str | None = None) -> subprocess
     )
 
 
+def start_paperwire(*args: str, env: dict, **options) -> subprocess.Popen:
+    """`paperwire <args>` in the background, its output in pipes as text (``options``: Popen's)."""
+    options = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **options}
+    return subprocess.Popen([sys.executable, "-m", "paperwire", *args], env=env, cwd=ROOT, **options)
+
+
 def start_site(home: Path, *serve_args: str, **extra_env: str) -> LiveSite:
     port = free_port()
     env = paperwire_env(home, PAPERWIRE_BASE_URL=f"http://127.0.0.1:{port}", **extra_env)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "paperwire", "serve", "--port", str(port), *serve_args],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    process = start_paperwire("serve", "--port", str(port), *serve_args, env=env, stderr=subprocess.STDOUT)
     site = LiveSite(f"http://127.0.0.1:{port}", home, env, process)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"paperwire serve exited: {process.stdout.read().decode()}")
+            raise RuntimeError(f"paperwire serve exited: {process.stdout.read()}")
         try:
             if site.get("/healthz")[0] == 200:
                 return site

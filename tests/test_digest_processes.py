@@ -3,14 +3,23 @@
 import datetime as dt
 import signal
 import subprocess
-import sys
 from collections import Counter
 
 import pytest
 
-from tests.conftest import ROOT, paper, paperwire_env, run_paperwire, write_jsonl
+from tests.conftest import paper, paperwire_env, run_paperwire, start_paperwire, write_jsonl
 
 DAY = "2025-07-22"
+
+
+def confirmed_subscribers(env: dict, emails: list[str]) -> list[str]:
+    """Subscribers who have confirmed, written by a child process into ``env``'s database."""
+    code = (
+        "from paperwire.digests.models import Subscriber as S; from django.utils import timezone; "
+        f"[S.objects.create(email=e, state='confirmed', confirmed_at=timezone.now()) for e in {emails!r}]"
+    )
+    assert run_paperwire("shell", "-c", code, env=env).returncode == 0
+    return emails
 
 
 @pytest.fixture
@@ -23,26 +32,13 @@ def home(tmp_path, smtp_server, database):
     )
 
     def subscribe(count: int) -> list[str]:
-        emails = [f"reader{n}@example.org" for n in range(count)]
-        code = (
-            "from paperwire.digests.models import Subscriber as S; from django.utils import timezone; "
-            f"[S.objects.create(email=e, state='confirmed', confirmed_at=timezone.now()) for e in {emails!r}]"
-        )
-        assert run_paperwire("shell", "-c", code, env=env).returncode == 0
-        return emails
+        return confirmed_subscribers(env, [f"reader{n}@example.org" for n in range(count)])
 
     return env, subscribe
 
 
 def sender(env: dict) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "paperwire", "digest", "send", "--frequency", "daily", "--date", DAY],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_paperwire("digest", "send", "--frequency", "daily", "--date", DAY, env=env)
 
 
 def test_two_senders_at_once_send_each_digest_once(home, smtp_server):
@@ -64,24 +60,9 @@ def test_workers_and_a_sender_racing_send_each_digest_once(tmp_path, smtp_server
     assert (
         run_paperwire("import", "--no-index", str(write_jsonl(tmp_path / "p.jsonl", papers)), env=env).returncode == 0
     )
-    emails = [f"racer{n}@example.org" for n in range(30)]
-    code = (
-        "from paperwire.digests.models import Subscriber as S; "
-        f"[S.objects.create(email=e, state='confirmed') for e in {emails!r}]"
-    )
-    assert run_paperwire("shell", "-c", code, env=env).returncode == 0
+    emails = confirmed_subscribers(env, [f"racer{n}@example.org" for n in range(30)])
     commands = [["worker", "--once"], ["worker", "--once"], ["digest", "send", "--frequency", "daily"]]
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "paperwire", *c],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for c in commands
-    ]
+    processes = [start_paperwire(*c, env=env) for c in commands]
     outputs = [p.communicate(timeout=300) for p in processes]
     assert [p.returncode for p in processes] == [0, 0, 0], outputs
     assert Counter(m["To"] for m in smtp_server.handler.messages) == Counter({e: 1 for e in emails})

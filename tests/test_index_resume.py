@@ -2,12 +2,10 @@
 
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 
 from paperwire.search.ann import Index
-from tests.conftest import ROOT, paperwire_env, run_paperwire, write_jsonl
+from tests.conftest import paperwire_env, run_paperwire, start_paperwire, write_jsonl
 
 WORDS = "graph neural protein folding robot policy speech vision language diffusion sparse kernel".split()
 
@@ -35,9 +33,7 @@ def test_a_killed_index_run_resumes_where_it_stopped(tmp_path):
     source = write_jsonl(tmp_path / "papers.jsonl", papers)
     assert run_paperwire("import", "--no-index", str(source), env=env).returncode == 0
 
-    process = subprocess.Popen(
-        [sys.executable, "-m", "paperwire", "index"], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    process = start_paperwire("index", env=env)
     database = home / "paperwire.sqlite3"
     stored = 0
     deadline = time.monotonic() + 120

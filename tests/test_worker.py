@@ -3,8 +3,6 @@
 import datetime as dt
 import json
 import signal
-import subprocess
-import sys
 
 import pytest
 import time_machine
@@ -13,7 +11,7 @@ from django.core.management import call_command
 from paperwire.digests.models import Delivery, Subscriber
 from paperwire.ingest.importer import import_files
 from paperwire.papers.models import Paper
-from tests.conftest import ROOT, Reply, paper, paperwire_env, write_jsonl
+from tests.conftest import Reply, paper, paperwire_env, start_paperwire, write_jsonl
 from tests.test_import import HF_ITEM
 
 pytestmark = pytest.mark.django_db
@@ -75,14 +73,7 @@ def test_a_failing_step_does_not_stop_the_others(smtp_server, readers, settings,
 
 def test_sigterm_stops_the_worker_cleanly(tmp_path):
     env = paperwire_env(tmp_path / "home", PAPERWIRE_WORKER_INTERVAL="3600", PAPERWIRE_EMAIL_URL="console://")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "paperwire", "worker"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_paperwire("worker", env=env)
     assert process.stdout.readline().startswith("worker started")
     process.send_signal(signal.SIGTERM)
     out, _ = process.communicate(timeout=60)
