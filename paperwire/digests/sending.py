@@ -75,8 +75,13 @@ def sender_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def recipients(period: DigestPeriod):
+    """The subscribers a digest of ``period`` is for."""
+    return Subscriber.objects.filter(state=Subscriber.CONFIRMED, bouncing=False, frequency=period.frequency)
+
+
 def plan_deliveries(period: DigestPeriod) -> None:
-    subscribers = Subscriber.objects.filter(state=Subscriber.CONFIRMED, bouncing=False, frequency=period.frequency)
+    subscribers = recipients(period)
     for chunk_start in range(0, subscribers.count(), 5000):
         ids = subscribers.order_by("pk").values_list("pk", flat=True)[chunk_start : chunk_start + 5000]
         Delivery.objects.bulk_create(
@@ -148,13 +153,12 @@ def send_period(
     if not papers.ranked:
         return report  # a period with no papers sends nothing
     if dry_run:
-        subscribers = Subscriber.objects.filter(state=Subscriber.CONFIRMED, bouncing=False, frequency=period.frequency)
         done = set(
             Delivery.objects.filter(period=period.key)
             .exclude(state__in=[Delivery.PENDING, Delivery.RETRY])
             .values_list("subscriber_id", flat=True)
         )
-        for subscriber in subscribers.order_by("email").iterator():
+        for subscriber in recipients(period).order_by("email").iterator():
             if subscriber.pk in done:
                 continue
             digest = build_digest(subscriber, papers)
@@ -171,7 +175,7 @@ def send_period(
         Delivery.objects.filter(period=period.key, state=Delivery.UNCERTAIN).update(state=Delivery.PENDING)
     report.uncertain = Delivery.objects.filter(period=period.key, state=Delivery.UNCERTAIN).count()
     due = Q(state=Delivery.PENDING) | Q(state=Delivery.RETRY, next_attempt_at__lte=timezone.now())
-    todo = Delivery.objects.filter(due, period=period.key).select_related("subscriber").order_by("pk")
+    todo = Delivery.objects.filter(due, period=period.key).order_by("pk")  # subscribers are read fresh below
     connection = get_connection()
     try:
         with progress(total=todo.count(), desc=f"digest {period.key}", unit="mail", show=show_progress) as bar:
