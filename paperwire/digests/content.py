@@ -13,7 +13,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
-import tantivy
 from django.conf import settings
 
 from paperwire.digests.models import ShownPaper, Subscriber
@@ -21,7 +20,7 @@ from paperwire.papers import ranking
 from paperwire.papers.models import Paper
 from paperwire.papers.periods import Period, parse_period, period_containing
 from paperwire.search.embedder import ModelUnavailable, get_embedder
-from paperwire.search.engine import ALPHA, Indexes
+from paperwire.search.engine import ALPHA, Indexes, normalise
 from paperwire.search.models import PaperVector
 from paperwire.search.text import parse_query
 
@@ -129,8 +128,8 @@ class PeriodPapers:
             return sorted(lexical, key=lambda pid: -lexical[pid])
         similarity = dict(zip(ids, (matrix @ embedder.embed([parsed.text or topic])[0]).tolist(), strict=True))
         kept = [pid for pid, s in similarity.items() if s >= settings.DIGEST_TOPIC_THRESHOLD]
-        best_lexical = max(lexical.values(), default=0.0) or 1.0
-        best_semantic = max((similarity[pid] for pid in kept), default=0.0) or 1.0
+        best_lexical = normalise(list(lexical.values()))
+        best_semantic = normalise([similarity[pid] for pid in kept])
         score = {
             pid: ALPHA * lexical.get(pid, 0.0) / best_lexical + (1 - ALPHA) * similarity[pid] / best_semantic
             for pid in kept
@@ -138,16 +137,8 @@ class PeriodPapers:
         return sorted(kept, key=lambda pid: (-score[pid], pid))
 
     def _lexical_scores(self, parsed) -> dict[str, float]:
-        if parsed.empty:
-            return {}
-        lexical = Indexes.get().lexical
-        query, _ = lexical.index.parse_query_lenient(parsed.tantivy_syntax(), ["text"])
-        only_period = tantivy.Query.term_set_query(lexical.schema, "id", list(self.by_id))
-        both = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, only_period)])
-        searcher = lexical.searcher()
-        return {
-            searcher.doc(a)["id"][0]: score for score, a in searcher.search(both, len(self.by_id), count=False).hits
-        }
+        hits = Indexes.get().lexical.search(parsed, len(self.by_id), ids=self.by_id)
+        return {hit.paper_id: hit.score for hit in hits}
 
 
 def build_digest(subscriber: Subscriber, papers: PeriodPapers) -> Digest:

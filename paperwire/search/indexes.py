@@ -125,8 +125,9 @@ class LexicalIndex:
         return self._analyzer.analyze(text)
 
     def search(
-        self, parsed: ParsedQuery, limit: int, *, date_from=None, date_to=None, category=None
+        self, parsed: ParsedQuery, limit: int, *, date_from=None, date_to=None, category=None, ids=None
     ) -> list[LexicalHit]:
+        """BM25 hits, best first; ``ids`` keeps only those papers."""
         if parsed.empty:
             return []
         query, _errors = self.index.parse_query_lenient(parsed.tantivy_syntax(), ["text"])
@@ -146,6 +147,8 @@ class LexicalIndex:
             )
         if category:
             clauses.append((tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "category", category)))
+        if ids is not None:
+            clauses.append((tantivy.Occur.Must, tantivy.Query.term_set_query(self.schema, "id", list(ids))))
         if len(clauses) > 1:
             query = tantivy.Query.boolean_query(clauses)
         searcher = self.searcher()
