@@ -184,12 +184,14 @@ def _email_settings(url: str) -> dict[str, object]:
         "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
         "EMAIL_USE_SSL": parts.scheme == "smtps",
         "EMAIL_USE_TLS": query.get("starttls", ["0"])[0] in ("1", "true"),
-        "EMAIL_TIMEOUT": 30,
     }
 
 
 globals().update(_email_settings(envstr("PAPERWIRE_EMAIL_URL", "console://")))
 DEFAULT_FROM_EMAIL = SERVER_EMAIL = envstr("PAPERWIRE_EMAIL_FROM", "Paperwire <papers@localhost>")
+# Seconds to wait for each answer of the SMTP server. A digest whose final answer does not
+# come in time is "uncertain" (the server may have it) and is not sent again automatically.
+EMAIL_TIMEOUT = float(envstr("PAPERWIRE_EMAIL_TIMEOUT", "30"))
 
 HF_ENDPOINT = envstr("PAPERWIRE_HF_ENDPOINT", "https://huggingface.co").rstrip("/")
 ARXIV_API_URL = envstr("PAPERWIRE_ARXIV_API_URL", "https://export.arxiv.org/api/query")
