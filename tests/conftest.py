@@ -275,7 +275,7 @@ def start_paperwire(*args: str, env: dict, **options) -> subprocess.Popen:
 
 def start_site(home: Path, *serve_args: str, **extra_env: str) -> LiveSite:
     port = free_port()
-    env = paperwire_env(home, PAPERWIRE_BASE_URL=f"http://127.0.0.1:{port}", **extra_env)
+    env = paperwire_env(home, **{"PAPERWIRE_BASE_URL": f"http://127.0.0.1:{port}", **extra_env})
     process = start_paperwire("serve", "--port", str(port), *serve_args, env=env, stderr=subprocess.STDOUT)
     site = LiveSite(f"http://127.0.0.1:{port}", home, env, process)
     deadline = time.monotonic() + 60

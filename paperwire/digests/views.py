@@ -47,7 +47,7 @@ class ManageForm(forms.Form):
     clean_topics = SubscribeForm.clean_topics
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @limit_writes("subscribe")
 def subscribe(request: HttpRequest) -> HttpResponse:
     initial = {"email": request.user.email} if request.user.is_authenticated else {}
@@ -92,7 +92,7 @@ def request_subscription(email: str, frequency: str, topics: str, user) -> None:
     Subscriber.objects.filter(pk=subscriber.pk).update(confirmation_sent_at=timezone.now())
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows a button (mail scanners follow links), POST confirms."""
     try:
@@ -136,7 +136,7 @@ def subscriber_from(token: str) -> Subscriber:
 
 
 @csrf_exempt  # RFC 8058 one-click: the mail client POSTs with no session and no token
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     subscriber = subscriber_from(token)
     if request.method == "POST":
@@ -158,7 +158,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "digests/unsubscribe.html", {"subscriber": subscriber})
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def manage(request: HttpRequest, token: str) -> HttpResponse:
     subscriber = subscriber_from(token)
     form = ManageForm(request.POST or None, initial={"frequency": subscriber.frequency, "topics": subscriber.topics})
