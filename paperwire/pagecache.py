@@ -1,7 +1,8 @@
 """Whole-response caching of the pages and API responses everyone sees alike.
 
-A cached response is keyed by the request's URL and by the database's content version
-(``ContentVersion``): every change a page can show (a vote, an import, a submission,
+A cached response is keyed by the request's path and query (never its Host header: a
+request naming another host name makes no entry of its own) and by the database's content
+version (``ContentVersion``): every change a page can show (a vote, an import, a submission,
 moderation, an admin edit) bumps that version in its own transaction. Each request reads
 the version (one primary-key lookup), so a change made by any process, web or worker, is
 seen by every process at its next request; nothing has to be told to forget anything.
@@ -11,10 +12,11 @@ their key also holds ``index_version()``, the time of the node's last index upda
 expire after PAPERWIRE_PAGE_CACHE_SECONDS, which bounds what moves with the clock alone
 (the trending decay).
 
-Only anonymous GETs with no session, no pending messages and no CSRF token in the page
-are served from or stored in the cache: what a signed-in user sees (their own votes) is
-always computed. The store is per process (Django's local-memory cache, at most
-PAPERWIRE_PAGE_CACHE_ENTRIES responses), which needs no extra service.
+Only anonymous GETs (and HEADs, answered alike without the body) with no session, no
+pending messages and no CSRF token in the page are served from or stored in the cache: what
+a signed-in user sees (their own votes) is always computed. The store is per process
+(Django's local-memory cache, at most PAPERWIRE_PAGE_CACHE_ENTRIES responses), which needs
+no extra service.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ MESSAGES_COOKIE = "messages"
 def cacheable(request: HttpRequest) -> bool:
     return (
         settings.PAGE_CACHE_SECONDS > 0
-        and request.method == "GET"
+        and request.method in ("GET", "HEAD")
         and settings.SESSION_COOKIE_NAME not in request.COOKIES
         and MESSAGES_COOKIE not in request.COOKIES
         and not request.user.is_authenticated
@@ -43,7 +45,9 @@ def cacheable(request: HttpRequest) -> bool:
 
 
 def cache_key(request: HttpRequest, depends_on: Callable[[], str] | None = None) -> str:
-    url = request.build_absolute_uri().encode("utf-8", "surrogateescape")
+    # The pages hold no link built from the Host header (absolute links come from
+    # PAPERWIRE_BASE_URL), so one entry serves every allowed host name.
+    url = request.get_full_path().encode("utf-8", "surrogateescape")
     version = current_content_version() + (f"/{depends_on()}" if depends_on else "")
     return f"page:{version}:{hashlib.blake2b(url, digest_size=16).hexdigest()}"
 

@@ -6,30 +6,102 @@ that page and this module in step.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 
-def envbool(name: str, default: str = "0") -> bool:
-    return os.environ.get(name, default).strip().lower() in ("1", "true", "yes", "on")
-
-
-def envint(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    return int(value) if value else default
+def invalid(name: str, value: str, expected: str) -> ImproperlyConfigured:
+    """The one-line error of a malformed variable; `paperwire` prints it alone (paperwire/cli.py)."""
+    return ImproperlyConfigured(f"{name}={value!r} is not valid: expected {expected}")
 
 
 def envstr(name: str, default: str) -> str:
     return os.environ.get(name, "").strip() or default
 
 
+def envbool(name: str, default: str = "0") -> bool:
+    value = envstr(name, default).lower()
+    if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise invalid(name, value, "1, true, yes, on, 0, false, no or off")
+    return value in ("1", "true", "yes", "on")
+
+
+def envnumber(name: str, default: float, kind: type, low: float | None = None, high: float | None = None):
+    """An int or float from the environment, within [low, high] when they are given."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    expected = "an integer" if kind is int else "a number"
+    if low is not None:
+        expected += f" from {low} to {high}" if high is not None else f" of at least {low}"
+    try:
+        number = kind(value)
+    except ValueError:
+        raise invalid(name, value, expected) from None
+    if not math.isfinite(number) or (low is not None and number < low) or (high is not None and number > high):
+        raise invalid(name, value, expected)
+    return number
+
+
+def envint(name: str, default: int, low: int | None = 0, high: int | None = None) -> int:
+    return envnumber(name, default, int, low, high)
+
+
+def envfloat(name: str, default: float, low: float | None = 0, high: float | None = None) -> float:
+    return envnumber(name, default, float, low, high)
+
+
+def envrate(name: str, default: str) -> str:
+    """A rate limit, "<count>/<seconds>" (paperwire/ratelimit.py)."""
+    value = envstr(name, default)
+    count, _, seconds = value.partition("/")
+    if not (count.strip().isdigit() and seconds.strip().isdigit() and int(seconds) > 0):
+        raise invalid(name, value, "<count>/<seconds>, e.g. 60/60")
+    return value
+
+
+def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices``, in any case."""
+    value = envstr(name, default)
+    for choice in choices:
+        if value.lower() == choice.lower():
+            return choice
+    raise invalid(name, value, " or ".join(choices))
+
+
+def envaddress(name: str, default: str) -> str:
+    """A sender address, with or without a display name."""
+    value = envstr(name, default)
+    if "\n" in value or "\r" in value or "@" not in parseaddr(value)[1]:
+        raise invalid(name, value, 'an email address, e.g. "Paperwire <papers@example.org>"')
+    return value
+
+
+def envurl(name: str, default: str) -> str:
+    value = envstr(name, default).rstrip("/")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (reading it validates it)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise invalid(name, value, "an http:// or https:// URL")
+    return value
+
+
 BASE_DIR = Path(__file__).resolve().parent
 PAPERWIRE_HOME = Path(envstr("PAPERWIRE_HOME", "~/.local/share/paperwire")).expanduser()
-PAPERWIRE_HOME.mkdir(parents=True, exist_ok=True)
+try:
+    PAPERWIRE_HOME.mkdir(parents=True, exist_ok=True)
+except OSError as error:
+    raise invalid("PAPERWIRE_HOME", str(PAPERWIRE_HOME), f"a folder Paperwire can create ({error.strerror})") from None
 
 
 def _secret_key() -> str:
@@ -46,8 +118,19 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = envbool("PAPERWIRE_DEBUG")
-BASE_URL = envstr("PAPERWIRE_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
-ALLOWED_HOSTS = ["*"]
+BASE_URL = envurl("PAPERWIRE_BASE_URL", "http://127.0.0.1:8000")
+
+
+def _allowed_hosts(base_url: str) -> list[str]:
+    """The public host of PAPERWIRE_BASE_URL, loopback (local checks, a proxy on the same
+    machine) and PAPERWIRE_ALLOWED_HOSTS: a request naming any other host gets 400."""
+    public = urlsplit(base_url).hostname
+    hosts = ["[" + public + "]" if ":" in public else public, "127.0.0.1", "localhost", "[::1]"]
+    hosts += os.environ.get("PAPERWIRE_ALLOWED_HOSTS", "").replace(",", " ").split()
+    return list(dict.fromkeys(hosts))
+
+
+ALLOWED_HOSTS = _allowed_hosts(BASE_URL)
 CSRF_TRUSTED_ORIGINS = [BASE_URL]
 
 INSTALLED_APPS = [
@@ -97,7 +180,10 @@ TEMPLATES = [
 ]
 
 if os.environ.get("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    try:
+        DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    except ValueError:
+        raise invalid("DATABASE_URL", os.environ["DATABASE_URL"], "postgres://user:password@host:5432/name") from None
 else:
     DATABASES = {
         "default": {
@@ -163,65 +249,72 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "paperwire-pages",
         "TIMEOUT": max(PAGE_CACHE_SECONDS, 1),
-        "OPTIONS": {"MAX_ENTRIES": envint("PAPERWIRE_PAGE_CACHE_ENTRIES", 500)},
+        "OPTIONS": {"MAX_ENTRIES": envint("PAPERWIRE_PAGE_CACHE_ENTRIES", 500, low=1)},
     },
 }
 
 
 def _email_settings(url: str) -> dict[str, object]:
     """Translate PAPERWIRE_EMAIL_URL (smtp://, smtps://, console://) into Django settings."""
-    parts = urlsplit(url)
+    expected = "smtp://user:password@host:port (smtps:// for TLS, ?starttls=1 for STARTTLS) or console://"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise invalid("PAPERWIRE_EMAIL_URL", url, expected) from None
     if parts.scheme == "console":
         return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
     if parts.scheme not in ("smtp", "smtps"):
-        raise ValueError(f"PAPERWIRE_EMAIL_URL: unsupported scheme {parts.scheme!r} (smtp, smtps, console)")
+        raise invalid("PAPERWIRE_EMAIL_URL", url, expected)
     query = parse_qs(parts.query)
     return {
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": parts.hostname or "localhost",
-        "EMAIL_PORT": parts.port or (465 if parts.scheme == "smtps" else 25),
+        "EMAIL_PORT": port or (465 if parts.scheme == "smtps" else 25),
         "EMAIL_HOST_USER": unquote(parts.username or ""),
         "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
         "EMAIL_USE_SSL": parts.scheme == "smtps",
         "EMAIL_USE_TLS": query.get("starttls", ["0"])[0] in ("1", "true"),
-        "EMAIL_TIMEOUT": 30,
     }
 
 
 globals().update(_email_settings(envstr("PAPERWIRE_EMAIL_URL", "console://")))
-DEFAULT_FROM_EMAIL = SERVER_EMAIL = envstr("PAPERWIRE_EMAIL_FROM", "Paperwire <papers@localhost>")
+DEFAULT_FROM_EMAIL = SERVER_EMAIL = envaddress("PAPERWIRE_EMAIL_FROM", "Paperwire <papers@localhost>")
+# Seconds to wait for each answer of the SMTP server. A digest whose final answer does not
+# come in time is "uncertain" (the server may have it) and is not sent again automatically.
+EMAIL_TIMEOUT = envfloat("PAPERWIRE_EMAIL_TIMEOUT", 30.0, low=0.1)
 
-HF_ENDPOINT = envstr("PAPERWIRE_HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-ARXIV_API_URL = envstr("PAPERWIRE_ARXIV_API_URL", "https://export.arxiv.org/api/query")
+HF_ENDPOINT = envurl("PAPERWIRE_HF_ENDPOINT", "https://huggingface.co")
+ARXIV_API_URL = envurl("PAPERWIRE_ARXIV_API_URL", "https://export.arxiv.org/api/query")
 # arXiv asks API clients for one request every three seconds.
-ARXIV_REQUEST_INTERVAL = float(envstr("PAPERWIRE_ARXIV_INTERVAL", "3"))
+ARXIV_REQUEST_INTERVAL = envfloat("PAPERWIRE_ARXIV_INTERVAL", 3.0)
 ARXIV_CATEGORIES = envstr("PAPERWIRE_ARXIV_CATEGORIES", "cs.AI cs.CL cs.CV cs.LG").split()
-HTTP_TIMEOUT = float(envstr("PAPERWIRE_HTTP_TIMEOUT", "30"))
+HTTP_TIMEOUT = envfloat("PAPERWIRE_HTTP_TIMEOUT", 30.0, low=0.1)
 HTTP_RETRIES = envint("PAPERWIRE_HTTP_RETRIES", 4)
 HTTP_BACKOFF = 1.0  # seconds before the first retry, doubled each time
 
 EMBEDDING_MODEL = envstr("PAPERWIRE_EMBEDDING_MODEL", "all-MiniLM-L6-v2")
 MODEL_DIR = Path(envstr("PAPERWIRE_MODEL_DIR", str(PAPERWIRE_HOME / "models"))).expanduser()
-EMBEDDING_THREADS = envint("PAPERWIRE_EMBEDDING_THREADS", min(os.cpu_count() or 2, 4))
+EMBEDDING_THREADS = envint("PAPERWIRE_EMBEDDING_THREADS", min(os.cpu_count() or 2, 4), low=1)
 # Seconds between two index updates in a serving process (0: only at start).
-INDEX_INTERVAL = float(envstr("PAPERWIRE_INDEX_INTERVAL", "60"))
+INDEX_INTERVAL = envfloat("PAPERWIRE_INDEX_INTERVAL", 60.0)
 # Papers per indexing batch; the index files are saved every 16 batches.
-INDEX_BATCH = envint("PAPERWIRE_INDEX_BATCH", 256)
+INDEX_BATCH = envint("PAPERWIRE_INDEX_BATCH", 256, low=1)
 # How often a serving process looks for index files written by another process.
-SEARCH_RELOAD_SECONDS = float(envstr("PAPERWIRE_SEARCH_RELOAD_SECONDS", "2"))
+SEARCH_RELOAD_SECONDS = envfloat("PAPERWIRE_SEARCH_RELOAD_SECONDS", 2.0)
 
 SUBMISSIONS_PER_DAY = envint("PAPERWIRE_SUBMISSIONS_PER_DAY", 10)
 # "<count>/<seconds>" per client for each kind of write.
 RATE_LIMITS = {
-    "vote": envstr("PAPERWIRE_RATE_VOTE", "60/60"),
-    "submit": envstr("PAPERWIRE_RATE_SUBMIT", "10/60"),
-    "signup": envstr("PAPERWIRE_RATE_SIGNUP", "5/3600"),
-    "login": envstr("PAPERWIRE_RATE_LOGIN", "10/300"),
-    "password_reset": envstr("PAPERWIRE_RATE_PASSWORD_RESET", "5/3600"),
-    "subscribe": envstr("PAPERWIRE_RATE_SUBSCRIBE", "10/3600"),
-    "subscribe_address": envstr("PAPERWIRE_RATE_SUBSCRIBE_ADDRESS", "3/86400"),
-    "search": envstr("PAPERWIRE_RATE_SEARCH", "120/60"),
-    "api": envstr("PAPERWIRE_RATE_API", "600/60"),
+    "vote": envrate("PAPERWIRE_RATE_VOTE", "60/60"),
+    "submit": envrate("PAPERWIRE_RATE_SUBMIT", "10/60"),
+    "signup": envrate("PAPERWIRE_RATE_SIGNUP", "5/3600"),
+    "login": envrate("PAPERWIRE_RATE_LOGIN", "10/300"),
+    "password_reset": envrate("PAPERWIRE_RATE_PASSWORD_RESET", "5/3600"),
+    "subscribe": envrate("PAPERWIRE_RATE_SUBSCRIBE", "10/3600"),
+    "subscribe_address": envrate("PAPERWIRE_RATE_SUBSCRIBE_ADDRESS", "3/86400"),
+    "search": envrate("PAPERWIRE_RATE_SEARCH", "120/60"),
+    "api": envrate("PAPERWIRE_RATE_API", "600/60"),
 }
 
 # Digests (docs/digests.md)
@@ -229,19 +322,22 @@ DIGEST_TOP_PAPERS = envint("PAPERWIRE_DIGEST_TOP_PAPERS", 10)
 DIGEST_TOPIC_PAPERS = envint("PAPERWIRE_DIGEST_TOPIC_PAPERS", 5)
 DIGEST_MAX_TOPICS = 10
 DIGEST_CANDIDATES = 2000  # papers of a period considered for topics
-DIGEST_TOPIC_THRESHOLD = float(envstr("PAPERWIRE_DIGEST_TOPIC_THRESHOLD", "0.35"))
-DIGEST_BOUNCE_LIMIT = envint("PAPERWIRE_DIGEST_BOUNCE_LIMIT", 3)
-DIGEST_MAX_ATTEMPTS = envint("PAPERWIRE_DIGEST_MAX_ATTEMPTS", 8)
+DIGEST_TOPIC_THRESHOLD = envfloat("PAPERWIRE_DIGEST_TOPIC_THRESHOLD", 0.35, low=-1, high=1)
+DIGEST_BOUNCE_LIMIT = envint("PAPERWIRE_DIGEST_BOUNCE_LIMIT", 3, low=1)
+DIGEST_MAX_ATTEMPTS = envint("PAPERWIRE_DIGEST_MAX_ATTEMPTS", 8, low=1)
 DIGEST_LEASE_MINUTES = envint("PAPERWIRE_DIGEST_LEASE_MINUTES", 15)
-DIGEST_CONFIRM_DAYS = envint("PAPERWIRE_DIGEST_CONFIRM_DAYS", 3)
+DIGEST_CONFIRM_DAYS = envint("PAPERWIRE_DIGEST_CONFIRM_DAYS", 3, low=1)
 # `paperwire worker`: what it ingests each cycle (e.g. "hf-daily arxiv"; none by default:
 # an offline install has no source), how often, and when digests go out (UTC).
 WORKER_INGEST = os.environ.get("PAPERWIRE_WORKER_INGEST", "").split()
+if any(source not in ("hf-daily", "arxiv") for source in WORKER_INGEST):
+    raise invalid("PAPERWIRE_WORKER_INGEST", " ".join(WORKER_INGEST), "sources among hf-daily and arxiv")
 WORKER_INTERVAL = envint("PAPERWIRE_WORKER_INTERVAL", 900)
-DIGEST_HOUR = envint("PAPERWIRE_DIGEST_HOUR", 6)  # yesterday's daily digest goes out after this hour
-DIGEST_WEEKLY_DAY = envint("PAPERWIRE_DIGEST_WEEKLY_DAY", 1)  # ISO weekday of the weekly digest, 1 = Monday
+DIGEST_HOUR = envint("PAPERWIRE_DIGEST_HOUR", 6, high=23)  # yesterday's daily digest goes out after this hour
+DIGEST_WEEKLY_DAY = envint("PAPERWIRE_DIGEST_WEEKLY_DAY", 1, low=1, high=7)  # ISO weekday, 1 = Monday
 DIGEST_CONFIRMATION_INTERVAL_MINUTES = 24 * 60  # at most one confirmation mail an address a day
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -250,7 +346,10 @@ LOGGING = {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": envstr("PAPERWIRE_LOG_FORMAT", "text")},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": envchoice("PAPERWIRE_LOG_FORMAT", "text", ("text", "json")),
+        },
     },
-    "root": {"handlers": ["console"], "level": envstr("PAPERWIRE_LOG_LEVEL", "WARNING")},
+    "root": {"handlers": ["console"], "level": envchoice("PAPERWIRE_LOG_LEVEL", "WARNING", LOG_LEVELS)},
 }

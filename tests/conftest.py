@@ -275,7 +275,7 @@ def start_paperwire(*args: str, env: dict, **options) -> subprocess.Popen:
 
 def start_site(home: Path, *serve_args: str, **extra_env: str) -> LiveSite:
     port = free_port()
-    env = paperwire_env(home, PAPERWIRE_BASE_URL=f"http://127.0.0.1:{port}", **extra_env)
+    env = paperwire_env(home, **{"PAPERWIRE_BASE_URL": f"http://127.0.0.1:{port}", **extra_env})
     process = start_paperwire("serve", "--port", str(port), *serve_args, env=env, stderr=subprocess.STDOUT)
     site = LiveSite(f"http://127.0.0.1:{port}", home, env, process)
     deadline = time.monotonic() + 60
@@ -330,28 +330,47 @@ PINNED_NOW = dt.datetime(2025, 7, 22, 12, 0, tzinfo=dt.UTC)
 class RecordingHandler:
     """aiosmtpd handler: keeps every accepted message; answers scripted codes for some addresses.
 
-    ``rcpt_answers[address]`` is a list of SMTP replies for RCPT TO (None = accept), used in
-    turn, the last one repeated. ``hold_at``: after storing that many messages, wait
-    ``hold_seconds`` before answering (a server slow to acknowledge).
+    ``rcpt_answers[address]`` is a list of SMTP replies for RCPT TO (None = accept, a number =
+    accept after that many seconds), used in turn, the last one repeated; ``data_answers``
+    the same for the end of the message (a refusal there keeps nothing); ``mail_answer``: the
+    reply to every MAIL FROM (None = accept). ``hold_at``: after storing that many messages,
+    wait ``hold_seconds`` before answering (a server slow to acknowledge).
     """
 
     def __init__(self) -> None:
         import threading
 
         self.messages: list = []
-        self.rcpt_answers: dict[str, list[str | None]] = {}
+        self.rcpt_answers: dict[str, list] = {}
+        self.data_answers: dict[str, list] = {}
+        self.mail_answer: str | None = None
         self.refused: list[str] = []
         self.hold_at = 0
         self.hold_seconds = 0.0
         self.held = threading.Event()
 
+    @staticmethod
+    def scripted(answers: list | None) -> str | float | None:
+        if not answers:
+            return None
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
+        if self.mail_answer:
+            return self.mail_answer
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
-        answers = self.rcpt_answers.get(address.lower())
-        if answers:
-            answer = answers.pop(0) if len(answers) > 1 else answers[0]
-            if answer:
-                self.refused.append(address)
-                return answer
+        import asyncio
+
+        answer = self.scripted(self.rcpt_answers.get(address.lower()))
+        if isinstance(answer, float | int):
+            await asyncio.sleep(answer)
+        elif answer:
+            self.refused.append(address)
+            return answer
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -360,6 +379,10 @@ class RecordingHandler:
         import email
         import email.policy
 
+        refusal = self.scripted(self.data_answers.get(envelope.rcpt_tos[0].lower()))
+        if refusal:
+            self.refused.append(envelope.rcpt_tos[0])
+            return refusal
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append(message)
         if self.hold_at and len(self.messages) == self.hold_at:

@@ -89,6 +89,33 @@ def test_a_sender_killed_mid_run_loses_nothing_and_sends_nothing_twice(home, smt
     assert len(smtp_server.handler.messages) == 5
 
 
+def test_a_server_acknowledging_too_late_gets_each_digest_once(home, smtp_server):
+    """The server keeps the second message but answers 250 only after the sender's timeout."""
+    env, subscribe = home
+    env = dict(env, PAPERWIRE_EMAIL_TIMEOUT="1")
+    emails = subscribe(3)
+    smtp_server.handler.hold_at, smtp_server.handler.hold_seconds = 2, 3.0
+    first = run_paperwire("digest", "send", "--frequency", "daily", "--date", DAY, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "daily:2025-07-22: sent 2, skipped 0, failed 0, 1 uncertain" in first.stdout
+    again = run_paperwire("digest", "send", "--frequency", "daily", "--date", DAY, env=env)
+    assert "daily:2025-07-22: sent 0, skipped 0, failed 0, 1 uncertain" in again.stdout
+    assert Counter(m["To"] for m in smtp_server.handler.messages) == Counter({e: 1 for e in emails})
+
+
+def test_a_run_the_server_refuses_entirely_exits_non_zero(home, smtp_server):
+    env, subscribe = home
+    for email in subscribe(10):
+        smtp_server.handler.rcpt_answers[email] = ["550 5.7.1 Relaying denied"]
+    result = run_paperwire("digest", "send", "--frequency", "daily", "--date", DAY, env=env)
+    assert result.returncode == 1
+    assert "daily:2025-07-22: sent 0, skipped 0, failed 0, 5 to retry" in result.stdout  # then it stopped
+    [line] = result.stderr.splitlines()
+    assert "refused every digest it was given" in line and "550 5.7.1 Relaying denied" in line
+    code = "from paperwire.digests.models import Subscriber as S; print(S.objects.filter(bounces=0).count())"
+    assert run_paperwire("shell", "-v", "0", "-c", code, env=env).stdout.strip() == "10"
+
+
 def test_links_work_when_followed_against_the_running_server(tmp_path, smtp_server):
     import re
     import sqlite3

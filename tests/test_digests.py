@@ -2,10 +2,12 @@
 
 import datetime as dt
 import re
+from collections import Counter
 
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client
 from django.utils import timezone
 
@@ -15,7 +17,7 @@ from paperwire.digests.sending import send_period
 from paperwire.ingest.importer import import_files
 from paperwire.papers.models import Paper
 from paperwire.search.indexer import update_indexes
-from tests.conftest import paper, write_jsonl
+from tests.conftest import free_port, paper, write_jsonl
 
 pytestmark = pytest.mark.django_db
 DAY = "2025-07-22"
@@ -150,6 +152,16 @@ def test_subscribing_is_rate_limited(client, smtp_server, settings):
         for _ in range(3)
     ]
     assert statuses == [200, 200, 429]
+
+
+def test_subscribing_while_the_mail_server_is_down(client, smtp_server, settings):
+    settings.EMAIL_PORT = free_port()  # nothing listens there
+    response = client.post("/subscribe", {"email": "early@example.org", "frequency": "daily"})
+    assert response.status_code == 503 and "could not send the confirmation" in response.content.decode()
+    assert Subscriber.objects.get(email="early@example.org").confirmation_sent_at is None
+    settings.EMAIL_PORT = smtp_server.port  # back: asking again sends the confirmation at once
+    assert client.post("/subscribe", {"email": "early@example.org", "frequency": "daily"}).status_code == 200
+    assert len(smtp_server.handler.to("early@example.org")) == 1
 
 
 def test_the_subscribe_form_needs_csrf(smtp_server):
@@ -332,6 +344,98 @@ def test_permanent_failures_bounce_and_then_stop(smtp_server, day_papers, settin
     send(date="2025-07-24")
     assert len(smtp_server.handler.refused) == refused_before  # no more attempts to that address
     assert len(smtp_server.handler.to("alice@example.org")) == 3
+
+
+def test_a_server_answering_after_the_timeout_gets_the_digest_once(smtp_server, day_papers, settings):
+    """The server stores the message but acknowledges it only after the sender gave up waiting."""
+    settings.EMAIL_TIMEOUT = 1
+    smtp_server.handler.hold_at, smtp_server.handler.hold_seconds = 1, 3.0
+    subscriber("alice@example.org")
+    first = send()
+    delivery = Delivery.objects.get()
+    assert (first.sent, first.retrying, first.uncertain) == (0, 0, 1)
+    assert delivery.state == Delivery.UNCERTAIN and "may have" in delivery.last_error
+    with time_machine.travel(timezone.now() + dt.timedelta(days=1)):  # past every retry delay
+        again = send()
+    assert (again.sent, again.uncertain) == (0, 1)
+    assert len(smtp_server.handler.to("alice@example.org")) == 1
+    assert not Subscriber.objects.get().bounces
+
+
+def test_a_timeout_before_the_message_was_sent_is_retried(smtp_server, day_papers, settings):
+    """No answer to RCPT TO: the server cannot have the message, so it is sent again later."""
+    settings.EMAIL_TIMEOUT = 1
+    subscriber("alice@example.org")
+    smtp_server.handler.rcpt_answers["alice@example.org"] = [3.0, None]  # answers after 3 s, then at once
+    assert send().retrying == 1
+    delivery = Delivery.objects.get()
+    assert delivery.state == Delivery.RETRY
+    with time_machine.travel(delivery.next_attempt_at + dt.timedelta(seconds=1)):
+        assert send().sent == 1
+    assert len(smtp_server.handler.to("alice@example.org")) == 1
+
+
+def test_a_server_refusing_every_message_is_not_a_bounce(smtp_server, day_papers, settings):
+    """A relay that refuses every recipient (here: relaying denied) says nothing about the addresses."""
+    settings.DIGEST_BOUNCE_LIMIT = 1
+    emails = [f"reader{n}@example.org" for n in range(10)]
+    for email in emails:
+        subscriber(email)
+        smtp_server.handler.rcpt_answers[email] = ["550 5.7.1 Relaying denied"]
+    with pytest.raises(CommandError, match="refused every digest it was given.*550 5.7.1 Relaying denied"):
+        call_command("digest", "send", "--frequency", "daily", "--date", DAY)
+    assert list(Subscriber.objects.values_list("bounces", "bouncing").distinct()) == [(0, False)]
+    states = Counter(Delivery.objects.values_list("state", flat=True))
+    assert states == {Delivery.RETRY: 5, Delivery.PENDING: 5}  # it stopped after five refusals alike
+    smtp_server.handler.rcpt_answers.clear()  # the relay is fixed
+    with time_machine.travel(timezone.now() + dt.timedelta(hours=1)):
+        call_command("digest", "send", "--frequency", "daily", "--date", DAY)
+    assert sorted(m["To"] for m in smtp_server.handler.messages) == emails
+
+
+def test_a_refused_sender_stops_the_run_and_bounces_nobody(smtp_server, day_papers, settings):
+    settings.DIGEST_BOUNCE_LIMIT = 1
+    for n in range(3):
+        subscriber(f"reader{n}@example.org")
+    smtp_server.handler.mail_answer = "550 5.7.1 Sender address rejected"
+    with pytest.raises(CommandError, match="refused the sender.*550 5.7.1 Sender address rejected"):
+        call_command("digest", "send", "--frequency", "daily", "--date", DAY)
+    states = sorted(Delivery.objects.values_list("state", flat=True))
+    assert states == [Delivery.PENDING, Delivery.PENDING, Delivery.RETRY]  # one tried, the others left
+    assert not Subscriber.objects.filter(bounces__gt=0).exists()
+    smtp_server.handler.mail_answer = None
+    with time_machine.travel(timezone.now() + dt.timedelta(hours=1)):
+        call_command("digest", "send", "--frequency", "daily", "--date", DAY)
+    assert len(smtp_server.handler.messages) == 3
+
+
+def test_a_refusal_after_the_message_fails_that_digest_alone(smtp_server, day_papers, settings):
+    settings.DIGEST_BOUNCE_LIMIT = 1
+    subscriber("alice@example.org")
+    bob = subscriber("bob@example.org")
+    smtp_server.handler.data_answers["bob@example.org"] = ["554 5.7.1 Message refused"]
+    report = send()
+    assert (report.sent, report.failed) == (1, 1)
+    assert Delivery.objects.get(subscriber=bob).state == Delivery.FAILED
+    bob.refresh_from_db()
+    assert (bob.bounces, bob.bouncing) == (1, True)
+
+
+def test_the_command_fails_when_no_digest_was_accepted(settings, day_papers, capsys):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9
+    subscriber("alice@example.org")
+    with pytest.raises(CommandError, match="could not reach the SMTP server.*Connection refused"):
+        call_command("digest", "send", "--frequency", "daily", "--date", DAY)
+    assert "daily:2025-07-22: sent 0, skipped 0, failed 0, 1 to retry" in capsys.readouterr().out
+
+
+def test_the_command_succeeds_when_one_address_bounces_among_others(smtp_server, day_papers, capsys):
+    subscriber("alice@example.org")
+    subscriber("nobody@example.org")
+    smtp_server.handler.rcpt_answers["nobody@example.org"] = ["550 5.1.1 No such user"]
+    call_command("digest", "send", "--frequency", "daily", "--date", DAY)
+    assert "daily:2025-07-22: sent 1, skipped 0, failed 1" in capsys.readouterr().out
 
 
 def test_a_stale_claim_becomes_uncertain_and_is_not_resent_blindly(smtp_server, day_papers, settings):

@@ -55,10 +55,11 @@ class Delivery(models.Model):
     """One digest for one subscriber and one period: the unit of exactly-once sending.
 
     States: ``pending`` (to send), ``sending`` (claimed by a sender; the SMTP transaction is
-    under way), ``sent``, ``retry`` (a temporary failure: sent again after ``next_attempt_at``),
-    ``failed`` (a permanent failure or too many temporary ones), ``uncertain`` (a sender died
-    during the SMTP transaction: the message may have reached the server, so it is not sent
-    again unless an operator says so), ``skipped`` (nothing new for this subscriber).
+    under way), ``sent``, ``retry`` (a temporary failure, or a refusal of the server rather than
+    of the address: sent again after ``next_attempt_at``), ``failed`` (a permanent failure or
+    too many temporary ones), ``uncertain`` (the whole message went out and no answer came, or
+    a sender died during the SMTP transaction: the message may have reached the server, so it
+    is not sent again unless an operator says so), ``skipped`` (nothing new for this subscriber).
     """
 
     PENDING, SENDING, SENT, RETRY, FAILED, UNCERTAIN, SKIPPED = (

@@ -4,35 +4,52 @@
    key subscriber + period makes this idempotent).
 2. A sender claims a row with a compare-and-set update (``pending`` or a due ``retry`` to
    ``sending``); a row claimed by another sender is left alone.
-3. After the SMTP server accepted the message the row becomes ``sent``, in the same
-   transaction as the papers it showed; a temporary failure (4xx, refused or dropped
-   connection, timeout) becomes ``retry`` with backoff; a permanent one (5xx) ``failed``,
-   and the address counts a bounce (DIGEST_BOUNCE_LIMIT in a row and it gets no more mail).
-4. A row still ``sending`` after DIGEST_LEASE_MINUTES belonged to a sender that died during
-   the SMTP transaction: the message may or may not have reached the server. It becomes
-   ``uncertain`` and is not sent again (never twice is the promise) unless an operator runs
-   ``paperwire digest send --resend-uncertain``; the resend carries the same Message-ID, so
-   receivers that deduplicate by Message-ID still show one.
+3. The SMTP transaction runs step by step (paperwire/digests/smtp.py), so its outcome says
+   whether the server may have the message:
+   - accepted (250 to the end of the message): ``sent``, in the same transaction as the
+     papers it showed;
+   - no answer after the whole message was sent (a timeout, a dropped connection):
+     ``uncertain``, never sent again automatically;
+   - a temporary failure before that (4xx, a timeout or a dropped connection before the end
+     of the message): ``retry`` with backoff;
+   - a permanent refusal of the message (5xx to RCPT TO, DATA or the end of the message):
+     ``failed`` and a bounce for the address, unless the run shows the refusal is the
+     server's rather than the address's (below);
+   - the server cannot be reached, refuses the sender (MAIL FROM) or closes (421): the run
+     stops; that digest is retried, the untried ones stay pending for the next run.
+4. Refusals of the server, not of an address: while a run has had no message accepted, its
+   permanent refusals are held as ``retry`` rows. If nothing at all is accepted and at least
+   two messages were refused with the same code (a rejected sender, a relay that refuses to
+   relay), they stay ``retry`` and no bounce is counted; the run stops after
+   SERVER_REFUSAL_STREAK such refusals. Otherwise each becomes ``failed`` and counts a bounce
+   for its address (DIGEST_BOUNCE_LIMIT in a row and it gets no more mail).
+5. A row still ``sending`` after DIGEST_LEASE_MINUTES belonged to a sender that died during
+   the SMTP transaction: it becomes ``uncertain`` too. ``paperwire digest send
+   --resend-uncertain`` sends uncertain rows again; the resend carries the same Message-ID,
+   so receivers that deduplicate by Message-ID still show one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import smtplib
 import socket
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from paperwire.digests.content import Digest, DigestPeriod, PeriodPapers, build_digest
 from paperwire.digests.emails import digest_message
 from paperwire.digests.models import Delivery, ShownPaper, Subscriber, retry_delay
+from paperwire.digests.smtp import CONNECT, SENDER, SmtpFailure, close, transmit
 from paperwire.progress import progress
+
+# Permanent refusals, with the same code and nothing accepted, after which a run stops.
+SERVER_REFUSAL_STREAK = 5
 
 
 @dataclass
@@ -43,6 +60,7 @@ class SendReport:
     retrying: int = 0
     uncertain: int = 0
     planned: list[str] = field(default_factory=list)
+    problem: str = ""  # why the run delivered nothing, or stopped; empty when it went well
 
     def summary(self) -> str:
         line = f"sent {self.sent}, skipped {self.skipped}, failed {self.failed}"
@@ -53,17 +71,31 @@ class SendReport:
         return line + "".join(f", {e}" for e in extras if e)
 
 
-def is_permanent(error: Exception) -> bool:
-    """5xx answers are permanent; 4xx answers, refused or dropped connections and timeouts are not."""
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        return all(code >= 500 for code, _ in error.recipients.values())
-    if isinstance(error, smtplib.SMTPResponseException):
-        return error.smtp_code >= 500
-    return False
+@dataclass
+class Refusal:
+    delivery: Delivery
+    failure: SmtpFailure
 
 
-def is_temporary(error: Exception) -> bool:
-    return isinstance(error, smtplib.SMTPException | OSError | socket.timeout)
+@dataclass
+class Run:
+    """What one send_period call has seen of the SMTP server."""
+
+    tried: int = 0
+    accepted: int = 0
+    refusals: list[Refusal] = field(default_factory=list)  # permanent, held as ``retry`` until settled
+    outcomes: dict[int, str] = field(default_factory=dict)  # delivery pk: the state this run left it in
+
+    def count(self, state: str) -> int:
+        return sum(s == state for s in self.outcomes.values())
+
+    def refused_by_server(self) -> bool:
+        """Nothing accepted and every permanent refusal the same: the server's, not the addresses'."""
+        codes = {r.failure.code for r in self.refusals}
+        return self.accepted == 0 and len(self.refusals) >= 2 and len(codes) == 1
+
+    def streak(self) -> bool:
+        return self.refused_by_server() and len(self.refusals) >= SERVER_REFUSAL_STREAK
 
 
 def message_id(delivery: Delivery) -> str:
@@ -124,25 +156,87 @@ def record_sent(delivery: Delivery, digest: Digest) -> None:
         Subscriber.objects.filter(pk=digest.subscriber.pk, bounces__gt=0).update(bounces=0)
 
 
-def record_failure(delivery: Delivery, error: Exception, report: SendReport) -> None:
+def record_failure(delivery: Delivery, failure: SmtpFailure, run: Run) -> None:
+    """The delivery's state after ``failure``; a permanent refusal is held until the run settles it."""
     attempts = delivery.attempts + 1
-    text = f"{type(error).__name__}: {error}"[:2000]
-    if is_permanent(error) or attempts >= settings.DIGEST_MAX_ATTEMPTS:
-        Delivery.objects.filter(pk=delivery.pk).update(state=Delivery.FAILED, attempts=attempts, last_error=text)
-        if is_permanent(error):
-            subscriber = delivery.subscriber
-            subscriber.bounces += 1
-            subscriber.bouncing = subscriber.bounces >= settings.DIGEST_BOUNCE_LIMIT
-            subscriber.save(update_fields=["bounces", "bouncing"])
-        report.failed += 1
-    else:
-        Delivery.objects.filter(pk=delivery.pk).update(
-            state=Delivery.RETRY,
+    rows = Delivery.objects.filter(pk=delivery.pk)
+    if failure.maybe_delivered:
+        run.outcomes[delivery.pk] = Delivery.UNCERTAIN
+        rows.update(
+            state=Delivery.UNCERTAIN,
             attempts=attempts,
-            last_error=text,
-            next_attempt_at=timezone.now() + retry_delay(attempts),
+            last_error=f"no answer after the whole message was sent ({failure}): the server may have it, "
+            "so it is not sent again unless `digest send --resend-uncertain` says so",
         )
-        report.retrying += 1
+        return
+    held = failure.permanent and not failure.server_wide
+    if held:
+        run.refusals.append(Refusal(delivery, failure))
+    elif attempts >= settings.DIGEST_MAX_ATTEMPTS:
+        run.outcomes[delivery.pk] = Delivery.FAILED
+        rows.update(state=Delivery.FAILED, attempts=attempts, last_error=describe(failure))
+        return
+    run.outcomes[delivery.pk] = Delivery.RETRY
+    rows.update(
+        state=Delivery.RETRY,
+        attempts=attempts,
+        last_error=describe(failure),
+        next_attempt_at=timezone.now() + retry_delay(attempts),
+    )
+
+
+def describe(failure: SmtpFailure) -> str:
+    return f"{failure.step}: {failure}"[:2000]
+
+
+def settle_refusals(run: Run) -> None:
+    """Each held refusal becomes a failed digest and a bounce, unless the server refused everything."""
+    by_server = run.refused_by_server()
+    for refusal in run.refusals:
+        delivery = refusal.delivery
+        if by_server and delivery.attempts + 1 < settings.DIGEST_MAX_ATTEMPTS:
+            continue  # it stays ``retry``: the address is not at fault
+        Delivery.objects.filter(pk=delivery.pk, state=Delivery.RETRY).update(state=Delivery.FAILED)
+        run.outcomes[delivery.pk] = Delivery.FAILED
+        if by_server:
+            continue
+        Subscriber.objects.filter(pk=delivery.subscriber_id).update(bounces=F("bounces") + 1)
+        Subscriber.objects.filter(pk=delivery.subscriber_id, bounces__gte=settings.DIGEST_BOUNCE_LIMIT).update(
+            bouncing=True
+        )
+
+
+def server_problem(failure: SmtpFailure) -> str:
+    """The one line an operator reads when a run stopped because of the server."""
+    if failure.step == CONNECT:
+        what = f"could not reach the SMTP server {settings.EMAIL_HOST}:{settings.EMAIL_PORT} ({failure})"
+    elif failure.step == SENDER:
+        what = f"the SMTP server refused the sender {settings.DEFAULT_FROM_EMAIL} ({failure})"
+    else:
+        what = f"the SMTP server closed the connection ({failure})"
+    return f"{what}; the run stopped and no bounce was counted: the digests will be retried"
+
+
+def run_problem(run: Run) -> str:
+    if run.refused_by_server():
+        failure = run.refusals[0].failure
+        return (
+            f"the SMTP server refused every digest it was given ({len(run.refusals)}, with {failure}): "
+            "a refusal of the sender or relay, not of the addresses, so no bounce was counted; "
+            "they will be retried"
+        )
+    if run.tried and not run.accepted:
+        counts = ", ".join(
+            f"{run.count(state)} {label}"
+            for state, label in [
+                (Delivery.FAILED, "failed"),
+                (Delivery.RETRY, "to retry"),
+                (Delivery.UNCERTAIN, "uncertain"),
+            ]
+            if run.count(state)
+        )
+        return f"no digest was accepted by the SMTP server ({counts}); each delivery's last error is in /admin/"
+    return ""
 
 
 def send_period(
@@ -173,9 +267,9 @@ def send_period(
     expire_leases(period)
     if resend_uncertain:
         Delivery.objects.filter(period=period.key, state=Delivery.UNCERTAIN).update(state=Delivery.PENDING)
-    report.uncertain = Delivery.objects.filter(period=period.key, state=Delivery.UNCERTAIN).count()
     due = Q(state=Delivery.PENDING) | Q(state=Delivery.RETRY, next_attempt_at__lte=timezone.now())
     todo = Delivery.objects.filter(due, period=period.key).order_by("pk")  # subscribers are read fresh below
+    run = Run()
     connection = get_connection()
     try:
         with progress(total=todo.count(), desc=f"digest {period.key}", unit="mail", show=show_progress) as bar:
@@ -190,17 +284,27 @@ def send_period(
                     Delivery.objects.filter(pk=delivery.pk).update(state=Delivery.SKIPPED)
                     report.skipped += 1
                     continue
+                run.tried += 1
                 try:
-                    connection.send_messages([digest_message(digest, delivery)])
-                except Exception as error:
-                    if not (is_permanent(error) or is_temporary(error)):
-                        Delivery.objects.filter(pk=delivery.pk).update(state=Delivery.PENDING)
-                        raise
-                    record_failure(delivery, error, report)
-                    connection.close()  # the next message starts on a fresh connection
+                    transmit(connection, digest_message(digest, delivery))
+                except SmtpFailure as failure:
+                    record_failure(delivery, failure, run)
+                    if failure.server_wide:
+                        report.problem = server_problem(failure)
+                        break
+                    if run.streak():
+                        break
                     continue
+                except Exception:  # not the server's answer: a bug; the digest was not sent
+                    Delivery.objects.filter(pk=delivery.pk).update(state=Delivery.PENDING)
+                    raise
                 record_sent(delivery, digest)
+                run.accepted += 1
                 report.sent += 1
     finally:
-        connection.close()
+        close(connection)
+        settle_refusals(run)
+    report.failed, report.retrying = run.count(Delivery.FAILED), run.count(Delivery.RETRY)
+    report.uncertain = Delivery.objects.filter(period=period.key, state=Delivery.UNCERTAIN).count()
+    report.problem = report.problem or run_problem(run)
     return report

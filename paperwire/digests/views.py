@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import smtplib
 
 from django import forms
 from django.conf import settings
@@ -46,7 +47,7 @@ class ManageForm(forms.Form):
     clean_topics = SubscribeForm.clean_topics
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @limit_writes("subscribe")
 def subscribe(request: HttpRequest) -> HttpResponse:
     initial = {"email": request.user.email} if request.user.is_authenticated else {}
@@ -56,7 +57,19 @@ def subscribe(request: HttpRequest) -> HttpResponse:
         seconds = retry_after("subscribe_address", email)
         if seconds:
             return too_many(request, seconds)
-        request_subscription(email, form.cleaned_data["frequency"], form.cleaned_data["topics"], request.user)
+        try:
+            request_subscription(email, form.cleaned_data["frequency"], form.cleaned_data["topics"], request.user)
+        except (smtplib.SMTPException, OSError) as error:
+            log.warning("confirmation to %s not sent: %s", email, error)
+            return render(
+                request,
+                "digests/message.html",
+                {
+                    "title": "Please try again later",
+                    "message": "We could not send the confirmation message just now: please ask again later.",
+                },
+                status=503,
+            )
         # The same answer whether the address is new, pending or confirmed: nothing is revealed.
         return render(request, "digests/check_inbox.html", {"email": email})
     return render(request, "digests/subscribe.html", {"form": form})
@@ -79,7 +92,7 @@ def request_subscription(email: str, frequency: str, topics: str, user) -> None:
     Subscriber.objects.filter(pk=subscriber.pk).update(confirmation_sent_at=timezone.now())
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows a button (mail scanners follow links), POST confirms."""
     try:
@@ -123,7 +136,7 @@ def subscriber_from(token: str) -> Subscriber:
 
 
 @csrf_exempt  # RFC 8058 one-click: the mail client POSTs with no session and no token
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     subscriber = subscriber_from(token)
     if request.method == "POST":
@@ -145,7 +158,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "digests/unsubscribe.html", {"subscriber": subscriber})
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def manage(request: HttpRequest, token: str) -> HttpResponse:
     subscriber = subscriber_from(token)
     form = ManageForm(request.POST or None, initial={"frequency": subscriber.frequency, "topics": subscriber.topics})

@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from paperwire.pagecache import cache_for_anonymous
 from paperwire.papers import citations, ranking
@@ -61,14 +61,14 @@ def render_feed(request: HttpRequest, period: Period | None, *, is_home: bool = 
     return render(request, "papers/feed.html", context)
 
 
-@require_GET
+@require_safe
 @cache_for_anonymous
 def home(request: HttpRequest) -> HttpResponse:
     day = ranking.latest_day()
     return render_feed(request, period_containing("date", day) if day else None, is_home=True)
 
 
-@require_GET
+@require_safe
 @cache_for_anonymous
 def feed(request: HttpRequest, kind: str, value: str) -> HttpResponse:
     try:
@@ -78,7 +78,7 @@ def feed(request: HttpRequest, kind: str, value: str) -> HttpResponse:
     return render_feed(request, period)
 
 
-@require_GET
+@require_safe
 @cache_for_anonymous
 def trending(request: HttpRequest) -> HttpResponse:
     papers = ranking.trending_papers(limit=PAGE_SIZE)
@@ -97,7 +97,7 @@ def canonical_redirect(paper_id: str, suffix: str = ""):
     return None
 
 
-@require_GET
+@require_safe
 @cache_for_anonymous(depends_on=index_version)  # related papers come from the node's index
 def paper_detail(request: HttpRequest, paper_id: str) -> HttpResponse:
     if response := canonical_redirect(paper_id):
@@ -113,7 +113,7 @@ def paper_detail(request: HttpRequest, paper_id: str) -> HttpResponse:
     return render(request, "papers/paper.html", context)
 
 
-@require_GET
+@require_safe
 @cache_for_anonymous
 def paper_markdown(request: HttpRequest, paper_id: str) -> HttpResponse:
     if response := canonical_redirect(paper_id, ".md"):
@@ -163,7 +163,7 @@ def submit(request: HttpRequest) -> HttpResponse:
     return render(request, "papers/submit.html", context)
 
 
-@require_GET
+@require_safe
 @cache_for_anonymous
 def organization(request: HttpRequest, name: str) -> HttpResponse:
     org = get_object_or_404(Organization, name=name)
@@ -175,7 +175,7 @@ def organization(request: HttpRequest, name: str) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 @cache_for_anonymous
 def organizations(request: HttpRequest) -> HttpResponse:
     orgs = (

@@ -5,7 +5,7 @@ import datetime as dt
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from paperwire.api.serializers import daily_item_json
 from paperwire.api.views import BadRequest, api_view, int_param
@@ -28,7 +28,7 @@ def parse_day(value: str, name: str) -> dt.date | None:
         raise BadRequest(f"{name} must be a date, YYYY-MM-DD") from None
 
 
-@require_GET
+@require_safe
 @cache_for_anonymous(depends_on=index_version)
 def search_page(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")

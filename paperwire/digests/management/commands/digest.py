@@ -23,7 +23,7 @@ class Command(BaseCommand):
         send.add_argument(
             "--resend-uncertain",
             action="store_true",
-            help="send again the digests whose sender died during the SMTP transaction",
+            help="send again the digests the SMTP server may have (no answer came, or the sender died)",
         )
 
     def handle(self, *args, frequency, date, dry_run, resend_uncertain, **options):
@@ -32,6 +32,7 @@ class Command(BaseCommand):
         except ValueError:
             raise CommandError(f"invalid date {date!r}: expected YYYY-MM-DD") from None
         today = timezone.now().date()
+        problems = []
         for each in [frequency] if frequency else ["daily", "weekly"]:
             period = DigestPeriod.containing(each, day) if day else DigestPeriod.last_complete(each, today)
             report = send_period(period, dry_run=dry_run, resend_uncertain=resend_uncertain)
@@ -41,3 +42,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"{period.key}: would send {sum('skipped' not in p for p in report.planned)} digests")
             else:
                 self.stdout.write(f"{period.key}: {report.summary()}")
+                if report.problem:
+                    problems.append(f"{period.key}: {report.problem}")
+        if problems:
+            # Individual bounces and deferrals are routine; a run that delivered nothing is not.
+            raise CommandError("; ".join(problems))

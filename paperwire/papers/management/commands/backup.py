@@ -1,10 +1,14 @@
 import datetime as dt
+import os
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+
+from paperwire.private import private_file
 
 
 class Command(BaseCommand):
@@ -25,14 +29,18 @@ class Command(BaseCommand):
         if output is None:
             stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
             output = Path(settings.PAPERWIRE_HOME) / "backups" / f"paperwire-{stamp}.sqlite3"
-        output.parent.mkdir(parents=True, exist_ok=True)
+        output.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if output.exists():
             raise CommandError(f"{output} exists already")
         partial = output.with_name(output.name + ".partial")
+        partial.unlink(missing_ok=True)  # left by a run that was killed
+        os.close(private_file(partial))  # password hashes and addresses: readable by the owner only
         # SQLite's online backup API copies a consistent snapshot while others keep writing.
-        with sqlite3.connect(source_path, timeout=30) as source, sqlite3.connect(partial) as target:
+        with closing(sqlite3.connect(source_path, timeout=30)) as source, closing(sqlite3.connect(partial)) as target:
             source.backup(target, pages=4096)
-        check = sqlite3.connect(partial).execute("PRAGMA integrity_check").fetchone()[0]
+            # One self-contained file: the copy leaves WAL mode, so no -wal/-shm files stay beside it.
+            target.execute("PRAGMA journal_mode=DELETE")
+            check = target.execute("PRAGMA integrity_check").fetchone()[0]
         if check != "ok":
             partial.unlink()
             raise CommandError(f"the copy failed its integrity check: {check}")

@@ -1,0 +1,140 @@
+"""One SMTP transaction, step by step, so that a failure says whether the server may have the message.
+
+smtplib's ``sendmail`` runs MAIL, RCPT and DATA in one call: a timeout inside it tells
+nothing about where it happened. ``transmit`` runs the steps one at a time over the
+connection of Django's SMTP backend and raises ``SmtpFailure`` naming the step:
+
+- ``connect`` (connection, EHLO, STARTTLS, login) and ``sender`` (MAIL FROM): the server
+  refuses, or cannot be reached for, any message: nothing about the recipient;
+- ``recipient`` (RCPT TO) and ``data`` (the DATA command, and sending the message up to its
+  final dot): nothing was delivered, sending again is safe;
+- ``message``: the whole message was sent and the server's final answer is awaited. With an
+  answer, the server said what it did (250: it has it; 4xx or 5xx: it has not). Without one
+  (a timeout, a dropped connection) it may have the message: the delivery is uncertain.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.backends.smtp import EmailBackend
+from django.core.mail.message import sanitize_address
+
+CONNECT, SENDER, RECIPIENT, DATA, MESSAGE = "connect", "sender", "recipient", "data", "message"
+
+
+class SmtpFailure(Exception):
+    """A message the server did not acknowledge: where, and its answer (``code`` None: no answer)."""
+
+    def __init__(self, step: str, code: int | None, reply: str) -> None:
+        self.step, self.code, self.reply = step, code, " ".join(reply.split())[:500]
+        super().__init__(f"{code} {self.reply}" if code else self.reply)
+
+    @property
+    def server_wide(self) -> bool:
+        """The server refuses any message now (the connection, the sender, or 421 "closing")."""
+        return self.step in (CONNECT, SENDER) or self.code == 421
+
+    @property
+    def maybe_delivered(self) -> bool:
+        """The whole message went out and no answer came back: the server may have it."""
+        return self.step == MESSAGE and self.code is None
+
+    @property
+    def permanent(self) -> bool:
+        return self.code is not None and self.code >= 500
+
+
+def transmit(backend: BaseEmailBackend, email: EmailMessage) -> None:
+    """Send ``email`` over ``backend``'s connection (opened if needed), or raise SmtpFailure.
+
+    After a failure with no answer the connection is dropped without QUIT (the server may be
+    stuck); after an answered refusal the transaction is reset and the connection kept.
+    Backends other than SMTP (console, file, locmem) have no transaction to follow.
+    """
+    if not isinstance(backend, EmailBackend):
+        backend.send_messages([email])
+        return
+    encoding = email.encoding or settings.DEFAULT_CHARSET
+    sender = sanitize_address(email.from_email, encoding)
+    recipients = [sanitize_address(address, encoding) for address in email.recipients()]
+    payload = email.message().as_bytes(linesep="\r\n")
+    step = CONNECT
+    try:
+        backend.open()
+        smtp = backend.connection
+        smtp.ehlo_or_helo_if_needed()
+        step = SENDER
+        options = [f"size={len(payload)}"] if smtp.does_esmtp and smtp.has_extn("size") else []
+        expect(smtp.mail(sender, options), step, 250)
+        step = RECIPIENT
+        for recipient in recipients:
+            expect(smtp.rcpt(recipient), step, 250, 251)
+        step = DATA
+        expect(smtp.docmd("data"), step, 354)
+        smtp.send(dot_stuffed(payload))
+        step = MESSAGE
+        expect(smtp.getreply(), step, 250)
+    except SmtpFailure as failure:
+        if failure.code == 421:
+            drop(backend)
+        else:
+            reset(backend)
+        raise
+    except (smtplib.SMTPException, OSError) as error:
+        drop(backend)
+        if isinstance(error, smtplib.SMTPResponseException):  # a refused login or STARTTLS
+            raise SmtpFailure(step, error.smtp_code, decode(error.smtp_error)) from error
+        raise SmtpFailure(step, None, f"{type(error).__name__}: {error}") from error
+
+
+def expect(answer: tuple[int, bytes], step: str, *codes: int) -> None:
+    code, reply = answer
+    if code not in codes:
+        raise SmtpFailure(step, code, decode(reply))
+
+
+def decode(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def dot_stuffed(payload: bytes) -> bytes:
+    """The message as DATA sends it (RFC 5321 4.5.2): leading dots doubled, ended by a lone dot."""
+    data = re.sub(rb"(?m)^\.", b"..", payload)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
+
+
+def reset(backend: EmailBackend) -> None:
+    """RSET after an answered refusal, so the connection serves the next message."""
+    if backend.connection is None:
+        return
+    try:
+        code, _ = backend.connection.rset()
+    except (smtplib.SMTPException, OSError):
+        code = None
+    if code != 250:
+        drop(backend)
+
+
+def drop(backend: EmailBackend) -> None:
+    """Close the socket without QUIT: a server that stopped answering would keep us waiting again."""
+    for name in ("connection", "_partial_connection"):
+        smtp = getattr(backend, name, None)
+        if smtp is not None:
+            smtp.close()
+            setattr(backend, name, None)
+
+
+def close(backend: BaseEmailBackend) -> None:
+    """QUIT at the end of a run; a server that answers it badly is simply left."""
+    try:
+        backend.close()
+    except (smtplib.SMTPException, OSError):
+        if isinstance(backend, EmailBackend):
+            drop(backend)
