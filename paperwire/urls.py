@@ -39,10 +39,10 @@ urlpatterns = [
     path("digest/<str:token>/<str:period>", digests.web_version, name="digest_web"),
     path("accounts/settings", account_settings, name="account_settings"),
     path("api/daily_papers", api.daily_papers, name="api_daily_papers"),
-    path("api/papers/search", search.api_search, name="api_search"),
+    path("api/papers/search", api.papers_search, name="api_search"),
     re_path(rf"^api/papers/{PAPER_ID}$", api.paper_detail, name="api_paper"),
-    path("healthz", api.healthz, name="healthz"),
-    path("api/openapi.json", openapi.openapi_json, name="openapi"),
+    path("healthz", api.api_view(api.healthz), name="healthz"),
+    path("api/openapi.json", api.api_view(openapi.openapi_json), name="openapi"),
     path("admin/", admin.site.urls),
 ]
 
