@@ -13,9 +13,9 @@ import time
 
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse
 
+from paperwire.api.errors import error_response
 from paperwire.api.models import RateCounter
 
 
@@ -56,11 +56,7 @@ def retry_after(kind: str, key: str) -> int | None:
 
 
 def too_many(request: HttpRequest, seconds: int) -> HttpResponse:
-    message = f"Too many requests: try again in {seconds} seconds."
-    if request.path.startswith("/api/") or request.headers.get("Accept", "").startswith("application/json"):
-        response = JsonResponse({"error": message}, status=429)
-    else:
-        response = render(request, "error.html", {"title": "Slow down", "message": message}, status=429)
+    response = error_response(request, 429, f"Too many requests: try again in {seconds} seconds.", title="Slow down")
     response["Retry-After"] = str(seconds)
     return response
 

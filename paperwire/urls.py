@@ -1,11 +1,12 @@
 from django.contrib import admin
-from django.http import HttpRequest, JsonResponse
-from django.shortcuts import render
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http import HttpRequest
 from django.urls import include, path, re_path
 
 from paperwire.accounts.views import account_settings
 from paperwire.api import feeds, openapi
 from paperwire.api import views as api
+from paperwire.api.errors import error_response
 from paperwire.digests import views as digests
 from paperwire.pagecache import cache_for_anonymous
 from paperwire.papers import views as papers
@@ -38,45 +39,37 @@ urlpatterns = [
     path("digest/<str:token>/<str:period>", digests.web_version, name="digest_web"),
     path("accounts/settings", account_settings, name="account_settings"),
     path("api/daily_papers", api.daily_papers, name="api_daily_papers"),
-    path("api/papers/search", search.api_search, name="api_search"),
+    path("api/papers/search", api.papers_search, name="api_search"),
     re_path(rf"^api/papers/{PAPER_ID}$", api.paper_detail, name="api_paper"),
-    path("healthz", api.healthz, name="healthz"),
-    path("api/openapi.json", openapi.openapi_json, name="openapi"),
+    path("healthz", api.api_view(api.healthz), name="healthz"),
+    path("api/openapi.json", api.api_view(openapi.openapi_json), name="openapi"),
     path("admin/", admin.site.urls),
 ]
 
 
-def wants_json(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
-
-
 def handler404(request: HttpRequest, exception=None):
-    if wants_json(request):
-        return JsonResponse({"error": "not found"}, status=404)
     args = getattr(exception, "args", ())
     message = args[0] if args and isinstance(args[0], str) else ""
-    return render(
-        request, "error.html", {"title": "Not found", "message": message or "There is no such page."}, status=404
+    return error_response(
+        request, 404, message or "not found", title="Not found", page_message=message or "There is no such page."
     )
 
 
 def handler500(request: HttpRequest):
-    if wants_json(request):
-        return JsonResponse({"error": "internal error"}, status=500)
-    return render(
-        request, "error.html", {"title": "Something broke", "message": "The error has been logged."}, status=500
+    return error_response(
+        request, 500, "internal error", title="Something broke", page_message="The error has been logged."
     )
 
 
 def handler400(request: HttpRequest, exception=None):
-    if wants_json(request):
-        return JsonResponse({"error": "bad request"}, status=400)
-    return render(
-        request, "error.html", {"title": "Bad request", "message": "The request could not be read."}, status=400
+    if isinstance(exception, RequestDataTooBig):
+        return error_response(request, 413, "request body too large", title="Too large")
+    if isinstance(exception, TooManyFieldsSent | TooManyFilesSent):
+        return error_response(request, 400, "too many parameters", title="Bad request")
+    return error_response(
+        request, 400, "bad request", title="Bad request", page_message="The request could not be read."
     )
 
 
 def handler403(request: HttpRequest, exception=None):
-    if wants_json(request):
-        return JsonResponse({"error": "forbidden"}, status=403)
-    return render(request, "error.html", {"title": "Forbidden", "message": "You may not do that."}, status=403)
+    return error_response(request, 403, "forbidden", title="Forbidden", page_message="You may not do that.")

@@ -51,4 +51,5 @@ def test_an_extreme_day_is_a_404_page(client, db):
 
 def test_nul_bytes_in_api_parameters_are_a_400(client, db):
     response = client.get("/api/daily_papers?submitter=%00")
-    assert response.status_code == 400 and response.json() == {"error": "parameters must not contain NUL characters"}
+    assert response.status_code == 400
+    assert response.json() == {"error": "submitter must be text of at most 100 characters, without NUL"}

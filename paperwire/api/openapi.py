@@ -1,6 +1,8 @@
 """The OpenAPI 3.1 description of every JSON endpoint (`GET /api/openapi.json`).
 
-tests/test_openapi.py validates real responses against it and fuzzes the parameters.
+The query parameters come from their one declaration (paperwire/api/params.py), which the views
+parse with. tests/test_openapi.py draws queries from this schema, inside and outside it, and
+checks the answers against it.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
 import paperwire
+from paperwire.api import params
+from paperwire.serving import MAX_REQUEST_LINE
 
 STRING_OR_NULL = {"type": ["string", "null"]}
 
@@ -86,38 +90,44 @@ DAILY_ITEM = {
 ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
 
 
-def parameter(name: str, description: str, schema: dict, where: str = "query", required: bool = False) -> dict:
-    return {"name": name, "in": where, "required": required, "description": description, "schema": schema}
+ERROR_STATUSES = {
+    400: "A parameter outside its schema, named in the message",
+    404: "Unknown id or path",
+    405: "A method other than GET or HEAD (Allow lists them)",
+    414: f"Request line over {MAX_REQUEST_LINE} bytes, refused by the front server before the application",
+    429: "Rate limited (see Retry-After)",
+    431: "Request headers over the front server's limits",
+    500: "Internal error (logged)",
+}
+ANSWERED_BY_EVERY_ENDPOINT = (405, 414, 429, 431, 500)
 
 
 def error_responses(*codes: int) -> dict:
-    text = {400: "Bad parameter", 404: "Unknown id or path", 429: "Rate limited (see Retry-After)"}
     return {
         str(code): {
-            "description": text[code],
+            "description": ERROR_STATUSES[code],
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
         }
-        for code in codes
+        for code in sorted({*codes, *ANSWERED_BY_EVERY_ENDPOINT})
     }
+
+
+def json_content(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def list_of(ref: str, description: str) -> dict:
-    return {
-        "description": description,
-        "content": {
-            "application/json": {"schema": {"type": "array", "items": {"$ref": f"#/components/schemas/{ref}"}}}
-        },
-    }
+    return json_content({"type": "array", "items": {"$ref": f"#/components/schemas/{ref}"}}, description)
 
 
 def schema() -> dict:
-    limit = {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Paperwire API",
             "version": paperwire.__version__,
-            "description": "Daily papers ranked by upvotes, compatible with huggingface.co's paper API.",
+            "description": "Daily papers ranked by upvotes, compatible with huggingface.co's paper API. "
+            "Every error is JSON, {\"error\": \"<message>\"}; parameters not listed are ignored.",
         },
         "servers": [{"url": settings.BASE_URL}],
         "paths": {
@@ -125,16 +135,8 @@ def schema() -> dict:
                 "get": {
                     "summary": "Papers of a day, ISO week or month by upvotes; newest days first without one",
                     "operationId": "listDailyPapers",
-                    "parameters": [
-                        parameter("date", "A day, YYYY-MM-DD", {"type": "string", "format": "date"}),
-                        parameter("week", "An ISO week, YYYY-Www", {"type": "string", "pattern": "^\\d{4}-W\\d{2}$"}),
-                        parameter("month", "A month, YYYY-MM", {"type": "string", "pattern": "^\\d{4}-\\d{2}$"}),
-                        parameter("submitter", "Username of the submitter", {"type": "string"}),
-                        parameter("sort", "Order", {"type": "string", "enum": ["publishedAt", "trending"]}),
-                        parameter("p", "Page, from 0", {"type": "integer", "minimum": 0, "default": 0}),
-                        parameter("limit", "Papers a page", limit),
-                    ],
-                    "responses": {"200": list_of("DailyItem", "Daily papers"), **error_responses(400, 429)},
+                    "parameters": params.DAILY_PAPERS.openapi(),
+                    "responses": {"200": list_of("DailyItem", "Daily papers"), **error_responses(400)},
                 }
             },
             "/api/papers/{id}": {
@@ -142,14 +144,17 @@ def schema() -> dict:
                     "summary": "One paper by arXiv id (any version) or local id",
                     "operationId": "getPaper",
                     "parameters": [
-                        parameter("id", "arXiv or local id", {"type": "string"}, where="path", required=True)
+                        {
+                            "name": "id",
+                            "in": "path",
+                            "required": True,
+                            "description": "arXiv or local id; any other answers 404",
+                            "schema": {"type": "string"},
+                        }
                     ],
                     "responses": {
-                        "200": {
-                            "description": "The paper",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Paper"}}},
-                        },
-                        **error_responses(404, 429),
+                        "200": json_content({"$ref": "#/components/schemas/Paper"}, "The paper"),
+                        **error_responses(404),
                     },
                 }
             },
@@ -157,12 +162,8 @@ def schema() -> dict:
                 "get": {
                     "summary": "Hybrid search; an exact arXiv id or title comes first. Without q, the newest papers",
                     "operationId": "searchPapers",
-                    "parameters": [
-                        parameter("q", "Words, a title or an arXiv id", {"type": "string", "maxLength": 5000}),
-                        parameter("limit", "Results", {"type": "integer", "minimum": 1, "maximum": 120, "default": 50}),
-                        parameter("mode", "Engine", {"type": "string", "enum": ["hybrid", "lexical", "semantic"]}),
-                    ],
-                    "responses": {"200": list_of("DailyItem", "Best match first"), **error_responses(400, 429)},
+                    "parameters": params.SEARCH.openapi(),
+                    "responses": {"200": list_of("DailyItem", "Best match first"), **error_responses(400)},
                 }
             },
             "/healthz": {
@@ -170,14 +171,9 @@ def schema() -> dict:
                     "summary": "Database and search index health",
                     "operationId": "health",
                     "responses": {
-                        "200": {
-                            "description": "Healthy",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}},
-                        },
-                        "503": {
-                            "description": "The database does not answer",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}},
-                        },
+                        "200": json_content({"$ref": "#/components/schemas/Health"}, "Healthy, or degraded"),
+                        "503": json_content({"$ref": "#/components/schemas/Health"}, "The database does not answer"),
+                        **error_responses(),
                     },
                 }
             },
@@ -185,12 +181,7 @@ def schema() -> dict:
                 "get": {
                     "summary": "This document",
                     "operationId": "openapi",
-                    "responses": {
-                        "200": {
-                            "description": "OpenAPI 3.1",
-                            "content": {"application/json": {"schema": {"type": "object"}}},
-                        }
-                    },
+                    "responses": {"200": json_content({"type": "object"}, "OpenAPI 3.1"), **error_responses()},
                 }
             },
         },
@@ -204,7 +195,7 @@ def schema() -> dict:
                 "Health": {
                     "type": "object",
                     "properties": {
-                        "status": {"type": "string", "enum": ["ok", "error"]},
+                        "status": {"type": "string", "enum": ["ok", "degraded", "error"]},
                         "database": {"type": "string"},
                         "index": {"type": "object"},
                     },

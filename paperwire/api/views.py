@@ -7,57 +7,39 @@ import functools
 
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
+from paperwire.api import params
+from paperwire.api.errors import json_error, method_not_allowed
+from paperwire.api.params import BadRequest
 from paperwire.api.serializers import daily_item_json, paper_json
 from paperwire.pagecache import cache_for_anonymous
 from paperwire.papers import ranking
 from paperwire.papers.ids import arxiv_id
 from paperwire.papers.models import Paper
-from paperwire.papers.periods import InvalidPeriod, parse_period
-from paperwire.search.indexes import IndexState, index_dir
+from paperwire.search.engine import search
+from paperwire.search.indexes import IndexState, index_dir, index_version
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 100
-
-
-class BadRequest(Exception):
-    pass
-
-
-def json_error(message: str, status: int) -> JsonResponse:
-    return JsonResponse({"error": message}, status=status)
+READ_METHODS = ["GET", "HEAD"]
 
 
 def api_view(view):
-    """GET only; BadRequest becomes a 400 with the contract's error shape."""
+    """GET and HEAD only, else 405 with Allow; a BadRequest becomes a 400.
+
+    Exempt from the CSRF check, which would refuse a POST with a 403 page before the 405: these
+    views only read, so there is nothing to forge.
+    """
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
-        if request.method not in ("GET", "HEAD"):
-            response = json_error(f"method {request.method} not allowed", 405)
-            response["Allow"] = "GET, HEAD"
-            return response
-        if any("\x00" in v for _, values in request.GET.lists() for v in values):
-            return json_error("parameters must not contain NUL characters", 400)
+        if request.method not in READ_METHODS:
+            return method_not_allowed(request, READ_METHODS)
         try:
             return view(request, *args, **kwargs)
         except BadRequest as error:
             return json_error(str(error), 400)
 
-    return wrapper
-
-
-def int_param(request: HttpRequest, name: str, default: int, low: int, high: int) -> int:
-    raw = request.GET.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be an integer") from None
-    if not low <= value <= high:
-        raise BadRequest(f"{name} must be between {low} and {high}")
-    return value
+    return csrf_exempt(wrapper)
 
 
 @cache_for_anonymous
@@ -65,35 +47,43 @@ def int_param(request: HttpRequest, name: str, default: int, low: int, high: int
 def daily_papers(request: HttpRequest) -> JsonResponse:
     """``/api/daily_papers``: one day, ISO week or month ranked by upvotes; without a period,
     the newest days first; ``sort=trending`` orders by the trending score instead."""
-    limit = int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    page = int_param(request, "p", 0, 0, 1_000_000)
-    sort = request.GET.get("sort") or "publishedAt"
-    if sort not in ("publishedAt", "trending"):
-        raise BadRequest("sort must be publishedAt or trending")
-    periods = [(kind, request.GET[kind]) for kind in ("date", "week", "month") if request.GET.get(kind)]
-    if len(periods) > 1:
-        raise BadRequest("give at most one of date, week and month")
+    query = params.DAILY_PAPERS.parse(request)
+    limit = query["limit"]
+    period = query["date"] or query["week"] or query["month"]
     papers = Paper.visible.select_related("organization", "submitter")
-    if periods:
-        try:
-            period = parse_period(*periods[0])
-        except InvalidPeriod as error:
-            raise BadRequest(str(error)) from None
+    if period:
         papers = papers.filter(daily_date__gte=period.start, daily_date__lt=period.end)
     else:
         papers = papers.filter(daily_date__isnull=False)
-    if submitter := request.GET.get("submitter"):
-        papers = papers.filter(submitter_name=submitter)
-    offset = page * limit
-    if sort == "trending":
+    if query["submitter"]:
+        papers = papers.filter(submitter_name=query["submitter"])
+    offset = query["p"] * limit
+    if query["sort"] == "trending":
         order = [pid for pid, _ in ranking.trending_scores()]
         chosen = papers.in_bulk(order)
         selected = [chosen[pid] for pid in order if pid in chosen][offset : offset + limit]
-    elif periods:
+    elif period:
         selected = list(ranking.ranked(papers)[offset : offset + limit])
     else:
         selected = list(papers.order_by("-daily_date", "-upvotes", "id")[offset : offset + limit])
     return JsonResponse([daily_item_json(p) for p in selected], safe=False)
+
+
+@cache_for_anonymous(depends_on=index_version)
+@api_view
+def papers_search(request: HttpRequest) -> JsonResponse:
+    """``/api/papers/search?q=&limit=&mode=``: Hugging Face's shape, best match first; without
+    words, the newest papers."""
+    query = params.SEARCH.parse(request)
+    if not (query["q"] or "").strip():
+        papers = Paper.visible.filter(daily_date__isnull=False).select_related("organization", "submitter")
+        newest = papers.order_by("-daily_date", "-upvotes")[: query["limit"]]
+        return JsonResponse([daily_item_json(p) for p in newest], safe=False)
+    results = search(query["q"], mode=query["mode"], limit=query["limit"], snippets=False)
+    response = JsonResponse([daily_item_json(h.paper) for h in results.hits], safe=False)
+    if results.notice:
+        response["X-Paperwire-Notice"] = results.notice
+    return response
 
 
 @cache_for_anonymous

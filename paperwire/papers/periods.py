@@ -6,9 +6,10 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-WEEK = re.compile(r"(\d{4})-W(\d{2})")
-MONTH = re.compile(r"(\d{4})-(\d{2})")
-DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# [0-9], not \d: in Python \d also matches other scripts' digits, which int() reads.
+WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")
+MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class InvalidPeriod(ValueError):

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
+from paperwire.api.errors import json_error, wants_json
 from paperwire.pagecache import cache_for_anonymous
 from paperwire.papers import citations, ranking
 from paperwire.papers.ids import arxiv_id
@@ -132,15 +133,14 @@ def safe_next(request: HttpRequest, fallback: str) -> str:
 @require_POST
 @limit_writes("vote")
 def vote(request: HttpRequest, paper_id: str) -> HttpResponse:
-    wants_json = request.headers.get("Accept", "").startswith("application/json")
     paper = find_paper(paper_id)
     if not request.user.is_authenticated:
-        if wants_json:
-            return JsonResponse({"error": "log in to upvote"}, status=401)
+        if wants_json(request):
+            return json_error("log in to upvote", 401)
         return redirect(f"{reverse('login')}?next={paper.get_absolute_url()}")
     up = request.POST.get("action", "up") != "down"
     upvotes = set_vote(request.user, paper, up)
-    if wants_json:
+    if wants_json(request):
         return JsonResponse({"id": paper.pk, "upvotes": upvotes, "voted": up})
     return redirect(safe_next(request, paper.get_absolute_url()))
 

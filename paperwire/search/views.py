@@ -3,28 +3,28 @@ from __future__ import annotations
 import datetime as dt
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from paperwire.api.serializers import daily_item_json
-from paperwire.api.views import BadRequest, api_view, int_param
+from paperwire.api.params import BadRequest, Param
 from paperwire.pagecache import cache_for_anonymous
-from paperwire.papers.models import Paper
+from paperwire.papers.periods import InvalidPeriod, parse_period
 from paperwire.papers.views import voted_ids
 from paperwire.search.engine import MODES, SORTS, search
 from paperwire.search.indexes import index_version
 
 PAGE_SIZE = 20
 MAX_RESULTS = 200
+PAGE = Param("page", "Results page", type="integer", minimum=1, maximum=MAX_RESULTS // PAGE_SIZE, default=1)
 
 
 def parse_day(value: str, name: str) -> dt.date | None:
     if not value:
         return None
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
+        return parse_period("date", value).start
+    except InvalidPeriod:
         raise BadRequest(f"{name} must be a date, YYYY-MM-DD") from None
 
 
@@ -41,7 +41,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
             sort = form["sort"] or "relevance"
             if mode not in MODES or sort not in SORTS:
                 raise BadRequest("unknown mode or sort")
-            page_number = int_param(request, "page", 1, 1, MAX_RESULTS // PAGE_SIZE)
+            page_number = PAGE.parse(request.GET["page"]) if request.GET.get("page") else PAGE.default
             results = search(
                 query,
                 mode=mode,
@@ -64,24 +64,3 @@ def search_page(request: HttpRequest) -> HttpResponse:
             context["error"] = str(error)
             status = 400
     return render(request, "search/results.html", context, status=status)
-
-
-@cache_for_anonymous(depends_on=index_version)
-@api_view
-def api_search(request: HttpRequest) -> JsonResponse:
-    """``/api/papers/search?q=&limit=``: Hugging Face's shape, best match first."""
-    limit = int_param(request, "limit", 50, 1, 120)
-    query = request.GET.get("q", "")
-    if not query.strip():
-        papers = Paper.visible.filter(daily_date__isnull=False).select_related("organization", "submitter")
-        return JsonResponse(
-            [daily_item_json(p) for p in papers.order_by("-daily_date", "-upvotes")[:limit]], safe=False
-        )
-    mode = request.GET.get("mode", "hybrid")
-    if mode not in MODES:
-        raise BadRequest(f"mode must be one of {', '.join(MODES)}")
-    results = search(query, mode=mode, limit=limit, snippets=False)
-    response = JsonResponse([daily_item_json(h.paper) for h in results.hits], safe=False)
-    if results.notice:
-        response["X-Paperwire-Notice"] = results.notice
-    return response

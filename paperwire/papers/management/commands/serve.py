@@ -9,6 +9,8 @@ from django.core.management.base import BaseCommand
 from django.db import connections
 from gunicorn.app.base import BaseApplication
 
+from paperwire.serving import MAX_REQUEST_LINE, JsonErrorWorker
+
 
 class PaperwireServer(BaseApplication):
     def __init__(self, options: dict) -> None:
@@ -58,7 +60,8 @@ class Command(BaseCommand):
                     "bind": f"{host}:{port}",
                     "workers": max(workers, 1),
                     "threads": max(threads, 1),
-                    "worker_class": "gthread",
+                    "worker_class": JsonErrorWorker,  # gthread, with JSON 414 and 431
+                    "limit_request_line": MAX_REQUEST_LINE,
                     "timeout": 60,
                     "graceful_timeout": 10,
                     "accesslog": None,
