@@ -124,6 +124,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The first only counts attempts against the login limits; Django's checks the password.
+AUTHENTICATION_BACKENDS = [
+    "paperwire.accounts.backends.LoginAttemptLimit",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -216,8 +221,14 @@ RATE_LIMITS = {
     "vote": envstr("PAPERWIRE_RATE_VOTE", "60/60"),
     "submit": envstr("PAPERWIRE_RATE_SUBMIT", "10/60"),
     "signup": envstr("PAPERWIRE_RATE_SIGNUP", "5/3600"),
+    # Logins are counted per client address and per account name, on every login form
+    # (paperwire/accounts/backends.py): over either, even the right password waits.
     "login": envstr("PAPERWIRE_RATE_LOGIN", "10/300"),
+    "login_account": envstr("PAPERWIRE_RATE_LOGIN_ACCOUNT", "20/900"),
     "password_reset": envstr("PAPERWIRE_RATE_PASSWORD_RESET", "5/3600"),
+    "password_reset_address": envstr("PAPERWIRE_RATE_PASSWORD_RESET_ADDRESS", "3/3600"),
+    "verify_resend": envstr("PAPERWIRE_RATE_VERIFY_RESEND", "3/3600"),
+    "verify_address": envstr("PAPERWIRE_RATE_VERIFY_ADDRESS", "5/86400"),
     "subscribe": envstr("PAPERWIRE_RATE_SUBSCRIBE", "10/3600"),
     "subscribe_address": envstr("PAPERWIRE_RATE_SUBSCRIBE_ADDRESS", "3/86400"),
     "search": envstr("PAPERWIRE_RATE_SEARCH", "120/60"),

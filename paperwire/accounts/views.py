@@ -10,7 +10,7 @@ from paperwire.accounts.forms import SignupForm
 from paperwire.digests.emails import subscriber_links
 from paperwire.digests.models import Subscriber
 from paperwire.papers.views import safe_next
-from paperwire.ratelimit import limit_writes
+from paperwire.ratelimit import limit_writes, posted
 
 
 @limit_writes("signup")
@@ -26,12 +26,16 @@ def signup(request):
     return render(request, "registration/signup.html", {"form": form, "next": request.GET.get("next", "")})
 
 
-@method_decorator(limit_writes("login"), name="dispatch")
 class LoginView(auth_views.LoginView):
+    """Limited per client address and per account by the LoginAttemptLimit backend, like the admin's."""
+
     redirect_authenticated_user = True
 
 
-@method_decorator(limit_writes("password_reset"), name="dispatch")
+@method_decorator(
+    limit_writes("password_reset", per={"password_reset_address": posted("email")}, what="password resets"),
+    name="dispatch",
+)
 class PasswordResetView(auth_views.PasswordResetView):
     @property
     def extra_email_context(self):
