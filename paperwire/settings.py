@@ -252,6 +252,7 @@ WORKER_INTERVAL = envint("PAPERWIRE_WORKER_INTERVAL", 900)
 DIGEST_HOUR = envint("PAPERWIRE_DIGEST_HOUR", 6)  # yesterday's daily digest goes out after this hour
 DIGEST_WEEKLY_DAY = envint("PAPERWIRE_DIGEST_WEEKLY_DAY", 1)  # ISO weekday of the weekly digest, 1 = Monday
 DIGEST_CONFIRMATION_INTERVAL_MINUTES = 24 * 60  # at most one confirmation mail an address a day
+ACCOUNT_VERIFY_DAYS = 3  # how long the link that verifies an account's address works
 
 LOGGING = {
     "version": 1,
