@@ -1,15 +1,21 @@
 """Fixed-window rate limits, counted in the database so that every process shares them.
 
-``settings.RATE_LIMITS`` maps a kind of request to "<count>/<seconds>". The client is the
-logged-in user, else the remote address. Writes are limited by ``limit_writes``; searches
-and the JSON API by ``RateLimitMiddleware``. Over the limit: HTTP 429 with Retry-After.
+``settings.RATE_LIMITS`` maps a kind of request to "<count>/<seconds>". A kind is counted per
+key: the client (the logged-in user, else the remote address), or something the request names
+(the account a login is for, the address a mail would go to), so that changing addresses does
+not escape it. Writes are limited by ``limit_writes``; searches and the JSON API by
+``RateLimitMiddleware``; code deeper down (a password check) raises ``RateLimited``, which the
+middleware answers. Over the limit: HTTP 429 with Retry-After.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import random
 import time
+import unicodedata
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection
@@ -27,7 +33,25 @@ def parse_rate(rate: str) -> tuple[int, int]:
 def client_key(request: HttpRequest) -> str:
     if request.user.is_authenticated:
         return f"user:{request.user.pk}"
+    return ip_key(request)
+
+
+def ip_key(request: HttpRequest) -> str:
     return f"ip:{request.META.get('REMOTE_ADDR', '')}"
+
+
+def named_key(value: str) -> str:
+    """The key of something a client typed (an account name, an email address): compared the
+    way Django compares them (NFKC, case-folded), so that "Alice", "ALICE" and "ａｌｉｃｅ" count
+    as one, and hashed, so that a password typed into the name field never lands in the
+    counters table. Empty for nothing typed."""
+    value = unicodedata.normalize("NFKC", " ".join(str(value).split())).casefold()
+    return "name:" + hashlib.sha256(value.encode()).hexdigest()[:32] if value else ""
+
+
+def posted(field: str) -> Callable[[HttpRequest], str]:
+    """For ``limit_writes``: the key of a field of the POSTed form."""
+    return lambda request: named_key(request.POST.get(field, ""))
 
 
 # An upsert (SQLite ≥ 3.35 and PostgreSQL): the write is one short statement, not a
@@ -55,22 +79,40 @@ def retry_after(kind: str, key: str) -> int | None:
     return None
 
 
-def too_many(request: HttpRequest, seconds: int) -> HttpResponse:
-    response = error_response(request, 429, f"Too many requests: try again in {seconds} seconds.", title="Slow down")
+def longest_wait(*hits: tuple[str, str]) -> int | None:
+    """Count one hit on each (kind, key) with a key; None when every limit allows it, else the
+    longest wait. Every limit counts every attempt, so none can be spent to reset another."""
+    waits = [retry_after(kind, key) for kind, key in hits if key]
+    return max((w for w in waits if w), default=None)
+
+
+class RateLimited(Exception):
+    """Raised where no response can be returned (inside a form's password check)."""
+
+    def __init__(self, seconds: int, what: str = "requests") -> None:
+        super().__init__(f"Too many {what}")
+        self.seconds, self.what = seconds, what
+
+
+def too_many(request: HttpRequest, seconds: int, what: str = "requests") -> HttpResponse:
+    response = error_response(request, 429, f"Too many {what}: try again in {seconds} seconds.", title="Slow down")
     response["Retry-After"] = str(seconds)
     return response
 
 
-def limit_writes(kind: str):
-    """Decorator: rate-limit the POSTs of a view."""
+def limit_writes(kind: str, per: dict[str, Callable[[HttpRequest], str]] | None = None, what: str = "requests"):
+    """Decorator: rate-limit the POSTs of a view per client (``kind``) and, for each other kind
+    in ``per``, per the key its function reads from the request, e.g.
+    ``per={"password_reset_address": posted("email")}``."""
 
     def decorate(view):
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs):
             if request.method == "POST":
-                seconds = retry_after(kind, client_key(request))
+                keyed = [(other, key(request)) for other, key in (per or {}).items()]
+                seconds = longest_wait((kind, client_key(request)), *keyed)
                 if seconds:
-                    return too_many(request, seconds)
+                    return too_many(request, seconds, what)
             return view(request, *args, **kwargs)
 
         return wrapper
@@ -79,7 +121,8 @@ def limit_writes(kind: str):
 
 
 class RateLimitMiddleware:
-    """Limits GET requests to the JSON API and to search (pages and feeds) per client."""
+    """Limits GET requests to the JSON API and to search (pages and feeds) per client, and
+    answers ``RateLimited`` raised by any view."""
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
@@ -92,3 +135,8 @@ class RateLimitMiddleware:
             if seconds:
                 return too_many(request, seconds)
         return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, RateLimited):
+            return too_many(request, exception.seconds, exception.what)
+        return None

@@ -211,6 +211,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The first only counts attempts against the login limits; Django's checks the password.
+AUTHENTICATION_BACKENDS = [
+    "paperwire.accounts.backends.LoginAttemptLimit",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -310,8 +315,14 @@ RATE_LIMITS = {
     "vote": envrate("PAPERWIRE_RATE_VOTE", "60/60"),
     "submit": envrate("PAPERWIRE_RATE_SUBMIT", "10/60"),
     "signup": envrate("PAPERWIRE_RATE_SIGNUP", "5/3600"),
+    # Logins are counted per client address and per account name, on every login form
+    # (paperwire/accounts/backends.py): over either, even the right password waits.
     "login": envrate("PAPERWIRE_RATE_LOGIN", "10/300"),
+    "login_account": envrate("PAPERWIRE_RATE_LOGIN_ACCOUNT", "20/900"),
     "password_reset": envrate("PAPERWIRE_RATE_PASSWORD_RESET", "5/3600"),
+    "password_reset_address": envrate("PAPERWIRE_RATE_PASSWORD_RESET_ADDRESS", "3/3600"),
+    "verify_resend": envrate("PAPERWIRE_RATE_VERIFY_RESEND", "3/3600"),
+    "verify_address": envrate("PAPERWIRE_RATE_VERIFY_ADDRESS", "5/86400"),
     "subscribe": envrate("PAPERWIRE_RATE_SUBSCRIBE", "10/3600"),
     "subscribe_address": envrate("PAPERWIRE_RATE_SUBSCRIBE_ADDRESS", "3/86400"),
     "search": envrate("PAPERWIRE_RATE_SEARCH", "120/60"),
@@ -337,6 +348,7 @@ WORKER_INTERVAL = envint("PAPERWIRE_WORKER_INTERVAL", 900)
 DIGEST_HOUR = envint("PAPERWIRE_DIGEST_HOUR", 6, high=23)  # yesterday's daily digest goes out after this hour
 DIGEST_WEEKLY_DAY = envint("PAPERWIRE_DIGEST_WEEKLY_DAY", 1, low=1, high=7)  # ISO weekday, 1 = Monday
 DIGEST_CONFIRMATION_INTERVAL_MINUTES = 24 * 60  # at most one confirmation mail an address a day
+ACCOUNT_VERIFY_DAYS = 3  # how long the link that verifies an account's address works
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOGGING = {

@@ -11,6 +11,7 @@ from django.core.management.base import CommandError
 from django.test import Client
 from django.utils import timezone
 
+from paperwire.accounts.models import VerifiedEmail
 from paperwire.digests.content import DigestPeriod
 from paperwire.digests.models import Delivery, ShownPaper, Subscriber
 from paperwire.digests.sending import send_period
@@ -262,8 +263,11 @@ def test_managing_preferences(client, smtp_server, day_papers):
 
 
 def test_a_logged_in_user_finds_their_subscription(client, alice):
+    """Once the account has verified its address (tests/test_email_verification.py)."""
     subscriber("alice@example.org", topics="graphs")
     client.force_login(alice)
+    assert "graphs" not in client.get("/accounts/settings").content.decode()
+    VerifiedEmail.objects.create(user=alice, email="alice@example.org")
     html = client.get("/accounts/settings").content.decode()
     assert "graphs" in html and "/subscription/" in html
 

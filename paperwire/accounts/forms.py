@@ -4,14 +4,13 @@ from django.contrib.auth.models import User
 
 
 class SignupForm(UserCreationForm):
-    email = forms.EmailField(required=True, help_text="For password resets. Never shown to others.")
+    """Says whether a username is taken (usernames are public), never whether an address has an
+    account: a taken address signs up like any other and its owner gets a note (docs/security.md)."""
+
+    email = forms.EmailField(
+        required=True, max_length=254, help_text="We mail it a link to verify it. Never shown to others."
+    )
 
     class Meta(UserCreationForm.Meta):
         model = User
         fields = ("username", "email")
-
-    def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this email exists already; log in or reset its password.")
-        return email

@@ -1,16 +1,25 @@
+import logging
+
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core import signing
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_http_methods, require_POST
 
 from paperwire.accounts.forms import SignupForm
+from paperwire.accounts.models import canonical_email, verified_email
+from paperwire.accounts.verification import confirm_address, read_verification_token, request_verification
 from paperwire.digests.emails import subscriber_links
 from paperwire.digests.models import Subscriber
 from paperwire.papers.views import safe_next
-from paperwire.ratelimit import limit_writes
+from paperwire.ratelimit import limit_writes, posted, too_many
+
+log = logging.getLogger(__name__)
 
 
 @limit_writes("signup")
@@ -20,18 +29,29 @@ def signup(request):
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
+        try:
+            request_verification(user)  # over the address's mail limit: nothing is sent, nothing is said
+        except OSError:
+            log.exception("Could not send the verification mail of account %s", user.pk)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome, {user.get_username()}!")
+        # The same answer whether or not another account has this address.
+        messages.success(
+            request, f"Welcome, {user.get_username()}! Follow the link we mail to {user.email} to verify your address."
+        )
         return redirect(safe_next(request, "/"))
     return render(request, "registration/signup.html", {"form": form, "next": request.GET.get("next", "")})
 
 
-@method_decorator(limit_writes("login"), name="dispatch")
 class LoginView(auth_views.LoginView):
+    """Limited per client address and per account by the LoginAttemptLimit backend, like the admin's."""
+
     redirect_authenticated_user = True
 
 
-@method_decorator(limit_writes("password_reset"), name="dispatch")
+@method_decorator(
+    limit_writes("password_reset", per={"password_reset_address": posted("email")}, what="password resets"),
+    name="dispatch",
+)
 class PasswordResetView(auth_views.PasswordResetView):
     @property
     def extra_email_context(self):
@@ -41,7 +61,59 @@ class PasswordResetView(auth_views.PasswordResetView):
 
 @login_required
 def account_settings(request):
-    """The account's page: its digest subscription, if its email address has one."""
-    subscriber = Subscriber.objects.filter(email=request.user.email.lower()).first() if request.user.email else None
+    """The account's page: the digest subscription of its address, once the account has proved
+    it receives mail there; before that, nothing about it (not even whether there is one)."""
+    address = verified_email(request.user)
+    subscriber = Subscriber.objects.filter(email__iexact=address).first() if address else None
     manage_url = subscriber_links(subscriber)["manage_url"] if subscriber else ""
-    return render(request, "registration/settings.html", {"subscriber": subscriber, "manage_url": manage_url})
+    context = {"verified": bool(address), "subscriber": subscriber, "manage_url": manage_url}
+    return render(request, "registration/settings.html", context)
+
+
+@login_required
+@require_POST
+@limit_writes("verify_resend", what="verification mails")
+def resend_verification(request):
+    user = request.user
+    if not user.email:
+        messages.error(request, "Your account has no email address.")
+    elif verified_email(user):
+        messages.info(request, f"{user.email} is verified already.")
+    else:
+        try:
+            seconds = request_verification(user)
+        except OSError:
+            log.exception("Could not send the verification mail of account %s", user.pk)
+            messages.error(request, "The mail could not be sent just now; try again in a few minutes.")
+        else:
+            if seconds:
+                return too_many(request, seconds, f"mails to {user.email}")
+            messages.success(request, f"We sent a link to {user.email}: follow it to verify your address.")
+    return redirect("account_settings")
+
+
+@require_http_methods(["GET", "POST"])
+def verify_email(request, token: str):
+    """GET shows what would be verified and a button (mail scanners follow links); POST verifies.
+    No login needed: the link itself, mailed to the address, is the proof."""
+    try:
+        data = read_verification_token(token)
+    except signing.SignatureExpired:
+        return render(
+            request,
+            "digests/message.html",
+            {"title": "This link has expired", "message": "Ask for a new one on your account page."},
+            status=410,
+        )
+    except signing.BadSignature:
+        raise Http404("Invalid link") from None
+    user = get_user_model().objects.filter(pk=data["user"]).first()
+    if user is None or canonical_email(user.email) != data["email"]:
+        raise Http404("This link is for an address the account no longer has.")
+    if request.method == "POST":
+        if not confirm_address(user, data["email"]):
+            message = f"{data['email']} is already verified by another account; {user.get_username()} stays unverified."
+            return render(request, "digests/message.html", {"title": "Not verified", "message": message}, status=409)
+        message = f"The account {user.get_username()} can now manage the digest of {data['email']}."
+        return render(request, "digests/message.html", {"title": "Your address is verified", "message": message})
+    return render(request, "registration/verify.html", {"account": user, "email": data["email"]})

@@ -24,11 +24,14 @@ def subscriber_links(subscriber: Subscriber) -> dict[str, str]:
     }
 
 
-def message(template: str, context: dict, to: str, headers: dict | None = None) -> EmailMultiAlternatives:
+def message(
+    template: str, context: dict, to: str, headers: dict | None = None, folder: str = "digests/email"
+) -> EmailMultiAlternatives:
+    """The message of a template triplet in ``folder``: <template>_subject.txt, .txt and .html."""
     context = {"base_url": settings.BASE_URL, **context}
-    subject = " ".join(render_to_string(f"digests/email/{template}_subject.txt", context).split())
-    text = render_to_string(f"digests/email/{template}.txt", context)
-    html = render_to_string(f"digests/email/{template}.html", context)
+    subject = " ".join(render_to_string(f"{folder}/{template}_subject.txt", context).split())
+    text = render_to_string(f"{folder}/{template}.txt", context)
+    html = render_to_string(f"{folder}/{template}.html", context)
     email = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [to], headers=headers or {})
     email.attach_alternative(html, "text/html")
     return email

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from paperwire.accounts.models import verified_email
 from paperwire.digests.content import Digest, DigestPeriod, PeriodPapers, TopicSection, build_digest
 from paperwire.digests.emails import confirmation_message, subscriber_links
 from paperwire.digests.models import FREQUENCIES, Delivery, ShownPaper, Subscriber, topic_lines
@@ -81,7 +82,8 @@ def request_subscription(email: str, frequency: str, topics: str, user) -> None:
     subscriber, created = Subscriber.objects.get_or_create(
         email=email, defaults={"frequency": frequency, "topics": topics}
     )
-    if user is not None and user.is_authenticated and user.email.lower() == email and subscriber.user_id is None:
+    # Only an account that proved it receives mail at the address is attached to its subscription.
+    if user is not None and verified_email(user) == email and subscriber.user_id is None:
         Subscriber.objects.filter(pk=subscriber.pk).update(user=user)
     recent = subscriber.confirmation_sent_at and timezone.now() - subscriber.confirmation_sent_at < dt.timedelta(
         minutes=settings.DIGEST_CONFIRMATION_INTERVAL_MINUTES
