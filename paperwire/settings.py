@@ -199,6 +199,10 @@ ARXIV_CATEGORIES = envstr("PAPERWIRE_ARXIV_CATEGORIES", "cs.AI cs.CL cs.CV cs.LG
 HTTP_TIMEOUT = float(envstr("PAPERWIRE_HTTP_TIMEOUT", "30"))
 HTTP_RETRIES = envint("PAPERWIRE_HTTP_RETRIES", 4)
 HTTP_BACKOFF = 1.0  # seconds before the first retry, doubled each time
+# A web request waits at most this long on an outside service (one attempt, no retries): the
+# arXiv API when a paper is submitted. Slower work belongs to the worker, which waits longer
+# and retries.
+WEB_OUTSIDE_TIMEOUT = float(envstr("PAPERWIRE_WEB_OUTSIDE_TIMEOUT", "3"))
 
 EMBEDDING_MODEL = envstr("PAPERWIRE_EMBEDDING_MODEL", "all-MiniLM-L6-v2")
 MODEL_DIR = Path(envstr("PAPERWIRE_MODEL_DIR", str(PAPERWIRE_HOME / "models"))).expanduser()
@@ -211,6 +215,9 @@ INDEX_BATCH = envint("PAPERWIRE_INDEX_BATCH", 256)
 SEARCH_RELOAD_SECONDS = float(envstr("PAPERWIRE_SEARCH_RELOAD_SECONDS", "2"))
 
 SUBMISSIONS_PER_DAY = envint("PAPERWIRE_SUBMISSIONS_PER_DAY", 10)
+# Fetches of a submitted paper arXiv did not answer for (the web request's quick one, then one
+# per worker cycle) before the submission is given up.
+SUBMISSION_MAX_ATTEMPTS = envint("PAPERWIRE_SUBMISSION_MAX_ATTEMPTS", 5)
 # "<count>/<seconds>" per client for each kind of write.
 RATE_LIMITS = {
     "vote": envstr("PAPERWIRE_RATE_VOTE", "60/60"),
