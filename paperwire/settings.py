@@ -184,7 +184,6 @@ def _email_settings(url: str) -> dict[str, object]:
         "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
         "EMAIL_USE_SSL": parts.scheme == "smtps",
         "EMAIL_USE_TLS": query.get("starttls", ["0"])[0] in ("1", "true"),
-        "EMAIL_TIMEOUT": 30,
     }
 
 
@@ -200,9 +199,13 @@ HTTP_TIMEOUT = float(envstr("PAPERWIRE_HTTP_TIMEOUT", "30"))
 HTTP_RETRIES = envint("PAPERWIRE_HTTP_RETRIES", 4)
 HTTP_BACKOFF = 1.0  # seconds before the first retry, doubled each time
 # A web request waits at most this long on an outside service (one attempt, no retries): the
-# arXiv API when a paper is submitted. Slower work belongs to the worker, which waits longer
-# and retries.
+# arXiv API when a paper is submitted, the SMTP server for mail sent while the user waits.
+# Slower work belongs to the worker, which waits longer and retries.
 WEB_OUTSIDE_TIMEOUT = float(envstr("PAPERWIRE_WEB_OUTSIDE_TIMEOUT", "3"))
+# Django's default for every SMTP connection is the web's, so any mail sent during a request
+# is bounded; the digest sender, a background job, asks for the longer one.
+EMAIL_TIMEOUT = WEB_OUTSIDE_TIMEOUT
+BACKGROUND_EMAIL_TIMEOUT = 30
 
 EMBEDDING_MODEL = envstr("PAPERWIRE_EMBEDDING_MODEL", "all-MiniLM-L6-v2")
 MODEL_DIR = Path(envstr("PAPERWIRE_MODEL_DIR", str(PAPERWIRE_HOME / "models"))).expanduser()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import smtplib
 
 from django import forms
 from django.conf import settings
@@ -56,7 +57,15 @@ def subscribe(request: HttpRequest) -> HttpResponse:
         seconds = retry_after("subscribe_address", email)
         if seconds:
             return too_many(request, seconds)
-        request_subscription(email, form.cleaned_data["frequency"], form.cleaned_data["topics"], request.user)
+        try:
+            request_subscription(email, form.cleaned_data["frequency"], form.cleaned_data["topics"], request.user)
+        except (smtplib.SMTPException, OSError):  # the mail server failed, or was silent for EMAIL_TIMEOUT
+            log.warning("could not send a subscription confirmation", exc_info=True)
+            context = {
+                "title": "Please try again",
+                "message": "We could not send the confirmation message just now. Please try again in a few minutes.",
+            }
+            return render(request, "digests/message.html", context, status=503)
         # The same answer whether the address is new, pending or confirmed: nothing is revealed.
         return render(request, "digests/check_inbox.html", {"email": email})
     return render(request, "digests/subscribe.html", {"form": form})
