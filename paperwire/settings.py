@@ -286,9 +286,6 @@ def _email_settings(url: str) -> dict[str, object]:
 
 globals().update(_email_settings(envstr("PAPERWIRE_EMAIL_URL", "console://")))
 DEFAULT_FROM_EMAIL = SERVER_EMAIL = envaddress("PAPERWIRE_EMAIL_FROM", "Paperwire <papers@localhost>")
-# Seconds to wait for each answer of the SMTP server. A digest whose final answer does not
-# come in time is "uncertain" (the server may have it) and is not sent again automatically.
-EMAIL_TIMEOUT = envfloat("PAPERWIRE_EMAIL_TIMEOUT", 30.0, low=0.1)
 
 HF_ENDPOINT = envurl("PAPERWIRE_HF_ENDPOINT", "https://huggingface.co")
 ARXIV_API_URL = envurl("PAPERWIRE_ARXIV_API_URL", "https://export.arxiv.org/api/query")
@@ -298,6 +295,16 @@ ARXIV_CATEGORIES = envstr("PAPERWIRE_ARXIV_CATEGORIES", "cs.AI cs.CL cs.CV cs.LG
 HTTP_TIMEOUT = envfloat("PAPERWIRE_HTTP_TIMEOUT", 30.0, low=0.1)
 HTTP_RETRIES = envint("PAPERWIRE_HTTP_RETRIES", 4)
 HTTP_BACKOFF = 1.0  # seconds before the first retry, doubled each time
+# A web request waits at most this long on an outside service (one attempt, no retries): the
+# arXiv API when a paper is submitted, the SMTP server for mail sent while the user waits.
+# Slower work belongs to the worker, which waits longer and retries.
+WEB_OUTSIDE_TIMEOUT = envfloat("PAPERWIRE_WEB_OUTSIDE_TIMEOUT", 3.0, low=0.1)
+# Django's default for every SMTP connection is the web's, so any mail sent during a request
+# is bounded; the digest sender, a background job, asks for the longer one.
+EMAIL_TIMEOUT = WEB_OUTSIDE_TIMEOUT
+# Seconds the digest sender waits for each answer of the SMTP server. A digest whose final
+# answer does not come in time is "uncertain" (the server may have it) and is not sent again.
+BACKGROUND_EMAIL_TIMEOUT = envfloat("PAPERWIRE_EMAIL_TIMEOUT", 30.0, low=0.1)
 
 EMBEDDING_MODEL = envstr("PAPERWIRE_EMBEDDING_MODEL", "all-MiniLM-L6-v2")
 MODEL_DIR = Path(envstr("PAPERWIRE_MODEL_DIR", str(PAPERWIRE_HOME / "models"))).expanduser()
@@ -310,6 +317,9 @@ INDEX_BATCH = envint("PAPERWIRE_INDEX_BATCH", 256, low=1)
 SEARCH_RELOAD_SECONDS = envfloat("PAPERWIRE_SEARCH_RELOAD_SECONDS", 2.0)
 
 SUBMISSIONS_PER_DAY = envint("PAPERWIRE_SUBMISSIONS_PER_DAY", 10)
+# Fetches of a submitted paper arXiv did not answer for (the web request's quick one, then one
+# per worker cycle) before the submission is given up.
+SUBMISSION_MAX_ATTEMPTS = envint("PAPERWIRE_SUBMISSION_MAX_ATTEMPTS", 5, low=1)
 # "<count>/<seconds>" per client for each kind of write.
 RATE_LIMITS = {
     "vote": envrate("PAPERWIRE_RATE_VOTE", "60/60"),

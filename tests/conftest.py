@@ -104,11 +104,14 @@ class RecordedServer:
     def __init__(self) -> None:
         self.routes: dict[str, list[Reply]] = {}
         self.requests: list[str] = []
+        self.answering = threading.Event()
+        self.answering.set()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
                 server.requests.append(self.path)
+                server.answering.wait()
                 reply = server.reply_for(self.path)
                 if reply.delay:
                     time.sleep(reply.delay)
@@ -135,6 +138,13 @@ class RecordedServer:
     def add(self, path: str, *replies: Reply) -> None:
         self.routes.setdefault(path, []).extend(replies)
 
+    def hang(self) -> None:
+        """From now on, read each request and answer nothing until ``answer()`` (a source that hangs)."""
+        self.answering.clear()
+
+    def answer(self) -> None:
+        self.answering.set()
+
     def reply_for(self, path: str) -> Reply:
         for key in (path, path.split("?", 1)[0]):
             queue = self.routes.get(key)
@@ -143,6 +153,7 @@ class RecordedServer:
         return Reply(404, "not found")
 
     def close(self) -> None:
+        self.answering.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -418,6 +429,45 @@ def smtp_server(settings):
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_TIMEOUT = 10
+    settings.EMAIL_TIMEOUT = settings.BACKGROUND_EMAIL_TIMEOUT = 10
     yield SmtpServer("127.0.0.1", port, handler)
     controller.stop()
+
+
+# --- a server that accepts connections and never says a word ---------------------------------
+
+
+class SilentServer:
+    """A TCP server on 127.0.0.1 that accepts every connection and never answers: an SMTP server
+    that never greets, an HTTP server that never replies. Connections stay open until close()."""
+
+    def __init__(self) -> None:
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.socket.settimeout(0.1)
+        self.accepted: list[socket.socket] = []
+        self.closing = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while not self.closing.is_set():
+            try:
+                connection, _ = self.socket.accept()
+            except TimeoutError:
+                continue
+            self.accepted.append(connection)
+
+    def close(self) -> None:
+        self.closing.set()
+        self.thread.join()
+        self.socket.close()
+        for connection in self.accepted:
+            connection.close()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[SilentServer]:
+    server = SilentServer()
+    yield server
+    server.close()

@@ -352,7 +352,7 @@ def test_permanent_failures_bounce_and_then_stop(smtp_server, day_papers, settin
 
 def test_a_server_answering_after_the_timeout_gets_the_digest_once(smtp_server, day_papers, settings):
     """The server stores the message but acknowledges it only after the sender gave up waiting."""
-    settings.EMAIL_TIMEOUT = 1
+    settings.BACKGROUND_EMAIL_TIMEOUT = 1
     smtp_server.handler.hold_at, smtp_server.handler.hold_seconds = 1, 3.0
     subscriber("alice@example.org")
     first = send()
@@ -368,7 +368,7 @@ def test_a_server_answering_after_the_timeout_gets_the_digest_once(smtp_server, 
 
 def test_a_timeout_before_the_message_was_sent_is_retried(smtp_server, day_papers, settings):
     """No answer to RCPT TO: the server cannot have the message, so it is sent again later."""
-    settings.EMAIL_TIMEOUT = 1
+    settings.BACKGROUND_EMAIL_TIMEOUT = 1
     subscriber("alice@example.org")
     smtp_server.handler.rcpt_answers["alice@example.org"] = [3.0, None]  # answers after 3 s, then at once
     assert send().retrying == 1

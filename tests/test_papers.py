@@ -1,10 +1,12 @@
 """Paper pages, their markdown twin, votes and submissions."""
 
 import datetime as dt
+import io
 import threading
 
 import pytest
 import time_machine
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 
@@ -236,13 +238,145 @@ def test_submitting_an_unknown_id(client, alice, arxiv):
     assert not Paper.objects.exists()
 
 
-def test_submitting_when_arxiv_is_down_saves_nothing(client, alice, arxiv):
+PENDING_MESSAGE = "arXiv did not answer; your paper will appear once it is fetched."
+
+
+def submit_while_arxiv_fails(client, paper_id: str, arxiv, reply: Reply | None = None) -> str:
+    """Submit ``paper_id`` while arXiv answers ``reply`` (an error by default): the submit page the user lands on."""
+    arxiv.routes["/api/query"] = [reply or Reply(503, "down")]
+    response = client.post("/submit", {"paper": paper_id}, follow=True)
+    assert response.redirect_chain == [("/submit", 302)]
+    page = response.content.decode()
+    assert PENDING_MESSAGE in page
+    return page
+
+
+def complete_submissions(*args: str) -> str:
+    out = io.StringIO()
+    call_command("ingest", "submissions", "--no-index", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def test_when_arxiv_fails_the_submission_waits_and_the_worker_completes_it(client, alice, arxiv):
+    client.force_login(alice)
+    page = submit_while_arxiv_fails(client, "2507.14683", arxiv)
+    assert "Waiting for arXiv" in page and "2507.14683" in page
+    assert "arXiv answered with an error (HTTP 503)" in page
+    assert not Paper.objects.exists()
+    [pending] = Submission.objects.all()
+    assert (pending.user, pending.arxiv_id, pending.state, pending.attempts) == (alice, "2507.14683", "pending", 1)
+    assert len(arxiv.requests) == 1  # one attempt, no retries, in the request
+
+    arxiv.routes["/api/query"] = [Reply(body=arxiv_feed(NEW_PAPER))]
+    with time_machine.travel(PINNED_NOW, tick=False):
+        assert complete_submissions().strip() == "1 submissions on the feed, 0 waiting for arXiv, 0 given up"
+    stored = Paper.objects.get(pk="2507.14683")
+    assert stored.daily_date == PINNED_NOW.date() and stored.submitter == alice
+    assert Submission.objects.get().state == "done" and Submission.objects.get().paper == stored
+    assert client.get("/api/daily_papers", {"date": "2025-07-22"}).json()[0]["submittedBy"]["user"] == "alice"
+    assert "Waiting for arXiv" not in client.get("/submit").content.decode()
+    assert complete_submissions().strip() == "no submissions waiting for arXiv"
+    assert len(arxiv.requests) == 2
+
+
+def test_a_hanging_arxiv_is_given_one_short_try_in_the_request(client, alice, arxiv, settings):
+    settings.WEB_OUTSIDE_TIMEOUT = 0.5
+    arxiv.hang()
+    client.force_login(alice)
+    page = submit_while_arxiv_fails(client, "2507.14683", arxiv, Reply(body=arxiv_feed(NEW_PAPER)))
+    assert "arXiv did not answer in time" in page
+    arxiv.answer()
+    assert complete_submissions().startswith("1 submissions on the feed")
+    assert Paper.objects.get(pk="2507.14683").submitter == alice
+
+
+def test_with_a_single_try_allowed_a_failed_fetch_is_an_error_at_once(client, alice, arxiv, settings):
+    settings.SUBMISSION_MAX_ATTEMPTS = 1
     arxiv.add("/api/query", Reply(503, "down"))
     client.force_login(alice)
     response = client.post("/submit", {"paper": "2507.14683"})
     assert response.status_code == 400
-    assert "arXiv could not be reached; nothing was saved." in response.content.decode()
-    assert not Paper.objects.exists() and not Submission.objects.exists()
+    assert "arXiv answered with an error (HTTP 503) (gave up after one try" in response.content.decode()
+    assert not Submission.objects.exists()
+
+
+def test_a_paper_arxiv_does_not_have_is_given_up_with_a_reason(client, alice, arxiv):
+    client.force_login(alice)
+    submit_while_arxiv_fails(client, "2507.99999", arxiv)
+    arxiv.routes["/api/query"] = [Reply(body=arxiv_feed())]  # arXiv's answer for an id it does not have
+    assert complete_submissions().strip() == "0 submissions on the feed, 0 waiting for arXiv, 1 given up"
+    page = client.get("/submit").content.decode()
+    assert "Not added" in page and "arXiv has no paper 2507.99999." in page
+    assert not Paper.objects.exists()
+    assert complete_submissions().strip() == "no submissions waiting for arXiv"
+
+
+def test_a_submission_arxiv_keeps_failing_is_given_up_after_the_last_try(client, alice, arxiv, settings):
+    settings.SUBMISSION_MAX_ATTEMPTS = 3
+    client.force_login(alice)
+    submit_while_arxiv_fails(client, "2507.14683", arxiv)  # try 1
+    for attempt in (2, 3):
+        with pytest.raises(CommandError, match="the submissions stay pending"):
+            complete_submissions()
+        assert Submission.objects.get().attempts == attempt
+    submission = Submission.objects.get()
+    assert submission.state == "failed"
+    expected = "arXiv answered with an error (HTTP 503) (gave up after 3 tries; you may submit it again later)."
+    assert submission.last_error == expected
+    assert expected in client.get("/submit").content.decode()
+    assert len(arxiv.requests) == 1 + 2 * (settings.HTTP_RETRIES + 1)  # the worker's fetches retry
+    assert complete_submissions().strip() == "no submissions waiting for arXiv"
+    arxiv.routes["/api/query"] = [Reply(body=arxiv_feed(NEW_PAPER))]
+    assert client.post("/submit", {"paper": "2507.14683"})["Location"] == "/papers/2507.14683"  # may try again
+
+
+def test_a_pending_paper_cannot_be_submitted_twice(client, alice, bob, arxiv, tmp_path):
+    client.force_login(alice)
+    submit_while_arxiv_fails(client, "2507.14683", arxiv)
+    import_files([write_jsonl(tmp_path / "k.jsonl", [paper("2507.14683", published="2025-07-19")])], progress=False)
+    client.force_login(bob)
+    response = client.post("/submit", {"paper": "2507.14683"})
+    assert response.status_code == 400
+    assert "2507.14683 has already been submitted; it will appear once arXiv has sent it." in response.content.decode()
+    assert Submission.objects.count() == 1
+
+
+def test_a_paper_submitted_elsewhere_meanwhile_fails_with_a_link(client, alice, arxiv, tmp_path):
+    client.force_login(alice)
+    submit_while_arxiv_fails(client, "2507.14683", arxiv)
+    hf_item = paper("2507.14683", published="2025-07-19", submitted_at="2025-07-21T08:00:00Z")
+    import_files([write_jsonl(tmp_path / "hf.jsonl", [hf_item])], progress=False)
+    arxiv.routes["/api/query"] = [Reply(body=arxiv_feed(NEW_PAPER))]
+    assert complete_submissions().strip() == "0 submissions on the feed, 0 waiting for arXiv, 1 given up"
+    page = client.get("/submit").content.decode()
+    assert "2507.14683 has already been submitted." in page and 'href="/papers/2507.14683"' in page
+    assert Paper.objects.get(pk="2507.14683").submitter is None
+
+
+def test_a_pending_submission_is_fetched_by_one_claim_at_a_time(alice, arxiv):
+    from paperwire.papers.submit import claim, due_submissions, put_on_feed, start_submission
+
+    submission = start_submission(alice, "2507.14683")  # pending, held by its web request
+    assert submission.state == "pending" and list(due_submissions()) == []
+    Submission.objects.filter(pk=submission.pk).update(claimed_until=None)  # the request let go
+    first, second = list(due_submissions()), list(due_submissions())
+    assert claim(first[0]) and not claim(second[0])  # two workers saw it; one gets it
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=16)):  # the first one died
+        assert claim(list(due_submissions())[0])
+    Paper.objects.create(pk="2507.14683", title="MiroMind-M1", abstract="An abstract.")  # as if it was fetched
+    assert not put_on_feed(first[0])  # its claim is stale: nothing happens
+    assert Submission.objects.get().state == "pending"
+
+
+def test_pending_submissions_count_toward_the_daily_limit(client, alice, arxiv, settings):
+    settings.SUBMISSIONS_PER_DAY = 2
+    client.force_login(alice)
+    submit_while_arxiv_fails(client, "2507.14683", arxiv)
+    submit_while_arxiv_fails(client, "2507.14684", arxiv)
+    response = client.post("/submit", {"paper": "2507.14685"})
+    assert response.status_code == 400 and "You can submit 2 papers a day" in response.content.decode()
+    assert "2507.14683" in response.content.decode()  # still listed as waiting
+    assert Submission.objects.count() == 2
 
 
 def test_submitting_a_duplicate(client, alice, bob, arxiv):

@@ -28,6 +28,8 @@ MALFORMED = {
     "PAPERWIRE_EMAIL_URL": "smtp://mail.example.org:twentyfive",
     "PAPERWIRE_EMAIL_FROM": "Paperwire <papers>",
     "PAPERWIRE_EMAIL_TIMEOUT": "0",
+    "PAPERWIRE_WEB_OUTSIDE_TIMEOUT": "3s",
+    "PAPERWIRE_SUBMISSION_MAX_ATTEMPTS": "0",
     "PAPERWIRE_HF_ENDPOINT": "huggingface.co",
     "PAPERWIRE_ARXIV_API_URL": "ftp://export.arxiv.org/api/query",
     "PAPERWIRE_ARXIV_INTERVAL": "3s",

@@ -10,8 +10,9 @@ from django.core.management import call_command
 
 from paperwire.digests.models import Delivery, Subscriber
 from paperwire.ingest.importer import import_files
-from paperwire.papers.models import Paper
-from tests.conftest import Reply, paper, paperwire_env, start_paperwire, write_jsonl
+from paperwire.papers.models import Paper, Submission
+from paperwire.papers.submit import start_submission
+from tests.conftest import Reply, arxiv_feed, paper, paperwire_env, start_paperwire, write_jsonl
 from tests.test_import import HF_ITEM
 
 pytestmark = pytest.mark.django_db
@@ -60,6 +61,17 @@ def test_the_worker_ingests_configured_sources(smtp_server, settings, recorded_s
     recorded_server.add("/api/daily_papers", Reply(body=json.dumps([HF_ITEM])))
     run_cycle(dt.datetime(2025, 7, 22, 3, 0, tzinfo=dt.UTC))
     assert Paper.objects.filter(pk="2507.14683").exists()
+
+
+def test_the_worker_completes_submissions_arxiv_was_slow_for(smtp_server, settings, recorded_server, alice, capsys):
+    settings.ARXIV_API_URL = recorded_server.url + "/api/query"
+    submission = start_submission(alice, "2507.14683")  # a web request's claim that ran out
+    Submission.objects.filter(pk=submission.pk).update(claimed_until=None)
+    recorded_server.add("/api/query", Reply(body=arxiv_feed({"id": "2507.14683v1", "title": "MiroMind-M1"})))
+    run_cycle(dt.datetime(2025, 7, 22, 3, 0, tzinfo=dt.UTC))
+    assert "1 submissions on the feed, 0 waiting for arXiv, 0 given up" in capsys.readouterr().out
+    stored = Paper.objects.get(pk="2507.14683")
+    assert (stored.title, stored.submitter, str(stored.daily_date)) == ("MiroMind-M1", alice, "2025-07-22")
 
 
 def test_a_failing_step_does_not_stop_the_others(smtp_server, readers, settings, capsys):

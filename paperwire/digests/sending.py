@@ -270,7 +270,7 @@ def send_period(
     due = Q(state=Delivery.PENDING) | Q(state=Delivery.RETRY, next_attempt_at__lte=timezone.now())
     todo = Delivery.objects.filter(due, period=period.key).order_by("pk")  # subscribers are read fresh below
     run = Run()
-    connection = get_connection()
+    connection = get_connection(timeout=settings.BACKGROUND_EMAIL_TIMEOUT)
     try:
         with progress(total=todo.count(), desc=f"digest {period.key}", unit="mail", show=show_progress) as bar:
             for delivery in todo.iterator(chunk_size=500):

@@ -60,17 +60,13 @@ def subscribe(request: HttpRequest) -> HttpResponse:
             return too_many(request, seconds)
         try:
             request_subscription(email, form.cleaned_data["frequency"], form.cleaned_data["topics"], request.user)
-        except (smtplib.SMTPException, OSError) as error:
-            log.warning("confirmation to %s not sent: %s", email, error)
-            return render(
-                request,
-                "digests/message.html",
-                {
-                    "title": "Please try again later",
-                    "message": "We could not send the confirmation message just now: please ask again later.",
-                },
-                status=503,
-            )
+        except (smtplib.SMTPException, OSError):  # the mail server failed, or was silent for EMAIL_TIMEOUT
+            log.warning("could not send a subscription confirmation", exc_info=True)
+            context = {
+                "title": "Please try again",
+                "message": "We could not send the confirmation message just now. Please try again in a few minutes.",
+            }
+            return render(request, "digests/message.html", context, status=503)
         # The same answer whether the address is new, pending or confirmed: nothing is revealed.
         return render(request, "digests/check_inbox.html", {"email": email})
     return render(request, "digests/subscribe.html", {"form": form})

@@ -23,9 +23,10 @@ RETRIED_STATUSES = {429, 500, 502, 503, 504}
 class FetchError(Exception):
     """The source could not be read; the message is meant for the user."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, timed_out: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.timed_out = timed_out
 
 
 def retry_after_seconds(value: str | None, default: float) -> float:
@@ -62,14 +63,15 @@ def get(url: str, params: dict | None = None, *, retries: int | None = None, tim
             log.warning("%s: HTTP %s, retrying in %.1fs", url, error.code, wait)
         except TimeoutError as error:
             if last:
-                raise FetchError(f"{url}: timed out after {timeout:g}s") from error
+                raise FetchError(f"{url}: timed out after {timeout:g}s", timed_out=True) from error
             wait = backoff
         except (urllib.error.URLError, ConnectionError, OSError) as error:
             reason = getattr(error, "reason", error)
-            if isinstance(reason, TimeoutError | socket.timeout):
+            timed_out = isinstance(reason, TimeoutError | socket.timeout)
+            if timed_out:
                 reason = f"timed out after {timeout:g}s"
             if last:
-                raise FetchError(f"{url}: {reason}") from None
+                raise FetchError(f"{url}: {reason}", timed_out=timed_out) from None
             wait = backoff
         time.sleep(wait)
         backoff = min(backoff * 2, 60.0)

@@ -129,7 +129,10 @@ def arxiv_resume_since(categories: list[str], today: dt.date) -> dt.date:
     return dt.date.fromisoformat(last) if last else today - dt.timedelta(days=3)
 
 
-def fetch_arxiv_paper(arxiv_id: str) -> PaperRecord | None:
-    """One paper's metadata by id from the arXiv API; None when arXiv does not know it."""
-    page = parse_feed(http.get(settings.ARXIV_API_URL, {"id_list": arxiv_id, "max_results": 1}))
+def fetch_arxiv_paper(arxiv_id: str, *, timeout: float | None = None, retries: int | None = None) -> PaperRecord | None:
+    """One paper's metadata by id from the arXiv API; None when arXiv does not know it.
+
+    ``timeout`` and ``retries`` default to the polite client's (HTTP_TIMEOUT, HTTP_RETRIES)."""
+    params = {"id_list": arxiv_id, "max_results": 1}
+    page = parse_feed(http.get(settings.ARXIV_API_URL, params, timeout=timeout, retries=retries))
     return next((r for r in page.records if r.id == arxiv_id), None)

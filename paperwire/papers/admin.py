@@ -58,7 +58,8 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 @admin.register(Submission)
 class SubmissionAdmin(admin.ModelAdmin):
-    list_display = ("user", "paper", "created_at")
+    list_display = ("user", "arxiv_id", "state", "attempts", "last_error", "created_at")
+    list_filter = ("state",)
     raw_id_fields = ("user", "paper")
 
 

@@ -187,14 +187,38 @@ def set_vote(user, paper: Paper, up: bool) -> int:
 
 
 class Submission(models.Model):
-    """A user putting a paper on the daily feed by its arXiv id."""
+    """A user putting a paper on the daily feed by its arXiv id.
+
+    A paper already in the database goes on the feed at once (``done``). Otherwise its
+    metadata must come from arXiv: the submission is ``pending`` until a fetch succeeds
+    (``done``, ``paper`` set) or arXiv says it has no such paper or keeps failing
+    (``failed``, ``last_error`` says why, in words meant for the user). ``attempts`` counts
+    the fetches claimed so far; a fetch owns the row until ``claimed_until``, so that a web
+    request and any number of workers never complete the same submission twice.
+    """
+
+    PENDING, DONE, FAILED = "pending", "done", "failed"
+    STATES = [(PENDING, "waiting for arXiv"), (DONE, "on the feed"), (FAILED, "failed")]
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions")
-    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="submissions")
+    arxiv_id = models.CharField(max_length=64, help_text="The paper asked for.")
+    paper = models.ForeignKey(Paper, null=True, blank=True, on_delete=models.CASCADE, related_name="submissions")
+    state = models.CharField(max_length=10, choices=STATES, default=DONE)
+    attempts = models.IntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["arxiv_id"], condition=models.Q(state="pending"), name="one_pending_submission_per_paper"
+            )
+        ]
+        indexes = [models.Index(fields=["user", "created_at"], name="submission_user_day")]
+
     def __str__(self) -> str:
-        return f"{self.user} submitted {self.paper_id}"
+        return f"{self.user} submitted {self.arxiv_id} ({self.state})"
 
 
 @receiver([post_save, post_delete], sender=Paper)

@@ -1,19 +1,34 @@
-"""Submitting a paper to the daily feed by its arXiv id or URL."""
+"""Submitting a paper to the daily feed by its arXiv id or URL: the records and their states.
+
+Fetching a paper's metadata from arXiv is the ingest layer's (paperwire.ingest.submissions);
+this module only decides what a submission may do and records it:
+
+- ``start_submission`` checks the id and the daily limit and records the submission, at
+  once ``done`` for a paper already in the database, else ``pending`` and claimed by the
+  caller, who fetches it;
+- whoever holds a claim ends it with ``put_on_feed`` (the paper's row now exists),
+  ``withdraw`` (nothing is kept), ``release`` (try again later) or ``give_up``;
+- ``claim`` lets a worker take a pending submission nobody holds, compare-and-set, so that
+  several workers and the web request never complete one twice.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from django.conf import settings
-from django.db import transaction
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from paperwire.ingest import http
-from paperwire.ingest.arxiv import MalformedFeed
-from paperwire.ingest.sources import fetch_arxiv_paper
-from paperwire.ingest.upsert import upsert_records
 from paperwire.papers.ids import arxiv_id
 from paperwire.papers.models import Paper, Submission, content_changed
+
+# How long a fetch owns a pending submission: longer than the worker's politest fetch
+# (retries, backoff and Retry-After). A claim left by a process that died expires after it.
+CLAIM_LEASE = dt.timedelta(minutes=15)
+SHOWN_FOR = dt.timedelta(days=7)  # pending and failed submissions a user sees on the submit page
 
 
 class SubmissionError(Exception):
@@ -22,46 +37,146 @@ class SubmissionError(Exception):
         self.existing = existing
 
 
-def submit_paper(user, text: str) -> Paper:
-    """Put the paper named by ``text`` on today's feed, fetching its metadata from arXiv.
+def already_submitted(paper_id: str) -> SubmissionError:
+    existing = Paper.visible.filter(pk=paper_id).first()
+    return SubmissionError(f"{paper_id} has already been submitted.", existing=existing)
 
-    A paper that is already on a daily feed is not submitted again. Each user may submit
-    SUBMISSIONS_PER_DAY papers in any 24 hours.
+
+def waiting_already(paper_id: str) -> SubmissionError:
+    return SubmissionError(f"{paper_id} has already been submitted; it will appear once arXiv has sent it.")
+
+
+def start_submission(user, text: str) -> Submission:
+    """Record ``user``'s submission of the paper named by ``text``, or raise SubmissionError.
+
+    Each user may submit SUBMISSIONS_PER_DAY papers in any 24 hours, pending ones included.
+    The count and the new row are one transaction holding a per-user lock, so racing requests
+    cannot pass the limit: SQLite's transactions start with BEGIN IMMEDIATE (one writer at a
+    time), and on PostgreSQL the user's row is locked with SELECT ... FOR UPDATE.
     """
     found = arxiv_id(text or "")
     if not found:
         raise SubmissionError("That is not an arXiv id or URL (e.g. 2410.10819 or https://arxiv.org/abs/2410.10819).")
-    existing = Paper.objects.filter(pk=found).first()
-    if existing and (existing.submitted_on_daily_at or existing.hidden):
-        raise SubmissionError(f"{found} has already been submitted.", existing=None if existing.hidden else existing)
-    since = timezone.now() - dt.timedelta(days=1)
-    if Submission.objects.filter(user=user, created_at__gte=since).count() >= settings.SUBMISSIONS_PER_DAY:
-        raise SubmissionError(f"You can submit {settings.SUBMISSIONS_PER_DAY} papers a day; please come back tomorrow.")
-    if existing is None:
-        try:
-            record = fetch_arxiv_paper(found)
-        except http.FetchError as error:
-            if error.status and 400 <= error.status < 500 and error.status != 429:
-                raise SubmissionError(f"arXiv has no paper {found}.") from None
-            raise SubmissionError("arXiv could not be reached; nothing was saved. Please try again later.") from None
-        except MalformedFeed:
-            raise SubmissionError(
-                "arXiv sent an unreadable answer; nothing was saved. Please try again later."
-            ) from None
-        if record is None:
-            raise SubmissionError(f"arXiv has no paper {found}.")
-        upsert_records([record])
     now = timezone.now()
     with transaction.atomic():
-        updated = Paper.objects.filter(pk=found, submitted_on_daily_at__isnull=True).update(
+        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+        existing = Paper.objects.filter(pk=found).first()
+        if existing and (existing.submitted_on_daily_at or existing.hidden):
+            raise already_submitted(found)
+        if Submission.objects.filter(arxiv_id=found, state=Submission.PENDING).exists():
+            raise waiting_already(found)
+        if counted_today(user, now) >= settings.SUBMISSIONS_PER_DAY:
+            raise SubmissionError(
+                f"You can submit {settings.SUBMISSIONS_PER_DAY} papers a day; please come back tomorrow."
+            )
+        if existing is not None:  # no need to ask arXiv
+            if not feature(found, user, now):
+                raise already_submitted(found)
+            submission = Submission.objects.create(user=user, arxiv_id=found, paper=existing, state=Submission.DONE)
+            content_changed()
+            return submission
+        try:
+            with transaction.atomic():
+                return Submission.objects.create(
+                    user=user,
+                    arxiv_id=found,
+                    state=Submission.PENDING,
+                    attempts=1,
+                    claimed_until=now + CLAIM_LEASE,
+                )
+        except IntegrityError:  # another user's pending submission of it, a moment ago
+            raise waiting_already(found) from None
+
+
+def counted_today(user, now: dt.datetime) -> int:
+    """Submissions that count toward the daily limit: done and pending ones of the last 24 hours."""
+    since = now - dt.timedelta(days=1)
+    return Submission.objects.filter(user=user, created_at__gte=since).exclude(state=Submission.FAILED).count()
+
+
+def feature(paper_id: str, user, now: dt.datetime) -> bool:
+    """Put the paper on today's feed as ``user``'s submission, unless someone already has."""
+    return bool(
+        Paper.objects.filter(pk=paper_id, submitted_on_daily_at__isnull=True, hidden=False).update(
             submitted_on_daily_at=now,
             daily_date=now.date(),
             submitter=user,
             submitter_name=user.get_username(),
             updated_at=now,
         )
-        if not updated:  # someone else submitted it a moment ago
-            raise SubmissionError(f"{found} has already been submitted.", existing=Paper.objects.get(pk=found))
-        Submission.objects.create(user=user, paper_id=found)
-        content_changed()
-    return Paper.objects.get(pk=found)
+    )
+
+
+def held(submission: Submission) -> QuerySet:
+    """The submission, if the claim its caller holds (its ``attempts``) is still the latest."""
+    return Submission.objects.filter(pk=submission.pk, state=Submission.PENDING, attempts=submission.attempts)
+
+
+def put_on_feed(submission: Submission) -> bool:
+    """The paper's row exists now: put it on today's feed. False when the claim was lost."""
+    now = timezone.now()
+    paper_id = submission.arxiv_id
+    with transaction.atomic():
+        if not held(submission).update(state=Submission.DONE, paper_id=paper_id, claimed_until=None):
+            return False
+        if feature(paper_id, submission.user, now):
+            submission.state, submission.paper_id = Submission.DONE, paper_id
+            content_changed()
+        else:  # submitted by someone else (or hidden) while arXiv was being asked
+            shown = Paper.visible.filter(pk=paper_id).exists()
+            submission.state, submission.paper_id = Submission.FAILED, paper_id if shown else None
+            submission.last_error = f"{paper_id} has already been submitted."
+            Submission.objects.filter(pk=submission.pk).update(
+                state=submission.state, paper_id=submission.paper_id, last_error=submission.last_error
+            )
+    return True
+
+
+def withdraw(submission: Submission) -> None:
+    """The web request's own fetch settled it (no such paper, or submitted by someone else
+    meanwhile): keep nothing, as if it had never been asked."""
+    mine = Q(state=Submission.PENDING, attempts=submission.attempts) | Q(state=Submission.FAILED)
+    Submission.objects.filter(mine, pk=submission.pk).delete()
+
+
+def release(submission: Submission, reason: str) -> None:
+    """This fetch failed but a later one may not: leave it pending for the worker, or give it
+    up once SUBMISSION_MAX_ATTEMPTS fetches have failed."""
+    if submission.attempts >= settings.SUBMISSION_MAX_ATTEMPTS:
+        tries = f"{submission.attempts} tries" if submission.attempts > 1 else "one try"
+        give_up(submission, f"{reason} (gave up after {tries}; you may submit it again later).")
+    else:
+        held(submission).update(claimed_until=None, last_error=reason)
+        submission.last_error = reason
+
+
+def give_up(submission: Submission, reason: str) -> None:
+    if held(submission).update(state=Submission.FAILED, claimed_until=None, last_error=reason):
+        submission.state, submission.last_error = Submission.FAILED, reason
+
+
+def due_submissions(now: dt.datetime | None = None) -> QuerySet:
+    """Pending submissions nobody holds (or whose holder's lease ran out), oldest first."""
+    now = now or timezone.now()
+    unclaimed = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    return Submission.objects.filter(unclaimed, state=Submission.PENDING).select_related("user").order_by("pk")
+
+
+def claim(submission: Submission) -> bool:
+    """Take ``submission`` for one fetch (compare-and-set); False when another process has it."""
+    now = timezone.now()
+    unclaimed = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    taken = Submission.objects.filter(
+        unclaimed, pk=submission.pk, state=Submission.PENDING, attempts=submission.attempts
+    )
+    if not taken.update(attempts=F("attempts") + 1, claimed_until=now + CLAIM_LEASE):
+        return False
+    submission.attempts += 1
+    return True
+
+
+def waiting_or_failed(user) -> QuerySet:
+    """What the user should know about: submissions still waiting for arXiv, and recent failures."""
+    since = timezone.now() - SHOWN_FOR
+    states = [Submission.PENDING, Submission.FAILED]
+    return Submission.objects.filter(user=user, state__in=states, created_at__gte=since).order_by("-created_at")

@@ -11,12 +11,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
 from paperwire.api.errors import json_error, wants_json
+from paperwire.ingest.submissions import submit_paper
 from paperwire.pagecache import cache_for_anonymous
 from paperwire.papers import citations, ranking
 from paperwire.papers.ids import arxiv_id
 from paperwire.papers.models import Organization, Paper, Vote, set_vote
 from paperwire.papers.periods import InvalidPeriod, Period, parse_period, period_containing
-from paperwire.papers.submit import SubmissionError, submit_paper
+from paperwire.papers.submit import SubmissionError, waiting_or_failed
 from paperwire.ratelimit import limit_writes
 from paperwire.search.engine import related
 from paperwire.search.indexes import index_version
@@ -151,16 +152,28 @@ def submit(request: HttpRequest) -> HttpResponse:
     context: dict = {"value": ""}
     if request.method == "POST":
         value = request.POST.get("paper", "")
-        context["value"] = value
         try:
-            paper = submit_paper(request.user, value)
+            submission = submit_paper(request.user, value)
         except SubmissionError as error:
-            context["error"] = str(error)
-            context["existing"] = error.existing
+            context.update(value=value, error=str(error), existing=error.existing)
+            context.update(own_submissions(request.user))
             return render(request, "papers/submit.html", context, status=400)
+        if submission.state == submission.PENDING:
+            messages.info(request, "arXiv did not answer; your paper will appear once it is fetched.")
+            return redirect("submit")
         messages.success(request, "Thanks! The paper is on today's feed.")
-        return redirect(paper)
+        return redirect(submission.paper)
+    context.update(own_submissions(request.user))
     return render(request, "papers/submit.html", context)
+
+
+def own_submissions(user) -> dict:
+    """The user's submissions still waiting for arXiv, and the recent ones that failed."""
+    submissions = list(waiting_or_failed(user))
+    return {
+        "waiting": [s for s in submissions if s.state == s.PENDING],
+        "failed": [s for s in submissions if s.state == s.FAILED],
+    }
 
 
 @require_safe

@@ -1,4 +1,5 @@
-"""`paperwire worker`: ingest, index and send digests on a schedule until stopped (SIGTERM, Ctrl-C)."""
+"""`paperwire worker`: complete pending submissions, ingest, index and send digests on a schedule
+until stopped (SIGTERM, Ctrl-C)."""
 
 import logging
 import signal
@@ -15,7 +16,10 @@ log = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
-    help = "Run the schedule: ingest the configured sources, update the indexes, send due digests."
+    help = (
+        "Run the schedule: fetch the papers of pending submissions, ingest the configured sources, "
+        "update the indexes, send due digests."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="run one cycle and exit")
@@ -54,6 +58,7 @@ class Command(BaseCommand):
             self.stderr.write(f"{name} failed; see the log")
 
     def cycle(self) -> None:
+        self.step("pending submissions", "ingest", "submissions", "--no-index")
         for source in settings.WORKER_INGEST:
             self.step(f"ingest {source}", "ingest", source, "--no-index")
         self.step("index")

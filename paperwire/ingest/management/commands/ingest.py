@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from paperwire.ingest import sources
+from paperwire.ingest.submissions import complete_pending_submissions
 from paperwire.search.indexer import update_indexes
 
 
@@ -16,10 +17,13 @@ def iso_day(text: str) -> dt.date:
 
 
 class Command(BaseCommand):
-    help = "Fetch new papers from Hugging Face's daily papers API or the arXiv API."
+    help = (
+        "Fetch new papers from Hugging Face's daily papers API or the arXiv API, "
+        "or the papers of submissions arXiv was too slow for."
+    )
 
     def add_arguments(self, parser):
-        subcommands = parser.add_subparsers(dest="source", required=True, metavar="{hf-daily,arxiv}")
+        subcommands = parser.add_subparsers(dest="source", required=True, metavar="{hf-daily,arxiv,submissions}")
         hf = subcommands.add_parser("hf-daily", help="Hugging Face /api/daily_papers, one request a day")
         hf.add_argument("--no-index", action="store_true", help="leave the search indexes for `paperwire index`")
         when = hf.add_mutually_exclusive_group()
@@ -29,9 +33,16 @@ class Command(BaseCommand):
         arxiv.add_argument("--category", action="append", dest="categories", metavar="C")
         arxiv.add_argument("--since", help="papers first published on or after this day, YYYY-MM-DD")
         arxiv.add_argument("--no-index", action="store_true", help="leave the search indexes for `paperwire index`")
+        pending = subcommands.add_parser(
+            "submissions", help="the arXiv metadata of submissions still waiting for it, then put them on the feed"
+        )
+        pending.add_argument("--no-index", action="store_true", help="leave the search indexes for `paperwire index`")
 
     def handle(self, *args, source, **options):
         today = timezone.now().date()
+        if source == "submissions":
+            self.complete_submissions(index=not options["no_index"])
+            return
         if source == "hf-daily":
             if options["date"]:
                 days = [iso_day(options["date"])]
@@ -55,3 +66,13 @@ class Command(BaseCommand):
         self.stdout.write(report.summary())
         if report.failures:
             raise CommandError(f"{len(report.failures)} request(s) failed; run the command again to retry them")
+
+    def complete_submissions(self, index: bool) -> None:
+        report = complete_pending_submissions()
+        for failure in report.failures:
+            self.stderr.write(f"failed: {failure}")
+        if index and report.featured:
+            self.stdout.write(update_indexes().summary())
+        self.stdout.write(report.summary())
+        if report.failures:
+            raise CommandError("arXiv did not answer; the submissions stay pending for the next run")
