@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from urllib.parse import quote
 
 from django.conf import settings
@@ -106,7 +107,8 @@ class Organization(models.Model):
     def initials(self) -> str:
         """Up to two letters standing in for a logo."""
         words = [w for w in str(self).replace("-", " ").split() if w[:1].isalnum()]
-        return "".join(w[0] for w in words[:2]).upper() or str(self)[:1]
+        visible = [c for c in str(self) if unicodedata.category(c)[0] not in "CZ"]
+        return "".join(w[0] for w in words[:2]).upper() or "".join(visible[:1])
 
     def fill_in(self, **values: str) -> None:
         """Set the fields that are empty and given a value."""
