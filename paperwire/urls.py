@@ -28,7 +28,9 @@ urlpatterns = [
     re_path(rf"^papers/{PAPER_ID}$", papers.paper_detail, name="paper"),
     path("submit", papers.submit, name="submit"),
     path("orgs", papers.organizations, name="organizations"),
-    path("orgs/<slug:name>", papers.organization, name="organization"),
+    # Slugs keep the letters of any script (papers.orgnames); old URLs held names. No control
+    # character is either (PostgreSQL refuses NUL in a query).
+    re_path(r"^orgs/(?P<slug>[^/\x00-\x1f\x7f]{1,300})$", papers.organization, name="organization"),
     path("accounts/", include("paperwire.accounts.urls")),
     path("search", search.search_page, name="search"),
     path("subscribe", digests.subscribe, name="subscribe"),

@@ -1,5 +1,6 @@
 """The main flow in headless Chromium (Debian's), driven by Playwright."""
 
+import json
 import os
 import shutil
 import sqlite3
@@ -137,3 +138,100 @@ def test_an_anonymous_upvote_leads_to_log_in_and_back(site, browser):
     page.click("form.vote button")
     expect(page.locator("form.vote .count")).to_have_text(str(before + 1))
     page.close()
+
+
+CSP_LISTENER = """
+window.__violations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__violations.push(`${event.violatedDirective} ${event.blockedURI} ${event.sourceFile}:${event.lineNumber}`);
+});
+"""
+
+
+def test_pages_work_under_the_content_security_policy(site, browser, tmp_path):
+    record = {
+        "id": "2510.99001",
+        "title": "Policies Are All You Need",
+        "abstract": "Content security policies in practice.",
+        "authors": ["Ada Lovelace"],
+        "published": "2025-10-01",
+        "organization": "Université de Montréal (MILA)",
+        "code_urls": ["javascript:alert(9)", "https://github.com/good/repo"],
+    }
+    (tmp_path / "csp.jsonl").write_text(json.dumps(record) + "\n")
+    assert site.command("import", str(tmp_path / "csp.jsonl")).returncode == 0
+    create = (
+        "from django.contrib.auth.models import User; "
+        "User.objects.create_superuser('root', 'r@example.org', 'pass phrase 45')"
+    )
+    assert site.command("shell", "-c", create).returncode == 0
+
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    context.add_init_script(CSP_LISTENER)
+    console: list[str] = []
+    external: list[str] = []
+    page = context.new_page()
+    page.on("console", lambda message: console.append(message.text))
+    page.on("request", lambda request: None if request.url.startswith(site.url) else external.append(request.url))
+
+    def visit(path: str) -> None:
+        response = page.goto(site.url + path)
+        assert response.status == 200, path
+        assert response.headers["content-security-policy"].startswith("default-src 'self'"), path
+        assert page.evaluate("window.__violations") == [], path
+
+    for path in (
+        "/",
+        "/papers/date/2025-10-01",
+        "/papers/week/2025-W40",
+        "/papers/month/2025-10",
+        "/papers/trending",
+        "/orgs",
+        "/search?q=policies",
+        "/subscribe",
+        "/accounts/login",
+        "/accounts/signup",
+    ):
+        visit(path)
+    visit("/papers/date/2025-10-01")
+    page.click("a.org")
+    expect(page.locator("h1")).to_have_text("Université de Montréal (MILA)")
+    page.click("h3.paper-title a")
+    expect(page.locator("h1")).to_have_text("Policies Are All You Need")
+    assert page.locator("a:has-text('Code')").evaluate_all("links => links.map(a => a.href)") == [
+        "https://github.com/good/repo"
+    ]
+    page.click("button.copy")
+    expect(page.locator("button.copy")).to_have_text("Copied")
+
+    page.click("text=Log in")
+    page.fill("#id_username", "root")
+    page.fill("#id_password", "pass phrase 45")
+    page.click("button:has-text('Log in')")
+    expect(page.locator("h1")).to_have_text("Policies Are All You Need")
+    page.evaluate("window.__stayed = true")
+    page.click("form.vote button")
+    expect(page.locator("form.vote .count")).to_have_text("1")
+    expect(page.locator("form.vote")).to_have_class("vote voted")
+    assert page.evaluate("window.__stayed") is True  # the script voted: no form post, no reload
+    assert page.evaluate("window.__violations") == []
+
+    for path in (
+        "/submit",
+        "/accounts/settings",
+        "/admin/",
+        "/admin/papers/paper/",
+        "/admin/papers/paper/2510.99001/change/",
+        "/admin/papers/organization/",
+        "/admin/auth/user/",
+    ):
+        visit(path)
+    page.goto(site.url + "/admin/papers/organization/")
+    page.click("#result_list tbody th a >> nth=0")
+    page.fill("#id_fullname", "Université de Montréal — MILA")
+    page.click("input[name=_save]")
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+    assert page.evaluate("window.__violations") == []
+    assert [m for m in console if "Content Security Policy" in m] == []
+    assert external == []
+    context.close()

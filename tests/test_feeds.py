@@ -120,11 +120,13 @@ def test_long_days_are_paginated(client, tmp_path):
 
 
 def test_organization_pages(client, papers):
-    response = client.get("/orgs/Acme-Labs")
+    response = client.get("/orgs/acme-labs")
     assert response.status_code == 200
     assert titles(response) == ["Monday high"]
     listing = client.get("/orgs").content.decode()
-    assert 'href="/orgs/Acme-Labs"' in listing
+    assert 'href="/orgs/acme-labs"' in listing
+    # The URL it had before organizations got slugs leads there.
+    assert client.get("/orgs/Acme-Labs")["Location"] == "/orgs/acme-labs"
     assert client.get("/orgs/nobody").status_code == 404
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from paperwire.papers.links import web_url
 from paperwire.papers.models import Organization, Paper
 
 
@@ -20,7 +21,7 @@ def organization_json(org: Organization | None) -> dict | None:
         "_id": org.hf_id or f"pw-org-{org.pk}",
         "name": org.name,
         "fullname": org.fullname or org.name,
-        "avatar": org.avatar_url,
+        "avatar": web_url(org.avatar_url),
     }
 
 
@@ -35,7 +36,11 @@ def submitter_json(paper: Paper) -> dict | None:
             "user": user.get_username(),
             "type": "user",
         }
-    return paper.hf_submitter or None
+    submitter = paper.hf_submitter
+    if isinstance(submitter, dict) and "avatarUrl" in submitter:
+        # Hugging Face gives paths on its own site ("/avatars/..."), kept as they are.
+        submitter = {**submitter, "avatarUrl": web_url(submitter["avatarUrl"], allow_site_path=True)}
+    return submitter or None
 
 
 def paper_json(paper: Paper) -> dict:
@@ -58,12 +63,12 @@ def paper_json(paper: Paper) -> dict:
         data["ai_summary"] = paper.ai_summary
     if paper.ai_keywords:
         data["ai_keywords"] = paper.ai_keywords
-    if paper.code_urls:
-        data["githubRepo"] = paper.code_urls[0]
+    if paper.code_url:
+        data["githubRepo"] = paper.code_url
     if paper.github_stars is not None:
         data["githubStars"] = paper.github_stars
-    if paper.project_page:
-        data["projectPage"] = paper.project_page
+    if paper.project_url:
+        data["projectPage"] = paper.project_url
     if paper.organization_id:
         data["organization"] = organization_json(paper.organization)
     return data

@@ -175,8 +175,8 @@ def render_digest_page(request: HttpRequest, digest: Digest, title: str) -> Http
     links = subscriber_links(digest.subscriber)
     return render(
         request,
-        "digests/email/digest.html",
-        {"digest": digest, "title": title, "web_url": "", "base_url": settings.BASE_URL, **links},
+        "digests/web.html",
+        {"digest": digest, "title": title, **links},
     )
 
 

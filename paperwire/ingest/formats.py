@@ -29,6 +29,9 @@ from paperwire.ingest.records import (
     to_int,
     unwrap_abstract,
 )
+from paperwire.papers.links import web_url
+from paperwire.papers.models import Organization
+from paperwire.papers.orgnames import clean_name
 
 FORMATS = ("jsonl", "hf-daily", "kaggle")
 
@@ -37,18 +40,27 @@ class UnreadableFile(Exception):
     """The file as a whole cannot be imported (missing, not text, not a known format)."""
 
 
+AVATAR_URL_LENGTH = Organization._meta.get_field("avatar_url").max_length
+HF_ID_LENGTH = Organization._meta.get_field("hf_id").max_length
+
+
 def organization_record(value: Any) -> OrganizationRecord | None:
+    """A plain name, or Hugging Face's organization object. Any name is accepted (see
+    papers.orgnames); an avatar that is not an http(s) URL, or an id too long to be
+    Hugging Face's, is left out."""
     if value in (None, "", {}):
         return None
     if isinstance(value, str):
-        name = "-".join(value.strip().split())[:100]
-        return OrganizationRecord(name=name, fullname=value.strip()) if name else None
-    if isinstance(value, dict) and isinstance(value.get("name"), str) and value["name"].strip():
+        name = clean_name(value)
+        return OrganizationRecord(name=name, fullname=name) if name else None
+    if isinstance(value, dict) and isinstance(value.get("name"), str) and clean_name(value["name"]):
+        fullname, avatar, hf_id = value.get("fullname"), value.get("avatar") or value.get("avatarUrl"), value.get("_id")
+        avatar = web_url(avatar)
         return OrganizationRecord(
-            name=value["name"].strip()[:100],
-            fullname=str(value.get("fullname") or ""),
-            avatar_url=str(value.get("avatar") or value.get("avatarUrl") or ""),
-            hf_id=str(value.get("_id") or ""),
+            name=clean_name(value["name"]),
+            fullname=clean_name(fullname) if isinstance(fullname, str) else "",
+            avatar_url=avatar if len(avatar) <= AVATAR_URL_LENGTH else "",
+            hf_id=hf_id.strip() if isinstance(hf_id, str) and len(hf_id.strip()) <= HF_ID_LENGTH else "",
         )
     raise BadRecord("organization must be a name or an object with a name")
 

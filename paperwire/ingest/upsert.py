@@ -99,7 +99,8 @@ class Upserter:
         self.batch_size = batch_size
         self.pending: list[PaperRecord] = []
         self.stats = UpsertStats()
-        self._organizations: dict[str, Organization] = {}
+        self._organizations: dict[tuple[str, str, str], Organization] = {}
+        self._absorbed: dict[int, Organization] = {}
 
     def add(self, record: PaperRecord) -> None:
         self.pending.append(record)
@@ -107,34 +108,47 @@ class Upserter:
             self.flush()
 
     def _organization(self, record: OrganizationRecord | None) -> Organization | None:
+        """The organization of a record, found by any spelling of its names (one query per
+        organization and batch). Organizations that a record shows to be one are merged; papers
+        of this batch that point at a merged one are moved in ``_repoint``."""
         if record is None:
             return None
-        organization = self._organizations.get(record.name)
-        if organization is None:
-            organization, created = Organization.objects.get_or_create(
-                name=record.name,
-                defaults={"fullname": record.fullname, "avatar_url": record.avatar_url, "hf_id": record.hf_id},
+        seen = (record.name, record.fullname, record.hf_id)
+        if seen not in self._organizations:
+            organization, absorbed = Organization.objects.find_or_create(
+                record.name, record.fullname, record.avatar_url, record.hf_id
             )
-            if not created and not organization.fullname and record.fullname:
-                organization.fullname = record.fullname
-                organization.avatar_url = organization.avatar_url or record.avatar_url
-                organization.save(update_fields=["fullname", "avatar_url"])
-            self._organizations[record.name] = organization
-        return organization
+            if absorbed:
+                self._organizations = {k: o for k, o in self._organizations.items() if o.pk not in absorbed}
+                self._absorbed.update(dict.fromkeys(absorbed, organization))
+            self._organizations[seen] = organization
+        return self._organizations[seen]
+
+    def _repoint(self, papers) -> None:
+        for paper in papers:
+            while paper.organization_id in self._absorbed:
+                paper.organization = self._absorbed[paper.organization_id]
 
     def flush(self) -> None:
         if not self.pending:
             return
         records, self.pending = self.pending, []
+        # Organizations first, each in a short transaction of its own: the batch's transaction
+        # then never holds a new organization's row while it waits for another importer's
+        # (two imports meeting the same new names in another order would deadlock). They are
+        # looked up afresh in every batch: another process may have merged some meanwhile.
+        self._organizations, self._absorbed = {}, {}
+        organizations = [self._organization(record.organization) for record in records]
         with transaction.atomic():
             existing = Paper.objects.in_bulk([r.id for r in records])
             before = {pid: _snapshot(p) for pid, p in existing.items()}
             created: dict[str, Paper] = {}
-            for record in records:
+            for record, organization in zip(records, organizations, strict=True):
                 paper = existing.get(record.id) or created.get(record.id)
                 if paper is None:
                     paper = created[record.id] = Paper(id=record.id)
-                apply_record(paper, record, self._organization(record.organization))
+                apply_record(paper, record, organization)
+            self._repoint([*existing.values(), *created.values()])
             for paper in created.values():
                 paper.upvotes = paper.base_upvotes
             Paper.objects.bulk_create(created.values())

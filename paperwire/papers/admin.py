@@ -5,6 +5,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 
 from paperwire.papers.models import Organization, Paper, Submission, Vote, content_changed, refresh_upvotes
+from paperwire.papers.orgnames import alias_keys
 
 
 @admin.register(Paper)
@@ -52,8 +53,16 @@ class VoteAdmin(admin.ModelAdmin):
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ("name", "fullname")
-    search_fields = ("name", "fullname")
+    list_display = ("name", "fullname", "slug")
+    search_fields = ("name", "fullname", "slug")
+    readonly_fields = ("slug",)  # set once: renaming never moves the page
+
+    def save_model(self, request, obj, form, change):
+        if not obj.slug:
+            obj.slug = Organization.objects.free_slug(obj.name, obj.fullname)
+        super().save_model(request, obj, form, change)
+        # Imports find it by its new names too (names another organization has stay theirs).
+        obj.add_aliases(alias_keys(obj.name, obj.fullname, obj.hf_id) | {f"s:{obj.slug}"})
 
 
 @admin.register(Submission)

@@ -63,9 +63,9 @@ def markdown(paper: Paper) -> str:
     links = []
     if paper.is_arxiv:
         links += [f"- arXiv: {paper.arxiv_abs_url}", f"- PDF: {paper.arxiv_pdf_url}"]
-    links += [f"- Code: {url}" for url in paper.code_urls]
-    if paper.project_page:
-        links.append(f"- Project page: {paper.project_page}")
+    links += [f"- Code: {url}" for url in paper.code_links]
+    if paper.project_url:
+        links.append(f"- Project page: {paper.project_url}")
     if links:
         lines += ["## Links", "", *links, ""]
     lines += ["## Abstract", "", paper.abstract, ""]

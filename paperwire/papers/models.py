@@ -1,23 +1,98 @@
 from __future__ import annotations
 
 import secrets
+import unicodedata
+from urllib.parse import quote
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Count, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.urls import reverse
+from django.utils import timezone
 
 from paperwire.papers.ids import is_arxiv
+from paperwire.papers.links import web_url
+from paperwire.papers.orgnames import NAME_LENGTH, alias_keys, clean_name, name_key, slug_for
+
+
+class OrganizationManager(models.Manager):
+    def find_or_create(
+        self, name: str, fullname: str = "", avatar_url: str = "", hf_id: str = ""
+    ) -> tuple[Organization | None, list[int]]:
+        """The organization these names belong to, created if it is new.
+
+        Policy: an organization is found again by any of its names or fullnames folded
+        (case, accents, whitespace, punctuation ignored) or by its Hugging Face id. When the
+        names given belong to several organizations, those are one organization: the oldest
+        absorbs the others (their papers, names and URLs). An empty fullname, avatar or
+        Hugging Face id is filled in; nothing else is overwritten, and the slug never changes.
+        Returns the organization (None for an empty name) and the ids of the ones absorbed.
+        """
+        name, fullname = clean_name(name) or clean_name(fullname), clean_name(fullname)
+        if not name:
+            return None, []
+        keys = alias_keys(name, fullname, hf_id)
+        for attempt in range(3):
+            try:
+                with transaction.atomic():
+                    return self._find_or_create(keys, name, fullname, avatar_url, hf_id.strip())
+            except IntegrityError:
+                # Another process created one of these names at the same moment: look again.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _find_or_create(self, keys, name, fullname, avatar_url, hf_id) -> tuple[Organization, list[int]]:
+        found = sorted(self.filter(aliases__key__in=keys).distinct(), key=lambda org: org.pk)
+        if not found:
+            org = self.create(
+                name=name, fullname=fullname, avatar_url=avatar_url, hf_id=hf_id, slug=self.free_slug(name, fullname)
+            )
+            OrganizationAlias.objects.bulk_create(
+                OrganizationAlias(key=key, organization=org) for key in sorted(keys | {f"s:{org.slug}"})
+            )
+            return org, []
+        org, absorbed = found[0], found[1:]
+        if absorbed:
+            org.absorb(absorbed)
+        org.fill_in(fullname=fullname, avatar_url=avatar_url, hf_id=hf_id)
+        known = set(OrganizationAlias.objects.filter(key__in=keys).values_list("key", flat=True))
+        OrganizationAlias.objects.bulk_create(OrganizationAlias(key=k, organization=org) for k in sorted(keys - known))
+        return org, [other.pk for other in absorbed]
+
+    def free_slug(self, name: str, fullname: str) -> str:
+        base = slug_for(name, fullname)
+        slug, n = base, 1
+        while self.filter(slug=slug).exists() or OrganizationAlias.objects.filter(key=f"s:{slug}").exists():
+            n += 1
+            slug = f"{base}-{n}"
+        return slug
+
+    def for_url(self, value: str) -> Organization | None:
+        """The organization an old or merged URL names: a slug it had, else one of its names."""
+        keys = [f"s:{value}", name_key(value)]
+        aliases = OrganizationAlias.objects.filter(key__in=keys).select_related("organization")
+        found = {alias.key: alias.organization for alias in aliases}
+        return next((found[key] for key in keys if key in found), None)
 
 
 class Organization(models.Model):
-    name = models.SlugField(max_length=100, unique=True, help_text="Short name used in URLs, e.g. 'nvidia'.")
-    fullname = models.CharField(max_length=200, blank=True)
-    avatar_url = models.URLField(max_length=500, blank=True)
+    name = models.CharField(
+        max_length=NAME_LENGTH, help_text="The name its source gives it (Hugging Face's handle, or the name imported)."
+    )
+    slug = models.SlugField(
+        max_length=100, unique=True, allow_unicode=True, help_text="Its URL: /orgs/<slug>. Set once, then kept."
+    )
+    fullname = models.CharField(max_length=NAME_LENGTH, blank=True)
+    avatar_url = models.URLField(
+        max_length=500, blank=True, help_text="Kept for the API; pages never load it (no third-party resources)."
+    )
     hf_id = models.CharField(max_length=40, blank=True, help_text="The organization's id on Hugging Face.")
+
+    objects = OrganizationManager()
 
     class Meta:
         ordering = ["name"]
@@ -26,7 +101,48 @@ class Organization(models.Model):
         return self.fullname or self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("organization", args=[self.name])
+        return reverse("organization", args=[self.slug])
+
+    @property
+    def initials(self) -> str:
+        """Up to two letters standing in for a logo."""
+        words = [w for w in str(self).replace("-", " ").split() if w[:1].isalnum()]
+        visible = [c for c in str(self) if unicodedata.category(c)[0] not in "CZ"]
+        return "".join(w[0] for w in words[:2]).upper() or "".join(visible[:1])
+
+    def fill_in(self, **values: str) -> None:
+        """Set the fields that are empty and given a value."""
+        changed = [field for field, value in values.items() if value and not getattr(self, field)]
+        for field in changed:
+            setattr(self, field, values[field])
+        if changed:
+            self.save(update_fields=changed)
+
+    def add_aliases(self, keys: set[str]) -> None:
+        """Find this organization by ``keys`` too, except those another organization has."""
+        OrganizationAlias.objects.bulk_create(
+            [OrganizationAlias(key=key, organization=self) for key in sorted(keys)], ignore_conflicts=True
+        )
+
+    def absorb(self, others: list[Organization]) -> None:
+        """Make ``others`` part of this organization: their papers, names and URLs come here."""
+        ids = [other.pk for other in others]
+        Paper.objects.filter(organization_id__in=ids).update(organization=self, updated_at=timezone.now())
+        OrganizationAlias.objects.filter(organization_id__in=ids).update(organization=self)
+        for other in others:
+            self.fill_in(fullname=other.fullname, avatar_url=other.avatar_url, hf_id=other.hf_id)
+        Organization.objects.filter(pk__in=ids).delete()
+
+
+class OrganizationAlias(models.Model):
+    """A key an organization is found by: a folded name (``n:``), a Hugging Face id (``hf:``)
+    or a slug it had (``s:``); see paperwire.papers.orgnames."""
+
+    key = models.CharField(max_length=255, unique=True)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="aliases")
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class VisiblePapers(models.Manager):
@@ -104,9 +220,22 @@ class Paper(models.Model):
     def arxiv_pdf_url(self) -> str:
         return f"https://arxiv.org/pdf/{self.id}" if self.is_arxiv else ""
 
+    # Links from data are shown only through papers.links.web_url: http(s) or nothing.
+    @property
+    def code_links(self) -> list[str]:
+        return [url for url in map(web_url, self.code_urls or []) if url]
+
     @property
     def code_url(self) -> str:
-        return self.code_urls[0] if self.code_urls else ""
+        return next(iter(self.code_links), "")
+
+    @property
+    def project_url(self) -> str:
+        return web_url(self.project_page)
+
+    @property
+    def doi_url(self) -> str:
+        return f"https://doi.org/{quote(self.doi.strip(), safe='/:;()._-')}" if self.doi.strip() else ""
 
     @property
     def feed_time(self):

@@ -178,8 +178,14 @@ def own_submissions(user) -> dict:
 
 @require_safe
 @cache_for_anonymous
-def organization(request: HttpRequest, name: str) -> HttpResponse:
-    org = get_object_or_404(Organization, name=name)
+def organization(request: HttpRequest, slug: str) -> HttpResponse:
+    org = Organization.objects.filter(slug=slug).first()
+    if org is None:
+        # An URL of the old scheme (/orgs/<name>), another spelling, or an organization merged
+        # into another: one permanent redirect to the page.
+        if (found := Organization.objects.for_url(slug)) is None:
+            raise Http404("There is no such organization.")
+        return redirect(found, permanent=True)
     page = paginate(request, ranking.ranked(org.papers.filter(hidden=False).select_related("organization")))
     return render(
         request,
