@@ -171,7 +171,8 @@ def schema() -> dict:
                     "operationId": "health",
                     "responses": {
                         "200": {
-                            "description": "Healthy",
+                            "description": "The database answers; degraded while a search index is missing, "
+                            "damaged or being rebuilt",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}},
                         },
                         "503": {
@@ -204,7 +205,8 @@ def schema() -> dict:
                 "Health": {
                     "type": "object",
                     "properties": {
-                        "status": {"type": "string", "enum": ["ok", "error"]},
+                        "status": {"type": "string", "enum": ["ok", "degraded", "error"]},
+                        "reason": {"type": "string", "description": "Why the status is degraded"},
                         "database": {"type": "string"},
                         "index": {"type": "object"},
                     },
