@@ -110,3 +110,22 @@ def test_related_papers_are_left_out_while_no_index_can_give_them(client, indexe
     update_indexes(show_progress=False)
     page = client.get(f"/papers/{SINKS['id']}?again")
     assert page.status_code == 200 and b"Related papers" in page.content
+
+
+def test_a_damaged_converted_model_turns_semantic_search_off_not_the_site(client, indexed, settings, tmp_path):
+    from paperwire.search import embedder
+
+    source = embedder.prepared_model(embedder.source_dir())
+    settings.MODEL_DIR = tmp_path / "models"
+    settings.MODEL_DIR.mkdir()
+    (settings.MODEL_DIR / source.name).write_bytes(source.read_bytes()[: source.stat().st_size // 2])
+    embedder.reset_embedder()
+    try:
+        response = client.get("/api/papers/search", {"q": SINKS["title"] + " again"})
+        assert response.status_code == 200 and response.json()[0]["paper"]["id"] == SINKS["id"]
+        assert response["X-Paperwire-Notice"] == (
+            f"Semantic search is unavailable (the converted model {source.name} cannot be loaded); "
+            "showing keyword matches only."
+        )
+    finally:
+        embedder.reset_embedder()
