@@ -173,7 +173,8 @@ def update_indexes(rebuild: bool = False, show_progress: bool | None = None) -> 
             damaged = check(folder, state, memo=False)
             if damaged:
                 log.warning("rebuilding the search index from the database: %s", "; ".join(damaged.values()))
-                report.notice = "; ".join(f"{problem}: rebuilt" for problem in damaged.values())
+                repaired = "; ".join(f"{problem}: rebuilt" for problem in damaged.values())
+                report.notice = "; ".join(n for n in (repaired, report.notice) if n)
             state = settle(folder, state)
         if damaged:
             write_atomically(
