@@ -209,6 +209,7 @@ def _update(
             vector_index = load_vectors((folder / VECTORS).read_bytes(), embedder.dimensions, state.vectors)
     writer = lexical_writer(target.index)
     pending = 0
+    vectors_changed = "vectors" in rebuild  # else the vector file is left as it is
     papers = Paper.objects.filter(updated_at__gte=scan_from) if scan_from else Paper.objects.all()
     with progress(total=papers.count(), desc="index", unit="paper", show=show_progress) as bar:
         for batch in changed_papers(scan_from):
@@ -219,20 +220,23 @@ def _update(
                     writer.add_document(lexical_document(paper, keyed.get(paper.id, (0,))[0]))
             chosen = [p for p in batch if p.id in keyed and (vectors_since is None or p.updated_at >= vectors_since)]
             if vector_index is not None and chosen:
-                add_vectors(vector_index, [keyed[p.id] for p in chosen])
+                vectors_changed |= add_vectors(vector_index, [keyed[p.id] for p in chosen]) > 0
             report.indexed += len(batch)
             bar.update(len(batch))
             pending += 1
             if pending >= SAVE_EVERY and not rebuild:  # a rebuild is swapped in whole, at the end
-                writer = _save(folder, state, writer, target, vector_index, batch[-1].updated_at)
-                pending = 0
+                writer = _save(
+                    folder, state, writer, target, vector_index if vectors_changed else None, batch[-1].updated_at
+                )
+                pending, vectors_changed = 0, False
     if report.indexed or rebuild:  # else nothing changed: the files and the watermark stay as they are
-        _save(folder, state, writer, target, vector_index, started, last=True)
+        _save(folder, state, writer, target, vector_index if vectors_changed else None, started, last=True)
 
 
-def add_vectors(index, keyed: list[tuple[int, np.ndarray]]) -> None:
+def add_vectors(index, keyed: list[tuple[int, np.ndarray]]) -> int:
     """Put the (key, vector) pairs in the HNSW index, leaving alone those already in it as they are:
-    removing and adding a vector again leaves the graph worse (some vectors unreachable)."""
+    removing and adding a vector again leaves the graph worse (some vectors unreachable).
+    Returns how many were added."""
     keys = np.array([key for key, _ in keyed], dtype=np.uint64)
     vectors = np.stack([vector for _, vector in keyed])
     present = index.contains(keys) if len(index) else np.zeros(len(keys), dtype=bool)
@@ -247,6 +251,7 @@ def add_vectors(index, keyed: list[tuple[int, np.ndarray]]) -> None:
         index.remove(keys[present])
     if len(keys):
         index.add(keys, vectors)
+    return len(keys)
 
 
 @dataclass
@@ -260,11 +265,12 @@ class Target:
 
 def _save(folder: Path, state: IndexState, writer, target: Target, vector_index, watermark: dt.datetime, last=False):
     """Commit, then replace the files whole, recording in the state first what they will hold.
+    ``vector_index``: the vector index to write, None to leave the file as it is.
 
     Returns a new lexical writer, unless ``last``."""
     writer.commit()
     writer.wait_merging_threads()
-    pending = {"lexical": lexical_record(target.path, target.generation)}
+    pending = {"lexical": lexical_record(target.path, target.generation), "vectors": state.vectors}
     data = None
     if vector_index is not None:
         data = bytes(vector_index.save())
