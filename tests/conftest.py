@@ -284,7 +284,9 @@ def start_paperwire(*args: str, env: dict, **options) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "paperwire", *args], env=env, cwd=ROOT, **options)
 
 
-def start_site(home: Path, *serve_args: str, **extra_env: str) -> LiveSite:
+def start_site(home: Path, *serve_args: str, wait_for_index: bool = True, **extra_env: str) -> LiveSite:
+    """`paperwire serve` answering; with ``wait_for_index``, once its search index is whole
+    (`serve` builds or repairs it in the background: /healthz says `degraded` until then)."""
     port = free_port()
     env = paperwire_env(home, **{"PAPERWIRE_BASE_URL": f"http://127.0.0.1:{port}", **extra_env})
     process = start_paperwire("serve", "--port", str(port), *serve_args, env=env, stderr=subprocess.STDOUT)
@@ -294,10 +296,12 @@ def start_site(home: Path, *serve_args: str, **extra_env: str) -> LiveSite:
         if process.poll() is not None:
             raise RuntimeError(f"paperwire serve exited: {process.stdout.read()}")
         try:
-            if site.get("/healthz")[0] == 200:
+            status, body = site.get("/healthz")
+            if status == 200 and (not wait_for_index or json.loads(body)["status"] == "ok"):
                 return site
         except OSError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
     process.kill()
     raise RuntimeError("paperwire serve did not answer /healthz within 60 s")
 

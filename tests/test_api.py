@@ -201,7 +201,8 @@ def test_healthz(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200
     data = response.json()
-    assert (data["status"], data["database"], data["index"]["status"]) == ("ok", "ok", "missing")
+    assert (data["status"], data["database"], data["index"]["status"]) == ("degraded", "ok", "missing")
+    assert data["reason"] == "search index: not built yet; to be built from the database"
 
 
 def test_healthz_reports_how_far_the_index_is_behind(client, papers):

@@ -10,6 +10,7 @@ from paperwire.papers.models import Paper
 from paperwire.search import embedder
 from paperwire.search.engine import related, search
 from paperwire.search.indexer import update_indexes
+from paperwire.search.indexes import LEXICAL_FALLBACK_NOTICE
 from paperwire.search.models import PaperVector
 from tests.conftest import DEMO, paper, write_jsonl
 
@@ -242,11 +243,14 @@ def test_the_command_line(indexed, capsys):
 
 def test_import_indexes_unless_told_not_to(tmp_path, capsys):
     call_command("import", str(DEMO), "--no-index")
-    assert ids(search("attention", mode="lexical")) == []
+    unindexed = search("attention sinks", mode="lexical")  # from the database, until the index is built
+    assert unindexed.notice == LEXICAL_FALLBACK_NOTICE and "2410.10781" in ids(unindexed)
     call_command("import", str(DEMO))
     out = capsys.readouterr().out
     assert "indexed 41 papers, computed 41 embeddings" in out
     assert out.strip().splitlines()[-1] == "imported 0 new, 0 updated, 0 rejected"
+    indexed = search("attention sinks", mode="lexical")
+    assert indexed.notice == "" and "2410.10781" in ids(indexed)
 
 
 def test_the_vector_index_module_loads_before_the_model_runtime():

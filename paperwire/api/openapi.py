@@ -171,7 +171,10 @@ def schema() -> dict:
                     "summary": "Database and search index health",
                     "operationId": "health",
                     "responses": {
-                        "200": json_content({"$ref": "#/components/schemas/Health"}, "Healthy, or degraded"),
+                        "200": json_content(
+                            {"$ref": "#/components/schemas/Health"},
+                            "The database answers; degraded while a search index is missing, damaged or being rebuilt",
+                        ),
                         "503": json_content({"$ref": "#/components/schemas/Health"}, "The database does not answer"),
                         **error_responses(),
                     },
@@ -196,6 +199,7 @@ def schema() -> dict:
                     "type": "object",
                     "properties": {
                         "status": {"type": "string", "enum": ["ok", "degraded", "error"]},
+                        "reason": {"type": "string", "description": "Why the status is degraded"},
                         "database": {"type": "string"},
                         "index": {"type": "object"},
                     },

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 
 from django.db import DatabaseError, connection
@@ -18,7 +17,8 @@ from paperwire.papers import ranking
 from paperwire.papers.ids import arxiv_id
 from paperwire.papers.models import Paper
 from paperwire.search.engine import search
-from paperwire.search.indexes import IndexState, index_dir, index_version
+from paperwire.search.health import DEGRADED, index_health
+from paperwire.search.indexes import index_version
 
 READ_METHODS = ["GET", "HEAD"]
 
@@ -97,24 +97,17 @@ def paper_detail(request: HttpRequest, paper_id: str) -> JsonResponse:
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 while the database answers; the search index's state is reported alongside."""
+    """200 ``ok`` while the database answers and the search index is whole; 200 ``degraded``,
+    with the reason, while the index is missing, damaged or being rebuilt (search then answers
+    from a fallback); 503 when the database does not answer."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
+        index = index_health()
     except DatabaseError as error:
         return JsonResponse({"status": "error", "database": str(error)}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok", "index": index_health()})
-
-
-def index_health() -> dict:
-    state = IndexState.load(index_dir())
-    if not state.watermark:
-        return {"status": "missing", "detail": "run `paperwire index` (serve and the worker do)"}
-    watermark = dt.datetime.fromisoformat(state.watermark)
-    behind = Paper.objects.filter(updated_at__gt=watermark).count()
-    return {
-        "status": "ok" if behind == 0 else "behind",
-        "papers_not_indexed": behind,
-        "updated_at": state.watermark,
-        "semantic": bool(state.model),
-    }
+    if index["status"] in DEGRADED:
+        return JsonResponse(
+            {"status": "degraded", "reason": f"search index: {index['reason']}", "database": "ok", "index": index}
+        )
+    return JsonResponse({"status": "ok", "database": "ok", "index": index})

@@ -179,7 +179,11 @@ class Embedder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = settings.EMBEDDING_THREADS
         options.inter_op_num_threads = 1
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        try:
+            return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # a damaged converted model: semantic search is off, not the site
+            log.error("the converted model %s cannot be loaded (%s); delete it to convert it again", path, error)
+            raise ModelUnavailable(f"the converted model {path.name} cannot be loaded") from error
 
     @property
     def dimensions(self) -> int:

@@ -18,8 +18,9 @@ import numpy as np
 
 from paperwire.papers.ids import arxiv_id
 from paperwire.papers.models import Paper
-from paperwire.search.embedder import ModelUnavailable, get_embedder
-from paperwire.search.indexes import LexicalIndex, VectorIndex, index_dir
+from paperwire.search.embedder import Embedder, ModelUnavailable, get_embedder
+from paperwire.search.indexes import LexicalIndex, VectorIndex
+from paperwire.search.integrity import index_dir
 from paperwire.search.models import PaperVector
 from paperwire.search.text import highlight, parse_query
 
@@ -69,19 +70,28 @@ class Indexes:
     _instance: Indexes | None = None
 
     def __init__(self) -> None:
-        folder = index_dir()
-        self.lexical = LexicalIndex(folder / "lexical")
+        self.folder = index_dir()
+        self.lexical = LexicalIndex(self.folder)
         self.vectors: VectorIndex | None = None
 
-    def vector_index(self, dimensions: int) -> VectorIndex:
-        if self.vectors is None or self.vectors.dimensions != dimensions:
-            self.vectors = VectorIndex(index_dir() / "vectors.usearch", dimensions)
-        return self.vectors
+    def vector_index(self, dimensions: int, model: str | None = None) -> VectorIndex:
+        with self._lock:
+            if self.vectors is None or (self.vectors.dimensions, self.vectors.model) != (dimensions, model):
+                self.vectors = VectorIndex(self.folder, dimensions, model)
+            return self.vectors
+
+    def semantic(self) -> tuple[Embedder, VectorIndex]:
+        """The embedder and a loaded vector index; ModelUnavailable saying why when there is none."""
+        embedder = get_embedder()
+        vectors = self.vector_index(embedder.dimensions, embedder.name)
+        if vectors.reader() is None:
+            raise ModelUnavailable("its index is being rebuilt")
+        return embedder, vectors
 
     @classmethod
     def get(cls) -> Indexes:
         with cls._lock:
-            if cls._instance is None or cls._instance.lexical.path != index_dir() / "lexical":
+            if cls._instance is None or cls._instance.folder != index_dir():
                 cls._instance = Indexes()
             return cls._instance
 
@@ -115,8 +125,12 @@ def search(
     depth = FILTERED_CANDIDATES if filtered else CANDIDATES
     candidates: dict[str, Candidate] = {}
 
+    notices: list[str] = []
+
     def add_lexical_candidates() -> None:
         hits = indexes.lexical.search(parsed, depth, date_from=date_from, date_to=date_to, category=category)
+        if hits.notice:
+            notices.append(hits.notice)
         for rank, hit in enumerate(hits):
             candidates[hit.paper_id] = Candidate(hit.paper_id, hit.key, lexical=hit.score, lexical_rank=rank)
 
@@ -126,8 +140,7 @@ def search(
     query_vector = None
     if mode in ("hybrid", "semantic") and parsed.text and not parsed.empty:
         try:
-            embedder = get_embedder()
-            vectors = indexes.vector_index(embedder.dimensions)
+            embedder, vectors = indexes.semantic()
             query_vector = embedder.embed([parsed.text])[0]
             matches = vectors.search(query_vector, depth)
             paper_of = dict(PaperVector.objects.filter(pk__in=[k for k, _ in matches]).values_list("pk", "paper_id"))
@@ -140,11 +153,12 @@ def search(
                 for key, vector in vectors.vectors(list(missing)).items():
                     missing[key].semantic = float(np.dot(vector, query_vector))
         except ModelUnavailable as error:
-            results.notice = NO_MODEL_NOTICE.format(reason=error)
+            notices.insert(0, NO_MODEL_NOTICE.format(reason=error))
             if mode == "semantic":
                 mode = results.mode = "lexical"
                 add_lexical_candidates()
 
+    results.notice = " ".join(notices)
     score_candidates(candidates, fusion)
     pinned = pinned_ids(query, indexes.lexical)
     for paper_id in pinned:
@@ -213,12 +227,12 @@ def pinned_ids(query: str, lexical: LexicalIndex) -> list[str]:
 
 
 def related(paper: Paper, limit: int = 5) -> list[Paper]:
-    """Nearest neighbours by embedding; by shared words when the paper has no vector."""
+    """Nearest neighbours by embedding; by shared words when the paper has no vector or the vector
+    index is unavailable; none while neither index is (they are not worth a database scan)."""
     indexes = Indexes.get()
     neighbours: list[str] = []
     try:
-        embedder = get_embedder()
-        vectors = indexes.vector_index(embedder.dimensions)
+        _, vectors = indexes.semantic()
         row = PaperVector.objects.filter(paper=paper).values_list("pk", "vector").first()
         if row:
             vector = np.frombuffer(bytes(row[1]), dtype="<f2").astype(np.float32)
@@ -230,7 +244,7 @@ def related(paper: Paper, limit: int = 5) -> list[Paper]:
         pass
     if not neighbours:
         parsed = parse_query(paper.title)
-        neighbours = [h.paper_id for h in indexes.lexical.search(parsed, limit + 5)]
+        neighbours = [h.paper_id for h in indexes.lexical.search(parsed, limit + 5, fallback_to_database=False)]
     neighbours = [pid for pid in neighbours if pid != paper.pk]
     found = Paper.visible.select_related("organization").in_bulk(neighbours)
     return [found[pid] for pid in neighbours if pid in found][:limit]

@@ -1,20 +1,27 @@
 """Bringing the index files up to date with the database (``paperwire index``).
 
-Papers changed since the state's watermark are read in batches, in ``updated_at`` order.
-For each batch: embeddings missing or stale (their text changed) are computed and stored
-in the database, then the paper goes into both index files. Files and state are saved
-every few batches, so an interrupted run loses little, and computes no stored embedding
-again when resumed. One writer at a time (a file lock); readers are never blocked.
+Each run first checks the files against what state.json says was written (indexes.check).
+An index that fails the check (missing, truncated, overwritten, or holding fewer papers than
+were written), or that was never built, is rebuilt from the database into a new file or
+directory, swapped in whole at the end; embeddings stored in the database are reused, so a
+rebuild computes none again. Otherwise the run is incremental: papers changed since the
+state's watermark are read in batches, in ``updated_at`` order; for each batch, embeddings
+missing or stale (their text changed) are computed and stored in the database, then the
+paper goes into both indexes, and files and state are saved every few batches, so an
+interrupted run loses little. One writer at a time (a file lock); readers are never blocked.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import shutil
+import json
+import logging
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
@@ -23,15 +30,40 @@ from django.utils import timezone
 from paperwire.papers.models import Paper
 from paperwire.progress import progress
 from paperwire.search.embedder import Embedder, ModelUnavailable, get_embedder
-from paperwire.search.indexes import SCHEMA_VERSION, IndexState, LexicalIndex, VectorIndex, index_dir
+from paperwire.search.indexes import (
+    create_lexical,
+    lexical_document,
+    lexical_writer,
+    load_vectors,
+    new_vector_index,
+    open_lexical,
+)
+from paperwire.search.integrity import (
+    LEXICAL,
+    REBUILDING,
+    SCHEMA_VERSION,
+    VECTORS,
+    WRITE_LOCK,
+    IndexState,
+    check,
+    exchange_directory,
+    index_dir,
+    lexical_record,
+    remove,
+    settle,
+    vectors_record,
+    write_atomically,
+)
 from paperwire.search.models import PaperVector
 from paperwire.search.text import embedding_text, text_hash
 
+log = logging.getLogger(__name__)
 SAVE_EVERY = 16  # batches of settings.INDEX_BATCH papers
 # Rows committed by a slower transaction may carry an updated_at a little before the
 # watermark; each run looks that far back again (re-indexing a paper is harmless).
 WATERMARK_SLACK = dt.timedelta(minutes=5)
 FIELDS = ("id", "title", "abstract", "authors", "categories", "published", "updated_at")
+NEW_LEXICAL = "lexical.new"
 
 
 @dataclass
@@ -50,7 +82,7 @@ class IndexReport:
 def write_lock() -> Iterator[None]:
     folder = index_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".write.lock", "w") as lock:
+    with open(folder / WRITE_LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
@@ -123,47 +155,141 @@ def update_indexes(rebuild: bool = False, show_progress: bool | None = None) -> 
         report.notice = f"semantic index skipped: {error}"
     folder = index_dir()
     with write_lock():
+        for leftover in folder.glob(".*.tmp"):  # from a writer killed while writing
+            leftover.unlink(missing_ok=True)
+        remove(folder / NEW_LEXICAL)
         state = IndexState.load(folder)
         if rebuild or state.version != SCHEMA_VERSION or state.model != report.model:
-            for child in ("lexical", "vectors.usearch", "state.json"):
-                target = folder / child
-                shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
-            state = IndexState(model=report.model)
-        since = dt.datetime.fromisoformat(state.watermark) - WATERMARK_SLACK if state.watermark else None
-        started = timezone.now()
-        lexical = LexicalIndex(folder / "lexical")
-        vectors = VectorIndex(folder / "vectors.usearch", embedder.dimensions) if embedder else None
-        vector_index = vectors.load_for_writing() if vectors else None
-        writer = lexical.writer()
-        pending = 0
-        total = Paper.objects.filter(updated_at__gte=since).count() if since else Paper.objects.count()
-        with progress(total=total, desc="index", unit="paper", show=show_progress) as bar:
-            for batch in changed_papers(since):
-                keyed = ensure_vectors(batch, embedder, report)
-                for paper in batch:
-                    writer.delete_documents_by_term("id", paper.id)
-                    writer.add_document(LexicalIndex.document(paper, keyed.get(paper.id, (0,))[0]))
-                if vector_index is not None and keyed:
-                    keys = np.array([keyed[p.id][0] for p in batch if p.id in keyed], dtype=np.uint64)
-                    present = keys[vector_index.contains(keys)] if len(vector_index) else keys[:0]
-                    if len(present):
-                        vector_index.remove(present)
-                    vector_index.add(keys, np.stack([keyed[p.id][1] for p in batch if p.id in keyed]))
-                report.indexed += len(batch)
-                bar.update(len(batch))
-                pending += 1
-                if pending >= SAVE_EVERY:
-                    _save(writer, vectors, vector_index, state, folder, batch[-1].updated_at)
-                    writer = lexical.writer()
-                    pending = 0
-        _save(writer, vectors, vector_index, state, folder, started)
+            reason = "asked to rebuild" if rebuild else check(folder, state).get("lexical", "built with another model")
+            damaged = {"lexical": reason, "vectors": reason}
+            # Until the new files are swapped in, readers keep accepting the old ones.
+            old = settle(folder, state) if state.version == SCHEMA_VERSION else IndexState()
+            state = IndexState(
+                model=report.model,
+                lexical=old.lexical,
+                vectors=old.vectors if old.model == report.model else None,
+            )
+        else:
+            damaged = check(folder, state, memo=False)
+            if damaged:
+                log.warning("rebuilding the search index from the database: %s", "; ".join(damaged.values()))
+                repaired = "; ".join(f"{problem}: rebuilt" for problem in damaged.values())
+                report.notice = "; ".join(n for n in (repaired, report.notice) if n)
+            state = settle(folder, state)
+        if damaged:
+            write_atomically(
+                folder / REBUILDING, json.dumps({"reason": "; ".join(dict.fromkeys(damaged.values()))}).encode()
+            )
+        try:
+            _update(folder, state, embedder, set(damaged), report, show_progress)
+        finally:
+            (folder / REBUILDING).unlink(missing_ok=True)
+            remove(folder / NEW_LEXICAL)
     return report
 
 
-def _save(writer, vectors, vector_index, state: IndexState, folder, watermark: dt.datetime) -> None:
+def _update(
+    folder: Path, state: IndexState, embedder: Embedder | None, rebuild: set[str], report: IndexReport, show_progress
+) -> None:
+    """Index what changed since the watermark, and everything into the indexes named in ``rebuild``."""
+    since = dt.datetime.fromisoformat(state.watermark) - WATERMARK_SLACK if state.watermark else None
+    lexical_since = None if "lexical" in rebuild else since
+    vectors_since = None if "vectors" in rebuild or embedder is None else since
+    scan_from = since if lexical_since and (vectors_since or embedder is None) else None
+    started = timezone.now()
+    if "lexical" in rebuild:
+        target = Target(folder / NEW_LEXICAL, create_lexical(folder / NEW_LEXICAL), uuid.uuid4().hex)
+    else:
+        target = Target(folder / LEXICAL, open_lexical(folder / LEXICAL), state.lexical["generation"])
+    vector_index = None
+    if embedder is not None:
+        if "vectors" in rebuild:
+            vector_index = new_vector_index(embedder.dimensions)
+        else:
+            vector_index = load_vectors((folder / VECTORS).read_bytes(), embedder.dimensions, state.vectors)
+    writer = lexical_writer(target.index)
+    pending = 0
+    vectors_changed = "vectors" in rebuild  # else the vector file is left as it is
+    papers = Paper.objects.filter(updated_at__gte=scan_from) if scan_from else Paper.objects.all()
+    with progress(total=papers.count(), desc="index", unit="paper", show=show_progress) as bar:
+        for batch in changed_papers(scan_from):
+            keyed = ensure_vectors(batch, embedder, report)
+            for paper in batch:
+                if lexical_since is None or paper.updated_at >= lexical_since:
+                    writer.delete_documents_by_term("id", paper.id)
+                    writer.add_document(lexical_document(paper, keyed.get(paper.id, (0,))[0]))
+            chosen = [p for p in batch if p.id in keyed and (vectors_since is None or p.updated_at >= vectors_since)]
+            if vector_index is not None and chosen:
+                vectors_changed |= add_vectors(vector_index, [keyed[p.id] for p in chosen]) > 0
+            report.indexed += len(batch)
+            bar.update(len(batch))
+            pending += 1
+            if pending >= SAVE_EVERY and not rebuild:  # a rebuild is swapped in whole, at the end
+                writer = _save(
+                    folder, state, writer, target, vector_index if vectors_changed else None, batch[-1].updated_at
+                )
+                pending, vectors_changed = 0, False
+    if report.indexed or rebuild:  # else nothing changed: the files and the watermark stay as they are
+        _save(folder, state, writer, target, vector_index if vectors_changed else None, started, last=True)
+
+
+def add_vectors(index, keyed: list[tuple[int, np.ndarray]]) -> int:
+    """Put the (key, vector) pairs in the HNSW index, leaving alone those already in it as they are:
+    removing and adding a vector again leaves the graph worse (some vectors unreachable).
+    Returns how many were added."""
+    keys = np.array([key for key, _ in keyed], dtype=np.uint64)
+    vectors = np.stack([vector for _, vector in keyed])
+    present = index.contains(keys) if len(index) else np.zeros(len(keys), dtype=bool)
+    if present.any():
+        stored = np.stack([np.asarray(v, dtype=np.float16) for v in index.get(keys[present])])
+        same = np.all(stored == vectors[present].astype(np.float16), axis=1)
+        unchanged = np.flatnonzero(present)[same]
+        keep = np.ones(len(keys), dtype=bool)
+        keep[unchanged] = False
+        keys, vectors, present = keys[keep], vectors[keep], present[keep]
+    if present.any():
+        index.remove(keys[present])
+    if len(keys):
+        index.add(keys, vectors)
+    return len(keys)
+
+
+@dataclass
+class Target:
+    """The lexical index being written: the live one, or a new one to swap in."""
+
+    path: Path
+    index: object
+    generation: str
+
+
+def _save(folder: Path, state: IndexState, writer, target: Target, vector_index, watermark: dt.datetime, last=False):
+    """Commit, then replace the files whole, recording in the state first what they will hold.
+    ``vector_index``: the vector index to write, None to leave the file as it is.
+
+    Returns a new lexical writer, unless ``last``."""
     writer.commit()
     writer.wait_merging_threads()
-    if vectors is not None:
-        vectors.save(vector_index)
+    pending = {"lexical": lexical_record(target.path, target.generation), "vectors": state.vectors}
+    data = None
+    if vector_index is not None:
+        data = bytes(vector_index.save())
+        pending["vectors"] = vectors_record(data, len(vector_index))
+    state.pending = pending
+    state.save(folder)  # readers accept the current files or these, never a mix
+    swapped = target.path != folder / LEXICAL
+    if swapped:
+        target.index = None  # tantivy lets go of the directory before it moves
+        exchange_directory(target.path, folder / LEXICAL)
+    if data is not None:
+        write_atomically(folder / VECTORS, data)
+    state.lexical, state.vectors, state.pending = pending["lexical"], pending.get("vectors"), {}
     state.watermark = watermark.isoformat()
     state.save(folder)
+    if swapped:
+        remove(target.path)  # the old directory
+        target.path = folder / LEXICAL
+    if last:
+        return None
+    target.index = target.index or open_lexical(target.path)
+    return lexical_writer(target.index)

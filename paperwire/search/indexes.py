@@ -1,13 +1,18 @@
-"""The two derived index files under PAPERWIRE_HOME/index: a tantivy BM25 index and a usearch
-HNSW vector index. Both are rebuilt from the database whenever missing or stale.
+"""Reading the two derived index files under PAPERWIRE_HOME/index: a tantivy BM25 index
+(``lexical/``) and a usearch HNSW vector index (``vectors.usearch``).
+
+A reader opens only files that pass the integrity check (integrity.py). While they fail it
+(missing, damaged, being rebuilt), it keeps the last good copy it opened; with none, keyword
+search answers from the database (fallback.py) and semantic search is left out, saying so.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
+import logging
+import threading
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,23 +20,31 @@ import numpy as np
 import tantivy
 from django.conf import settings
 
-from paperwire.search.text import ParsedQuery
+from paperwire.search import fallback
+from paperwire.search.integrity import (
+    LEXICAL,
+    SCHEMA_VERSION,
+    STATE,
+    VECTORS,
+    IndexState,
+    index_dir,
+    match_lexical,
+)
+from paperwire.search.text import ParsedQuery, title_key
 
-SCHEMA_VERSION = 2
+log = logging.getLogger(__name__)
+
 ANALYZER = "paper_en"
 # The title is indexed twice in the text field: a title match weighs more. Measured on
 # SciFact train, nDCG@10 0.707 against 0.701 for once and 0.677 for separate fields.
 TITLE_REPEAT = 2
-
-
-def index_dir() -> Path:
-    return Path(settings.PAPERWIRE_HOME) / "index"
+LEXICAL_FALLBACK_NOTICE = "The keyword index is being rebuilt; showing plain word matches meanwhile."
 
 
 def index_version(folder: Path | None = None) -> str:
     """Changes whenever this node's indexes do (each update rewrites state.json last)."""
     try:
-        return str(((folder or index_dir()) / "state.json").stat().st_mtime_ns)
+        return str(((folder or index_dir()) / STATE).stat().st_mtime_ns)
     except FileNotFoundError:
         return "none"
 
@@ -54,9 +67,23 @@ class Freshness:
         return True
 
 
-def title_key(title: str) -> str:
-    """Titles compared for an exact-title pin: case, spacing and punctuation ignored."""
-    return " ".join("".join(ch if ch.isalnum() else " " for ch in title.lower()).split())
+def index_failure(error: BaseException) -> bool:
+    """Whether ``error`` is a failure of an index library (tantivy's Rust panics are not Exceptions)."""
+    return isinstance(error, Exception) or type(error).__name__ == "PanicException"
+
+
+# --- the lexical index ---------------------------------------------------------------------------
+
+
+def lexical_schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    builder.add_unsigned_field("key", stored=True, indexed=False)
+    builder.add_text_field("title_key", tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("text", tokenizer_name=ANALYZER, index_option="position")
+    builder.add_text_field("category", tokenizer_name="raw", index_option="basic")
+    builder.add_integer_field("day", indexed=True, fast=True)
+    return builder.build()
 
 
 def analyzer() -> tantivy.TextAnalyzer:
@@ -71,6 +98,36 @@ def analyzer() -> tantivy.TextAnalyzer:
     )
 
 
+def create_lexical(path: Path) -> tantivy.Index:
+    """A new, empty lexical index in the new directory ``path``."""
+    path.mkdir(parents=True)
+    index = tantivy.Index(lexical_schema(), path=str(path), reuse=False)
+    index.register_tokenizer(ANALYZER, analyzer())
+    return index
+
+
+def open_lexical(path: Path) -> tantivy.Index:
+    """The existing lexical index in ``path``; never creates one."""
+    index = tantivy.Index.open(str(path))
+    index.config_reader(reload_policy="manual")
+    index.register_tokenizer(ANALYZER, analyzer())
+    return index
+
+
+def lexical_writer(index: tantivy.Index):
+    return index.writer(heap_size=64_000_000, num_threads=1)
+
+
+def lexical_document(paper, key: int) -> tantivy.Document:
+    text = " ".join([paper.title] * TITLE_REPEAT + [paper.abstract, " ".join(paper.authors)])
+    doc = tantivy.Document(
+        id=paper.id, key=key, title_key=title_key(paper.title), text=text, day=day_number(paper.published)
+    )
+    for category in paper.categories or []:
+        doc.add_text("category", category)
+    return doc
+
+
 def day_number(day: dt.date | None) -> int:
     return day.year * 10000 + day.month * 100 + day.day if day else 0
 
@@ -82,55 +139,98 @@ class LexicalHit:
     score: float
 
 
+class LexicalHits(list):
+    """Lexical hits, best first; ``notice`` says when they come from the database fallback."""
+
+    def __init__(self, hits=(), notice: str = "") -> None:
+        super().__init__(hits)
+        self.notice = notice
+
+
 class LexicalIndex:
-    """BM25 over one text field (title twice, abstract, authors), with stemming and stop words."""
+    """This process's reader of the lexical index: BM25 over one text field (title twice,
+    abstract, authors), with stemming and stop words.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.mkdir(parents=True, exist_ok=True)
-        builder = tantivy.SchemaBuilder()
-        builder.add_text_field("id", stored=True, tokenizer_name="raw")
-        builder.add_unsigned_field("key", stored=True, indexed=False)
-        builder.add_text_field("title_key", tokenizer_name="raw", index_option="basic")
-        builder.add_text_field("text", tokenizer_name=ANALYZER, index_option="position")
-        builder.add_text_field("category", tokenizer_name="raw", index_option="basic")
-        builder.add_integer_field("day", indexed=True, fast=True)
-        self.schema = builder.build()
-        self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
-        self.index.register_tokenizer(ANALYZER, analyzer())
+    While the index fails the integrity check it keeps the last good searcher it opened; with
+    none, searches answer from the database (fallback.py) and say so.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path = folder / LEXICAL
+        self.schema = lexical_schema()
+        self.problem: str | None = None
         self._analyzer = analyzer()
-        self._freshness = Freshness(path.parent)
+        self._index: tantivy.Index | None = None
+        self._searcher: tantivy.Searcher | None = None
+        self._generation: str | None = None
+        self._freshness = Freshness(folder)
+        self._lock = threading.Lock()
 
-    # -- writing -----------------------------------------------------------------------------
-    def writer(self):
-        return self.index.writer(heap_size=64_000_000, num_threads=1)
+    def opened(self) -> tuple[tantivy.Index, tantivy.Searcher] | None:
+        """The index and a searcher of its last good commit, or None when there is none."""
+        with self._lock:
+            if self._freshness.due():
+                self._refresh()
+            return (self._index, self._searcher) if self._searcher is not None else None
 
-    @staticmethod
-    def document(paper, key: int) -> tantivy.Document:
-        text = " ".join([paper.title] * TITLE_REPEAT + [paper.abstract, " ".join(paper.authors)])
-        doc = tantivy.Document(
-            id=paper.id, key=key, title_key=title_key(paper.title), text=text, day=day_number(paper.published)
-        )
-        for category in paper.categories or []:
-            doc.add_text("category", category)
-        return doc
-
-    # -- reading -----------------------------------------------------------------------------
-    def searcher(self) -> tantivy.Searcher:
-        if self._freshness.due():
-            self.index.reload()
-        return self.index.searcher()
+    def _refresh(self) -> None:
+        state = IndexState.load(self.folder)
+        record, problem = match_lexical(self.folder, state)
+        if record is not None:
+            try:
+                if self._index is None or record["generation"] != self._generation:
+                    index = open_lexical(self.path)
+                else:
+                    index = self._index
+                    index.reload()
+                searcher = index.searcher()
+                if searcher.num_docs < record["papers"]:
+                    problem = f"lexical/ holds {searcher.num_docs} papers; {record['papers']} were written"
+                else:
+                    self._index, self._searcher, self._generation = index, searcher, record["generation"]
+            except BaseException as error:
+                if not index_failure(error):
+                    raise
+                log.warning("opening the lexical index failed: %s", error)
+                problem = "lexical/ cannot be opened"
+        if problem and problem != self.problem:
+            log.warning("search index: %s; %s", problem, "keeping the copy open" if self._searcher else "falling back")
+        self.problem = problem
 
     def analyze(self, text: str) -> list[str]:
         return self._analyzer.analyze(text)
 
     def search(
-        self, parsed: ParsedQuery, limit: int, *, date_from=None, date_to=None, category=None, ids=None
-    ) -> list[LexicalHit]:
-        """BM25 hits, best first; ``ids`` keeps only those papers."""
-        if parsed.empty:
-            return []
-        query, _errors = self.index.parse_query_lenient(parsed.tantivy_syntax(), ["text"])
+        self,
+        parsed: ParsedQuery,
+        limit: int,
+        *,
+        date_from=None,
+        date_to=None,
+        category=None,
+        ids=None,
+        fallback_to_database: bool = True,
+    ) -> LexicalHits:
+        """BM25 hits, best first; ``ids`` keeps only those papers. Without a usable index: the
+        database's simple word matches (fallback.py), or nothing when not ``fallback_to_database``."""
+        if parsed.empty or limit <= 0:
+            return LexicalHits()
+        opened = self.opened()
+        if opened is not None:
+            try:
+                return LexicalHits(self._search(*opened, parsed, limit, date_from, date_to, category, ids))
+            except BaseException as error:
+                if not index_failure(error):
+                    raise
+                log.warning("lexical search failed (%s); answering from the database", error)
+        if not fallback_to_database:
+            return LexicalHits()
+        rows = fallback.keyword_search(parsed, limit, self.analyze, date_from=date_from, date_to=date_to, ids=ids)
+        return LexicalHits((LexicalHit(*row) for row in rows), notice=LEXICAL_FALLBACK_NOTICE)
+
+    def _search(self, index, searcher, parsed, limit, date_from, date_to, category, ids) -> list[LexicalHit]:
+        query, _errors = index.parse_query_lenient(parsed.tantivy_syntax(), ["text"])
         clauses = [(tantivy.Occur.Must, query)]
         if date_from or date_to:
             clauses.append(
@@ -151,7 +251,6 @@ class LexicalIndex:
             clauses.append((tantivy.Occur.Must, tantivy.Query.term_set_query(self.schema, "id", list(ids))))
         if len(clauses) > 1:
             query = tantivy.Query.boolean_query(clauses)
-        searcher = self.searcher()
         hits = []
         for score, address in searcher.search(query, limit, count=False).hits:
             doc = searcher.doc(address)
@@ -162,58 +261,101 @@ class LexicalIndex:
         key = title_key(title)
         if not key:
             return []
-        searcher = self.searcher()
-        query = tantivy.Query.term_query(self.schema, "title_key", key)
-        return [searcher.doc(address)["id"][0] for _, address in searcher.search(query, 5, count=False).hits]
+        opened = self.opened()
+        if opened is not None:
+            searcher = opened[1]
+            try:
+                query = tantivy.Query.term_query(self.schema, "title_key", key)
+                return [searcher.doc(address)["id"][0] for _, address in searcher.search(query, 5, count=False).hits]
+            except BaseException as error:
+                if not index_failure(error):
+                    raise
+        return fallback.exact_title(title)
+
+
+# --- the vector index ----------------------------------------------------------------------------
+
+
+def new_vector_index(dimensions: int):
+    from paperwire.search.ann import Index
+
+    return Index(ndim=dimensions, metric="cos", dtype="f16", connectivity=16, expansion_add=128, expansion_search=128)
+
+
+def load_vectors(data: bytes, dimensions: int, record: dict):
+    """The vector index in ``data``, which must be what ``record`` describes (ValueError if not)."""
+    if len(data) != record["size"] or zlib.crc32(data) != record["crc"]:
+        raise ValueError(f"{VECTORS} is not the file that was written")
+    index = new_vector_index(dimensions)
+    index.load(data)
+    if index.ndim != dimensions or len(index) != record["count"]:
+        raise ValueError(f"{VECTORS} holds {len(index)} vectors of {index.ndim} dimensions")
+    return index
 
 
 class VectorIndex:
-    """usearch HNSW over unit vectors (cosine), keyed by PaperVector.id.
+    """This process's reader of the usearch HNSW index over unit vectors (cosine), keyed by
+    PaperVector.id.
 
-    Readers map the file (``view``) and pick up a new one when it is replaced; the writer
-    loads it, adds, and replaces the file atomically.
+    The file is read whole into memory, and only when its size and CRC-32 match state.json:
+    never memory-mapped, since a mapped file truncated in place kills the process (SIGBUS).
+    While the file is missing or damaged the reader keeps its last good copy; with none,
+    search has no semantic side.
     """
 
-    def __init__(self, path: Path, dimensions: int) -> None:
-        self.path = path
+    def __init__(self, folder: Path, dimensions: int, model: str | None = None) -> None:
+        self.folder = folder
+        self.path = folder / VECTORS
         self.dimensions = dimensions
+        self.model = model
+        self.problem: str | None = None
         self._index = None
-        self._stamp = None
-        self._freshness = Freshness(path.parent)
+        self._loaded: tuple | None = None  # (stamp, crc) of the file read
+        self._freshness = Freshness(folder)
+        self._lock = threading.Lock()
 
-    def _new(self):
-        from paperwire.search.ann import Index
-
-        return Index(
-            ndim=self.dimensions, metric="cos", dtype="f16", connectivity=16, expansion_add=128, expansion_search=128
-        )
-
-    # -- writing -----------------------------------------------------------------------------
-    def load_for_writing(self):
-        index = self._new()
-        if self.path.exists():
-            index.load(str(self.path))
-        return index
-
-    def save(self, index) -> None:
-        temporary = self.path.with_suffix(".tmp")
-        index.save(str(temporary))
-        os.replace(temporary, self.path)
-
-    # -- reading -----------------------------------------------------------------------------
     def reader(self):
-        if self._index is None or self._freshness.due():
-            try:
-                stat = self.path.stat()
-                stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-            except FileNotFoundError:
-                self._index, self._stamp = None, None
+        with self._lock:
+            if self._freshness.due():
+                self._refresh()
+            return self._index
+
+    def _refresh(self) -> None:
+        problem = self._load()
+        if problem and problem != self.problem:
+            log.warning(
+                "search index: %s; %s", problem, "keeping the copy loaded" if self._index else "no semantic search"
+            )
+        self.problem = problem
+
+    def _load(self) -> str | None:
+        state = IndexState.load(self.folder)
+        if state.version != SCHEMA_VERSION or not state.records("vectors"):
+            return f"{VECTORS} has not been built"
+        if self.model and state.model != self.model:
+            return f"{VECTORS} was built with another model"
+        records = state.records("vectors")
+        try:
+            stat = self.path.stat()
+            stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+            if self._loaded and self._loaded[0] == stamp and any(r["crc"] == self._loaded[1] for r in records):
                 return None
-            if stamp != self._stamp:
-                index = self._new()
-                index.view(str(self.path))
-                self._index, self._stamp = index, stamp
-        return self._index
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return f"{VECTORS} is missing"
+        except OSError as error:
+            return f"{VECTORS} is unreadable ({error.strerror})"
+        crc = zlib.crc32(data)
+        record = next((r for r in records if r["size"] == len(data) and r["crc"] == crc), None)
+        if record is None:
+            return f"{VECTORS} is damaged or truncated (size or checksum)"
+        try:
+            index = load_vectors(data, self.dimensions, record)
+        except (ValueError, RuntimeError) as error:
+            log.warning("loading the vector index failed: %s", error)
+            return f"{VECTORS} cannot be loaded"
+        self._index, self._loaded = index, (stamp, crc)
+        return None
 
     def search(self, vector: np.ndarray, limit: int) -> list[tuple[int, float]]:
         """(key, cosine similarity), most similar first."""
@@ -229,25 +371,3 @@ class VectorIndex:
             return {}
         found = index.get(np.array(keys, dtype=np.uint64))
         return {k: np.asarray(v, dtype=np.float32) for k, v in zip(keys, found, strict=True) if v is not None}
-
-
-@dataclass
-class IndexState:
-    """What the index files hold: written last, after the files themselves."""
-
-    version: int = SCHEMA_VERSION
-    model: str | None = None
-    watermark: str | None = None  # ISO time: papers updated before it are indexed
-
-    @classmethod
-    def load(cls, folder: Path) -> IndexState:
-        try:
-            data = json.loads((folder / "state.json").read_text())
-            return cls(**{k: data.get(k) for k in ("version", "model", "watermark")})
-        except (FileNotFoundError, ValueError, TypeError):
-            return cls(version=0)
-
-    def save(self, folder: Path) -> None:
-        temporary = folder / "state.json.tmp"
-        temporary.write_text(json.dumps(self.__dict__))
-        os.replace(temporary, folder / "state.json")

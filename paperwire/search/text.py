@@ -31,6 +31,11 @@ class ParsedQuery:
         return " ".join(p for p in parts if p)
 
 
+def title_key(title: str) -> str:
+    """Titles compared for an exact-title pin: case, spacing and punctuation ignored."""
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in title.lower()).split())
+
+
 def clean(raw: str) -> str:
     text = raw.replace("\x00", " ")
     text = "".join(ch if ch.isprintable() else " " for ch in text)

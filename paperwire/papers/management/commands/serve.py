@@ -1,4 +1,5 @@
-"""`paperwire serve`: gunicorn with threaded workers, plus a child process keeping the indexes fresh."""
+"""`paperwire serve`: gunicorn with threaded workers, plus a child process building, repairing and
+updating the search indexes in the background."""
 
 import subprocess
 import sys
@@ -39,19 +40,18 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=4, help="threads per process (default 4)")
 
     def handle(self, *args, host, port, workers, threads, **options):
-        # The index files are derived from the database: bring them up to date before serving,
-        # then keep them fresh, both in child processes. This process forks the web workers,
-        # so it must hold no model runtime threads, index handles nor database connection.
+        # The index files are derived from the database. A child process brings them up to date
+        # (builds them, or rebuilds whatever is missing or damaged) while the site already
+        # serves, then keeps them fresh; /healthz says "degraded" until they are whole. This
+        # process forks the web workers, so it must hold no model runtime threads, index
+        # handles nor database connection.
         self.stdout.flush()
         call_command("collectstatic", interactive=False, verbosity=0)
-        subprocess.run([sys.executable, "-m", "paperwire", "index"], check=True)
         connections.close_all()
-        indexer = None
+        command = [sys.executable, "-m", "paperwire", "index"]
         if settings.INDEX_INTERVAL > 0:
-            indexer = subprocess.Popen(
-                [sys.executable, "-m", "paperwire", "index", "--every", str(settings.INDEX_INTERVAL)],
-                stdout=subprocess.DEVNULL,
-            )
+            command += ["--every", str(settings.INDEX_INTERVAL)]
+        indexer = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         self.stdout.write(f"Paperwire serving on http://{host}:{port}/ ({workers} × {threads} threads)")
         self.stdout.flush()
         try:
@@ -71,6 +71,9 @@ class Command(BaseCommand):
                 }
             ).run()
         finally:
-            if indexer is not None:
-                indexer.terminate()
+            indexer.terminate()
+            try:
                 indexer.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # in a long rebuild: safe to stop, it swaps files in whole
+                indexer.kill()
+                indexer.wait()

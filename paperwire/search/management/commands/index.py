@@ -22,9 +22,10 @@ class Command(BaseCommand):
     def handle(self, *args, rebuild, every, **options):
         if every is not None and every <= 0:
             raise CommandError("--every takes a positive number of seconds")
-        self.stdout.write(update_indexes(rebuild=rebuild).summary())
         if every is None:
+            self.stdout.write(update_indexes(rebuild=rebuild).summary())
             return
+        self.update(rebuild=rebuild)
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
         signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
@@ -37,9 +38,13 @@ class Command(BaseCommand):
                     stopping.append(True)
             if stopping:
                 break
-            try:
-                report = update_indexes(show_progress=False)
-                if report.indexed:
-                    self.stdout.write(report.summary())
-            except Exception:
-                log.exception("updating the search indexes failed; trying again in %s s", every)
+            self.update()
+
+    def update(self, rebuild: bool = False) -> None:
+        """One update of the loop: a failure is logged, and the next one tries again."""
+        try:
+            report = update_indexes(rebuild=rebuild, show_progress=False)
+            if report.indexed:
+                self.stdout.write(report.summary())
+        except Exception:
+            log.exception("updating the search indexes failed; trying again at the next update")

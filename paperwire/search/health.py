@@ -1,0 +1,42 @@
+"""How this node's search index is doing, for /healthz."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from paperwire.papers.models import Paper
+from paperwire.search.integrity import SCHEMA_VERSION, STATE, IndexState, check, index_dir, rebuilding
+
+# Index states in which search answers from a fallback or a stale copy: the node is degraded.
+DEGRADED = ("missing", "damaged", "rebuilding")
+
+
+def index_health() -> dict:
+    """``status``: ``ok``, ``behind`` (papers changed since the last update), ``missing`` (never
+    built), ``damaged`` (fails the integrity check) or ``rebuilding``; ``reason`` unless ok."""
+    folder = index_dir()
+    state = IndexState.load(folder)
+    problems = check(folder, state)
+    rebuild = rebuilding(folder)
+    report: dict = {
+        "papers": state.lexical["papers"] if state.lexical else 0,
+        "vectors": state.vectors["count"] if state.vectors else 0,
+        "semantic": bool(state.model),
+        "updated_at": state.watermark,
+    }
+    if state.version != SCHEMA_VERSION and not (folder / STATE).exists():
+        status, reason = "missing", "not built yet"
+    elif problems:
+        status, reason = "damaged", "; ".join(dict.fromkeys(problems.values()))
+    elif rebuild:
+        status, reason = "rebuilding", rebuild
+    else:
+        watermark = dt.datetime.fromisoformat(state.watermark) if state.watermark else None
+        behind = Paper.objects.filter(updated_at__gt=watermark).count() if watermark else Paper.objects.count()
+        report.update(status="ok" if behind == 0 else "behind", papers_not_indexed=behind)
+        return report
+    if status != "rebuilding":
+        verb = "built" if status == "missing" else "rebuilt"
+        reason += f"; being {verb} from the database" if rebuild else f"; to be {verb} from the database"
+    report.update(status=status, reason=reason)
+    return report
