@@ -6,6 +6,8 @@ import json
 import pytest
 from django.test import Client
 
+from paperwire.accounts.models import verified_email
+from paperwire.accounts.verification import verification_token
 from paperwire.digests.models import Subscriber
 from paperwire.digests.tokens import confirmation_token, subscriber_token
 from paperwire.ingest.importer import import_files
@@ -71,6 +73,8 @@ def test_head_answers_like_get_without_a_body(attention, alice):
     signed_in.force_login(alice)
     for path in SIGNED_IN_PAGES + ["/", "/papers/2410.10819"]:
         assert_head_like_get(signed_in, path)
+    assert_head_like_get(Client(), f"/accounts/verify/{verification_token(alice)}")
+    assert verified_email(alice) == ""  # HEAD on the verification link verifies nothing
 
 
 @pytest.mark.django_db

@@ -92,7 +92,7 @@ def resend_verification(request):
     return redirect("account_settings")
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def verify_email(request, token: str):
     """GET shows what would be verified and a button (mail scanners follow links); POST verifies.
     No login needed: the link itself, mailed to the address, is the proof."""
