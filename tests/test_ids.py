@@ -8,6 +8,12 @@ from paperwire.papers.ids import InvalidPaperId, arxiv_id, normalize_id
     [
         ("2410.10819", "2410.10819"),
         ("2410.10819v12", "2410.10819"),
+        ("2410.10819V2", "2410.10819"),
+        ("arXiv:2410.10819V2", "2410.10819"),
+        ("https://arxiv.org/abs/2410.10819V3", "2410.10819"),
+        ("hep-th/9901001V3", "hep-th/9901001"),
+        ("２４１０.１０８１９", None),  # full-width digits are not an arXiv id
+        ("2410.10819v٣", None),
         (" arXiv:2410.10819v2 ", "2410.10819"),
         ("https://arxiv.org/abs/2410.10819v2", "2410.10819"),
         ("http://export.arxiv.org/abs/2410.10819", "2410.10819"),
@@ -27,7 +33,9 @@ def test_arxiv_ids(text, expected):
     assert arxiv_id(text) == expected
 
 
-@pytest.mark.parametrize("raw", ["", "   ", None, 12, "has space", "-leading", "x" * 65, "a/b", "trending", "x.md"])
+@pytest.mark.parametrize(
+    "raw", ["", "   ", None, 12, "has space", "-leading", "x" * 65, "a/b", "trending", "x.md", "２４１０.１０８１９"]
+)
 def test_invalid_local_ids(raw):
     with pytest.raises(InvalidPaperId):
         normalize_id(raw)

@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 
 import defusedxml.ElementTree as SafeET
 
-from paperwire.ingest.records import BadRecord, PaperRecord, clean_text, paper_id, to_datetime, unwrap_abstract
+from paperwire.ingest.records import (
+    BadRecord,
+    PaperRecord,
+    check_record,
+    clean_text,
+    paper_id,
+    to_datetime,
+    unwrap_abstract,
+)
 
 NS = {
     "atom": "http://www.w3.org/2005/Atom",
@@ -42,15 +50,17 @@ def entry_record(entry: ET.Element) -> PaperRecord:
     if primary is not None and primary.get("term") in categories:
         categories.remove(primary.get("term"))
         categories.insert(0, primary.get("term"))
-    return PaperRecord(
-        id=paper_id(raw_id),
-        title=clean_text(_text(entry, "atom:title"), "title", required=True),
-        abstract=unwrap_abstract(clean_text(_text(entry, "atom:summary"), "abstract", required=True)),
-        authors=[" ".join(_text(a, "atom:name").split()) for a in entry.findall("atom:author", NS)],
-        categories=categories,
-        published_at=to_datetime(_text(entry, "atom:published") or None, "published"),
-        comment=clean_text(_text(entry, "arxiv:comment"), "comment"),
-        doi=clean_text(_text(entry, "arxiv:doi"), "doi"),
+    return check_record(
+        PaperRecord(
+            id=paper_id(raw_id),
+            title=clean_text(_text(entry, "atom:title"), "title", required=True),
+            abstract=unwrap_abstract(clean_text(_text(entry, "atom:summary"), "abstract", required=True)),
+            authors=[" ".join(_text(a, "atom:name").split()) for a in entry.findall("atom:author", NS)],
+            categories=categories,
+            published_at=to_datetime(_text(entry, "atom:published") or None, "published"),
+            comment=clean_text(_text(entry, "arxiv:comment"), "comment"),
+            doi=clean_text(_text(entry, "arxiv:doi"), "doi"),
+        )
     )
 
 

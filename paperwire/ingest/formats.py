@@ -12,6 +12,8 @@ import gzip
 import io
 import itertools
 import json
+import logging
+import math
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -19,21 +21,44 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from paperwire.ingest.records import (
+    MAX_RECORD_BYTES,
     BadRecord,
     OrganizationRecord,
     PaperRecord,
+    check_record,
+    clean_name,
     clean_text,
+    in_utc,
     paper_id,
     string_list,
+    submitter,
     to_datetime,
     to_int,
     unwrap_abstract,
 )
 from paperwire.papers.links import web_url
 from paperwire.papers.models import Organization
-from paperwire.papers.orgnames import clean_name
+from paperwire.papers.orgnames import clean_name as clean_organization_name
 
 FORMATS = ("jsonl", "hf-daily", "kaggle")
+# A Hugging Face response read as one JSON document (a list, or an object wrapping it) is held
+# in memory whole: real ones are under 400 kB; larger lists can be written one item a line.
+MAX_DOCUMENT_BYTES = 16 << 20
+TOO_LONG_LINE = f"line longer than {MAX_RECORD_BYTES >> 20} MiB ({MAX_RECORD_BYTES:,} bytes)"
+TOO_LONG_ITEM = f"item longer than {MAX_RECORD_BYTES >> 20} MiB ({MAX_RECORD_BYTES:,} characters)"
+
+logger = logging.getLogger(__name__)
+
+
+def _bounded_int(text: str) -> int | float:
+    """JSON integers; one with more digits than any field can hold is read as infinite, which
+    every field rejects, instead of Python refusing to convert it (over 4,300 digits)."""
+    if len(text) <= 100:
+        return int(text)
+    return -math.inf if text.startswith("-") else math.inf
+
+
+DECODER = json.JSONDecoder(parse_int=_bounded_int)
 
 
 class UnreadableFile(Exception):
@@ -51,14 +76,14 @@ def organization_record(value: Any) -> OrganizationRecord | None:
     if value in (None, "", {}):
         return None
     if isinstance(value, str):
-        name = clean_name(value)
+        name = clean_organization_name(value)
         return OrganizationRecord(name=name, fullname=name) if name else None
-    if isinstance(value, dict) and isinstance(value.get("name"), str) and clean_name(value["name"]):
+    if isinstance(value, dict) and isinstance(value.get("name"), str) and clean_organization_name(value["name"]):
         fullname, avatar, hf_id = value.get("fullname"), value.get("avatar") or value.get("avatarUrl"), value.get("_id")
         avatar = web_url(avatar)
         return OrganizationRecord(
-            name=clean_name(value["name"]),
-            fullname=clean_name(fullname) if isinstance(fullname, str) else "",
+            name=clean_organization_name(value["name"]),
+            fullname=clean_organization_name(fullname) if isinstance(fullname, str) else "",
             avatar_url=avatar if len(avatar) <= AVATAR_URL_LENGTH else "",
             hf_id=hf_id.strip() if isinstance(hf_id, str) and len(hf_id.strip()) <= HF_ID_LENGTH else "",
         )
@@ -95,7 +120,7 @@ def from_hf_item(obj: Any) -> PaperRecord:
     if isinstance(obj, str):
         try:
             obj = ast.literal_eval(obj)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
+        except Exception:  # SyntaxError, ValueError, TypeError ({[]: 1}), MemoryError, RecursionError
             raise BadRecord("item is a string that is not a Python literal") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("paper"), dict):
         raise BadRecord("expected an object with a 'paper' object")
@@ -103,15 +128,23 @@ def from_hf_item(obj: Any) -> PaperRecord:
     authors = paper.get("authors") or []
     if not isinstance(authors, list) or not all(isinstance(a, dict) for a in authors):
         raise BadRecord("paper.authors must be a list of objects")
-    github = paper.get("githubRepo")
-    submitter = paper.get("submittedOnDailyBy") or obj.get("submittedBy")
-    if submitter is not None and not isinstance(submitter, dict):
-        raise BadRecord("submittedOnDailyBy must be an object")
+    names = []
+    for index, author in enumerate(authors):
+        name = author.get("name")
+        if name is not None and not isinstance(name, str):
+            raise BadRecord(f"paper.authors[{index}].name must be a string")
+        if name and (name := clean_name(name)):
+            names.append(name)
+    github = clean_text(paper.get("githubRepo"), "githubRepo")
+    submitted_by = submitter(paper.get("submittedOnDailyBy") or obj.get("submittedBy"), "submittedOnDailyBy")
+    user = (submitted_by or {}).get("user")
+    if user is not None and not isinstance(user, str):
+        raise BadRecord("submittedOnDailyBy.user must be a string")
     return PaperRecord(
         id=paper_id(paper.get("id")),
         title=clean_text(paper.get("title") or obj.get("title"), "title", required=True),
         abstract=unwrap_abstract(clean_text(paper.get("summary") or obj.get("summary"), "abstract", required=True)),
-        authors=[" ".join(str(a.get("name", "")).split()) for a in authors if str(a.get("name", "")).strip()],
+        authors=names,
         published_at=to_datetime(paper.get("publishedAt"), "paper.publishedAt"),
         # The day an item belongs to is that of submittedOnDailyAt, else of the item's publishedAt.
         submitted_on_daily_at=to_datetime(
@@ -119,14 +152,14 @@ def from_hf_item(obj: Any) -> PaperRecord:
         ),
         upvotes=to_int(paper.get("upvotes"), "upvotes"),
         organization=organization_record(paper.get("organization") or obj.get("organization")),
-        code_urls=[github] if isinstance(github, str) and github else [],
+        code_urls=[github] if github else [],
         github_stars=to_int(paper.get("githubStars"), "githubStars") if paper.get("githubStars") is not None else None,
         project_page=clean_text(paper.get("projectPage"), "projectPage"),
         ai_summary=clean_text(paper.get("ai_summary"), "ai_summary"),
         ai_keywords=string_list(paper.get("ai_keywords"), "ai_keywords"),
         num_comments=to_int(obj.get("numComments"), "numComments"),
-        submitter_name=str((submitter or {}).get("user") or "")[:100],
-        hf_submitter=submitter,
+        submitter_name=clean_name(user or ""),
+        hf_submitter=submitted_by,
     )
 
 
@@ -135,18 +168,26 @@ def from_kaggle(obj: Any) -> PaperRecord:
     if not isinstance(obj, dict):
         raise BadRecord("expected a JSON object")
     parsed = obj.get("authors_parsed")
-    if isinstance(parsed, list) and parsed:
-        authors = [" ".join(part for part in (p[1:2] + p[0:1] + p[2:3]) if part).strip() for p in parsed]
+    if parsed:
+        if not isinstance(parsed, list) or not all(
+            isinstance(p, list) and all(isinstance(part, str) for part in p) for p in parsed
+        ):
+            raise BadRecord("authors_parsed must be a list of [last, first, suffix] strings")
+        authors = [clean_name(" ".join(part for part in (p[1:2] + p[0:1] + p[2:3]) if part)) for p in parsed]
     else:
         text = clean_text(obj.get("authors"), "authors")
-        authors = [a.strip() for a in text.replace(" and ", ", ").split(",") if a.strip()]
+        authors = [clean_name(a) for a in text.replace(" and ", ", ").split(",")]
     published_at = None
     versions = obj.get("versions")
     if isinstance(versions, list) and versions and isinstance(versions[0], dict) and versions[0].get("created"):
+        created = versions[0]["created"]
+        if not isinstance(created, str):
+            raise BadRecord("versions[0].created must be a date string")
         try:
-            published_at = email.utils.parsedate_to_datetime(versions[0]["created"])
-        except (TypeError, ValueError):
-            raise BadRecord(f"invalid versions[0].created {versions[0]['created']!r}") from None
+            moment = email.utils.parsedate_to_datetime(created)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            raise BadRecord(f"invalid versions[0].created {created[:40]!r}") from None
+        published_at = in_utc(moment, "versions[0].created", created)
     if published_at is None:
         published_at = to_datetime(obj.get("update_date"), "update_date")
     categories = obj.get("categories")
@@ -155,7 +196,9 @@ def from_kaggle(obj: Any) -> PaperRecord:
         title=clean_text(obj.get("title"), "title", required=True),
         abstract=unwrap_abstract(clean_text(obj.get("abstract"), "abstract", required=True)),
         authors=[a for a in authors if a],
-        categories=categories.split() if isinstance(categories, str) else string_list(categories, "categories"),
+        categories=(
+            clean_name(categories).split() if isinstance(categories, str) else string_list(categories, "categories")
+        ),
         published_at=published_at,
         comment=clean_text(obj.get("comments"), "comments"),
         doi=clean_text(obj.get("doi"), "doi"),
@@ -176,6 +219,22 @@ class Item:
     where: str
     record: PaperRecord | None = None
     error: str = ""
+
+
+def to_item(where: str, mapper: Callable[[Any], PaperRecord], obj: Any) -> Item:
+    """The record ``mapper`` makes of ``obj``, checked; whatever goes wrong costs this record only."""
+    try:
+        record = check_record(mapper(obj))
+    except BadRecord as error:
+        return Item(where, error=str(error))
+    except RecursionError:
+        return Item(where, error="nested too deeply")
+    except Exception as error:
+        # A case no check foresaw (a bug): name it, keep going; the traceback is logged at DEBUG.
+        logger.debug("%s: unexpected error reading the record", where, exc_info=True)
+        return Item(where, error=f"unexpected error reading the record: {type(error).__name__}: {error}"[:300])
+    record.where = where
+    return Item(where, record=record)
 
 
 def open_binary(path: Path) -> tuple[BinaryIO, BinaryIO]:
@@ -207,8 +266,8 @@ def detect_format(head: bytes) -> str:
         raise UnreadableFile("not JSON: expected JSON lines or a Hugging Face daily-papers response")
     first_line = stripped.split("\n", 1)[0]
     try:
-        obj = json.loads(first_line)
-    except json.JSONDecodeError:
+        obj = DECODER.decode(first_line)
+    except (ValueError, RecursionError):
         return "hf-daily"  # a pretty-printed object, like {"status", "data": [...]}
     if not isinstance(obj, dict):
         raise UnreadableFile("not an import file")
@@ -219,22 +278,44 @@ def detect_format(head: bytes) -> str:
     return "jsonl"
 
 
-def read_lines(stream: Iterable[bytes], label: str, mapper: Callable[[Any], PaperRecord]) -> Iterator[Item]:
-    for number, raw_line in enumerate(stream, start=1):
+def bounded_lines(stream: BinaryIO, first_number: int = 1) -> Iterator[tuple[int, bytes | None]]:
+    """(number, line) for every line of ``stream``; the line is None when it is longer than
+    MAX_RECORD_BYTES: it is skipped in pieces, never held whole."""
+    number = first_number - 1
+    while line := stream.readline(MAX_RECORD_BYTES + 1):
+        number += 1
+        if len(line) > MAX_RECORD_BYTES and not line.endswith(b"\n"):
+            skip_line(stream)
+            yield number, None
+        else:
+            yield number, line
+
+
+def skip_line(stream: BinaryIO) -> None:
+    while (piece := stream.readline(1 << 16)) and not piece.endswith(b"\n"):
+        pass
+
+
+def read_lines(
+    lines: Iterable[tuple[int, bytes | None]], label: str, mapper: Callable[[Any], PaperRecord]
+) -> Iterator[Item]:
+    for number, raw_line in lines:
         where = f"{label}:{number}"
+        if raw_line is None:
+            yield Item(where, error=TOO_LONG_LINE)
+            continue
         if not raw_line.strip():
             continue
         try:
-            obj = json.loads(raw_line.decode("utf-8-sig" if number == 1 else "utf-8"))
-            yield Item(where, record=mapper(obj))
+            obj = DECODER.decode(raw_line.decode("utf-8-sig" if number == 1 else "utf-8"))
         except UnicodeDecodeError:
             yield Item(where, error="not UTF-8")
         except json.JSONDecodeError as error:
             yield Item(where, error=f"invalid JSON: {error.msg}")
-        except BadRecord as error:
-            yield Item(where, error=str(error))
         except RecursionError:
             yield Item(where, error="JSON nested too deeply")
+        else:
+            yield to_item(where, mapper, obj)
 
 
 def read_hf_document(stream: BinaryIO, label: str) -> Iterator[Item]:
@@ -244,18 +325,26 @@ def read_hf_document(stream: BinaryIO, label: str) -> Iterator[Item]:
     others are kept.
     """
     try:
-        text = stream.read().decode("utf-8-sig")
+        data = stream.read(MAX_DOCUMENT_BYTES + 1)
+        if len(data) > MAX_DOCUMENT_BYTES:
+            raise UnreadableFile(
+                f"a JSON document larger than {MAX_DOCUMENT_BYTES >> 20} MiB: split it, or write one item a line"
+            )
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise UnreadableFile("not UTF-8 text") from None
     except (OSError, EOFError) as error:
         raise UnreadableFile(f"cannot read: {error}") from None
-    decoder = json.JSONDecoder()
+    del data
+    decoder = DECODER
     start = len(text) - len(text.lstrip())
     if text[start : start + 1] == "{":
         try:
             wrapper, _ = decoder.raw_decode(text, start)
         except json.JSONDecodeError as error:
             raise UnreadableFile(f"invalid JSON at line {error.lineno}: {error.msg}") from None
+        except RecursionError:
+            raise UnreadableFile("JSON nested too deeply") from None
         if not isinstance(wrapper, dict) or not isinstance(wrapper.get("data"), list):
             raise UnreadableFile("a JSON object without a 'data' list of daily papers")
         # Find where the data list starts, to keep line numbers right.
@@ -276,19 +365,26 @@ def read_hf_document(stream: BinaryIO, label: str) -> Iterator[Item]:
         where = f"{label}:{line}"
         try:
             obj, end = decoder.raw_decode(text, position)
-        except json.JSONDecodeError as error:
-            yield Item(where, error=f"invalid JSON: {error.msg}")
-            return  # the rest of the list cannot be located reliably
-        try:
-            yield Item(where, record=from_hf_item(obj))
-        except BadRecord as error:
-            yield Item(where, error=str(error))
+        except (json.JSONDecodeError, RecursionError) as error:
+            reason = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply"
+            # The rest of the list cannot be located reliably.
+            yield Item(where, error=f"invalid JSON: {reason}; the rest of the list was not read")
+            return
+        if end - position > MAX_RECORD_BYTES:
+            yield Item(where, error=TOO_LONG_ITEM)
+        else:
+            yield to_item(where, from_hf_item, obj)
         line += text.count("\n", position, end)
         position = end
 
 
 class SourceFile:
-    """An import file opened for streaming, with its format and a byte position for progress."""
+    """An import file opened for streaming, with its format and a byte position for progress.
+
+    The format is told from the first line. A first line longer than a record may be is a
+    Hugging Face list if it starts with ``[``; otherwise it is rejected like any line too long,
+    and the format is told from the next line.
+    """
 
     def __init__(self, path: Path, fmt: str = "auto") -> None:
         self.path = path
@@ -296,19 +392,43 @@ class SourceFile:
         self.raw, self.stream = open_binary(path)
         try:
             self.size = path.stat().st_size
-            # The first line tells the format; it is read here and replayed by items().
-            self.first_line = self.stream.readline(64 << 20)
-            if fmt == "auto":
-                if not self.first_line.strip():
-                    raise UnreadableFile("empty file or blank first line")
-                fmt = detect_format(self.first_line)
-        except (OSError, EOFError, gzip.BadGzipFile) as error:
+            # Lines read to tell the format are replayed by items().
+            self.head: list[tuple[int, bytes | None]] = []
+            self.document = b""  # the start of a whole JSON document, when the file is one
+            self.format = self._read_head(fmt)
+        except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as error:
             self.close()
             raise UnreadableFile(f"cannot read: {error}") from None
         except UnreadableFile:
             self.close()
             raise
-        self.format = fmt
+
+    def _read_head(self, fmt: str) -> str:
+        first = self.stream.readline(MAX_RECORD_BYTES + 1)
+        if fmt == "auto" and not first.strip():
+            raise UnreadableFile("empty file or blank first line")
+        if fmt in ("auto", "hf-daily") and first.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+            self.document = first
+            return "hf-daily"
+        if len(first) <= MAX_RECORD_BYTES or first.endswith(b"\n"):
+            fmt = detect_format(first) if fmt == "auto" else fmt
+            if fmt == "hf-daily" and _is_document(first):
+                self.document = first
+            else:
+                self.head.append((1, first))
+            return fmt
+        if fmt == "hf-daily":  # an object on one long line: a wrapped response
+            self.document = first
+            return fmt
+        skip_line(self.stream)
+        self.head.append((1, None))
+        if fmt != "auto":
+            return fmt
+        for number, line in bounded_lines(self.stream, first_number=2):
+            self.head.append((number, line))
+            if line is not None and line.strip():
+                return detect_format(line)
+        return "jsonl"  # nothing but the line too long: any line format reports it
 
     def position(self) -> int:
         try:
@@ -318,25 +438,14 @@ class SourceFile:
 
     def items(self) -> Iterator[Item]:
         try:
-            if self.format == "hf-daily" and self._is_document():
-                body = io.BufferedReader(io.BytesIO(self.first_line + self.stream.read()))
-                yield from read_hf_document(body, self.label)
+            if self.document:
+                rest = self.stream.read(MAX_DOCUMENT_BYTES + 1 - len(self.document))
+                yield from read_hf_document(io.BytesIO(self.document + rest), self.label)
             else:
-                lines = itertools.chain([self.first_line], self.stream)
+                lines = itertools.chain(self.head, bounded_lines(self.stream, first_number=len(self.head) + 1))
                 yield from read_lines(lines, self.label, LINE_MAPPERS[self.format])
         except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as error:
             raise UnreadableFile(f"cannot read past byte {self.position()}: {error}") from None
-
-    def _is_document(self) -> bool:
-        """A whole JSON response rather than one Hugging Face item a line."""
-        stripped = self.first_line.lstrip(b"\xef\xbb\xbf \t\r\n")
-        if stripped.startswith(b"["):
-            return True
-        try:
-            first = json.loads(stripped)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return True
-        return not (isinstance(first, dict) and "paper" in first)
 
     def close(self) -> None:
         for stream in (self.stream, self.raw):
@@ -346,10 +455,22 @@ class SourceFile:
                 pass
 
 
+def _is_document(first_line: bytes) -> bool:
+    """A whole JSON response rather than one Hugging Face item a line."""
+    stripped = first_line.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith(b"["):
+        return True
+    try:
+        first = DECODER.decode(stripped.decode("utf-8"))
+    except (ValueError, RecursionError):  # not JSON alone (a pretty-printed object), not UTF-8
+        return True
+    return not (isinstance(first, dict) and "paper" in first)
+
+
 def items_from_bytes(body: bytes, label: str, fmt: str) -> Iterator[Item]:
     """Parse an in-memory response body (used by the live ingesters)."""
-    stream = io.BufferedReader(io.BytesIO(body))
+    stream = io.BytesIO(body)
     if fmt == "hf-daily":
         yield from read_hf_document(stream, label)
     else:
-        yield from read_lines(stream, label, LINE_MAPPERS[fmt])
+        yield from read_lines(bounded_lines(stream), label, LINE_MAPPERS[fmt])

@@ -32,7 +32,7 @@ class ImportReport:
 def import_files(paths: list[Path], fmt: str = "auto", progress: bool | None = None) -> ImportReport:
     """Import every file; a file that cannot be read is reported and the others go on."""
     report = ImportReport()
-    upserter = Upserter()
+    upserter = Upserter(on_reject=report.reject)
     report.stats = upserter.stats
     total = sum(p.stat().st_size for p in paths if p.is_file())
     with progress_bar(total=total, unit="B", unit_scale=True, show=progress, desc="import") as bar:

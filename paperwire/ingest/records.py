@@ -1,18 +1,69 @@
-"""The one shape every source is turned into before it reaches the database."""
+"""The one shape every source is turned into before it reaches the database, and its bounds.
+
+Mappers (``paperwire.ingest.formats``, ``paperwire.ingest.arxiv``) turn raw values into a
+PaperRecord with the converters below, which check types; ``check_record`` then checks every
+field against what the database and the pages can hold (docs/import.md, "Limits"). A value
+outside them rejects its record with a reason naming the field; nothing is truncated.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import math
+import operator
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils.dateparse import parse_date, parse_datetime
 
 from paperwire.papers.ids import normalize_id
+from paperwire.papers.models import Organization, Paper
 
 
 class BadRecord(ValueError):
     """A record that cannot be imported; the message says why."""
+
+
+def _max_length(model, name: str) -> int:
+    return model._meta.get_field(name).max_length
+
+
+# A record is at most this much JSON: a line, or an item of a Hugging Face list. Longer lines
+# are skipped unread (the longest real record, a Kaggle paper with 5,000 authors, is ~300 kB).
+MAX_RECORD_BYTES = 1 << 20
+# Text fields without a database limit get one well above any real value (the longest of
+# 85,000 real papers: a title of 226 characters, an abstract of 3,488, a comment of 431).
+TEXT_LIMITS = {
+    "title": 1_000,
+    "abstract": 10_000,
+    "comment": 2_000,
+    "ai_summary": 5_000,
+    "doi": _max_length(Paper, "doi"),
+    "project_page": _max_length(Paper, "project_page"),
+    "submitter_name": _max_length(Paper, "submitter_name"),
+}
+# Lists: (entries, characters an entry). Collaborations sign with up to ~5,000 authors.
+LIST_LIMITS = {
+    "authors": (10_000, 1_000),
+    "categories": (50, 200),
+    "code_urls": (20, _max_length(Paper, "project_page")),
+    "ai_keywords": (100, 200),
+}
+ORGANIZATION_LIMITS = {name: _max_length(Organization, name) for name in ("name", "fullname", "avatar_url", "hf_id")}
+# submittedOnDailyBy is kept as Hugging Face sent it, within these bounds.
+SUBMITTER_FIELDS, SUBMITTER_TEXT = 20, 500
+ID_LENGTH = _max_length(Paper, "id")
+# Counts are 32-bit integers on PostgreSQL.
+MAX_INT = 2**31 - 1
+INT_FIELDS = ("upvotes", "github_stars", "num_comments")
+# Dates: from 1900 to two days ahead of now (time zones and clocks a little fast; not the future).
+EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+FUTURE_SLACK = dt.timedelta(days=2)
+
+SURROGATE = re.compile("[\ud800-\udfff]")
+INTEGER_TEXT = re.compile(r"\s*([+-]?)([0-9]+)\s*")
 
 
 @dataclass
@@ -44,6 +95,11 @@ class PaperRecord:
     num_comments: int = 0
     submitter_name: str = ""
     hf_submitter: dict | None = None
+    # Where the record was read (file:line), to name it if the database refuses it.
+    where: str = field(default="", compare=False)
+
+
+# --- converters: raw values to typed ones (NUL characters are dropped from every string) -----
 
 
 def clean_text(value: Any, name: str, required: bool = False) -> str:
@@ -60,6 +116,11 @@ def clean_text(value: Any, name: str, required: bool = False) -> str:
     return text
 
 
+def clean_name(value: str) -> str:
+    """A one-line name: NUL dropped, runs of whitespace made one space."""
+    return " ".join(value.replace("\x00", "").split())
+
+
 def unwrap_abstract(text: str) -> str:
     """Join lines that arXiv broke at 80 columns, keeping blank-line paragraph breaks."""
     paragraphs = [" ".join(p.split()) for p in text.replace("\r\n", "\n").split("\n\n")]
@@ -73,6 +134,8 @@ def string_list(value: Any, name: str) -> list[str]:
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise BadRecord(f"{name} must be a list of strings")
+    if "\x00" in "".join(value):
+        value = [v.replace("\x00", "") for v in value]
     return [" ".join(v.split()) for v in value if v.strip()]
 
 
@@ -88,26 +151,62 @@ def to_datetime(value: Any, name: str) -> dt.datetime | None:
         if parsed is None:
             day = parse_date(text)
             parsed = dt.datetime.combine(day, dt.time(), dt.UTC) if day else None
-    except ValueError:
+    except (ValueError, OverflowError):
         parsed = None
     if parsed is None:
         raise BadRecord(f"invalid {name} {value[:40]!r}: expected YYYY-MM-DD or ISO 8601")
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+    return in_utc(parsed, name, value)
+
+
+def in_utc(moment: dt.datetime, name: str, original: str) -> dt.datetime:
+    """``moment`` in UTC (naive means UTC), within the dates a paper may have."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    try:
+        moment = moment.astimezone(dt.UTC)
+    except (OverflowError, ValueError):
+        raise BadRecord(f"{name} {original[:40]!r} is out of range") from None
+    return check_date(moment, name, original)
+
+
+def check_date(moment: dt.datetime, name: str, original: str = "") -> dt.datetime:
+    latest = dt.datetime.now(dt.UTC) + FUTURE_SLACK
+    if EARLIEST <= moment <= latest:
+        return moment
+    shown = repr(original[:40]) if original else moment.isoformat()
+    if moment < EARLIEST:
+        raise BadRecord(f"{name} {shown} is before {EARLIEST:%Y-%m-%d}")
+    raise BadRecord(f"{name} {shown} is in the future (after {latest:%Y-%m-%d %H:%M} UTC)")
 
 
 def to_int(value: Any, name: str) -> int:
-    if value in (None, ""):
+    """A count: an integer, a whole float or a string of digits; 0 when absent."""
+    if value is None or value == "":
         return 0
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    if isinstance(value, bool):
         raise BadRecord(f"{name} must be an integer")
-    try:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise BadRecord(f"{name} is out of range")
+        if not value.is_integer():
+            raise BadRecord(f"{name} must be an integer")
         number = int(value)
-    except ValueError:
-        raise BadRecord(f"{name} must be an integer") from None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and (match := INTEGER_TEXT.fullmatch(value)):
+        sign, digits = match.groups()
+        # More digits than any count has: say so without converting (Python refuses 4,300+).
+        number = int(sign + digits) if len(digits) <= 12 else (-1 if sign == "-" else MAX_INT + 1)
+    else:
+        raise BadRecord(f"{name} must be an integer")
+    return check_int(number, name)
+
+
+def check_int(number: int, name: str) -> int:
     if number < 0:
         raise BadRecord(f"{name} must not be negative")
+    if number > MAX_INT:
+        raise BadRecord(f"{name} is larger than {MAX_INT:,}")
     return number
 
 
@@ -116,3 +215,95 @@ def paper_id(value: Any) -> str:
         return normalize_id(value)
     except ValueError as error:
         raise BadRecord(str(error)) from None
+
+
+def submitter(value: Any, name: str) -> dict | None:
+    """Hugging Face's ``submittedOnDailyBy``: an object of scalar values, kept as it is (bounded)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise BadRecord(f"{name} must be an object")
+    if len(value) > SUBMITTER_FIELDS:
+        raise BadRecord(f"{name} has {len(value):,} fields, more than {SUBMITTER_FIELDS}")
+    kept = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise BadRecord(f"{name} has a key that is not a string")
+        key = key.replace("\x00", "")
+        if isinstance(item, str):
+            item = item.replace("\x00", "")
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise BadRecord(f"{name}.{key[:40]} is out of range")
+        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > 2**53:
+            raise BadRecord(f"{name}.{key[:40]} is out of range")
+        elif item is not None and not isinstance(item, str | int | float | bool):
+            raise BadRecord(f"{name}.{key[:40]} must be a string, a number, true, false or null")
+        kept[key] = item
+    return kept
+
+
+# --- the validator -----------------------------------------------------------------------------
+
+
+def _check_text(name: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise BadRecord(f"{name} is {len(value):,} characters long, more than {limit:,}")
+    _check_characters(name, value)
+
+
+def _check_characters(name: str, value: str) -> None:
+    if not value.isascii() and SURROGATE.search(value):
+        raise BadRecord(f"{name} is not valid Unicode (a lone surrogate)")
+    if "\x00" in value:
+        raise BadRecord(f"{name} contains a NUL character")
+
+
+_TEXT_NAMES = ("id", *TEXT_LIMITS)
+_TEXT_LIMITS = (ID_LENGTH, *TEXT_LIMITS.values())
+_texts = operator.attrgetter(*_TEXT_NAMES)
+_lists = operator.attrgetter(*LIST_LIMITS)
+_ints = operator.attrgetter(*INT_FIELDS)
+DATE_FIELDS = ("published_at", "submitted_on_daily_at")
+_dates = operator.attrgetter(*DATE_FIELDS)
+
+
+def check_record(record: PaperRecord) -> PaperRecord:
+    """``record`` if every field is within the limits of the database and the pages; else
+    BadRecord naming the first field that is not. Every mapper's record goes through here."""
+    # Written for speed (every imported record comes here): the common case, all fine, is
+    # settled with few Python steps; a field found wrong is looked for one by one to name it.
+    texts, lists = _texts(record), _lists(record)
+    if any(map(operator.gt, map(len, texts), _TEXT_LIMITS)):
+        for name, value, limit in zip(_TEXT_NAMES, texts, _TEXT_LIMITS, strict=True):
+            _check_text(name, value, limit)
+    for name, values in zip(LIST_LIMITS, lists, strict=True):
+        entries, limit = LIST_LIMITS[name]
+        if len(values) > entries:
+            raise BadRecord(f"{name} has {len(values):,} entries, more than {entries:,}")
+        if values and max(map(len, values)) > limit:
+            for index, value in enumerate(values):
+                _check_text(f"{name}[{index}]", value, limit)
+    everything = "".join(texts) + "".join(itertools.chain.from_iterable(lists))
+    if "\x00" in everything or (not everything.isascii() and SURROGATE.search(everything)):
+        for name, value in zip(_TEXT_NAMES, texts, strict=True):
+            _check_characters(name, value)
+        for name, values in zip(LIST_LIMITS, lists, strict=True):
+            for index, value in enumerate(values):
+                _check_characters(f"{name}[{index}]", value)
+    organization = record.organization
+    if organization is not None:
+        for name, limit in ORGANIZATION_LIMITS.items():
+            _check_text(f"organization {name}", getattr(organization, name), limit)
+    for name, value in zip(INT_FIELDS, _ints(record), strict=True):
+        if value is not None and not 0 <= value <= MAX_INT:
+            check_int(value, name)
+    for name, value in zip(DATE_FIELDS, _dates(record), strict=True):
+        if value is not None:
+            if value.tzinfo is None or value.utcoffset():
+                raise BadRecord(f"{name} must be in UTC")
+            check_date(value, name)
+    for key, value in (record.hf_submitter or {}).items():
+        _check_text("submittedOnDailyBy key", key, SUBMITTER_TEXT)
+        if isinstance(value, str):
+            _check_text(f"submittedOnDailyBy.{key[:40]}", value, SUBMITTER_TEXT)
+    return record

@@ -37,7 +37,7 @@ class IngestReport(ImportReport):
 def hf_daily(days: list[dt.date]) -> IngestReport:
     """Fetch ``/api/daily_papers?date=D`` for each day; a failing day is reported, the rest go on."""
     report = IngestReport()
-    upserter = Upserter()
+    upserter = Upserter(on_reject=report.reject)
     report.stats = upserter.stats
     url = f"{settings.HF_ENDPOINT}/api/daily_papers"
     for day in progress(days, desc="hf-daily", unit="day"):
@@ -82,7 +82,7 @@ def arxiv_listing(categories: list[str], since: dt.date, pause: Callable[[float]
     sorted by submission date, newest first, so the walk stops at the first older paper.
     """
     report = IngestReport()
-    upserter = Upserter()
+    upserter = Upserter(on_reject=report.reject)
     report.stats = upserter.stats
     cursor_name = f"arxiv:{','.join(sorted(categories))}"
     newest: dt.datetime | None = None

@@ -9,13 +9,18 @@ Policy when a paper is seen again (from any source, in any order):
 - ``base_upvotes`` keeps the highest count seen, ``num_comments`` likewise;
 - the daily day is the UTC date of ``submitted_on_daily_at``, else of ``published_at``.
 Importing the same data twice therefore changes nothing and reports 0 new, 0 updated.
+
+Records are checked before they get here (``records.check_record``). Should the database still
+refuse a batch (a value no check foresaw), the batch is written again one record at a time,
+so that only the refused record is lost, named by its ``where``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
 from paperwire.ingest.records import OrganizationRecord, PaperRecord
@@ -46,6 +51,11 @@ SAVED_FIELDS = (
     "base_upvotes",
     "num_comments",
 )
+
+
+# What a record can make the database (or its driver, adapting a value) refuse. Other errors
+# (a lost connection, a locked database) are no fault of one record and stop the import.
+REFUSALS = (DataError, IntegrityError, ValueError, OverflowError)
 
 
 @dataclass
@@ -93,10 +103,13 @@ class Upserter:
     """Buffers records and writes them in batches, one transaction a batch.
 
     A crash loses at most the batch being written; running the import again finishes it.
+    ``on_reject(where, reason)`` hears of records the database refused; without it, a refusal
+    is raised.
     """
 
-    def __init__(self, batch_size: int = 1000) -> None:
+    def __init__(self, batch_size: int = 1000, on_reject: Callable[[str, str], None] | None = None) -> None:
         self.batch_size = batch_size
+        self.on_reject = on_reject
         self.pending: list[PaperRecord] = []
         self.stats = UpsertStats()
         self._organizations: dict[tuple[str, str, str], Organization] = {}
@@ -133,6 +146,20 @@ class Upserter:
         if not self.pending:
             return
         records, self.pending = self.pending, []
+        try:
+            self._write(records)
+        except REFUSALS:
+            if self.on_reject is None:
+                raise
+            for record in records:
+                try:
+                    self._write([record])
+                except REFUSALS as error:
+                    reason = " ".join(str(error).split())[:200]
+                    self.on_reject(record.where or record.id, f"the database refused it: {reason}")
+
+    def _write(self, records: list[PaperRecord]) -> None:
+        """One transaction for the papers; if it fails, nothing of it stays."""
         # Organizations first, each in a short transaction of its own: the batch's transaction
         # then never holds a new organization's row while it waits for another importer's
         # (two imports meeting the same new names in another order would deadlock). They are
@@ -140,30 +167,34 @@ class Upserter:
         self._organizations, self._absorbed = {}, {}
         organizations = [self._organization(record.organization) for record in records]
         with transaction.atomic():
-            existing = Paper.objects.in_bulk([r.id for r in records])
-            before = {pid: _snapshot(p) for pid, p in existing.items()}
-            created: dict[str, Paper] = {}
-            for record, organization in zip(records, organizations, strict=True):
-                paper = existing.get(record.id) or created.get(record.id)
-                if paper is None:
-                    paper = created[record.id] = Paper(id=record.id)
-                apply_record(paper, record, organization)
-            self._repoint([*existing.values(), *created.values()])
-            for paper in created.values():
-                paper.upvotes = paper.base_upvotes
-            Paper.objects.bulk_create(created.values())
-            changed = [p for pid, p in existing.items() if _snapshot(p) != before[pid]]
-            if changed:
-                now = timezone.now()
-                for paper in changed:
-                    paper.updated_at = now  # bulk_update does not apply auto_now
-                Paper.objects.bulk_update(changed, [*SAVED_FIELDS, "updated_at"])
-                refresh_upvotes([p.pk for p in changed])  # bumps the content version
-            elif created:
-                content_changed()
-        self.stats.new += len(created)
-        self.stats.updated += len(changed)
-        self.stats.unchanged += len(existing) - len(changed)
+            counts = self._write_batch(records, organizations)
+        self.stats.new += counts.new
+        self.stats.updated += counts.updated
+        self.stats.unchanged += counts.unchanged
+
+    def _write_batch(self, records: list[PaperRecord], organizations: list[Organization | None]) -> UpsertStats:
+        existing = Paper.objects.in_bulk([r.id for r in records])
+        before = {pid: _snapshot(p) for pid, p in existing.items()}
+        created: dict[str, Paper] = {}
+        for record, organization in zip(records, organizations, strict=True):
+            paper = existing.get(record.id) or created.get(record.id)
+            if paper is None:
+                paper = created[record.id] = Paper(id=record.id)
+            apply_record(paper, record, organization)
+        self._repoint([*existing.values(), *created.values()])
+        for paper in created.values():
+            paper.upvotes = paper.base_upvotes
+        Paper.objects.bulk_create(created.values())
+        changed = [p for pid, p in existing.items() if _snapshot(p) != before[pid]]
+        if changed:
+            now = timezone.now()
+            for paper in changed:
+                paper.updated_at = now  # bulk_update does not apply auto_now
+            Paper.objects.bulk_update(changed, [*SAVED_FIELDS, "updated_at"])
+            refresh_upvotes([p.pk for p in changed])  # bumps the content version
+        elif created:
+            content_changed()
+        return UpsertStats(new=len(created), updated=len(changed), unchanged=len(existing) - len(changed))
 
 
 def upsert_records(records) -> UpsertStats:

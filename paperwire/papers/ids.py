@@ -1,14 +1,15 @@
 """Paper identifiers: arXiv ids (new and old style, with or without a version) and local ids.
 
-Every arXiv version of a paper is one Paper: ``2410.10819v2`` is stored as ``2410.10819``.
+Every arXiv version of a paper is one Paper: ``2410.10819v2`` (or ``V2``) is stored as
+``2410.10819``. Digits are ASCII only (a Unicode digit class would take other scripts' digits too).
 """
 
 from __future__ import annotations
 
 import re
 
-NEW_ARXIV = re.compile(r"(?P<id>\d{4}\.\d{4,5})(?:v(?P<version>\d+))?")
-OLD_ARXIV = re.compile(r"(?P<id>[a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<version>\d+))?")
+NEW_ARXIV = re.compile(r"(?P<id>[0-9]{4}\.[0-9]{4,5})(?:[vV](?P<version>[0-9]+))?")
+OLD_ARXIV = re.compile(r"(?P<id>[a-z][a-z-]*(?:\.[A-Z]{2})?/[0-9]{7})(?:[vV](?P<version>[0-9]+))?")
 LOCAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 ARXIV_URL = re.compile(
     r"^(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/(?P<rest>.+?)(?:\.pdf)?/?(?:[?#].*)?$",
