@@ -124,6 +124,25 @@ def test_an_unreachable_source_fails_clearly(tmp_path):
     )
 
 
+def test_pending_submissions_against_an_unreachable_arxiv_fail_in_one_line(tmp_path):
+    env = paperwire_env(
+        tmp_path / "home", PAPERWIRE_ARXIV_API_URL="http://127.0.0.1:9/api/query", PAPERWIRE_HTTP_RETRIES="0"
+    )
+    shell = (
+        "from paperwire.papers.models import Submission as S; from django.contrib.auth.models import User; "
+        "S.objects.create(user=User.objects.create_user('ada'), arxiv_id='2501.00001', state=S.PENDING)"
+    )
+    run_paperwire("migrate", env=env)
+    created = run_paperwire("shell", "-c", shell, env=env)
+    assert created.returncode == 0, created.stderr
+    result = run_paperwire("ingest", "submissions", env=env)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("CommandError: arXiv did not answer (") and lines[0].endswith(
+        "the submissions stay pending for the next run"
+    ), result.stderr
+
+
 def test_static_files_have_hashed_names_compression_and_a_year_of_caching(site):
     import re
     import urllib.request

@@ -69,10 +69,10 @@ class Command(BaseCommand):
 
     def complete_submissions(self, index: bool) -> None:
         report = complete_pending_submissions()
-        for failure in report.failures:
-            self.stderr.write(f"failed: {failure}")
         if index and report.featured:
             self.stdout.write(update_indexes().summary())
         self.stdout.write(report.summary())
         if report.failures:
-            raise CommandError("arXiv did not answer; the submissions stay pending for the next run")
+            raise CommandError(
+                f"arXiv did not answer ({report.failures[0]}); the submissions stay pending for the next run"
+            )
