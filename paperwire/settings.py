@@ -150,6 +150,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "paperwire.head.HeadWithoutBodyMiddleware",
     "paperwire.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "paperwire.api.errors.JsonErrorMiddleware",

@@ -147,3 +147,25 @@ def test_the_page_cache_is_keyed_on_the_path_not_the_host(live_site):
     assert (second[0], second[1]["x-cache"]) == (200, "hit")  # one entry, whatever the Host
     assert b"https://papers.example.org/papers/2410.10819" in second[2]
     assert b"evil.example" not in second[2] and b"localhost" not in second[2]
+
+
+@pytest.mark.django_db
+def test_head_hands_the_wsgi_server_no_body(attention):
+    """What a WSGI server (gunicorn) is given for HEAD: GET's headers, Content-Length included,
+    and no body bytes (the test client would hide a body by dropping it itself)."""
+    from wsgiref.util import setup_testing_defaults
+
+    from django.core.handlers.wsgi import WSGIHandler
+
+    def call(method: str) -> tuple[dict, bytes]:
+        environ = {"REQUEST_METHOD": method, "PATH_INFO": "/papers/2410.10819", "HTTP_HOST": "127.0.0.1"}
+        setup_testing_defaults(environ)
+        started = {}
+        body = b"".join(WSGIHandler()(environ, lambda status, headers: started.update(headers)))
+        return started, body
+
+    got_headers, got_body = call("GET")
+    head_headers, head_body = call("HEAD")
+    assert got_body and head_body == b""
+    assert head_headers["Content-Length"] == got_headers["Content-Length"] == str(len(got_body))
+    assert head_headers["Content-Type"] == got_headers["Content-Type"]
