@@ -88,6 +88,21 @@ def test_the_takeover_of_a_subscription_is_closed(sub3):
     assert sub3.user_id is None and (sub3.frequency, sub3.topics) == ("weekly", "protein folding")
 
 
+def test_a_look_alike_address_verified_by_its_own_owner_sees_nothing(client):
+    """"victim@gıthub.io" (dotless ı) is another address, at a domain an attacker can own. Verifying
+    it must not show the subscription of "victim@github.io": PostgreSQL's case-insensitive match
+    (UPPER) took the two for one."""
+    client.post("/subscribe", {"email": "victim@github.io", "frequency": "weekly", "topics": "private topic"})
+    assert client.post(LINK.search(mail.outbox.pop().body)[1]).status_code == 200
+    victim = Subscriber.objects.get(email="victim@github.io")
+    attacker = Client()
+    assert sign_up(attacker, "mallory", "victim@g\u0131thub.io").status_code == 302
+    assert verify(attacker, mails_to("victim@g\u0131thub.io")[-1]).status_code == 200
+    page = attacker.get("/accounts/settings").content.decode()
+    assert "Verify your address" not in page  # verified: the page would show a subscription of its own
+    assert subscriber_token(victim.pk) not in page and "private topic" not in page and "/subscription/" not in page
+
+
 def test_the_verification_mail_names_the_account_and_needs_a_button(sub3):
     owner = Client()
     sign_up(owner, "sub3", "Sub3@Example.ORG")

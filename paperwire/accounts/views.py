@@ -64,7 +64,10 @@ def account_settings(request):
     """The account's page: the digest subscription of its address, once the account has proved
     it receives mail there; before that, nothing about it (not even whether there is one)."""
     address = verified_email(request.user)
-    subscriber = Subscriber.objects.filter(email__iexact=address).first() if address else None
+    # Exact match: both sides are canonical (lower-cased by Python). A database's case-insensitive
+    # match is not the same: PostgreSQL's UPPER() makes the dotless "ı" an "I", so "victim@gıthub.io"
+    # matched "victim@github.io".
+    subscriber = Subscriber.objects.filter(email=address).first() if address else None
     manage_url = subscriber_links(subscriber)["manage_url"] if subscriber else ""
     context = {"verified": bool(address), "subscriber": subscriber, "manage_url": manage_url}
     return render(request, "registration/settings.html", context)
