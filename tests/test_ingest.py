@@ -197,3 +197,39 @@ def test_hf_daily_reads_recorded_hugging_face_responses(hf, capsys, day):
     items = data["data"] if isinstance(data, dict) else data
     assert capsys.readouterr().out.strip() == f"imported {len(items)} new, 0 updated, 0 rejected"
     assert Paper.objects.count() == len(items)
+
+
+def test_a_source_that_trickles_its_answer_times_out(settings):
+    """A server that sends its headers and then a byte every half second never ends a socket wait,
+    so only a bound on the whole answer stops it (a web request's submission waited minutes)."""
+    import socket
+    import threading
+
+    from paperwire.ingest.http import FetchError, get
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/atom+xml\r\nContent-Length: 100000\r\n\r\n")
+        while not stop.wait(0.5):
+            try:
+                conn.sendall(b"<")
+            except OSError:
+                break
+        conn.close()
+
+    threading.Thread(target=trickle, daemon=True).start()
+    outcome: list = []
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/api/query"
+    caller = threading.Thread(
+        target=lambda: outcome.append(pytest.raises(FetchError, get, url, retries=0, timeout=2)), daemon=True
+    )
+    caller.start()
+    caller.join(30)  # the failure signal if the fetch never gives up; not a measure of speed
+    stop.set()
+    listener.close()
+    assert not caller.is_alive(), "the fetch was still reading the trickle after 30 s"
+    assert outcome and outcome[0].value.timed_out and "timed out" in str(outcome[0].value)

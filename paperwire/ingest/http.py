@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 USER_AGENT = f"Paperwire/{paperwire.__version__} (self-hosted Daily Papers)"
 MAX_RETRY_AFTER = 300.0
 RETRIED_STATUSES = {429, 500, 502, 503, 504}
+MAX_BODY_BYTES = 64 << 20  # the largest answer read from a source (an arXiv page is a few MB)
 
 
 class FetchError(Exception):
@@ -43,8 +44,27 @@ def retry_after_seconds(value: str | None, default: float) -> float:
     return min(max(when.timestamp() - time.time(), 0.0), MAX_RETRY_AFTER)
 
 
+def read_before(response, deadline: float, url: str) -> bytes:
+    """The body, read in pieces, given up once ``deadline`` has passed: the socket's timeout bounds
+    each wait, not the whole, so a server that sends a byte every few seconds would otherwise
+    hold the caller (a web request) for as long as it likes."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := response.read1(65536):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise FetchError(f"{url}: the answer is larger than {MAX_BODY_BYTES >> 20} MiB")
+        chunks.append(chunk)
+        if time.monotonic() > deadline:
+            raise TimeoutError("the answer came too slowly")
+    return b"".join(chunks)
+
+
 def get(url: str, params: dict | None = None, *, retries: int | None = None, timeout: float | None = None) -> bytes:
-    """GET ``url`` and return the body; retry timeouts, resets, 429 and 5xx, then give up."""
+    """GET ``url`` and return the body; retry timeouts, resets, 429 and 5xx, then give up.
+
+    ``timeout`` bounds each wait on the socket and, roughly, the reading of the whole answer
+    (up to one more wait): a slow trickle is a timeout too."""
     if params:
         url = f"{url}{'&' if '?' in url else '?'}{urllib.parse.urlencode(params, doseq=True)}"
     retries = settings.HTTP_RETRIES if retries is None else retries
@@ -54,8 +74,9 @@ def get(url: str, params: dict | None = None, *, retries: int | None = None, tim
     for attempt in range(retries + 1):
         last = attempt == retries
         try:
+            deadline = time.monotonic() + timeout
             with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.read()
+                return read_before(response, deadline, url)
         except urllib.error.HTTPError as error:
             if error.code not in RETRIED_STATUSES or last:
                 raise FetchError(f"{url}: HTTP {error.code} {error.reason}", status=error.code) from None
