@@ -82,3 +82,28 @@ def test_a_saved_search_as_atom(client, papers):
 def test_pages_announce_the_feeds(client, papers):
     html = client.get("/").content.decode()
     assert 'type="application/atom+xml"' in html and 'href="/papers/feed.atom"' in html
+
+
+def test_characters_xml_cannot_hold_are_left_out_of_every_feed(client, tmp_path):
+    """A control character or U+FFFF in a title, an abstract, an author or a category (from an
+    import, or an admin edit): every feed still answers well-formed XML (it was a 500, or for
+    U+FFFF XML that no parser reads)."""
+    record = paper(
+        "2507.60009",
+        "Ctrl \u0001 title \uffff end",
+        published="2025-07-22",
+        authors=["Ada \u0002 Lovelace"],
+        categories=["cs.\u0003CL"],
+    )
+    import_files([write_jsonl(tmp_path / "c.jsonl", [record])], progress=False)
+    Paper.objects.filter(pk="2507.60009").update(abstract="Ab \u0008 stract \ufffe.")
+    update_indexes()
+    for path in ("/papers/feed.rss", "/papers/feed.atom", "/search/feed.atom?q=ctrl"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        ET.fromstring(response.content)  # well-formed
+        parsed = feedparser.parse(response.content)
+        assert parsed.bozo == 0, (path, parsed.bozo_exception)
+        entry = next(e for e in parsed.entries if "2507.60009" in e.link)
+        assert entry.title == "Ctrl  title  end", path
+        assert "Ab  stract ." in entry.summary, path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from django.conf import settings
 from django.contrib.syndication.views import Feed
@@ -17,8 +18,40 @@ FEED_SIZE = 50
 RELEVANT_SHARE = 0.5  # a saved search's feed keeps the hits scoring at least half the best one
 
 
+# Characters XML 1.0 cannot hold: C0 controls but tab, newline and return; U+FFFE and U+FFFF;
+# lone surrogates. Data may hold them (an import, an admin edit); a feed leaves them out
+# instead of failing (Django refuses the controls) or being ill-formed (U+FFFF passed through).
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(value):
+    if isinstance(value, str):
+        return NOT_XML.sub("", value)
+    if isinstance(value, list | tuple):
+        return [xml_safe(v) for v in value]
+    return value
+
+
+class XmlSafe:
+    """A feed generator whose every text, feed or item, is made fit for XML first."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*[xml_safe(a) for a in args], **{k: xml_safe(v) for k, v in kwargs.items()})
+
+    def add_item(self, *args, **kwargs) -> None:
+        super().add_item(*[xml_safe(a) for a in args], **{k: xml_safe(v) for k, v in kwargs.items()})
+
+
+class SafeRss(XmlSafe, Rss201rev2Feed):
+    pass
+
+
+class SafeAtom(XmlSafe, Atom1Feed):
+    pass
+
+
 class PaperFeed(Feed):
-    feed_type = Rss201rev2Feed
+    feed_type = SafeRss
 
     def item_title(self, paper: Paper) -> str:
         return paper.title
@@ -64,7 +97,7 @@ class LatestPapersRss(PaperFeed):
 
 
 class LatestPapersAtom(LatestPapersRss):
-    feed_type = Atom1Feed
+    feed_type = SafeAtom
     subtitle = LatestPapersRss.description
 
     def feed_url(self) -> str:
@@ -74,7 +107,7 @@ class LatestPapersAtom(LatestPapersRss):
 class SearchAtom(PaperFeed):
     """A saved search as an Atom feed: the best matches, newest first."""
 
-    feed_type = Atom1Feed
+    feed_type = SafeAtom
 
     def get_object(self, request: HttpRequest) -> str:
         return clean(request.GET.get("q", ""))
