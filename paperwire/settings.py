@@ -11,7 +11,7 @@ import os
 import secrets
 from email.utils import parseaddr
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -91,9 +91,14 @@ def envurl(name: str, default: str) -> str:
         parts.port  # noqa: B018 (reading it validates it)
     except ValueError:
         parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise invalid(name, value, "an http:// or https:// URL")
-    return value
+    # The spelling browsers send as Origin (lower case, no default port): CSRF_TRUSTED_ORIGINS and
+    # ALLOWED_HOSTS are derived from it, and "https://Papers.Example.org:443" refused every form.
+    scheme = parts.scheme.lower()
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    port = "" if parts.port in (None, {"http": 80, "https": 443}[scheme]) else f":{parts.port}"
+    return urlunsplit((scheme, host + port, parts.path, parts.query, "")).rstrip("/")
 
 
 BASE_DIR = Path(__file__).resolve().parent

@@ -146,3 +146,21 @@ def test_a_command_with_a_malformed_setting_prints_one_line(tmp_path):
         assert result.stderr == (
             "paperwire: PAPERWIRE_WORKER_INTERVAL='abc' is not valid: expected an integer of at least 0\n"
         )
+
+
+@pytest.mark.parametrize(
+    ("written", "origin"),
+    [
+        ("https://Papers.Example.org", "https://papers.example.org"),
+        ("HTTPS://papers.example.org:443/", "https://papers.example.org"),
+        ("http://papers.example.org:80", "http://papers.example.org"),
+        ("http://127.0.0.1:8123", "http://127.0.0.1:8123"),
+        ("https://[::1]:8443/paperwire/", "https://[::1]:8443/paperwire"),
+    ],
+)
+def test_the_base_url_is_read_in_the_spelling_browsers_send(written, origin):
+    """Browsers send Origin in lower case without the default port; a BASE_URL written otherwise
+    made Django's CSRF origin check refuse every form."""
+    loaded = load_settings(PAPERWIRE_BASE_URL=written)
+    assert loaded["BASE_URL"] == origin
+    assert loaded["CSRF_TRUSTED_ORIGINS"] == [origin]
