@@ -63,7 +63,9 @@ def test_serve_runs_several_worker_processes(tmp_path):
         while len(children) < 2 and time.monotonic() < deadline:  # the second worker may still be booting
             ps = ["ps", "-o", "pid=,args=", "--ppid", str(site.process.pid)]
             lines = subprocess.run(ps, capture_output=True, text=True).stdout.splitlines()
-            children = [line for line in lines if "paperwire index" not in line]  # the web workers
+            # The web workers are forks of serve; the index child (or its zombie, once its single
+            # run with PAPERWIRE_INDEX_INTERVAL=0 is over) is not one of them.
+            children = [line for line in lines if "paperwire serve" in line and "<defunct>" not in line]
             time.sleep(0.2)
         assert len(children) == 2
         query = "/api/papers/search?" + urllib.parse.urlencode({"q": "attention sinks in language models", "limit": 3})
