@@ -173,7 +173,7 @@ def test_the_schema_is_valid_openapi_shaped_json_schema(spec):
 
 
 def test_every_status_an_endpoint_answers_is_listed_with_the_error_schema(spec):
-    answered_by_every_endpoint = {"405", "414", "429", "431", "500"}
+    answered_by_every_endpoint = {"400", "405", "414", "429", "431", "500"}  # 400: a foreign Host
     expected = {
         "/api/daily_papers": {"200", "400"},
         "/api/papers/search": {"200", "400"},
@@ -278,3 +278,14 @@ def test_the_docs_state_the_schema_s_parameters():
     docs = (Path(__file__).resolve().parent.parent / "docs" / "api.md").read_text()
     for declared in (params.DAILY_PAPERS, params.SEARCH):
         assert declared.markdown() in docs, f"update docs/api.md with:\n{declared.markdown()}"
+
+
+def test_every_endpoint_lists_the_400_of_a_foreign_host(client):
+    """Any request naming a Host the site does not serve gets 400 JSON, on every endpoint
+    (/healthz and /api/openapi.json included): the schema says so."""
+    spec = client.get("/api/openapi.json").json()
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            assert "400" in operation["responses"], (method, path)
+    response = client.get("/healthz", HTTP_HOST="evil.example")
+    assert response.status_code == 400 and "error" in response.json()

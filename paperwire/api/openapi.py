@@ -91,7 +91,7 @@ ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "require
 
 
 ERROR_STATUSES = {
-    400: "A parameter outside its schema, named in the message",
+    400: "A parameter outside its schema (named in the message), or a Host header that is not the site's",
     404: "Unknown id or path",
     405: "A method other than GET or HEAD (Allow lists them)",
     414: f"Request line over {MAX_REQUEST_LINE} bytes, refused by the front server before the application",
@@ -99,7 +99,7 @@ ERROR_STATUSES = {
     431: "Request headers over the front server's limits",
     500: "Internal error (logged)",
 }
-ANSWERED_BY_EVERY_ENDPOINT = (405, 414, 429, 431, 500)
+ANSWERED_BY_EVERY_ENDPOINT = (400, 405, 414, 429, 431, 500)  # 400: any request naming another Host
 
 
 def error_responses(*codes: int) -> dict:
