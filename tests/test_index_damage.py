@@ -112,6 +112,13 @@ def assert_the_site_answers(site, round: str) -> None:
     assert status == 200 and b"When Attention Sink Emerges in Language Models" in paper
 
 
+def assert_whole_again(site, label: str) -> None:
+    report, seconds = wait_for_health(site, "ok")
+    assert report["status"] == "ok" and report["index"]["papers"] == len(PAPERS), report
+    print(f"{label}: whole again {seconds:.1f} s after the writer let go")
+    assert_search_finds_every_paper(site)
+
+
 def assert_search_finds_every_paper(site) -> None:
     """From the indexes themselves: no answer carries a fallback notice."""
     for record in PAPERS:
@@ -140,10 +147,7 @@ def test_a_damaged_index_is_rebuilt_while_the_site_keeps_serving(tmp_path, datab
             report, _ = wait_for_health(site, "degraded")
             assert report["status"] == "degraded" and damaged in report["reason"], report
             assert_the_site_answers(site, "serving")
-        report, seconds = wait_for_health(site, "ok")
-        assert report["status"] == "ok" and report["index"]["papers"] == len(PAPERS), report
-        print(f"\n{damage}, while serving: whole again {seconds:.1f} s after the writer let go")
-        assert_search_finds_every_paper(site)
+        assert_whole_again(site, f"\n{damage}, while serving")
 
         # Damaged while stopped: `serve` starts all the same.
         stop_site(site)
@@ -153,9 +157,6 @@ def test_a_damaged_index_is_rebuilt_while_the_site_keeps_serving(tmp_path, datab
             report = health(site)
             assert report["status"] == "degraded" and damaged in report["reason"], report
             assert_the_site_answers(site, "restarted")
-        report, seconds = wait_for_health(site, "ok")
-        assert report["status"] == "ok" and report["index"]["papers"] == len(PAPERS), report
-        print(f"{damage}, across a restart: whole again {seconds:.1f} s after the writer let go")
-        assert_search_finds_every_paper(site)
+        assert_whole_again(site, f"{damage}, across a restart")
     finally:
         stop_site(site)

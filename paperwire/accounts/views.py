@@ -16,6 +16,7 @@ from paperwire.accounts.models import canonical_email, verified_email
 from paperwire.accounts.verification import confirm_address, read_verification_token, request_verification
 from paperwire.digests.emails import subscriber_links
 from paperwire.digests.models import Subscriber
+from paperwire.digests.views import link_expired
 from paperwire.papers.views import safe_next
 from paperwire.ratelimit import limit_writes, posted, too_many
 
@@ -102,12 +103,7 @@ def verify_email(request, token: str):
     try:
         data = read_verification_token(token)
     except signing.SignatureExpired:
-        return render(
-            request,
-            "digests/message.html",
-            {"title": "This link has expired", "message": "Ask for a new one on your account page."},
-            status=410,
-        )
+        return link_expired(request, "Ask for a new one on your account page.")
     except signing.BadSignature:
         raise Http404("Invalid link") from None
     user = get_user_model().objects.filter(pk=data["user"]).first()

@@ -90,18 +90,19 @@ def request_subscription(email: str, frequency: str, topics: str, user) -> None:
     Subscriber.objects.filter(pk=subscriber.pk).update(confirmation_sent_at=timezone.now())
 
 
+def link_expired(request: HttpRequest, what_to_do: str) -> HttpResponse:
+    """410 for a signed link past its age (confirmation, verification), saying how to get a new one."""
+    context = {"title": "This link has expired", "message": what_to_do}
+    return render(request, "digests/message.html", context, status=410)
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows a button (mail scanners follow links), POST confirms."""
     try:
         data = read_confirmation(token)
     except signing.SignatureExpired:
-        return render(
-            request,
-            "digests/message.html",
-            {"title": "This link has expired", "message": "Subscribe again to get a fresh confirmation link."},
-            status=410,
-        )
+        return link_expired(request, "Subscribe again to get a fresh confirmation link.")
     except signing.BadSignature:
         raise Http404("Invalid confirmation link") from None
     subscriber = get_object_or_404(Subscriber, pk=data["id"], email=data["email"])
