@@ -312,19 +312,19 @@ ARXIV_API_URL = envurl("PAPERWIRE_ARXIV_API_URL", "https://export.arxiv.org/api/
 # arXiv asks API clients for one request every three seconds.
 ARXIV_REQUEST_INTERVAL = envfloat("PAPERWIRE_ARXIV_INTERVAL", 3.0)
 ARXIV_CATEGORIES = envstr("PAPERWIRE_ARXIV_CATEGORIES", "cs.AI cs.CL cs.CV cs.LG").split()
-HTTP_TIMEOUT = envfloat("PAPERWIRE_HTTP_TIMEOUT", 30.0, low=0.1)
+HTTP_TIMEOUT = envfloat("PAPERWIRE_HTTP_TIMEOUT", 30.0, low=0.1, high=3600)
 HTTP_RETRIES = envint("PAPERWIRE_HTTP_RETRIES", 4)
 HTTP_BACKOFF = 1.0  # seconds before the first retry, doubled each time
 # A web request waits at most this long on an outside service (one attempt, no retries): the
 # arXiv API when a paper is submitted, the SMTP server for mail sent while the user waits.
 # Slower work belongs to the worker, which waits longer and retries.
-WEB_OUTSIDE_TIMEOUT = envfloat("PAPERWIRE_WEB_OUTSIDE_TIMEOUT", 3.0, low=0.1)
+WEB_OUTSIDE_TIMEOUT = envfloat("PAPERWIRE_WEB_OUTSIDE_TIMEOUT", 3.0, low=0.1, high=60)
 # Django's default for every SMTP connection is the web's, so any mail sent during a request
 # is bounded; the digest sender, a background job, asks for the longer one.
 EMAIL_TIMEOUT = WEB_OUTSIDE_TIMEOUT
 # Seconds the digest sender waits for each answer of the SMTP server. A digest whose final
 # answer does not come in time is "uncertain" (the server may have it) and is not sent again.
-BACKGROUND_EMAIL_TIMEOUT = envfloat("PAPERWIRE_EMAIL_TIMEOUT", 30.0, low=0.1)
+BACKGROUND_EMAIL_TIMEOUT = envfloat("PAPERWIRE_EMAIL_TIMEOUT", 30.0, low=0.1, high=3600)
 
 EMBEDDING_MODEL = envstr("PAPERWIRE_EMBEDDING_MODEL", "all-MiniLM-L6-v2")
 MODEL_DIR = Path(envstr("PAPERWIRE_MODEL_DIR", str(PAPERWIRE_HOME / "models"))).expanduser()

@@ -164,3 +164,18 @@ def test_the_base_url_is_read_in_the_spelling_browsers_send(written, origin):
     loaded = load_settings(PAPERWIRE_BASE_URL=written)
     assert loaded["BASE_URL"] == origin
     assert loaded["CSRF_TRUSTED_ORIGINS"] == [origin]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PAPERWIRE_WEB_OUTSIDE_TIMEOUT", "1e300"),
+        ("PAPERWIRE_HTTP_TIMEOUT", "1e300"),
+        ("PAPERWIRE_EMAIL_TIMEOUT", "1e9"),
+    ],
+)
+def test_a_timeout_too_large_for_a_socket_is_refused_at_start(name, value):
+    """1e300 seconds passed the start-up check and then made /subscribe and sign-up answer 500
+    (OverflowError in the socket's timeout)."""
+    with pytest.raises(ImproperlyConfigured, match=name):
+        load_settings(**{name: value})
