@@ -74,6 +74,12 @@ def browser():
 
 
 def no_sideways_scroll(page) -> bool:
+    """The page does not scroll sideways, and nothing of the search page's own content is the cause."""
+    wider = page.evaluate(
+        "[...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > innerWidth + 0.5)"
+        ".map(e => e.tagName + '.' + e.className)"
+    )
+    assert wider == [], wider
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
