@@ -329,3 +329,23 @@ def test_the_rule_refuses_or_canonicalises_anything_and_never_breaks(text):
     assert clean_address(canonical) == canonical == canonical_email(canonical) == canonical_email(text)
     assert canonical.split("@")[0].isascii() and not any(c.isspace() or c in '"\\()[]' for c in canonical)
     assert mailbox_key(canonical) == mailbox_key(text)
+
+
+def test_many_accounts_on_one_address_do_not_multiply_reset_mails(alice, django_user_model, smtp_server, settings):
+    """Sign-up never says an address is taken, so anyone can make accounts with someone's
+    address; a password reset for it then mailed every one of them, each request."""
+    settings.RATE_LIMITS = dict(settings.RATE_LIMITS, password_reset="100/3600", password_reset_address="2/3600")
+    for n in range(4):
+        django_user_model.objects.create_user(f"copy{n}", "ALICE@example.org", "another pass phrase 9")
+    statuses = [
+        Client(REMOTE_ADDR=f"10.4.2.{n}").post("/accounts/password-reset", {"email": "alice@example.org"}).status_code
+        for n in range(3)
+    ]
+    assert statuses == [302, 302, 429]
+    mails = smtp_server.handler.messages
+    assert len(mails) == 2 and {m["To"] for m in mails} == {"alice@example.org"}
+    text = mails[0].get_body(preferencelist=("plain",)).get_content()
+    assert all(f'"{name}"' in text for name in ("alice", "copy0", "copy1", "copy2", "copy3"))
+    link = re.search(r"http://testserver(/accounts/password-reset/\S+)", text)[1]
+    form = Client().get(link, follow=True)
+    assert form.context["validlink"]
