@@ -139,7 +139,8 @@ def test_subscribing_again_retires_the_old_links(client, smtp_server):
     first = subscribe_and_confirm(client, smtp_server)
     unsubscribe = first.replace("/subscription/", "/unsubscribe/")
     assert one_click(unsubscribe).status_code == 200
-    assert client.get(first).status_code == 200  # still the subscriber's link until they come back
+    page = client.get(first)  # still the subscriber's link until they come back
+    assert page.status_code == 200 and "Retire my links" in page.content.decode()
 
     with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(days=2)):  # one confirmation a day
         second = subscribe_and_confirm(client, smtp_server)
@@ -148,6 +149,16 @@ def test_subscribing_again_retires_the_old_links(client, smtp_server):
         assert_expired(one_click(unsubscribe))
         assert Subscriber.objects.get().state == Subscriber.CONFIRMED
         assert client.get(second).status_code == 200
+
+
+def test_an_unsubscribed_address_gets_no_mail_for_new_links(client, smtp_server):
+    manage = subscribe_and_confirm(client, smtp_server)
+    assert one_click(manage.replace("/subscription/", "/unsubscribe/")).status_code == 200
+    mails = len(smtp_server.handler.messages)
+    retired = client.post(manage + "/new-link")
+    assert retired.status_code == 200 and "no longer work" in retired.content.decode()
+    assert len(smtp_server.handler.messages) == mails
+    assert_expired(client.get(manage))
 
 
 def test_subscribing_again_while_subscribed_is_how_to_get_new_links_with_none_at_hand(client, smtp_server):

@@ -218,6 +218,16 @@ def new_links(request: HttpRequest, token: str) -> HttpResponse:
     subscriber = subscriber_from(token)
     if subscriber is None:
         return retired_link(request)
+    if subscriber.state != Subscriber.CONFIRMED:
+        # Nothing is mailed to an address that gets no digest: its links are retired, and
+        # subscribing again (a confirmation to the address) gives new ones.
+        subscriber.replace_links()
+        context = {
+            "title": "Your links are replaced",
+            "message": f"The links you had to the subscription of {subscriber.email} no longer work. It gets no "
+            "digest now; subscribe again to get one, with new links.",
+        }
+        return render(request, "digests/message.html", context)
     seconds = longest_wait(("subscribe", client_key(request)), ("subscribe_address", mailbox_key(subscriber.email)))
     if seconds:
         return too_many(request, seconds, f"mails to {subscriber.email}")
