@@ -36,6 +36,7 @@ urlpatterns = [
     path("subscribe", digests.subscribe, name="subscribe"),
     path("subscribe/confirm/<str:token>", digests.confirm, name="confirm_subscription"),
     path("subscription/<str:token>", digests.manage, name="manage_subscription"),
+    path("subscription/<str:token>/new-link", digests.new_links, name="new_subscription_links"),
     path("unsubscribe/<str:token>", digests.unsubscribe, name="unsubscribe"),
     path("digest/preview", digests.preview, name="digest_preview"),
     path("digest/<str:token>/<str:period>", digests.web_version, name="digest_web"),

@@ -17,7 +17,7 @@ def absolute(path: str) -> str:
 
 
 def subscriber_links(subscriber: Subscriber) -> dict[str, str]:
-    token = subscriber_token(subscriber.pk)
+    token = subscriber_token(subscriber)
     return {
         "unsubscribe_url": absolute(reverse("unsubscribe", args=[token])),
         "manage_url": absolute(reverse("manage_subscription", args=[token])),
@@ -49,9 +49,14 @@ def confirmation_message(subscriber: Subscriber, frequency: str, topics: str) ->
     return message("confirm", context, subscriber.email)
 
 
+def new_links_message(subscriber: Subscriber) -> EmailMultiAlternatives:
+    """The subscriber's new manage and unsubscribe links, asked for on the manage page."""
+    return message("new_links", {"subscriber": subscriber, **subscriber_links(subscriber)}, subscriber.email)
+
+
 def digest_message(digest: Digest, delivery: Delivery) -> EmailMultiAlternatives:
     links = subscriber_links(digest.subscriber)
-    token = subscriber_token(digest.subscriber.pk)
+    token = subscriber_token(digest.subscriber)
     context = {
         "digest": digest,
         "web_url": absolute(reverse("digest_web", args=[token, digest.period.key])),
