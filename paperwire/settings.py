@@ -246,6 +246,9 @@ STORAGES = {
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# The site's own page for a form that failed the check (Django's has an inline style, which the
+# Content-Security-Policy blocks), and JSON for the API (paperwire/urls.py).
+CSRF_FAILURE_VIEW = "paperwire.urls.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # Only the site's own files run or style a page (paperwire/csp.py, docs/security.md).
