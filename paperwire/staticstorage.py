@@ -202,6 +202,12 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
         name = str(path.relative_to(root))
         return file_problem(root, name) or f"{name} cannot be read ({getattr(error, 'strerror', None) or error})"
 
+    def add_files_from_finders(self):
+        try:
+            super().add_files_from_finders()
+        except OSError as error:  # a broken installation: serve what was collected, say why
+            report(f"the package's files cannot be listed ({error.filename}: {error.strerror})")
+
     def add_files(self, root, prefix=None):
         if self.autorefresh or os.path.isdir(root):
             super().add_files(root, prefix)

@@ -218,3 +218,37 @@ def test_serve_starts_whatever_the_folder_holds(home):
         assert not [p for p in home.iterdir() if p.name.startswith(".static")]  # nothing left behind
     finally:
         stop_site(site)
+
+
+@pytest.mark.django_db
+def test_a_collection_that_fails_keeps_the_folder_and_says_why(settings, tmp_path, monkeypatch, client):
+    """In-process: `serve`'s collection step when a file of the package cannot be read (here a
+    symbolic link to itself). The folder stays as it was, nothing is left behind, and /healthz
+    says why; the site still serves (from the package)."""
+    from paperwire import staticstorage
+
+    monkeypatch.setattr(staticstorage, "collected", False)  # module state that `collect` sets
+    monkeypatch.setattr(staticstorage, "collect_failure", None)
+    package = tmp_path / "package"
+    package.mkdir()
+    (package / "loop.css").symlink_to(package / "loop.css")
+    settings.STATICFILES_DIRS = [*settings.STATICFILES_DIRS, package]
+    settings.STATIC_ROOT = tmp_path / "collected" / "static"
+    settings.STATIC_ROOT.mkdir(parents=True)
+    (settings.STATIC_ROOT / "kept.txt").write_text("from the last start")
+
+    problem = staticstorage.collect()
+    assert problem == f"could not be collected into {settings.STATIC_ROOT} (Too many levels of symbolic links)"
+    assert [p.name for p in settings.STATIC_ROOT.parent.iterdir()] == ["static"]
+    assert (settings.STATIC_ROOT / "kept.txt").read_text() == "from the last start"
+    body = client.get("/healthz").json()
+    assert body["static"] == {"status": "damaged", "reason": problem}
+    assert body["reason"].endswith(f"static files: {problem}")
+    assert PLAIN_CSS in client.get("/papers/trending").content.decode()
+
+    (package / "loop.css").unlink()
+    (package / "fine.css").write_text("body {}")
+    assert staticstorage.collect() is None
+    assert (settings.STATIC_ROOT / "fine.css").exists() and not (settings.STATIC_ROOT / "kept.txt").exists()
+    assert [p.name for p in settings.STATIC_ROOT.parent.iterdir()] == ["static"]
+    assert client.get("/healthz").json()["static"]["status"] == "ok"
