@@ -65,6 +65,14 @@ def static_root() -> Path:
     return Path(settings.STATIC_ROOT)
 
 
+def readable(path: str) -> bool:
+    """A regular file this process can read (the quick test; ``file_problem`` says why not)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode) and os.access(path, os.R_OK)
+    except OSError:
+        return False
+
+
 def file_problem(root: Path, name: str) -> str | None:
     """Why the collected file ``name`` cannot be served, or None when it is a readable file."""
     path = root / name
@@ -125,7 +133,9 @@ def static_health() -> dict:
         return {"status": "not collected"}
     problems = [problem] if problem else []
     if paths is not None:
-        problems = [p for p in (file_problem(root, name) for name in sorted(set(paths.values()))) if p]
+        folder = str(root)
+        unreadable = {name for name in paths.values() if not readable(os.path.join(folder, name))}
+        problems = [p for p in (file_problem(root, name) for name in sorted(unreadable)) if p]
         if problems and all(p.startswith("the folder") for p in problems):
             problems = problems[:1]
     if not problems:
@@ -151,11 +161,11 @@ class StaticStorage(CompressedManifestStaticFilesStorage):
             stored = super().stored_name(name)
         except ValueError:  # no manifest entry: not collected (yet), or the manifest is damaged
             return name
-        problem = file_problem(Path(self.location), urlsplit(stored).path)
-        if problem:
-            report(problem)
-            return name
-        return stored
+        path = urlsplit(stored).path
+        if readable(os.path.join(self.location, path)):
+            return stored
+        report(file_problem(Path(self.location), path) or f"{path} cannot be read")
+        return name
 
 
 class StaticFilesMiddleware(WhiteNoiseMiddleware):
