@@ -159,7 +159,7 @@ MIDDLEWARE = [
     "paperwire.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "paperwire.api.errors.JsonErrorMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "paperwire.staticstorage.StaticFilesMiddleware",  # WhiteNoise, that damaged copies cannot break
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -235,7 +235,8 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = PAPERWIRE_HOME / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns about a missing one
+# Made by `paperwire serve`, which collects the files into it at every start; until then (and
+# should it be damaged) pages link the package's files (paperwire/staticstorage.py).
 WHITENOISE_USE_FINDERS = True  # files not collected yet are served from the package
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -245,6 +246,9 @@ STORAGES = {
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# The site's own page for a form that failed the check (Django's has an inline style, which the
+# Content-Security-Policy blocks), and JSON for the API (paperwire/urls.py).
+CSRF_FAILURE_VIEW = "paperwire.urls.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # Only the site's own files run or style a page (paperwire/csp.py, docs/security.md).

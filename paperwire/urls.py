@@ -1,15 +1,17 @@
 from django.contrib import admin
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import REASON_NO_CSRF_COOKIE
 from django.urls import include, path, re_path
 
 from paperwire.accounts.views import account_settings
 from paperwire.api import feeds, openapi
 from paperwire.api import views as api
-from paperwire.api.errors import error_response
+from paperwire.api.errors import error_page, error_response, json_error, wants_json
 from paperwire.digests import views as digests
 from paperwire.pagecache import cache_for_anonymous
 from paperwire.papers import views as papers
+from paperwire.papers.views import same_site_path
 from paperwire.search import views as search
 from paperwire.search.indexes import index_version
 
@@ -76,3 +78,18 @@ def handler400(request: HttpRequest, exception=None):
 
 def handler403(request: HttpRequest, exception=None):
     return error_response(request, 403, "forbidden", title="Forbidden", page_message="You may not do that.")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: a form whose token no longer matches the browser's cookie (the page was
+    open too long, the visitor logged in or out in another tab) or that came without the cookie.
+    The site's page says so in plain words, with a link back to the form's page when the
+    Referer names a page of this site; an API client gets the JSON error. Django logs the reason."""
+    if wants_json(request):
+        return json_error(f"CSRF check failed: {reason.rstrip('.')}", 403)
+    context = {
+        "title": "This form could not be sent",
+        "no_cookie": reason == REASON_NO_CSRF_COOKIE,
+        "back": same_site_path(request, request.headers.get("Referer", "")),
+    }
+    return error_page(request, 403, "csrf_failure.html", context)

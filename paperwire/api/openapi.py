@@ -168,12 +168,13 @@ def schema() -> dict:
             },
             "/healthz": {
                 "get": {
-                    "summary": "Database and search index health",
+                    "summary": "Database, search index and static files health",
                     "operationId": "health",
                     "responses": {
                         "200": json_content(
                             {"$ref": "#/components/schemas/Health"},
-                            "The database answers; degraded while a search index is missing, damaged or being rebuilt",
+                            "The database answers; degraded while a search index is missing, damaged or being rebuilt, "
+                            "or the collected static files are damaged",
                         ),
                         "503": json_content({"$ref": "#/components/schemas/Health"}, "The database does not answer"),
                         **error_responses(),
@@ -202,6 +203,10 @@ def schema() -> dict:
                         "reason": {"type": "string", "description": "Why the status is degraded"},
                         "database": {"type": "string"},
                         "index": {"type": "object"},
+                        "static": {
+                            "type": "object",
+                            "description": "Collected static files: status ok, damaged (with reason) or not collected",
+                        },
                     },
                     "required": ["status"],
                 },

@@ -19,6 +19,7 @@ from paperwire.papers.models import Paper
 from paperwire.search.engine import search
 from paperwire.search.health import DEGRADED, index_health
 from paperwire.search.indexes import index_version
+from paperwire.staticstorage import static_health
 
 READ_METHODS = ["GET", "HEAD"]
 
@@ -97,17 +98,19 @@ def paper_detail(request: HttpRequest, paper_id: str) -> JsonResponse:
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 ``ok`` while the database answers and the search index is whole; 200 ``degraded``,
-    with the reason, while the index is missing, damaged or being rebuilt (search then answers
-    from a fallback); 503 when the database does not answer."""
+    """200 ``ok`` while the database answers, the search index is whole and the collected static
+    files are whole; 200 ``degraded``, with the reasons, while the index is missing, damaged or
+    being rebuilt (search then answers from a fallback) or the static files are damaged (pages
+    then link the package's files); 503 when the database does not answer."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         index = index_health()
     except DatabaseError as error:
         return JsonResponse({"status": "error", "database": str(error)}, status=503)
-    if index["status"] in DEGRADED:
-        return JsonResponse(
-            {"status": "degraded", "reason": f"search index: {index['reason']}", "database": "ok", "index": index}
-        )
-    return JsonResponse({"status": "ok", "database": "ok", "index": index})
+    static = static_health()
+    reasons = [f"search index: {index['reason']}"] if index["status"] in DEGRADED else []
+    if static["status"] == "damaged":
+        reasons.append(f"static files: {static['reason']}")
+    health = {"status": "degraded", "reason": "; ".join(reasons)} if reasons else {"status": "ok"}
+    return JsonResponse({**health, "database": "ok", "index": index, "static": static})

@@ -10,12 +10,22 @@ from django.db.models import Count, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from paperwire.papers.ids import is_arxiv
 from paperwire.papers.links import web_url
 from paperwire.papers.orgnames import NAME_LENGTH, alias_keys, clean_name, name_key, slug_for
+
+
+def site_path(name: str, value: str, shape: str) -> str:
+    """The URL of a page about ``value`` (a paper id, an organization's slug). A value its URL
+    pattern refuses (an id typed with a space in the admin, a row written before the checks)
+    gets its path quoted, which answers 404, instead of failing every page that links it."""
+    try:
+        return reverse(name, args=[value])
+    except NoReverseMatch:
+        return shape.format(quote(str(value), safe=""))
 
 
 class OrganizationManager(models.Manager):
@@ -101,7 +111,7 @@ class Organization(models.Model):
         return self.fullname or self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("organization", args=[self.slug])
+        return site_path("organization", self.slug, "/orgs/{}")
 
     @property
     def initials(self) -> str:
@@ -206,7 +216,15 @@ class Paper(models.Model):
         return f"{self.id}: {self.title[:80]}"
 
     def get_absolute_url(self) -> str:
-        return reverse("paper", args=[self.id])
+        return site_path("paper", self.id, "/papers/{}")
+
+    @property
+    def vote_url(self) -> str:
+        return site_path("vote", self.id, "/papers/{}/vote")
+
+    @property
+    def markdown_url(self) -> str:
+        return site_path("paper_markdown", self.id, "/papers/{}.md")
 
     @property
     def is_arxiv(self) -> bool:

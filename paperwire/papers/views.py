@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit, urlunsplit
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
@@ -124,11 +127,31 @@ def paper_markdown(request: HttpRequest, paper_id: str) -> HttpResponse:
     return HttpResponse(citations.markdown(paper), content_type="text/markdown; charset=utf-8")
 
 
+def same_site(request: HttpRequest, target: str) -> bool:
+    """Whether ``target`` (a path, or a URL) is a page of this site: the one test of every link
+    or redirect that a request decides, so that none leads elsewhere."""
+    host, secure = request.get_host(), request.is_secure()
+    return url_has_allowed_host_and_scheme(target, allowed_hosts={host}, require_https=secure)
+
+
 def safe_next(request: HttpRequest, fallback: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return target
-    return fallback
+    return target if same_site(request, target) else fallback
+
+
+# A path as browsers send it in Referer (percent-encoded): one leading slash, then no second
+# slash or backslash, and no whitespace or control character anywhere (browsers skip some of
+# them, so that "/\t/evil.example" would lead to another site).
+PLAIN_PATH = re.compile(r"/(?![/\\])[^\\\s\x00-\x1f\x7f]*")
+
+
+def same_site_path(request: HttpRequest, url: str) -> str | None:
+    """The path and query of ``url`` (a Referer) when it is a page of this site, else None."""
+    if not url or not same_site(request, url):
+        return None
+    parts = urlsplit(url)
+    path = urlunsplit(("", "", parts.path, parts.query, ""))
+    return path if PLAIN_PATH.fullmatch(path) and same_site(request, path) else None
 
 
 @require_POST

@@ -5,12 +5,12 @@ import subprocess
 import sys
 
 from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connections
 from gunicorn.app.base import BaseApplication
 
 from paperwire.serving import MAX_REQUEST_LINE, JsonErrorWorker
+from paperwire.staticstorage import collect
 
 
 class PaperwireServer(BaseApplication):
@@ -46,7 +46,9 @@ class Command(BaseCommand):
         # process forks the web workers, so it must hold no model runtime threads, index
         # handles nor database connection.
         self.stdout.flush()
-        call_command("collectstatic", interactive=False, verbosity=0)
+        # At every start, into a fresh folder swapped in whole: whatever happened to the copies
+        # is repaired. Should it fail (logged), pages link the package's files (/healthz: degraded).
+        collect()
         connections.close_all()
         command = [sys.executable, "-m", "paperwire", "index"]
         if settings.INDEX_INTERVAL > 0:
