@@ -1,8 +1,13 @@
+import re
+from functools import cache
+from pathlib import Path
+
 from django.contrib import admin
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import REASON_NO_CSRF_COOKIE
 from django.urls import include, path, re_path
+from django.views.decorators.http import require_safe
 
 from paperwire.accounts.views import account_settings
 from paperwire.api import feeds, openapi
@@ -18,8 +23,24 @@ from paperwire.search.indexes import index_version
 # Paper ids may contain a slash (old arXiv ids such as hep-th/9901001).
 PAPER_ID = r"(?P<paper_id>[A-Za-z0-9][A-Za-z0-9._:/-]{0,80}?)"
 
+
+@cache
+def favicon_bytes() -> bytes:
+    return (Path(__file__).resolve().parent / "static" / "paperwire" / "favicon.ico").read_bytes()
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    """/favicon.ico, asked for by browsers and feed readers whatever a page links (pages link
+    static/paperwire/icon.svg): the same icon as an ICO file, answered here, not redirected."""
+    response = HttpResponse(favicon_bytes(), content_type="image/x-icon")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 urlpatterns = [
     path("", papers.home, name="home"),
+    path("favicon.ico", favicon, name="favicon"),
     path("papers/trending", papers.trending, name="trending"),
     path("papers/feed.rss", cache_for_anonymous(feeds.LatestPapersRss()), name="feed_rss"),
     path("papers/feed.atom", cache_for_anonymous(feeds.LatestPapersAtom()), name="feed_atom"),
@@ -52,11 +73,22 @@ urlpatterns = [
 ]
 
 
+# get_object_or_404's words ("No Paper matches the given query."): meant for developers, not said to people.
+DJANGO_NOT_FOUND = re.compile(r"No \w+ matches the given query\.")
+NOTHING_HERE = "There is nothing at this address: the link may be mistyped, or what it led to is gone."
+
+
 def handler404(request: HttpRequest, exception=None):
+    """The site's 404 page (templates/404.html: what the view said, a search box, a way home)."""
     args = getattr(exception, "args", ())
-    message = args[0] if args and isinstance(args[0], str) else ""
+    message = args[0] if args and isinstance(args[0], str) and not DJANGO_NOT_FOUND.fullmatch(args[0]) else ""
     return error_response(
-        request, 404, message or "not found", title="Not found", page_message=message or "There is no such page."
+        request,
+        404,
+        message or "not found",
+        title="Page not found",
+        page_message=message or NOTHING_HERE,
+        template="404.html",
     )
 
 

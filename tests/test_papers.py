@@ -11,7 +11,7 @@ from django.db import connection
 from django.test import Client
 
 from paperwire.ingest.importer import import_files
-from paperwire.papers.models import Paper, Submission, Vote, set_vote
+from paperwire.papers.models import Paper, Submission, Vote, content_changed, set_vote
 from tests.conftest import PINNED_NOW, Reply, arxiv_feed, paper, write_jsonl
 
 pytestmark = pytest.mark.django_db
@@ -61,10 +61,46 @@ def test_versions_and_prefixes_redirect_to_the_paper(client, attention):
 
 
 def test_unknown_papers_are_404_pages(client, db):
-    for url in ("/papers/2410.99999", "/papers/nope", "/papers/%00", "/papers/a" + "b" * 200):
+    for url in ("/papers/2410.99999", "/papers/nope", "/papers/%00", "/papers/a" + "b" * 200, "/nowhere"):
         response = client.get(url)
         assert response.status_code == 404, url
         assert response["Content-Type"].startswith("text/html")
+        html = response.content.decode()
+        # The site's page, in plain words, with a search box and a way home; not Django's words.
+        assert "<h1>Page not found</h1>" in html, url
+        assert "There is nothing at this address" in html, url
+        assert "matches the given query" not in html, url
+        assert 'role="search"' in html and 'action="/search"' in html and 'href="/"' in html, url
+    # What a view says of its own 404 is kept.
+    html = client.get("/papers/date/2025-02-30").content.decode()
+    assert "<h1>Page not found</h1>" in html and "invalid date &#x27;2025-02-30&#x27;" in html
+    assert client.get("/api/papers/2410.99999", HTTP_ACCEPT="application/json").status_code == 404
+
+
+def test_the_site_has_an_icon(client, db):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response["Content-Type"] == "image/x-icon"
+    assert response.content[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    assert 'rel="icon"' in client.get("/").content.decode()
+
+
+def test_feed_pages_link_the_feeds_in_the_page(client, attention):
+    for url in ("/", "/papers/date/2024-10-14", "/papers/week/2024-W42", "/papers/month/2024-10", "/papers/trending"):
+        main = client.get(url).content.decode().split("<main", 1)[1]
+        assert 'href="/papers/feed.rss" type="application/rss+xml">RSS</a>' in main, url
+        assert 'href="/papers/feed.atom" type="application/atom+xml">Atom</a>' in main, url
+
+
+def test_cards_show_code_stars_and_comments(client, attention):
+    Paper.objects.filter(pk="2410.10819").update(github_stars=12345, num_comments=3)
+    html = client.get("/papers/date/2024-10-14").content.decode()
+    assert 'class="code" href="https://github.com/a/b"' in html
+    assert "12,345<span class=\"visually-hidden\"> GitHub stars</span>" in html
+    assert ">3 comments</span>" in html
+    Paper.objects.filter(pk="2410.10819").update(github_stars=None, num_comments=0)
+    content_changed()  # a queryset update leaves the page cache as it was
+    html = client.get("/papers/date/2024-10-14").content.decode()
+    assert "GitHub stars" not in html and "comment" not in html
 
 
 def test_old_style_ids_have_pages(client, tmp_path):

@@ -38,12 +38,12 @@ def json_error(message: str, status: int) -> JsonResponse:
 
 
 def error_response(
-    request: HttpRequest, status: int, message: str, *, title: str, page_message: str = ""
+    request: HttpRequest, status: int, message: str, *, title: str, page_message: str = "", template: str = "error.html"
 ) -> HttpResponse:
     """JSON for API requests, else the site's error page (``page_message`` there, if given)."""
     if wants_json(request):
         return json_error(message, status)
-    return error_page(request, status, "error.html", {"title": title, "message": page_message or message})
+    return error_page(request, status, template, {"title": title, "message": page_message or message})
 
 
 def error_page(request: HttpRequest, status: int, template: str, context: dict) -> HttpResponse:
