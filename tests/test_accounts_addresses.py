@@ -21,7 +21,7 @@ from tests.conftest import PINNED_NOW
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "a long pass phrase 42"
-FORM_ERROR = re.compile(r'<span class="error">([^<]+)</span>')
+FORM_ERROR = re.compile(r'<ul class="errorlist"[^>]*>\s*<li>([^<]+)</li>')
 
 
 @pytest.fixture(autouse=True)
