@@ -10,10 +10,12 @@ rebuild waits for it, so the degraded state is seen however fast the rebuild is.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import shutil
+import subprocess
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -231,3 +233,45 @@ def test_a_damaged_index_is_rebuilt_while_the_site_keeps_serving(tmp_path, datab
         assert_whole_again(site, f"{damage}, across a restart", damaged)
     finally:
         stop_site(site)
+
+
+@contextmanager
+def small_filesystem(folder: Path, size: str = "1m") -> Iterator[Path]:
+    """A real filesystem of ``size`` mounted on ``folder`` (a tmpfs: needs root, else skipped)."""
+    folder.mkdir(parents=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def test_a_full_disk_stops_the_repair_with_a_clear_error_and_loses_nothing(tmp_path):
+    home = tmp_path / "home"
+    env = paperwire_env(home)
+    with small_filesystem(home / "index") as folder:
+        assert run_paperwire("import", str(DEMO), env=env).returncode == 0
+        with open(folder / "filler", "wb") as filler:  # the disk fills up
+            with contextlib.suppress(OSError):
+                while True:
+                    filler.write(b"\0" * 4096)
+                    filler.flush()
+        random_bytes_over_vectors(folder)
+        before = sorted(path.name for path in folder.iterdir())
+        failed = run_paperwire("index", env=env)
+        assert failed.returncode == 1 and "Traceback" not in failed.stderr, failed.stderr
+        assert failed.stderr.startswith("CommandError: updating the search indexes failed: No space left on device")
+        assert sorted(path.name for path in folder.iterdir()) == before  # no half-written file left
+        site = start_site(home, wait_for_index=False, PAPERWIRE_INDEX_INTERVAL="1")
+        try:
+            report = health(site)
+            assert report["status"] == "degraded" and "vectors.usearch is damaged" in report["reason"], report
+            found, headers = api(site, q="attention sink emerges", limit=5)
+            assert SINKS in [item["paper"]["id"] for item in found]
+            assert headers["X-Paperwire-Notice"].startswith("Semantic search is unavailable")
+            (folder / "filler").unlink()  # room again: the updater repairs at its next update
+            assert_whole_again(site, "full disk, once there is room", Damage("vectors.usearch"))
+        finally:
+            stop_site(site)

@@ -113,21 +113,90 @@ def test_related_papers_are_left_out_while_no_index_can_give_them(client, indexe
     assert page.status_code == 200 and b"Related papers" in page.content
 
 
-def test_a_damaged_converted_model_turns_semantic_search_off_not_the_site(client, indexed, settings, tmp_path):
+def model_bytes_written_over(path) -> None:
+    with open(path, "r+b") as file:  # inside the weights: the model loads, and embeds wrongly
+        file.seek(int(path.stat().st_size * 0.7))
+        file.write(b"\x7f" * 65536)
+
+
+def model_truncated(path) -> None:
+    os.truncate(path, path.stat().st_size // 2)
+
+
+def model_is_a_folder(path) -> None:
+    path.unlink()
+    path.mkdir()
+    (path / "x").write_text("x\n")
+
+
+def semantic_ids(client) -> tuple[list[str], str | None]:
+    from django.core.cache import caches
+
+    caches["pages"].clear()
+    response = client.get("/api/papers/search", {"q": "about " + SINKS["title"], "mode": "semantic", "limit": 5})
+    assert response.status_code == 200
+    return [item["paper"]["id"] for item in response.json()], response.headers.get("X-Paperwire-Notice")
+
+
+@pytest.mark.parametrize(
+    "damage", [model_bytes_written_over, model_truncated, model_is_a_folder], ids=lambda f: f.__name__
+)
+def test_a_damaged_converted_model_is_moved_aside_and_converted_again(client, indexed, settings, tmp_path, damage):
+    """The converted model is derived from the packaged weights, like the indexes: its size and
+    checksum are recorded beside it; a file that no longer matches (bytes written over the
+    weights load, and embed wrongly) or cannot be loaded is moved aside and converted again."""
     from paperwire.search import embedder
 
+    before = semantic_ids(client)
+    assert SINKS["id"] in before[0] and before[1] is None
     source = embedder.prepared_model(embedder.source_dir())
     settings.MODEL_DIR = tmp_path / "models"
     settings.MODEL_DIR.mkdir()
-    (settings.MODEL_DIR / source.name).write_bytes(source.read_bytes()[: source.stat().st_size // 2])
+    shutil.copyfile(source, settings.MODEL_DIR / source.name)
     embedder.reset_embedder()
     try:
-        response = client.get("/api/papers/search", {"q": SINKS["title"] + " again"})
+        embedder.get_embedder()  # a process loads the model once whole
+        damage(settings.MODEL_DIR / source.name)
+        embedder.reset_embedder()  # a process started after the damage
+        assert semantic_ids(client) == before
+        kept = list(settings.MODEL_DIR.glob(source.name + ".damaged-*"))
+        assert len(kept) == 1 and (settings.MODEL_DIR / source.name).is_file()
+    finally:
+        embedder.reset_embedder()
+
+
+@pytest.mark.parametrize("broken", ["tokenizer.json", "config.json"])
+def test_a_broken_model_folder_turns_semantic_search_off_not_the_site(
+    client, indexed, settings, tmp_path, monkeypatch, broken
+):
+    """A model folder (PAPERWIRE_EMBEDDING_MODEL) whose tokenizer or config is a folder: search
+    answers from the keyword index, saying why; once the folder is mended the model loads again."""
+    from paperwire.search import embedder
+
+    source = embedder.source_dir()
+    folder = tmp_path / "model"
+    shutil.copytree(source, folder, copy_function=os.symlink)
+    converted = embedder.prepared_model(source)  # the same weights: no conversion needed
+    settings.EMBEDDING_MODEL = str(folder)
+    settings.MODEL_DIR = tmp_path / "models"
+    settings.MODEL_DIR.mkdir()
+    shutil.copyfile(converted, settings.MODEL_DIR / f"{embedder.model_id(folder)}.onnx")
+    (folder / broken).unlink()
+    (folder / broken).mkdir()
+    embedder.reset_embedder()
+    try:
+        response = client.get("/api/papers/search", {"q": SINKS["title"]})
         assert response.status_code == 200 and response.json()[0]["paper"]["id"] == SINKS["id"]
         assert response["X-Paperwire-Notice"] == (
-            f"Semantic search is unavailable (the converted model {source.name} cannot be loaded); "
-            "showing keyword matches only."
+            f"Semantic search is unavailable (the model folder {folder} cannot be read: {broken} is a folder, "
+            "not a file); showing keyword matches only."
         )
+        page = client.get(f"/papers/{SINKS['id']}")
+        assert page.status_code == 200 and b"Related papers" in page.content
+        (folder / broken).rmdir()
+        (folder / broken).symlink_to(source / broken)
+        monkeypatch.setattr(embedder, "RETRY_SECONDS", 0.0)  # a process tries again after that long
+        assert embedder.get_embedder().name == embedder.model_id(folder)
     finally:
         embedder.reset_embedder()
 
