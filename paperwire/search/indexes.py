@@ -202,10 +202,12 @@ class LexicalIndex:
         return None
 
     def _refresh(self) -> None:
-        state = IndexState.load(self.folder)
-        stamps: dict[str, Stamp] = {}
-        record, problem = match_lexical(self.folder, state, stamps=stamps)
-        if record is not None:
+        for attempt in range(2):  # a rebuilt directory swapped in while tantivy opened it: once more
+            state = IndexState.load(self.folder)
+            stamps: dict[str, Stamp] = {}
+            record, problem = match_lexical(self.folder, state, stamps=stamps)
+            if record is None:
+                break
             try:
                 if self._index is None or record["generation"] != self._generation:
                     index = open_lexical(self.path)
@@ -218,10 +220,12 @@ class LexicalIndex:
                 else:
                     self._index, self._searcher, self._generation = index, searcher, record["generation"]
                     self._files = stamps
+                break
             except BaseException as error:
                 if not index_failure(error):
                     raise
-                log.warning("opening the lexical index failed: %s", error)
+                if attempt:
+                    log.warning("opening the lexical index failed: %s", error)
                 problem = "lexical/ cannot be opened"
         if problem and self._searcher is not None and (changed := self._changed_in_place()):
             log.warning("search index: lexical/%s was changed in place; the open copy is dropped", changed)
