@@ -44,6 +44,7 @@ from paperwire.search.integrity import (
     WrongKind,
     checksum,
     kind,
+    misplaced,
     move_aside,
     open_regular,
     read_regular,
@@ -185,7 +186,7 @@ def prepared_model(source: Path, rejected: Stamp | None = None) -> Path:
     stamp = recorded(target)
     if stamp is not None and stamp != rejected:
         return target
-    if kind(folder / ".convert.lock") not in (None, FILE):
+    if misplaced(kind(folder / ".convert.lock"), FILE):
         move_aside(folder / ".convert.lock")
     with open(folder / ".convert.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -65,6 +65,7 @@ def lock_path(folder: Path) -> Path:
 # --- what kind of thing is at a path ------------------------------------------------------------
 
 FILE, FOLDER = "a file", "a folder"
+UNEXAMINED = "beyond reach"  # what kind() says of a path it cannot stat (permissions)
 # What each name in the index folder must be; the updater moves aside anything else found there.
 KINDS = {LEXICAL: FOLDER, VECTORS: FILE, STATE: FILE, REBUILDING: FILE, NEW_LEXICAL: FOLDER}
 
@@ -88,6 +89,8 @@ def kind(path: Path) -> str | None:
         return describe(os.stat(path).st_mode)
     except (FileNotFoundError, NotADirectoryError):
         return "a broken link" if os.path.islink(path) else None
+    except OSError as error:  # a folder on the way that cannot be searched: not a reason to answer 500
+        return f"{UNEXAMINED} ({error.strerror})"
 
 
 class WrongKind(OSError):
@@ -152,14 +155,19 @@ def clear_the_way(folder: Path) -> list[str]:
     files or folders must be, and make sure the folder exists; what was moved, as sentences."""
     moved = []
     found = kind(folder)
-    if found not in (None, FOLDER) and (aside := move_aside(folder)):
+    if misplaced(found, FOLDER) and (aside := move_aside(folder)):
         moved.append(f"{folder.name}/ was {found}: moved aside to {aside.name}")
     folder.mkdir(parents=True, exist_ok=True)
     for name, wanted in KINDS.items():
         found = kind(folder / name)
-        if found not in (None, wanted) and (aside := move_aside(folder / name)):
+        if misplaced(found, wanted) and (aside := move_aside(folder / name)):
             moved.append(f"{name} was {found}: moved aside to {aside.name}")
     return moved
+
+
+def misplaced(found: str | None, wanted: str) -> bool:
+    """Whether what was found must be moved aside (what cannot be examined cannot be moved either)."""
+    return found not in (None, wanted) and not found.startswith(UNEXAMINED)
 
 
 @contextmanager
@@ -168,7 +176,7 @@ def write_lock(folder: Path) -> Iterator[None]:
     path = lock_path(folder)
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        if kind(path) not in (None, FILE):
+        if misplaced(kind(path), FILE):
             move_aside(path)
         with open(path, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
