@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from paperwire.papers.models import Paper
-from paperwire.search.integrity import SCHEMA_VERSION, STATE, IndexState, check, index_dir, rebuilding
+from paperwire.search.integrity import NOT_BUILT, IndexState, check, index_dir, rebuilding
 
 # Index states in which search answers from a fallback or a stale copy: the node is degraded.
 DEGRADED = ("missing", "damaged", "rebuilding")
@@ -24,7 +24,7 @@ def index_health() -> dict:
         "semantic": bool(state.model),
         "updated_at": state.watermark,
     }
-    if state.version != SCHEMA_VERSION and not (folder / STATE).exists():
+    if problems.get("lexical") == NOT_BUILT:
         status, reason = "missing", "not built yet"
     elif problems:
         status, reason = "damaged", "; ".join(dict.fromkeys(problems.values()))
