@@ -213,6 +213,42 @@ def test_concurrent_votes_never_double_count(attention, django_user_model):
     assert Paper.objects.get(pk=attention.pk).upvotes == 2 + 6
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_votes_whose_transactions_overlap_both_count(attention, django_user_model, monkeypatch):
+    """Both votes are inserted before either count is refreshed. On PostgreSQL the second
+    refresh used to wait for the first's row lock and then count from its own older snapshot,
+    missing the first vote: 2 + 1 instead of 2 + 2. (SQLite lets one writer in at a time.)"""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writing transactions; the interleaving cannot happen there")
+    users = [django_user_model.objects.create_user(f"overlap{n}") for n in range(2)]
+    both_inserted = threading.Barrier(2, timeout=20)
+    original = Vote.objects.get_or_create
+
+    def insert_then_wait(**kwargs):
+        result = original(**kwargs)
+        both_inserted.wait()
+        return result
+
+    monkeypatch.setattr(Vote.objects, "get_or_create", insert_then_wait)
+    errors = []
+
+    def vote(user):
+        try:
+            set_vote(user, Paper.objects.get(pk=attention.pk), True)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=vote, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert Paper.objects.get(pk=attention.pk).upvotes == 2 + 2
+
+
 # --- submissions ---------------------------------------------------------------------------
 
 

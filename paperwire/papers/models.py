@@ -267,9 +267,17 @@ class Paper(models.Model):
 
 
 def refresh_upvotes(paper_ids: list[str]) -> None:
-    """Set upvotes = base_upvotes + number of Vote rows, computed inside the database."""
+    """Set upvotes = base_upvotes + number of Vote rows, computed inside the database.
+
+    The rows are locked first (in id order, so two refreshes never deadlock): on PostgreSQL an
+    UPDATE that waited for another transaction's lock still computes its subquery from the
+    snapshot it started with, so two votes committed at once could each miss the other's.
+    After the lock, the UPDATE is a new statement with a new snapshot that sees them all.
+    """
     votes = Vote.objects.filter(paper=OuterRef("pk")).order_by().values("paper").annotate(n=Count("pk")).values("n")
-    Paper.objects.filter(pk__in=paper_ids).update(upvotes=F("base_upvotes") + Coalesce(Subquery(votes), Value(0)))
+    with transaction.atomic():
+        list(Paper.objects.select_for_update().filter(pk__in=paper_ids).order_by("pk").values_list("pk", flat=True))
+        Paper.objects.filter(pk__in=paper_ids).update(upvotes=F("base_upvotes") + Coalesce(Subquery(votes), Value(0)))
     content_changed()
 
 
