@@ -1,9 +1,9 @@
-// TeX maths in titles and abstracts, rendered by KaTeX as MathML (docs/ui.md).
+// TeX maths in titles and abstracts, rendered by KaTeX as MathML (docs/maths.md).
 // The server finds the formulas (paperwire/papers/latex.py) and puts each, source and
-// delimiters, in a <span class="maths">. This file loads KaTeX (vendored, about 270 kB) only on
-// a page that has such a span, and replaces the source by MathML, which browsers lay out
-// themselves: no inline style (the Content-Security-Policy forbids it), no web font. A formula
-// KaTeX cannot read stays as its source, so nothing is ever lost.
+// delimiters, in a <span class="maths">. On a page that has such a span, this file loads the
+// vendored KaTeX (about 270 kB) and maths.css (the maths font), and replaces each source by
+// MathML, which browsers lay out themselves: no inline style, which the Content-Security-Policy
+// refuses. A formula KaTeX cannot read stays as its source, so nothing is ever lost.
 (() => {
   "use strict";
   if (!document.querySelector("span.maths")) return;
@@ -59,7 +59,7 @@
     return ch;
   }
 
-  // Words in \text{...} keep their letters; a class of ours sets the font (paperwire.css).
+  // Words in \text{...} keep their letters; a class of ours sets the font (maths.css).
   const TEXT_CLASS = {
     "bold": "mv-bold", "italic": "mv-italic", "bold-italic": "mv-bold mv-italic",
     "monospace": "mv-mono", "sans-serif": "mv-sans", "bold-sans-serif": "mv-sans mv-bold",
@@ -89,7 +89,8 @@
     strict: "ignore",
     maxSize: 20,
     maxExpand: 500,
-    // Links inside a formula (arXiv abstracts write "$\href{https://...}{code}$"): http(s) only.
+    // A link inside a larger formula (a whole-formula \href is a plain link already, made by
+    // the server): http(s) only. Firefox follows MathML links; Chromium shows the text.
     trust: (context) => (context.command === "\\href" || context.command === "\\url")
       && (context.protocol === "http" || context.protocol === "https"),
     // The two commands whose MathML carries a style attribute, which the policy would refuse.
