@@ -17,6 +17,7 @@ import argparse
 import gzip
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -135,6 +136,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":
