@@ -159,6 +159,7 @@ MIDDLEWARE = [
     "paperwire.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "paperwire.api.errors.JsonErrorMiddleware",
+    "paperwire.requestlimits.RequestLimitsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

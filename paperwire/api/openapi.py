@@ -104,7 +104,8 @@ ERROR = {
 
 
 ERROR_STATUSES = {
-    400: "A parameter outside its schema (named in the message), or a Host header that is not the site's",
+    400: "A parameter outside its schema (named in the message), more than 1000 parameters, "
+    "or a Host header that is not the site's",
     404: "Unknown id or path",
     405: "A method other than GET or HEAD (Allow lists them)",
     414: f"Request line over {MAX_REQUEST_LINE} bytes, refused by the front server before the application",
