@@ -17,6 +17,8 @@ from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from paperwire.argtypes import ARXIV_CATEGORY
+
 
 def invalid(name: str, value: str, expected: str) -> ImproperlyConfigured:
     """The one-line error of a malformed variable; `paperwire` prints it alone (paperwire/cli.py)."""
@@ -349,6 +351,8 @@ ARXIV_API_URL = envurl("PAPERWIRE_ARXIV_API_URL", "https://export.arxiv.org/api/
 # arXiv asks API clients for one request every three seconds.
 ARXIV_REQUEST_INTERVAL = envfloat("PAPERWIRE_ARXIV_INTERVAL", 3.0, low=0, high=3600)
 ARXIV_CATEGORIES = envstr("PAPERWIRE_ARXIV_CATEGORIES", "cs.AI cs.CL cs.CV cs.LG").split()
+if not all(ARXIV_CATEGORY.fullmatch(category) for category in ARXIV_CATEGORIES):
+    raise invalid("PAPERWIRE_ARXIV_CATEGORIES", " ".join(ARXIV_CATEGORIES), "arXiv categories such as cs.AI or hep-th")
 HTTP_TIMEOUT = envfloat("PAPERWIRE_HTTP_TIMEOUT", 30.0, low=0.1, high=3600)
 HTTP_RETRIES = envint("PAPERWIRE_HTTP_RETRIES", 4, low=0, high=20)
 HTTP_BACKOFF = 1.0  # seconds before the first retry, doubled each time
