@@ -5,6 +5,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from paperwire import argtypes
 from paperwire.search.indexer import update_indexes
 
 log = logging.getLogger(__name__)
@@ -16,12 +17,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--rebuild", action="store_true", help="delete the index files and build them again")
         parser.add_argument(
-            "--every", type=float, metavar="SECONDS", help="keep running, updating every SECONDS, until SIGTERM"
+            "--every",
+            type=argtypes.seconds(86_400),
+            metavar="SECONDS",
+            help="keep running, updating every SECONDS, until SIGTERM",
         )
 
     def handle(self, *args, rebuild, every, **options):
-        if every is not None and every <= 0:
-            raise CommandError("--every takes a positive number of seconds")
         if every is None:
             try:
                 self.stdout.write(update_indexes(rebuild=rebuild).summary())
