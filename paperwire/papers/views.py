@@ -87,7 +87,8 @@ def feed(request: HttpRequest, kind: str, value: str) -> HttpResponse:
 @cache_for_anonymous
 def trending(request: HttpRequest) -> HttpResponse:
     papers = ranking.trending_papers(limit=PAGE_SIZE)
-    return render(request, "papers/trending.html", {"papers": papers, "voted": voted_ids(request, papers)})
+    context = {"papers": papers, "voted": voted_ids(request, papers), "feed_day": ranking.stale_feed_day()}
+    return render(request, "papers/trending.html", context)
 
 
 def find_paper(paper_id: str) -> Paper:
