@@ -181,7 +181,8 @@ def submit(request: HttpRequest) -> HttpResponse:
         except SubmissionError as error:
             context.update(value=value, error=str(error), existing=error.existing)
             context.update(own_submissions(request.user))
-            return render(request, "papers/submit.html", context, status=400)
+            # A duplicate is an answer (where the paper is), not a mistake in the form.
+            return render(request, "papers/submit.html", context, status=200 if error.existing else 400)
         if submission.state == submission.PENDING:
             messages.info(request, "arXiv did not answer; your paper will appear once it is fetched.")
             return redirect("submit")
