@@ -232,7 +232,7 @@ def test_one_vote_on_an_archived_paper_never_empties_trending(client, archive, a
     assert [item["paper"]["id"] for item in api][: len(order)] == order
     html = page.content.decode()
     assert "Kwai Keye-VL" in html and "Archived 2026-08-21 #0" in html
-    assert "The latest papers are from August 21, 2026: their week is ranked as it stood then" in html
+    assert "The newest papers are from August 21, 2026: here is their week, with the papers voted on since." in html
 
 
 def test_trending_on_an_archive_without_votes_shows_its_latest_week(client, archive):
