@@ -103,7 +103,8 @@ def test_a_vote_on_an_archived_paper_leaves_the_rest_of_trending(site, browser):
         titles = cards.locator("h3.paper-title").all_inner_texts()
         assert OLD_TITLE in titles and latest_top in titles
         assert sum(title.startswith("Archived ") for title in titles) >= 14
-        expect(page.locator(".tagline")).to_contain_text(f"The newest papers are from {LATEST:%B} {LATEST.day}, {LATEST.year}: here is their week")
+        newest = f"The newest papers are from {LATEST:%B} {LATEST.day}, {LATEST.year}: here is their week"
+        expect(page.locator(".tagline")).to_contain_text(newest)
         voted = cards.filter(has_text=OLD_TITLE)
         expect(voted.locator("form.vote")).to_have_class("vote voted")
         assert no_sideways_scroll(page), width
