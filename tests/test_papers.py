@@ -405,7 +405,8 @@ def test_a_submission_arxiv_keeps_failing_is_given_up_after_the_last_try(client,
 def test_a_pending_paper_cannot_be_submitted_twice(client, alice, bob, arxiv, tmp_path):
     client.force_login(alice)
     submit_while_arxiv_fails(client, "2507.14683", arxiv)
-    import_files([write_jsonl(tmp_path / "k.jsonl", [paper("2507.14683", published="2025-07-19")])], progress=False)
+    # Meanwhile its row came in from an import that gives it no day: it is not listed yet.
+    import_files([write_jsonl(tmp_path / "k.jsonl", [paper("2507.14683")])], progress=False)
     client.force_login(bob)
     response = client.post("/submit", {"paper": "2507.14683"})
     assert response.status_code == 400
@@ -421,7 +422,7 @@ def test_a_paper_submitted_elsewhere_meanwhile_fails_with_a_link(client, alice, 
     arxiv.routes["/api/query"] = [Reply(body=arxiv_feed(NEW_PAPER))]
     assert complete_submissions().strip() == "0 submissions on the feed, 0 waiting for arXiv, 1 given up"
     page = client.get("/submit").content.decode()
-    assert "2507.14683 has already been submitted." in page and 'href="/papers/2507.14683"' in page
+    assert "Already on Paperwire: A paper, listed on July 21, 2025." in page and 'href="/papers/2507.14683"' in page
     assert Paper.objects.get(pk="2507.14683").submitter is None
 
 
@@ -457,19 +458,80 @@ def test_submitting_a_duplicate(client, alice, bob, arxiv):
     client.post("/submit", {"paper": "2507.14683"})
     client.force_login(bob)
     response = client.post("/submit", {"paper": "arXiv:2507.14683v2"})
-    assert response.status_code == 400
-    assert "2507.14683 has already been submitted." in response.content.decode()
-    assert 'href="/papers/2507.14683"' in response.content.decode()
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'Already on Paperwire: <a href="/papers/2507.14683">MiroMind-M1</a>, listed on' in html
     assert Submission.objects.count() == 1 and len(arxiv.requests) == 1
+    assert Paper.objects.get(pk="2507.14683").submitter == alice
 
 
-def test_submitting_a_known_paper_needs_no_fetch(client, alice, arxiv, tmp_path):
-    import_files([write_jsonl(tmp_path / "k.jsonl", [paper("2401.00001", published="2024-01-02")])], progress=False)
+def test_submitting_a_known_paper_on_no_day_lists_it_today_without_a_fetch(client, alice, arxiv, tmp_path):
+    """A paper in the database that no day lists (imported without a date) is what submitting
+    is for: it goes on today's feed, from the row already there."""
+    import_files([write_jsonl(tmp_path / "k.jsonl", [paper("2401.00001", "Known, undated")])], progress=False)
+    assert Paper.objects.get(pk="2401.00001").daily_date is None
     client.force_login(alice)
     with time_machine.travel(PINNED_NOW, tick=False):
-        client.post("/submit", {"paper": "2401.00001"})
-    assert Paper.objects.get(pk="2401.00001").daily_date == PINNED_NOW.date()
+        response = client.post("/submit", {"paper": "2401.00001"})
+    assert response.status_code == 302 and response["Location"] == "/papers/2401.00001"
+    stored = Paper.objects.get(pk="2401.00001")
+    assert stored.daily_date == PINNED_NOW.date() and stored.submitter == alice
     assert arxiv.requests == []
+
+
+def listing(paper_id: str) -> tuple:
+    """What a submission must never change of a listed paper."""
+    fields = ("daily_date", "submitted_on_daily_at", "submitter", "submitter_name", "upvotes")
+    return Paper.objects.values_list(*fields).get(pk=paper_id)
+
+
+@pytest.mark.parametrize("source", ["published", "submitted_at"])
+def test_a_paper_listed_on_an_earlier_day_stays_there(client, alice, bob, arxiv, tmp_path, source):
+    """Submitting a paper some day already lists (by its publication, or an explicit submission
+    on Hugging Face) is refused as a duplicate, with a link to it; nothing moves."""
+    record = paper("2401.00001", "Listed <already> & well", upvotes=3, published="2024-01-02T10:00:00Z")
+    if source == "submitted_at":
+        record["submitted_at"] = "2024-01-03T08:00:00Z"
+    import_files([write_jsonl(tmp_path / "k.jsonl", [record])], progress=False)
+    day = "2024-01-02" if source == "published" else "2024-01-03"
+    set_vote(bob, Paper.objects.get(pk="2401.00001"), True)
+    before = listing("2401.00001")
+    client.force_login(alice)
+    with time_machine.travel(PINNED_NOW, tick=False):
+        response = client.post("/submit", {"paper": "https://arxiv.org/abs/2401.00001v3"})
+        assert response.status_code == 200
+        html = response.content.decode()
+        label = "January 2, 2024" if source == "published" else "January 3, 2024"
+        assert (
+            f'Already on Paperwire: <a href="/papers/2401.00001">Listed &lt;already&gt; &amp; well</a>, '
+            f'listed on <a href="/papers/date/{day}">{label}</a>.'
+        ) in html
+        assert listing("2401.00001") == before
+        assert not Submission.objects.exists()
+        assert [p.title for p in client.get(f"/papers/date/{day}").context["papers"]] == ["Listed <already> & well"]
+        assert client.get(f"/papers/date/{PINNED_NOW.date()}").context["papers"] == []
+    assert arxiv.requests == []
+
+
+def test_a_listing_that_arrives_while_arxiv_is_asked_wins(client, alice, arxiv, tmp_path):
+    """A submission waiting for arXiv whose paper meanwhile came in through a listing import
+    (so a day lists it) is given up as a duplicate by `paperwire ingest submissions`."""
+    client.force_login(alice)
+    submit_while_arxiv_fails(client, "2507.14683", arxiv)
+    record = paper("2507.14683", "MiroMind-M1", upvotes=4, published="2025-07-19T16:21:23Z")
+    import_files([write_jsonl(tmp_path / "listing.jsonl", [record])], progress=False)
+    before = listing("2507.14683")
+    arxiv.routes["/api/query"] = [Reply(body=arxiv_feed(NEW_PAPER))]
+    with time_machine.travel(PINNED_NOW, tick=False):
+        assert complete_submissions().strip() == "0 submissions on the feed, 0 waiting for arXiv, 1 given up"
+    assert listing("2507.14683") == before
+    submission = Submission.objects.get()
+    assert submission.state == "failed" and submission.paper_id == "2507.14683"
+    assert submission.last_error == "Already on Paperwire: MiroMind-M1, listed on July 19, 2025."
+    page = client.get("/submit").content.decode()
+    assert "Already on Paperwire: MiroMind-M1, listed on July 19, 2025." in page
+    assert 'href="/papers/2507.14683"' in page
+    assert len(arxiv.requests) == 1  # the worker saw it listed: no need to ask arXiv
 
 
 def test_there_is_a_daily_submission_limit(client, alice, arxiv, settings, tmp_path):

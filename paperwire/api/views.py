@@ -47,7 +47,7 @@ def api_view(view):
 @api_view
 def daily_papers(request: HttpRequest) -> JsonResponse:
     """``/api/daily_papers``: one day, ISO week or month ranked by upvotes; without a period,
-    the newest days first; ``sort=trending`` orders by the trending score instead."""
+    the newest days first; ``sort=trending`` puts the trending papers first (docs/feeds.md)."""
     query = params.DAILY_PAPERS.parse(request)
     limit = query["limit"]
     period = query["date"] or query["week"] or query["month"]
@@ -59,15 +59,30 @@ def daily_papers(request: HttpRequest) -> JsonResponse:
     if query["submitter"]:
         papers = papers.filter(submitter_name=query["submitter"])
     offset = query["p"] * limit
-    if query["sort"] == "trending":
-        order = [pid for pid, _ in ranking.trending_scores()]
-        chosen = papers.in_bulk(order)
-        selected = [chosen[pid] for pid in order if pid in chosen][offset : offset + limit]
-    elif period:
-        selected = list(ranking.ranked(papers)[offset : offset + limit])
+    if period:
+        order = ranking.ranked(papers)
     else:
-        selected = list(papers.order_by("-daily_date", "-upvotes", "id")[offset : offset + limit])
+        order = papers.order_by("-daily_date", "-upvotes", "id")
+    if query["sort"] == "trending":
+        selected = trending_page(papers, order, offset, limit, whole=bool(period or query["submitter"]))
+    else:
+        selected = list(order[offset : offset + limit])
     return JsonResponse([daily_item_json(p) for p in selected], safe=False)
+
+
+def trending_page(papers, order, offset: int, limit: int, *, whole: bool) -> list[Paper]:
+    """``papers`` by the trending score. Without a period or submitter, the trending list
+    (docs/feeds.md); with one (``whole``), every paper it selects: the trending ones first,
+    then the others in ``order`` (as without ``sort``), so that sorting never hides one."""
+    trending = [pid for pid, _ in ranking.trending_scores()]
+    chosen = papers.in_bulk(trending)
+    leading = [chosen[pid] for pid in trending if pid in chosen]
+    selected = leading[offset : offset + limit]
+    if whole and len(selected) < limit:
+        start = max(offset - len(leading), 0)
+        rest = order.exclude(pk__in=list(chosen))
+        selected += list(rest[start : start + limit - len(selected)])
+    return selected
 
 
 @cache_for_anonymous(depends_on=index_version)

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from paperwire.papers.ids import is_arxiv
 from paperwire.papers.links import web_url
-from paperwire.papers.orgnames import NAME_LENGTH, alias_keys, clean_name, name_key, slug_for
+from paperwire.papers.orgnames import NAME_LENGTH, alias_keys, best_spelling, clean_name, name_key, slug_for
 
 
 def site_path(name: str, value: str, shape: str) -> str:
@@ -38,7 +38,9 @@ class OrganizationManager(models.Manager):
         (case, accents, whitespace, punctuation ignored) or by its Hugging Face id. When the
         names given belong to several organizations, those are one organization: the oldest
         absorbs the others (their papers, names and URLs). An empty fullname, avatar or
-        Hugging Face id is filled in; nothing else is overwritten, and the slug never changes.
+        Hugging Face id is filled in; nothing else is overwritten here, and the slug never
+        changes. (The fullname, the name shown, is then set by ``respell`` from the spellings
+        of the organization's papers.)
         Returns the organization (None for an empty name) and the ids of the ones absorbed.
         """
         name, fullname = clean_name(name) or clean_name(fullname), clean_name(fullname)
@@ -81,6 +83,32 @@ class OrganizationManager(models.Manager):
             slug = f"{base}-{n}"
         return slug
 
+    def respell(self, ids) -> int:
+        """Show each of these organizations by the best spelling of the names its papers came
+        with (``orgnames.best_spelling``; papers whose spelling is unknown, imported before it
+        was kept, do not count). Returns how many names changed. The organizations are updated
+        in id order, so that two imports never wait on each other's rows in a cycle."""
+        ids = sorted(set(ids) - {None})
+        if not ids:
+            return 0
+        spellings = (
+            Paper.objects.filter(organization_id__in=ids)
+            .exclude(organization_name="")
+            .values_list("organization_id", "organization_name")
+            .annotate(papers=Count("pk"))
+            .order_by()
+        )
+        counts: dict[int, dict[str, int]] = {}
+        for org_id, spelling, papers in spellings:
+            counts.setdefault(org_id, {})[spelling] = papers
+        changed = 0
+        for org in self.filter(pk__in=ids).order_by("pk"):
+            known = counts.get(org.pk) or {org.fullname or org.name: 0}
+            shown = best_spelling(known, org.name)
+            if shown and shown != (org.fullname or org.name):
+                changed += self.filter(pk=org.pk).update(fullname=shown)
+        return changed
+
     def for_url(self, value: str) -> Organization | None:
         """The organization an old or merged URL names: a slug it had, else one of its names."""
         keys = [f"s:{value}", name_key(value)]
@@ -96,7 +124,11 @@ class Organization(models.Model):
     slug = models.SlugField(
         max_length=100, unique=True, allow_unicode=True, help_text="Its URL: /orgs/<slug>. Set once, then kept."
     )
-    fullname = models.CharField(max_length=NAME_LENGTH, blank=True)
+    fullname = models.CharField(
+        max_length=NAME_LENGTH,
+        blank=True,
+        help_text="The name shown: the best spelling of the names its papers came with, set again by each import.",
+    )
     avatar_url = models.URLField(
         max_length=500, blank=True, help_text="Kept for the API; pages never load it (no third-party resources)."
     )
@@ -142,6 +174,8 @@ class Organization(models.Model):
         for other in others:
             self.fill_in(fullname=other.fullname, avatar_url=other.avatar_url, hf_id=other.hf_id)
         Organization.objects.filter(pk__in=ids).delete()
+        Organization.objects.respell([self.pk])
+        self.refresh_from_db(fields=["fullname"])
 
 
 class OrganizationAlias(models.Model):
@@ -188,6 +222,11 @@ class Paper(models.Model):
     hf_submitter = models.JSONField(null=True, blank=True, help_text="submittedOnDailyBy from Hugging Face.")
     organization = models.ForeignKey(
         Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="papers"
+    )
+    organization_name = models.CharField(
+        max_length=NAME_LENGTH,
+        blank=True,
+        help_text="The organization's name as this paper's source spelled it (its fullname, else its name).",
     )
     code_urls = models.JSONField(default=list, blank=True)
     github_stars = models.IntegerField(null=True, blank=True)

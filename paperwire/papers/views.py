@@ -87,7 +87,8 @@ def feed(request: HttpRequest, kind: str, value: str) -> HttpResponse:
 @cache_for_anonymous
 def trending(request: HttpRequest) -> HttpResponse:
     papers = ranking.trending_papers(limit=PAGE_SIZE)
-    return render(request, "papers/trending.html", {"papers": papers, "voted": voted_ids(request, papers)})
+    context = {"papers": papers, "voted": voted_ids(request, papers), "feed_day": ranking.stale_feed_day()}
+    return render(request, "papers/trending.html", context)
 
 
 def find_paper(paper_id: str) -> Paper:
@@ -180,7 +181,8 @@ def submit(request: HttpRequest) -> HttpResponse:
         except SubmissionError as error:
             context.update(value=value, error=str(error), existing=error.existing)
             context.update(own_submissions(request.user))
-            return render(request, "papers/submit.html", context, status=400)
+            # A duplicate is an answer (where the paper is), not a mistake in the form.
+            return render(request, "papers/submit.html", context, status=200 if error.existing else 400)
         if submission.state == submission.PENDING:
             messages.info(request, "arXiv did not answer; your paper will appear once it is fetched.")
             return redirect("submit")
