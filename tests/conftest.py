@@ -475,3 +475,15 @@ def silent_server() -> Iterator[SilentServer]:
     server = SilentServer()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for the browser tests; importing tests.chromium skips them (or fails,
+    in CI) when it is missing."""
+    from tests.chromium import launch, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()

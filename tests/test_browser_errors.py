@@ -2,22 +2,15 @@
 in the site's layout (or the admin's), its stylesheet applied, no policy violation."""
 
 import os
-import shutil
 import sqlite3
 
 import pytest
 
 from tests.conftest import DEMO, paperwire_env, run_paperwire, start_site, stop_site
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
 
-if not shutil.which(CHROMIUM):
-    if os.environ.get("PAPERWIRE_REQUIRE_BROWSER") == "1":
-        raise RuntimeError(f"{CHROMIUM} is missing but PAPERWIRE_REQUIRE_BROWSER=1 (apt-get install chromium)")
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
-
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from tests.chromium import expect, launch, sync_playwright  # noqa: E402 (importing it skips this module without Chromium)
 
 CSP_LISTENER = """
 window.__violations = [];
@@ -62,17 +55,8 @@ def site(tmp_path_factory):
 def browser(site):
     port = site.url.rsplit(":", 1)[1]
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            # evil.example: a name the site does not answer (its Host header gets 400)
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--host-resolver-rules=MAP evil.example 127.0.0.1",
-            ],
-        )
+        # evil.example: a name the site does not answer (its Host header gets 400)
+        browser = launch(playwright, "--host-resolver-rules=MAP evil.example 127.0.0.1")
         browser.evil_url = f"http://evil.example:{port}"
         yield browser
         browser.close()

@@ -3,22 +3,14 @@ headless Chromium (Debian's) through Playwright against a real `paperwire serve`
 
 import datetime as dt
 import json
-import os
-import shutil
 
 import pytest
 
 from tests.conftest import paper, paperwire_env, run_paperwire, start_site, stop_site, write_jsonl
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
 
-if not shutil.which(CHROMIUM):
-    if os.environ.get("PAPERWIRE_REQUIRE_BROWSER") == "1":
-        raise RuntimeError(f"{CHROMIUM} is missing but PAPERWIRE_REQUIRE_BROWSER=1 (apt-get install chromium)")
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
-
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from tests.chromium import expect  # noqa: E402 (importing it skips this module without Chromium)
 
 # The archive ends three months before the day the test runs (the server's clock is real).
 LATEST = dt.date.today() - dt.timedelta(days=90)
@@ -58,17 +50,6 @@ def site(tmp_path_factory):
     assert site.command("shell", "-c", create).returncode == 0
     yield site
     stop_site(site)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
 
 
 def log_in(page, site) -> None:

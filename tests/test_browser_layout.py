@@ -5,24 +5,16 @@ system, and axe-core (tests/vendor/axe-core) finds no serious or critical access
 on any page at desktop and phone widths, light and dark."""
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import DEMO, paperwire_env, run_paperwire, start_site, stop_site
 
-CHROMIUM = "/usr/bin/chromium"
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 pytestmark = pytest.mark.browser
 
-if not shutil.which(CHROMIUM):
-    if os.environ.get("PAPERWIRE_REQUIRE_BROWSER") == "1":
-        raise RuntimeError(f"{CHROMIUM} is missing but PAPERWIRE_REQUIRE_BROWSER=1 (apt-get install chromium)")
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
-
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from tests.chromium import expect  # noqa: E402 (importing it skips this module without Chromium)
 
 DAY = "2025-10-15"  # the demo corpus's latest day
 # A title of 300 characters without a space, names and a URL that no line can hold whole.
@@ -101,17 +93,6 @@ def site(tmp_path_factory):
     site.paths = json.loads(result.stdout.strip().splitlines()[-1])
     yield site
     stop_site(site)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
 
 
 def anonymous_pages(site) -> dict[str, tuple[str, int]]:

@@ -5,22 +5,14 @@ there is maths. tests/test_latex.py holds the server's side."""
 import glob
 import gzip
 import json
-import os
-import shutil
 
 import pytest
 
 from tests.conftest import DEMO, SHARED_DATA, paperwire_env, run_paperwire, shared_data, start_site, stop_site
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
 
-if not shutil.which(CHROMIUM):
-    if os.environ.get("PAPERWIRE_REQUIRE_BROWSER") == "1":
-        raise RuntimeError(f"{CHROMIUM} is missing but PAPERWIRE_REQUIRE_BROWSER=1 (apt-get install chromium)")
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
-
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from tests.chromium import expect  # noqa: E402 (importing it skips this module without Chromium)
 
 TITLE = r"Attention in $\mathcal{O}(n^2)$ Time and $\frac{a}{b}$ Space"
 ABSTRACT = (
@@ -69,17 +61,6 @@ def site(tmp_path_factory):
     site = start_site(home)
     yield site
     stop_site(site)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
