@@ -7,12 +7,12 @@ checks the answers against it.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
 import paperwire
 from paperwire.api import params
 from paperwire.serving import MAX_REQUEST_LINE
+from paperwire.siteurl import site_url
 
 STRING_OR_NULL = {"type": ["string", "null"]}
 
@@ -129,7 +129,7 @@ def schema() -> dict:
             "description": "Daily papers ranked by upvotes, compatible with huggingface.co's paper API. "
             "Every error is JSON, {\"error\": \"<message>\"}; parameters not listed are ignored.",
         },
-        "servers": [{"url": settings.BASE_URL}],
+        "servers": [{"url": site_url()}],
         "paths": {
             "/api/daily_papers": {
                 "get": {

@@ -11,6 +11,7 @@ from django.db import connections
 from gunicorn.app.base import BaseApplication
 
 from paperwire.serving import MAX_REQUEST_LINE, JsonErrorWorker
+from paperwire.siteurl import serve_on
 
 
 class PaperwireServer(BaseApplication):
@@ -52,7 +53,10 @@ class Command(BaseCommand):
         if settings.INDEX_INTERVAL > 0:
             command += ["--every", str(settings.INDEX_INTERVAL)]
         indexer = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        self.stdout.write(f"Paperwire serving on http://{host}:{port}/ ({workers} × {threads} threads)")
+        # Links in pages, feeds and mail follow the address served on unless PAPERWIRE_BASE_URL
+        # names the public one; the workers forked below inherit it.
+        address = serve_on(host, port)
+        self.stdout.write(f"Paperwire serving on {address}/ ({workers} × {threads} threads)")
         self.stdout.flush()
         try:
             PaperwireServer(
