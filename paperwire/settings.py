@@ -343,6 +343,9 @@ EMBEDDING_THREADS = envint("PAPERWIRE_EMBEDDING_THREADS", min(os.cpu_count() or 
 INDEX_INTERVAL = envfloat("PAPERWIRE_INDEX_INTERVAL", 60.0)
 # Papers per indexing batch; the index files are saved every 16 batches.
 INDEX_BATCH = envint("PAPERWIRE_INDEX_BATCH", 256, low=1)
+# Seconds between two progress lines of a long command whose stderr is not a terminal (a
+# terminal gets a bar): paperwire/progress.py.
+PROGRESS_SECONDS = envfloat("PAPERWIRE_PROGRESS_SECONDS", 30.0, low=0, high=86400)
 # How often a serving process looks for index files written by another process.
 SEARCH_RELOAD_SECONDS = envfloat("PAPERWIRE_SEARCH_RELOAD_SECONDS", 2.0)
 
