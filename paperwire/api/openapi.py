@@ -202,6 +202,11 @@ def schema() -> dict:
                         "reason": {"type": "string", "description": "Why the status is degraded"},
                         "database": {"type": "string"},
                         "index": {"type": "object"},
+                        "pending": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "Work still being done in the background, e.g. papers not indexed yet",
+                        },
                     },
                     "required": ["status"],
                 },

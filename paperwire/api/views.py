@@ -17,7 +17,7 @@ from paperwire.papers import ranking
 from paperwire.papers.ids import arxiv_id
 from paperwire.papers.models import Paper
 from paperwire.search.engine import search
-from paperwire.search.health import DEGRADED, index_health
+from paperwire.search.health import DEGRADED, index_health, pending_work
 from paperwire.search.indexes import index_version
 
 READ_METHODS = ["GET", "HEAD"]
@@ -99,15 +99,18 @@ def paper_detail(request: HttpRequest, paper_id: str) -> JsonResponse:
 def healthz(request: HttpRequest) -> JsonResponse:
     """200 ``ok`` while the database answers and the search index is whole; 200 ``degraded``,
     with the reason, while the index is missing, damaged or being rebuilt (search then answers
-    from a fallback); 503 when the database does not answer."""
+    from a fallback); 503 when the database does not answer. ``pending``: the work still to be
+    done in the background (`serve` answers before its index has caught up)."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         index = index_health()
     except DatabaseError as error:
         return JsonResponse({"status": "error", "database": str(error)}, status=503)
+    pending = pending_work(index)
     if index["status"] in DEGRADED:
+        reason = f"search index: {index['reason']}"
         return JsonResponse(
-            {"status": "degraded", "reason": f"search index: {index['reason']}", "database": "ok", "index": index}
+            {"status": "degraded", "reason": reason, "database": "ok", "index": index, "pending": pending}
         )
-    return JsonResponse({"status": "ok", "database": "ok", "index": index})
+    return JsonResponse({"status": "ok", "database": "ok", "index": index, "pending": pending})

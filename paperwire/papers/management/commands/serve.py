@@ -1,17 +1,24 @@
 """`paperwire serve`: gunicorn with threaded workers, plus a child process building, repairing and
 updating the search indexes in the background."""
 
+import os
 import subprocess
 import sys
 
 from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connections
 from gunicorn.app.base import BaseApplication
 
 from paperwire.serving import MAX_REQUEST_LINE, JsonErrorWorker
 from paperwire.siteurl import serve_on
+from paperwire.staticstorage import collect_static
+
+INDEXER_NICENESS = 10
+
+
+def lower_priority() -> None:
+    os.nice(INDEXER_NICENESS)
 
 
 class PaperwireServer(BaseApplication):
@@ -47,12 +54,14 @@ class Command(BaseCommand):
         # process forks the web workers, so it must hold no model runtime threads, index
         # handles nor database connection.
         self.stdout.flush()
-        call_command("collectstatic", interactive=False, verbosity=0)
+        collect_static()  # unless PAPERWIRE_HOME/static holds them already
         connections.close_all()
         command = [sys.executable, "-m", "paperwire", "index"]
         if settings.INDEX_INTERVAL > 0:
             command += ["--every", str(settings.INDEX_INTERVAL)]
-        indexer = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        # At a lower CPU priority: on a small machine, a long catch-up (embeddings) must not slow
+        # the pages down, nor the start-up of the workers.
+        indexer = subprocess.Popen(command, stdout=subprocess.DEVNULL, preexec_fn=lower_priority)
         # Links in pages, feeds and mail follow the address served on unless PAPERWIRE_BASE_URL
         # names the public one; the workers forked below inherit it.
         address = serve_on(host, port)
