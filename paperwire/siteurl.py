@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from contextvars import ContextVar
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -76,7 +77,32 @@ def serve_on(host: str, port: int) -> str:
     name = host.strip("[]").lower()
     if name not in WILDCARD_HOSTS and not _allowed(name):
         settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, f"[{name}]" if ":" in name else name]
+    public = urlsplit(settings.BASE_URL) if settings.BASE_URL else None
+    if (
+        public
+        and public.scheme == "http"
+        and public.port
+        and public.port != port
+        and _same_machine(public.hostname, name)
+    ):
+        # A PAPERWIRE_BASE_URL left from another run (a proxy's would be https://, or name no port):
+        # every link would lead to the wrong port.
+        log.warning(
+            "PAPERWIRE_BASE_URL is %s but the site is served on %s: links in mail and feeds lead to the "
+            "former; unset it, or set it to the site's public URL",
+            settings.BASE_URL,
+            _served_url,
+        )
     return _served_url
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _same_machine(public: str | None, bound: str) -> bool:
+    """Whether the public URL's host is the one served on (any loopback name for another)."""
+    bound = "127.0.0.1" if bound in WILDCARD_HOSTS else bound
+    return public == bound or (public in LOOPBACK and bound in LOOPBACK)
 
 
 def _allowed(name: str) -> bool:

@@ -173,6 +173,18 @@ def test_serve_answers_the_address_it_listens_on(demo_home):
         stop_site(site)
 
 
+def test_a_base_url_naming_another_port_of_this_machine_is_warned_about(demo_home):
+    """PAPERWIRE_BASE_URL left from `make run` (port 8000) while serving on another port: the
+    links it makes would all lead to the wrong port, and serve says so as it starts."""
+    site = start_site(demo_home, PAPERWIRE_BASE_URL="http://localhost:8000", wait_for_index=False)
+    stop_site(site)
+    output = site.process.stdout.read()
+    assert f"PAPERWIRE_BASE_URL is http://localhost:8000 but the site is served on {site.url}" in output
+    site = start_site(demo_home, PAPERWIRE_BASE_URL="https://papers.example.org", wait_for_index=False)
+    stop_site(site)
+    assert "PAPERWIRE_BASE_URL is" not in site.process.stdout.read()  # a proxy's public URL
+
+
 # --- in-process: the one helper ---------------------------------------------------------------
 
 

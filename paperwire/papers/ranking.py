@@ -77,8 +77,9 @@ def days_before(day: dt.date, wanted: int) -> list[DaySection]:
         return []
     whole = [other for other, shown, total in chosen if shown == total]
     by_day: dict[dt.date, list[Paper]] = defaultdict(list)
-    for paper in papers_in(Period("date", min(whole), max(whole) + dt.timedelta(days=1))) if whole else []:
-        by_day[paper.daily_date].append(paper)
+    if whole:  # the days shown whole, in one query
+        for paper in papers_in(Period("date", min(whole), max(whole) + dt.timedelta(days=1))):
+            by_day[paper.daily_date].append(paper)
     last, shown, total = chosen[-1]
     if shown < total:
         by_day[last] = list(papers_in(period_containing("date", last))[:shown])
