@@ -260,6 +260,9 @@ def paperwire_env(home: Path, **extra: str) -> dict:
             "PAPERWIRE_SECRET_KEY": "live-test-secret-key-0123456789-abcdefghij",
             "PAPERWIRE_MODEL_DIR": os.environ["PAPERWIRE_MODEL_DIR"],
             "PAPERWIRE_SEARCH_RELOAD_SECONDS": "0",
+            # No progress lines in the output tests read, however slow the machine (tests of the
+            # lines set their own).
+            "PAPERWIRE_PROGRESS_SECONDS": "3600",
         }
     )
     env.update(extra)
