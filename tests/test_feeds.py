@@ -68,6 +68,7 @@ def test_a_thin_latest_day_is_followed_by_the_days_before(client, papers):
         "June paper",
     ]
     assert day_headings(html) == ["2025-07-22", "2025-07-21", "2025-06-10"]
+    assert "Earlier:" not in html  # nothing older to read on to
     assert card_titles(client.get("/papers/date/2025-07-30").content.decode()) == ["Next week"]
 
 
@@ -83,6 +84,7 @@ def test_earlier_days_fill_the_front_page_and_link_to_the_rest(client, tmp_path)
     assert day_headings(html) == ["2025-07-21"]
     assert 'href="/papers/date/2025-07-21">All 40 papers of July 21, 2025' in html
     assert "Sunday" not in shown
+    assert 'href="/papers/date/2025-07-20" rel="prev">← Earlier: July 20, 2025' in html
 
 
 def test_a_busy_latest_day_stands_alone(client, tmp_path):

@@ -54,6 +54,8 @@ def render_feed(request: HttpRequest, period: Period | None, *, is_home: bool = 
         "page": page,
         "papers": papers,
         "earlier": earlier,
+        # Below the earlier days: the day before the last of them, to read on.
+        "older": ranking.previous_period(earlier[-1].period) if earlier else None,
         "voted": voted_ids(request, papers + [p for day in earlier for p in day.papers]),
         "previous": ranking.previous_period(period) if period else None,
         "next": ranking.next_period(period) if period else None,
