@@ -73,10 +73,13 @@ def demo_home(tmp_path):
     return home
 
 
-def test_without_a_base_url_mail_and_feeds_link_to_the_port_served_on(demo_home, smtp_server, database):
+def test_without_a_base_url_mail_and_feeds_link_to_the_port_served_on(tmp_path, smtp_server, database):
     """`serve --port <random>` and no PAPERWIRE_BASE_URL: sign up, follow the mailed link (it works),
     subscribe, confirm; every link (mail, feeds, API schema, account page) names that port."""
-    site = start_site(demo_home, PAPERWIRE_BASE_URL="", PAPERWIRE_EMAIL_URL=smtp_server.url, **database)
+    home = tmp_path / "home"
+    result = run_paperwire("import", str(DEMO), env=paperwire_env(home, **database))
+    assert result.returncode == 0, result.stderr
+    site = start_site(home, PAPERWIRE_BASE_URL="", PAPERWIRE_EMAIL_URL=smtp_server.url, **database)
     try:
         browser = Browser(site)
         status, url, page = browser.post_form(

@@ -102,6 +102,7 @@ class Run:
 
 def message_id(delivery: Delivery) -> str:
     domain = urlsplit(settings.BASE_URL or DEFAULT_BASE_URL).hostname or "paperwire"
+    domain = f"[{domain}]" if ":" in domain else domain  # an IPv6 address, as a domain literal
     return f"<digest.{delivery.period.replace(':', '.')}.{delivery.subscriber_id}@{domain}>"
 
 
