@@ -123,7 +123,10 @@ def envaddress(name: str, default: str) -> str:
 
 
 def envurl(name: str, default: str) -> str:
+    """An http(s) URL, in the spelling browsers send as Origin; ``default`` when unset ("" allowed)."""
     value = envstr(name, default).rstrip("/")
+    if not value:
+        return value
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 (reading it validates it)
@@ -161,20 +164,26 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = envbool("PAPERWIRE_DEBUG")
-BASE_URL = envurl("PAPERWIRE_BASE_URL", "http://127.0.0.1:8000")
+# The public URL of every absolute link (mail, feeds); "" when unset: links then follow the
+# address each request came to, or the one `serve` listens on (paperwire/siteurl.py).
+BASE_URL = envurl("PAPERWIRE_BASE_URL", "")
 
 
 def _allowed_hosts(base_url: str) -> list[str]:
     """The public host of PAPERWIRE_BASE_URL, loopback (local checks, a proxy on the same
-    machine) and PAPERWIRE_ALLOWED_HOSTS: a request naming any other host gets 400."""
-    public = urlsplit(base_url).hostname
-    hosts = ["[" + public + "]" if ":" in public else public, "127.0.0.1", "localhost", "[::1]"]
+    machine), PAPERWIRE_ALLOWED_HOSTS and the host `serve --host` listens on (added by serve):
+    a request naming any other host gets 400."""
+    public = urlsplit(base_url).hostname if base_url else None
+    hosts = ["[" + public + "]" if ":" in public else public] if public else []
+    hosts += ["127.0.0.1", "localhost", "[::1]"]
     hosts += os.environ.get("PAPERWIRE_ALLOWED_HOSTS", "").replace(",", " ").split()
     return list(dict.fromkeys(hosts))
 
 
 ALLOWED_HOSTS = _allowed_hosts(BASE_URL)
-CSRF_TRUSTED_ORIGINS = [BASE_URL]
+# A form posted from the site's own address (any allowed host and port) passes Django's
+# same-origin check; the public URL is listed for a proxy that rewrites Host.
+CSRF_TRUSTED_ORIGINS = [BASE_URL] if BASE_URL else []
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -201,6 +210,7 @@ MIDDLEWARE = [
     "paperwire.staticstorage.StaticFilesMiddleware",  # WhiteNoise, that damaged copies cannot break
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "paperwire.siteurl.RequestSiteMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "paperwire.ratelimit.RateLimitMiddleware",
@@ -378,6 +388,9 @@ EMBEDDING_THREADS = envint("PAPERWIRE_EMBEDDING_THREADS", min(os.cpu_count() or 
 INDEX_INTERVAL = envfloat("PAPERWIRE_INDEX_INTERVAL", 60.0, low=0, high=86_400)
 # Papers per indexing batch; the index files are saved every 16 batches.
 INDEX_BATCH = envint("PAPERWIRE_INDEX_BATCH", 256, low=1, high=4096)
+# Seconds between two progress lines of a long command whose stderr is not a terminal (a
+# terminal gets a bar): paperwire/progress.py.
+PROGRESS_SECONDS = envfloat("PAPERWIRE_PROGRESS_SECONDS", 30.0, low=0, high=86_400)
 # How often a serving process looks for index files written by another process.
 SEARCH_RELOAD_SECONDS = envfloat("PAPERWIRE_SEARCH_RELOAD_SECONDS", 2.0, low=0, high=3600)
 

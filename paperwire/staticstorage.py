@@ -2,10 +2,15 @@
 that keep rendering whatever happened to the collected copies.
 
 `paperwire serve` collects the package's files into ``STATIC_ROOT`` (``PAPERWIRE_HOME/static``)
-at every start (``collect``): into a fresh folder, swapped in whole, so that whatever an earlier
+as it starts (``collect``): into a fresh folder, swapped in whole, so that whatever an earlier
 run or a person left there (a truncated manifest, a directory where a file belongs) is replaced.
-Pages then link ``paperwire.<hash>.css``, which WhiteNoise serves gzip-compressed with
-``Cache-Control: immutable``.
+Collecting hashes and compresses every file again (seconds of a start-up on a small machine),
+so a start skips it when the folder holds exactly what the last collection wrote from the same
+sources: the collection records in the folder a fingerprint of its sources and the size and
+time of every file it wrote (``RECORD``), and any difference (a new version, a file missing,
+changed, unreadable, not a regular file, or one more) collects again. Pages then link
+``paperwire.<hash>.css``, which WhiteNoise serves gzip-compressed with ``Cache-Control:
+immutable``.
 
 Should the collected copies be damaged while the site serves (the folder deleted, the manifest
 truncated, a file replaced by a directory or made unreadable), a page links the file's plain
@@ -19,6 +24,7 @@ plain names too, and that is no problem.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import logging
 import os
@@ -26,6 +32,7 @@ import shutil
 import stat
 import tempfile
 import threading
+from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -39,6 +46,8 @@ from whitenoise.storage import CompressedManifestStaticFilesStorage
 logger = logging.getLogger("paperwire.static")
 
 MANIFEST = "staticfiles.json"
+# Written by `collect` in the collected folder: the sources' fingerprint and every file written.
+RECORD = ".paperwire-collected"
 # Set by `collect` in `paperwire serve`: its web workers, forked from it, then count a missing
 # manifest as damage, not as "not collected yet"; and why collecting failed, if it did.
 collected = False
@@ -182,6 +191,7 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
                     stat_cache[path] = os.stat(path)
                 except OSError as error:
                     report(f"{os.path.relpath(path, root)} cannot be read ({error.strerror})")
+        stat_cache.pop(os.path.join(root, RECORD), None)  # bookkeeping, not a file of the site
         for path in stat_cache:
             url = prefix + path[len(root) :].replace("\\", "/")
             try:
@@ -226,18 +236,100 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
 
 
 def collect() -> str | None:
-    """Collect the static files into a fresh folder and put it in the place of ``STATIC_ROOT``;
-    the reason when that failed (``STATIC_ROOT`` is then left as it was, and pages link the
-    package's files)."""
+    """Collect the static files into a fresh folder and put it in the place of ``STATIC_ROOT``,
+    unless ``STATIC_ROOT`` holds, whole, what the last collection wrote from the same sources;
+    the reason when collecting failed (``STATIC_ROOT`` is then left as it was, and pages link
+    the package's files)."""
     global collected, collect_failure
-    collect_failure = _collect(static_root())
+    root = static_root()
+    fingerprint = sources_fingerprint()
+    if fingerprint is not None and collected_whole(root, fingerprint):
+        collect_failure = None
+    else:
+        collect_failure = _collect(root, fingerprint)
     collected = collect_failure is None
     if collect_failure:
         report(collect_failure)
     return collect_failure
 
 
-def _collect(root: Path) -> str | None:
+def sources_fingerprint() -> str | None:
+    """A digest of every file `collectstatic` would collect (its path, size and time) and of what
+    collects them (Django's, WhiteNoise's and Paperwire's versions, this module, the storage and
+    WhiteNoise settings): it changes when any does. None when a source cannot be examined (the
+    collection then runs, and says why it fails)."""
+    from django.apps import apps
+    from django.contrib.staticfiles import finders
+
+    import paperwire
+
+    digest = hashlib.blake2b(digest_size=16)
+    for package in ("django", "whitenoise"):
+        digest.update(f"{package}={version(package)}\n".encode())
+    digest.update(f"paperwire={paperwire.__version__}\n".encode())
+    digest.update(hashlib.blake2b(Path(__file__).read_bytes()).digest())
+    digest.update(f"{settings.STORAGES['staticfiles']['BACKEND']}\n".encode())
+    for name in sorted(name for name in dir(settings) if name.startswith("WHITENOISE_")):
+        digest.update(f"{name}={getattr(settings, name)!r}\n".encode())
+    seen = set()
+    try:
+        for finder in finders.get_finders():
+            for path, storage in finder.list(apps.get_app_config("staticfiles").ignore_patterns):
+                if path in seen:  # the first finder's file is the one collected
+                    continue
+                seen.add(path)
+                source = storage.path(path)
+                status = os.stat(source)
+                digest.update(f"{path}\0{source}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def folder_files(root: Path) -> dict[str, list[int]] | None:
+    """Every file under ``root`` but ``RECORD``, by its path there: [size, mtime in ns]; None when
+    one is not a regular file this process can read (a directory is walked, a symbolic link is
+    no file) or a folder cannot be listed."""
+    files: dict[str, list[int]] = {}
+    folders = [root]
+    try:
+        while folders:
+            folder = folders.pop()
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append(Path(entry.path))
+                        continue
+                    status = entry.stat(follow_symlinks=False)
+                    if not stat.S_ISREG(status.st_mode) or not os.access(entry.path, os.R_OK):
+                        return None
+                    files[os.path.relpath(entry.path, root)] = [status.st_size, status.st_mtime_ns]
+    except OSError:
+        return None
+    files.pop(RECORD, None)
+    return files
+
+
+def collected_whole(root: Path, fingerprint: str) -> bool:
+    """Whether ``root`` holds exactly what the last collection wrote from the sources of that
+    fingerprint: its record says so, the manifest reads, every file it names is there, and every
+    file is there as written (same size and time, regular, readable), none missing, none added."""
+    try:
+        if not stat.S_ISDIR(os.lstat(root).st_mode) or not stat.S_ISREG(os.lstat(root / RECORD).st_mode):
+            return False
+        record = json.loads((root / RECORD).read_bytes())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(record, dict) or record.get("sources") != fingerprint:
+        return False
+    paths, problem = read_manifest(root)
+    files = folder_files(root)
+    if paths is None or problem or files is None or files != record.get("files"):
+        return False
+    return all(name in files and hashed in files for name, hashed in paths.items())
+
+
+def _collect(root: Path, fingerprint: str | None) -> str | None:
     try:
         fresh = Path(tempfile.mkdtemp(prefix=".static-", dir=root.parent))
     except OSError as error:
@@ -246,6 +338,9 @@ def _collect(root: Path) -> str | None:
         command = CollectStatic()
         command.storage = StaticStorage(location=str(fresh))
         call_command(command, interactive=False, verbosity=0)
+        files = folder_files(fresh) if fingerprint else None
+        if files is not None:  # what the next start compares the folder with
+            (fresh / RECORD).write_text(json.dumps({"sources": fingerprint, "files": files}))
         if root.is_symlink() or root.exists():
             old = Path(tempfile.mkdtemp(prefix=".static-old-", dir=root.parent))
             os.rename(root, old / "static")

@@ -1,14 +1,16 @@
 """Day, week and month feeds, the home page and trending."""
 
 import datetime as dt
+import re
+from html import unescape
 
 import pytest
 import time_machine
 
 from paperwire.ingest.importer import import_files
 from paperwire.papers.models import Paper, Vote, set_vote
-from paperwire.papers.ranking import TRENDING_HALF_LIFE, trending_scores
-from tests.conftest import paper, write_jsonl
+from paperwire.papers.ranking import FRONT_PAGE_PAPERS, THIN_DAY, TRENDING_HALF_LIFE, trending_scores
+from tests.conftest import DEMO, paper, write_jsonl
 
 pytestmark = pytest.mark.django_db
 
@@ -42,6 +44,63 @@ def test_home_shows_the_latest_day(client, papers):
     assert response.status_code == 200
     assert titles(response) == ["Next week"]
     assert response.context["previous"].slug == "2025-07-22"
+
+
+def card_titles(html: str) -> list[str]:
+    """The titles of the paper cards of a page, in the order a reader sees them."""
+    return [unescape(t) for t in re.findall(r'<h3 class="paper-title"><a [^>]*>(.*?)</a>', html)]
+
+
+def day_headings(html: str) -> list[str]:
+    return re.findall(r'<h2 class="day-heading"[^>]*><a href="/papers/date/([0-9-]+)"', html)
+
+
+def test_a_thin_latest_day_is_followed_by_the_days_before(client, papers):
+    """The latest day has one paper: the home page goes on with earlier days, newest first, each
+    under its date; a day's own page still shows that day only."""
+    html = client.get("/").content.decode()
+    assert card_titles(html) == [
+        "Next week",
+        "Tuesday only",
+        "<script>alert('x')</script> & friends",
+        "Monday high",
+        "Monday low",
+        "June paper",
+    ]
+    assert day_headings(html) == ["2025-07-22", "2025-07-21", "2025-06-10"]
+    assert "Earlier:" not in html  # nothing older to read on to
+    assert card_titles(client.get("/papers/date/2025-07-30").content.decode()) == ["Next week"]
+
+
+def test_earlier_days_fill_the_front_page_and_link_to_the_rest(client, tmp_path):
+    records = [paper("2507.90000", "Latest", published="2025-07-22")]
+    records += [paper(f"2507.{n:05d}", f"Monday {n}", published="2025-07-21", upvotes=n) for n in range(1, 41)]
+    records += [paper("2507.80000", "Sunday", published="2025-07-20", upvotes=99)]
+    import_files([write_jsonl(tmp_path / "days.jsonl", records)], progress=False)
+    html = client.get("/").content.decode()
+    shown = card_titles(html)
+    assert len(shown) == FRONT_PAGE_PAPERS
+    assert shown == ["Latest"] + [f"Monday {n}" for n in range(40, 40 - FRONT_PAGE_PAPERS + 1, -1)]
+    assert day_headings(html) == ["2025-07-21"]
+    assert 'href="/papers/date/2025-07-21">All 40 papers of July 21, 2025' in html
+    assert "Sunday" not in shown
+    assert 'href="/papers/date/2025-07-20" rel="prev">← Earlier: July 20, 2025' in html
+
+
+def test_a_busy_latest_day_stands_alone(client, tmp_path):
+    records = [paper(f"2507.{n:05d}", f"Tuesday {n}", published="2025-07-22", upvotes=n) for n in range(THIN_DAY)]
+    records += [paper("2507.80000", "Monday", published="2025-07-21", upvotes=99)]
+    import_files([write_jsonl(tmp_path / "days.jsonl", records)], progress=False)
+    html = client.get("/").content.decode()
+    assert len(card_titles(html)) == THIN_DAY and "Monday" not in card_titles(html)
+    assert day_headings(html) == []
+
+
+def test_the_demo_corpus_makes_a_full_front_page(client):
+    import_files([DEMO], progress=False)
+    html = client.get("/").content.decode()
+    assert len(card_titles(html)) == FRONT_PAGE_PAPERS
+    assert len(day_headings(html)) >= 10
 
 
 def test_home_without_papers_says_how_to_add_some(client, db):

@@ -84,7 +84,7 @@ def test_deleting_the_static_folder_while_serving(site, home):
     shutil.rmtree(home / "static")
     assert_pages_render_with_the_package_files(site)
     status, headers, body = site.fetch(f"/static/{css}")  # a page loaded before links it
-    assert status == 404 and b"There is no such page." in body
+    assert status == 404 and b"There is nothing at this address" in body
     report = health(site)
     assert report["status"] == "degraded"
     assert report["static"] == {"status": "damaged", "reason": f"the folder {home / 'static'} is missing"}
@@ -165,7 +165,7 @@ def test_collected_files_that_cannot_be_read(site, home):
     assert_pages_render_with_the_package_files(site)
     for name in (css, js, icon):
         status, headers, body = site.fetch(f"/static/{name}")
-        assert status == 404 and b"There is no such page." in body, (name, status)
+        assert status == 404 and b"There is nothing at this address" in body, (name, status)
     reasons = sorted(  # in the order of their names
         [
             f"{icon} is not a regular file",
@@ -252,3 +252,49 @@ def test_a_collection_that_fails_keeps_the_folder_and_says_why(settings, tmp_pat
     assert (settings.STATIC_ROOT / "fine.css").exists() and not (settings.STATIC_ROOT / "kept.txt").exists()
     assert [p.name for p in settings.STATIC_ROOT.parent.iterdir()] == ["static"]
     assert client.get("/healthz").json()["static"]["status"] == "ok"
+
+
+@pytest.mark.django_db
+def test_a_start_skips_the_collection_only_for_the_folder_as_collected(settings, tmp_path, monkeypatch, client):
+    """In-process: `serve`'s collection step, which a start skips when the folder holds what the
+    last collection wrote from the same sources. It never keeps what a fresh collection would
+    repair: a file written over in place (same size, still a regular file), a file added, a
+    changed source are collected again into a fresh folder; the record itself is not served."""
+    from paperwire import staticstorage
+
+    monkeypatch.setattr(staticstorage, "collected", False)
+    monkeypatch.setattr(staticstorage, "collect_failure", None)
+    package = tmp_path / "package"
+    package.mkdir()
+    (package / "site.css").write_text("body { color: teal }")
+    settings.STATICFILES_DIRS = [*settings.STATICFILES_DIRS, package]
+    root = settings.STATIC_ROOT = tmp_path / "served" / "static"
+    root.parent.mkdir()
+
+    def collect() -> tuple[bool, dict[str, str]]:
+        """Whether a collection ran (a fresh folder took the place of the old), the manifest."""
+        before = root.stat().st_ino if root.exists() else None
+        assert staticstorage.collect() is None
+        assert [p.name for p in root.parent.iterdir()] == ["static"]  # nothing left behind
+        return root.stat().st_ino != before, manifest(root.parent)
+
+    ran, paths = collect()
+    assert ran
+    assert collect() == (False, paths)  # the same sources, the folder as collected: kept
+
+    css = root / paths["site.css"]
+    css.write_bytes(b"x" * css.stat().st_size)
+    assert collect() == (True, paths)
+    assert css.read_text() == "body { color: teal }"
+
+    (root / "added.html").write_text("<p>not collected</p>")
+    assert collect() == (True, paths)
+    assert not (root / "added.html").exists()
+
+    (package / "site.css").write_text("body { color: navy }")
+    ran, changed = collect()
+    assert ran and changed["site.css"] != paths["site.css"]
+    assert (root / changed["site.css"]).read_text() == "body { color: navy }"
+
+    assert client.get(f"/static/{changed['site.css']}").status_code == 200
+    assert client.get(f"/static/{staticstorage.RECORD}").status_code == 404

@@ -1,6 +1,5 @@
 import logging
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
@@ -21,6 +20,7 @@ from paperwire.digests.models import Subscriber
 from paperwire.digests.views import link_expired
 from paperwire.papers.views import safe_next
 from paperwire.ratelimit import limit_writes, too_many
+from paperwire.siteurl import site_url
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,9 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     @property
     def extra_email_context(self):
-        # Links are built from PAPERWIRE_BASE_URL, never from the request's Host header.
-        return {"base_url": settings.BASE_URL}
+        # The one source of the site's address (PAPERWIRE_BASE_URL when it is set, never then the
+        # request's Host header), like every other mail's links.
+        return {"base_url": site_url()}
 
 
 @login_required

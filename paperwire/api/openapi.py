@@ -7,13 +7,13 @@ checks the answers against it.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
 import paperwire
 from paperwire.api import params
 from paperwire.papers import hfusers
 from paperwire.serving import MAX_REQUEST_LINE
+from paperwire.siteurl import site_url
 
 STRING_OR_NULL = {"type": ["string", "null"]}
 
@@ -143,7 +143,7 @@ def schema() -> dict:
             "description": "Daily papers ranked by upvotes, compatible with huggingface.co's paper API. "
             'Every error is JSON, {"error": "<message>"}; parameters not listed are ignored.',
         },
-        "servers": [{"url": settings.BASE_URL}],
+        "servers": [{"url": site_url()}],
         "paths": {
             "/api/daily_papers": {
                 "get": {
@@ -220,6 +220,11 @@ def schema() -> dict:
                         "static": {
                             "type": "object",
                             "description": "Collected static files: status ok, damaged (with reason) or not collected",
+                        },
+                        "pending": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "Work still being done in the background, e.g. papers not indexed yet",
                         },
                     },
                     "required": ["status"],

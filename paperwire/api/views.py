@@ -17,7 +17,7 @@ from paperwire.papers import ranking
 from paperwire.papers.ids import arxiv_id
 from paperwire.papers.models import Paper
 from paperwire.search.engine import search
-from paperwire.search.health import DEGRADED, index_health
+from paperwire.search.health import DEGRADED, index_health, pending_work
 from paperwire.search.indexes import index_version
 from paperwire.staticstorage import static_health
 
@@ -116,7 +116,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
     """200 ``ok`` while the database answers, the search index is whole and the collected static
     files are whole; 200 ``degraded``, with the reasons, while the index is missing, damaged or
     being rebuilt (search then answers from a fallback) or the static files are damaged (pages
-    then link the package's files); 503 when the database does not answer."""
+    then link the package's files); 503 when the database does not answer. ``pending``: the work
+    still to be done in the background (`serve` answers before its index has caught up)."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -128,4 +129,5 @@ def healthz(request: HttpRequest) -> JsonResponse:
     if static["status"] == "damaged":
         reasons.append(f"static files: {static['reason']}")
     health = {"status": "degraded", "reason": "; ".join(reasons)} if reasons else {"status": "ok"}
-    return JsonResponse({**health, "database": "ok", "index": index, "static": static})
+    pending = pending_work(index)
+    return JsonResponse({**health, "database": "ok", "index": index, "static": static, "pending": pending})

@@ -10,10 +10,7 @@ from django.urls import reverse
 from paperwire.digests.content import Digest
 from paperwire.digests.models import Delivery, Subscriber
 from paperwire.digests.tokens import confirmation_token, subscriber_token
-
-
-def absolute(path: str) -> str:
-    return settings.BASE_URL + path
+from paperwire.siteurl import absolute, site_url
 
 
 def subscriber_links(subscriber: Subscriber) -> dict[str, str]:
@@ -28,7 +25,7 @@ def message(
     template: str, context: dict, to: str, headers: dict | None = None, folder: str = "digests/email"
 ) -> EmailMultiAlternatives:
     """The message of a template triplet in ``folder``: <template>_subject.txt, .txt and .html."""
-    context = {"base_url": settings.BASE_URL, **context}
+    context = {"base_url": site_url(), **context}
     subject = " ".join(render_to_string(f"{folder}/{template}_subject.txt", context).split())
     text = render_to_string(f"{folder}/{template}.txt", context)
     html = render_to_string(f"{folder}/{template}.html", context)

@@ -13,6 +13,7 @@ from django.core import signing
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -25,6 +26,7 @@ from paperwire.digests.models import FREQUENCIES, Delivery, ShownPaper, Subscrib
 from paperwire.digests.tokens import read_confirmation, read_subscriber_token
 from paperwire.papers.periods import InvalidPeriod
 from paperwire.ratelimit import client_key, limit_writes, longest_wait, retry_after, too_many
+from paperwire.siteurl import absolute
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +163,7 @@ def retired_link(request: HttpRequest) -> HttpResponse:
         request,
         "Links to a subscription are replaced when new ones are asked for or the subscription is "
         "confirmed again. Use the links in the newest message we sent you, or ask for new ones by "
-        f"subscribing again at {settings.BASE_URL}/subscribe.",
+        f"subscribing again at {absolute(reverse('subscribe'))}.",
     )
 
 

@@ -91,7 +91,7 @@ def organization_record(value: Any) -> OrganizationRecord | None:
 
 
 def from_jsonl(obj: Any) -> PaperRecord:
-    """A line of Paperwire's import JSONL (see DESIGN.md, "Import JSONL")."""
+    """A line of Paperwire's import JSONL (docs/import.md, "Import JSONL")."""
     if not isinstance(obj, dict):
         raise BadRecord("expected a JSON object")
     published_at = to_datetime(obj.get("published"), "published")

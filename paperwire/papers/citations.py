@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from django.conf import settings
-
 from paperwire.papers import latex
 from paperwire.papers.models import Paper
+from paperwire.siteurl import absolute
 
 
 def _ascii_word(text: str) -> str:
@@ -62,7 +61,7 @@ def bibtex(paper: Paper) -> str:
             ("url", paper.arxiv_abs_url),
         ]
     else:
-        fields.append(("url", settings.BASE_URL + paper.get_absolute_url()))
+        fields.append(("url", absolute(paper.get_absolute_url())))
     if paper.doi:
         fields.append(("doi", paper.doi))
     body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields if value)

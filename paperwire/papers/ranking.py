@@ -23,13 +23,18 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 
-from django.db.models import Max, Min, QuerySet
+from django.db.models import Count, Max, Min, QuerySet
 from django.utils import timezone
 
 from paperwire.papers.models import Paper, Vote
-from paperwire.papers.periods import Period
+from paperwire.papers.periods import Period, period_containing
 
+# The home page shows the latest day; a day with fewer than THIN_DAY papers is followed by the
+# days before it until the page shows FRONT_PAGE_PAPERS (docs/feeds.md).
+THIN_DAY = 10
+FRONT_PAGE_PAPERS = 30
 TRENDING_HALF_LIFE = dt.timedelta(hours=12)
 TRENDING_WINDOW = dt.timedelta(days=7)
 TRENDING_MINIMUM = 50  # a trending page's worth: the newest papers fill a sparse window up to it
@@ -49,6 +54,47 @@ def latest_day(until: dt.date | None = None) -> dt.date | None:
     """The latest day that has papers (not after ``until``, when given)."""
     papers = Paper.visible.filter(daily_date__lte=until) if until else Paper.visible
     return papers.aggregate(day=Max("daily_date"))["day"]
+
+
+@dataclass
+class DaySection:
+    """Papers of one day shown on the home page: the best ``papers`` of its ``total``."""
+
+    period: Period
+    papers: list[Paper]
+    total: int
+
+    @property
+    def more(self) -> bool:
+        return len(self.papers) < self.total
+
+
+def days_before(day: dt.date, wanted: int) -> list[DaySection]:
+    """The days with papers before ``day``, newest first, until they hold ``wanted`` papers; the
+    last one gives only its best papers that make up the number."""
+    counts = (
+        Paper.visible.filter(daily_date__lt=day, daily_date__isnull=False)
+        .values_list("daily_date")
+        .annotate(n=Count("id"))
+        .order_by("-daily_date")
+    )
+    chosen: list[tuple[dt.date, int, int]] = []  # (day, papers shown, papers that day)
+    for other, total in counts.iterator():
+        chosen.append((other, min(total, wanted), total))
+        wanted -= total
+        if wanted <= 0:
+            break
+    if not chosen:
+        return []
+    whole = [other for other, shown, total in chosen if shown == total]
+    by_day: dict[dt.date, list[Paper]] = defaultdict(list)
+    if whole:  # the days shown whole, in one query
+        for paper in papers_in(Period("date", min(whole), max(whole) + dt.timedelta(days=1))):
+            by_day[paper.daily_date].append(paper)
+    last, shown, total = chosen[-1]
+    if shown < total:
+        by_day[last] = list(papers_in(period_containing("date", last))[:shown])
+    return [DaySection(period_containing("date", other), by_day[other], total) for other, _, total in chosen]
 
 
 def previous_period(period: Period) -> Period | None:

@@ -47,11 +47,19 @@ def render_feed(request: HttpRequest, period: Period | None, *, is_home: bool = 
         page = None
     else:
         page = paginate(request, ranking.papers_in(period))
+    papers = list(page.object_list) if page else []
+    earlier = []
+    if is_home and page and page.paginator.count < ranking.THIN_DAY:
+        # A quiet latest day: the home page goes on with the days before (docs/feeds.md).
+        earlier = ranking.days_before(period.start, ranking.FRONT_PAGE_PAPERS - len(papers))
     context = {
         "period": period,
         "page": page,
-        "papers": page.object_list if page else [],
-        "voted": voted_ids(request, page.object_list) if page else set(),
+        "papers": papers,
+        "earlier": earlier,
+        # Below the earlier days: the day before the last of them, to read on.
+        "older": ranking.previous_period(earlier[-1].period) if earlier else None,
+        "voted": voted_ids(request, papers + [p for day in earlier for p in day.papers]),
         "previous": ranking.previous_period(period) if period else None,
         "next": ranking.next_period(period) if period else None,
         "is_home": is_home,

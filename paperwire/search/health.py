@@ -40,3 +40,14 @@ def index_health() -> dict:
         reason += f"; being {verb} from the database" if rebuild else f"; to be {verb} from the database"
     report.update(status=status, reason=reason)
     return report
+
+
+def pending_work(report: dict) -> list[str]:
+    """What the node is still to do in the background for its search index, in words, from
+    ``index_health()``'s report: empty once the index holds every paper."""
+    if report["status"] in DEGRADED:
+        return [f"search index: {report['reason']}"]
+    behind = report.get("papers_not_indexed") or 0
+    if behind:
+        return [f"search index: {behind:,} paper{'s' if behind != 1 else ''} not indexed yet"]
+    return []

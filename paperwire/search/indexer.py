@@ -210,7 +210,8 @@ def _update(
     pending = 0
     vectors_changed = "vectors" in rebuild  # else the vector file is left as it is
     papers = Paper.objects.filter(updated_at__gte=scan_from) if scan_from else Paper.objects.all()
-    with progress(total=papers.count(), desc="index", unit="paper", show=show_progress) as bar:
+    embedded = lambda: f"{report.embedded:,} embeddings computed"  # noqa: E731
+    with progress(total=papers.count(), desc="index", unit="paper", show=show_progress, detail=embedded) as bar:
         for batch in changed_papers(scan_from):
             keyed = ensure_vectors(batch, embedder, report)
             for paper in batch:

@@ -1,6 +1,7 @@
 """`paperwire serve`: gunicorn with threaded workers, plus a child process building, repairing and
 updating the search indexes in the background."""
 
+import os
 import socket
 import subprocess
 import sys
@@ -12,9 +13,15 @@ from gunicorn.app.base import BaseApplication
 
 from paperwire import argtypes
 from paperwire.serving import MAX_REQUEST_LINE, JsonErrorWorker
+from paperwire.siteurl import serve_on
 from paperwire.staticstorage import collect
 
 MAX_PROCESSES = MAX_THREADS = 64
+INDEXER_NICENESS = 10
+
+
+def lower_priority() -> None:
+    os.nice(INDEXER_NICENESS)
 
 
 class PaperwireServer(BaseApplication):
@@ -56,15 +63,21 @@ class Command(BaseCommand):
         # process forks the web workers, so it must hold no model runtime threads, index
         # handles nor database connection.
         self.stdout.flush()
-        # At every start, into a fresh folder swapped in whole: whatever happened to the copies
-        # is repaired. Should it fail (logged), pages link the package's files (/healthz: degraded).
+        # Into a fresh folder swapped in whole, unless the folder holds, whole, what the same
+        # sources gave last time: whatever happened to the copies is repaired at the next start.
+        # Should it fail (logged), pages link the package's files (/healthz: degraded).
         collect()
         connections.close_all()
         command = [sys.executable, "-m", "paperwire", "index"]
         if settings.INDEX_INTERVAL > 0:
             command += ["--every", f"{settings.INDEX_INTERVAL:f}"]  # plain digits, as --every reads them
-        indexer = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        self.stdout.write(f"Paperwire serving on http://{address}/ ({workers} × {threads} threads)")
+        # At a lower CPU priority: on a small machine, a long catch-up (embeddings) must not slow
+        # the pages down, nor the start-up of the workers.
+        indexer = subprocess.Popen(command, stdout=subprocess.DEVNULL, preexec_fn=lower_priority)
+        # Links in pages, feeds and mail follow the address served on unless PAPERWIRE_BASE_URL
+        # names the public one; the workers forked below inherit it.
+        url = serve_on(host, port)
+        self.stdout.write(f"Paperwire serving on {url}/ ({workers} × {threads} threads)")
         self.stdout.flush()
         try:
             PaperwireServer(
