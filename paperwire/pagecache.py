@@ -1,9 +1,10 @@
 """Whole-response caching of the pages and API responses everyone sees alike.
 
-A cached response is keyed by the request's path and query (never its Host header: a
-request naming another host name makes no entry of its own) and by the database's content
-version (``ContentVersion``): every change a page can show (a vote, an import, a submission,
-moderation, an admin edit) bumps that version in its own transaction. Each request reads
+A cached response is keyed by the request's path and query, by the site's address its links
+use (``site_url()``: PAPERWIRE_BASE_URL when it is set, whatever Host a request names; else the
+request's own address) and by the database's content version (``ContentVersion``): every
+change a page can show (a vote, an import, a submission, moderation, an admin edit) bumps
+that version in its own transaction. Each request reads
 the version (one primary-key lookup), so a change made by any process, web or worker, is
 seen by every process at its next request; nothing has to be told to forget anything.
 
@@ -30,6 +31,7 @@ from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 
 from paperwire.papers.models import current_content_version
+from paperwire.siteurl import site_url
 
 MESSAGES_COOKIE = "messages"
 
@@ -45,9 +47,10 @@ def cacheable(request: HttpRequest) -> bool:
 
 
 def cache_key(request: HttpRequest, depends_on: Callable[[], str] | None = None) -> str:
-    # The pages hold no link built from the Host header (absolute links come from
-    # PAPERWIRE_BASE_URL), so one entry serves every allowed host name.
-    url = request.get_full_path().encode("utf-8", "surrogateescape")
+    # Absolute links (feeds, citations, the API schema) are built from site_url(): with
+    # PAPERWIRE_BASE_URL set it never changes and one entry serves every allowed host name;
+    # without it, links follow the request's address, and so does the entry.
+    url = (site_url() + request.get_full_path()).encode("utf-8", "surrogateescape")
     version = current_content_version() + (f"/{depends_on()}" if depends_on else "")
     return f"page:{version}:{hashlib.blake2b(url, digest_size=16).hexdigest()}"
 

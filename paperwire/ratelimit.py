@@ -6,12 +6,15 @@ key: the client (the logged-in user, else the remote address), or something the 
 not escape it. Writes are limited by ``limit_writes``; searches and the JSON API by
 ``RateLimitMiddleware``; code deeper down (a password check) raises ``RateLimited``, which the
 middleware answers. Over the limit: HTTP 429 with Retry-After.
+
+Every key, whatever it is built from (a client address, an account, a name or an email address
+typed into a form), reaches the counters table only through ``bucket``: as a keyed hash, never
+in clear.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import random
 import time
 import unicodedata
@@ -20,6 +23,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
+from django.utils.crypto import salted_hmac
 
 from paperwire.api.errors import error_response
 from paperwire.api.models import RateCounter
@@ -43,10 +47,17 @@ def ip_key(request: HttpRequest) -> str:
 def named_key(value: str) -> str:
     """The key of something a client typed (an account name, an email address): compared the
     way Django compares them (NFKC, case-folded), so that "Alice", "ALICE" and "ａｌｉｃｅ" count
-    as one, and hashed, so that a password typed into the name field never lands in the
-    counters table. Empty for nothing typed."""
+    as one. Empty for nothing typed. (Email addresses go through
+    ``paperwire.accounts.addresses.mailbox_key`` first, which canonicalises them.)"""
     value = unicodedata.normalize("NFKC", " ".join(str(value).split())).casefold()
-    return "name:" + hashlib.sha256(value.encode()).hexdigest()[:32] if value else ""
+    return f"name:{value}" if value else ""
+
+
+def bucket(kind: str, key: str) -> str:
+    """The name a counter is stored under: the kind, and a keyed hash (HMAC with the secret key)
+    of the key, so that the counters table holds no address, name or client address, and a
+    guessed address cannot be checked against it without the secret key."""
+    return f"{kind}:{salted_hmac('paperwire.ratelimit', key, algorithm='sha256').hexdigest()[:40]}"
 
 
 def posted(field: str) -> Callable[[HttpRequest], str]:
@@ -68,9 +79,8 @@ def retry_after(kind: str, key: str) -> int | None:
     limit, window = parse_rate(settings.RATE_LIMITS[kind])
     now = int(time.time())
     window_start = now - now % window
-    bucket = f"{kind}:{key}"[:200]
     with connection.cursor() as cursor:  # one statement: concurrent processes never lose a hit
-        cursor.execute(COUNT_HIT, [bucket, window_start])
+        cursor.execute(COUNT_HIT, [bucket(kind, key), window_start])
         (hits,) = cursor.fetchone()
     if random.random() < 0.01:
         RateCounter.objects.filter(window_start__lt=now - 86400).delete()

@@ -6,15 +6,18 @@ that page and this module in step.
 
 from __future__ import annotations
 
-import math
 import os
+import re
 import secrets
+from decimal import Decimal
 from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from paperwire.argtypes import ARXIV_CATEGORY
 
 
 def invalid(name: str, value: str, expected: str) -> ImproperlyConfigured:
@@ -33,38 +36,73 @@ def envbool(name: str, default: str = "0") -> bool:
     return value in ("1", "true", "yes", "on")
 
 
-def envnumber(name: str, default: float, kind: type, low: float | None = None, high: float | None = None):
-    """An int or float from the environment, within [low, high] when they are given."""
-    value = os.environ.get(name, "").strip()
+# A number is written in ASCII digits, as docs/configuration.md says: int() and float() also read
+# other scripts' digits ("١٢٣", "²" via isdigit), "1_000", "1e3", "nan" and "inf", which no one
+# means as a setting and some of which passed the start-up check only to fail at run time.
+WHOLE = re.compile(r"-?[0-9]+")
+DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+SPACE = " \t\r\n"  # ignored around a value (env files, CRLF lines); no other whitespace is
+# Every numeric variable's kind and range, as read (docs/configuration.md states them; a test compares).
+NUMBER_RANGES: dict[str, tuple[type, float, float]] = {}
+
+
+def envraw(name: str) -> str:
+    return os.environ.get(name, "").strip(SPACE)
+
+
+def in_words(number: float) -> str:
+    return f"{number:,}" if float(number).is_integer() else str(number)
+
+
+def read_number(text: str, kind: type, low: float, high: float) -> int | float | None:
+    """``text`` as a ``kind`` within [low, high], else None."""
+    if not (WHOLE if kind is int else DECIMAL).fullmatch(text):
+        return None
+    exact = Decimal(text)  # any number of digits, compared exactly
+    return kind(exact) if Decimal(str(low)) <= exact <= Decimal(str(high)) else None
+
+
+def envnumber(name: str, default: float, kind: type, low: float, high: float):
+    """An int or float from the environment, in ASCII digits, from ``low`` to ``high``."""
+    NUMBER_RANGES[name] = (kind, low, high)
+    value = envraw(name)
     if not value:
         return default
-    expected = "an integer" if kind is int else "a number"
-    if low is not None:
-        expected += f" from {low} to {high}" if high is not None else f" of at least {low}"
-    try:
-        number = kind(value)
-    except ValueError:
-        raise invalid(name, value, expected) from None
-    if not math.isfinite(number) or (low is not None and number < low) or (high is not None and number > high):
-        raise invalid(name, value, expected)
+    number = read_number(value, kind, low, high)
+    if number is None:
+        kind_words = "an integer" if kind is int else "a number"
+        raise invalid(name, value, f"{kind_words} from {in_words(low)} to {in_words(high)}")
     return number
 
 
-def envint(name: str, default: int, low: int | None = 0, high: int | None = None) -> int:
+def envint(name: str, default: int, low: int, high: int) -> int:
     return envnumber(name, default, int, low, high)
 
 
-def envfloat(name: str, default: float, low: float | None = 0, high: float | None = None) -> float:
+def envfloat(name: str, default: float, low: float, high: float) -> float:
     return envnumber(name, default, float, low, high)
 
 
+RATE_COUNT = (0, 1_000_000)
+# At most a day: the counters of older windows are deleted (paperwire/ratelimit.py).
+RATE_SECONDS = (1, 86_400)
+
+
 def envrate(name: str, default: str) -> str:
-    """A rate limit, "<count>/<seconds>" (paperwire/ratelimit.py)."""
-    value = envstr(name, default)
-    count, _, seconds = value.partition("/")
-    if not (count.strip().isdigit() and seconds.strip().isdigit() and int(seconds) > 0):
-        raise invalid(name, value, "<count>/<seconds>, e.g. 60/60")
-    return value
+    """A rate limit, "<count>/<seconds>" (paperwire/ratelimit.py), in ASCII digits."""
+    value = envraw(name) or default
+    count, slash, seconds = value.partition("/")
+    count = read_number(count.strip(SPACE), int, *RATE_COUNT)
+    seconds = read_number(seconds.strip(SPACE), int, *RATE_SECONDS)
+    if not slash or count is None or seconds is None:
+        raise invalid(
+            name,
+            value,
+            "<count>/<seconds>, e.g. 60/60: a count from "
+            f"{in_words(RATE_COUNT[0])} to {in_words(RATE_COUNT[1])} in a window of "
+            f"{in_words(RATE_SECONDS[0])} to {in_words(RATE_SECONDS[1])} seconds",
+        )
+    return f"{count}/{seconds}"
 
 
 def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -85,7 +123,10 @@ def envaddress(name: str, default: str) -> str:
 
 
 def envurl(name: str, default: str) -> str:
+    """An http(s) URL, in the spelling browsers send as Origin; ``default`` when unset ("" allowed)."""
     value = envstr(name, default).rstrip("/")
+    if not value:
+        return value
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 (reading it validates it)
@@ -123,20 +164,26 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = envbool("PAPERWIRE_DEBUG")
-BASE_URL = envurl("PAPERWIRE_BASE_URL", "http://127.0.0.1:8000")
+# The public URL of every absolute link (mail, feeds); "" when unset: links then follow the
+# address each request came to, or the one `serve` listens on (paperwire/siteurl.py).
+BASE_URL = envurl("PAPERWIRE_BASE_URL", "")
 
 
 def _allowed_hosts(base_url: str) -> list[str]:
     """The public host of PAPERWIRE_BASE_URL, loopback (local checks, a proxy on the same
-    machine) and PAPERWIRE_ALLOWED_HOSTS: a request naming any other host gets 400."""
-    public = urlsplit(base_url).hostname
-    hosts = ["[" + public + "]" if ":" in public else public, "127.0.0.1", "localhost", "[::1]"]
+    machine), PAPERWIRE_ALLOWED_HOSTS and the host `serve --host` listens on (added by serve):
+    a request naming any other host gets 400."""
+    public = urlsplit(base_url).hostname if base_url else None
+    hosts = ["[" + public + "]" if ":" in public else public] if public else []
+    hosts += ["127.0.0.1", "localhost", "[::1]"]
     hosts += os.environ.get("PAPERWIRE_ALLOWED_HOSTS", "").replace(",", " ").split()
     return list(dict.fromkeys(hosts))
 
 
 ALLOWED_HOSTS = _allowed_hosts(BASE_URL)
-CSRF_TRUSTED_ORIGINS = [BASE_URL]
+# A form posted from the site's own address (any allowed host and port) passes Django's
+# same-origin check; the public URL is listed for a proxy that rewrites Host.
+CSRF_TRUSTED_ORIGINS = [BASE_URL] if BASE_URL else []
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -159,9 +206,11 @@ MIDDLEWARE = [
     "paperwire.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "paperwire.api.errors.JsonErrorMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "paperwire.requestlimits.RequestLimitsMiddleware",
+    "paperwire.staticstorage.StaticFilesMiddleware",  # WhiteNoise, that damaged copies cannot break
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "paperwire.siteurl.RequestSiteMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "paperwire.ratelimit.RateLimitMiddleware",
@@ -235,7 +284,8 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = PAPERWIRE_HOME / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns about a missing one
+# Made by `paperwire serve`, which collects the files into it at every start; until then (and
+# should it be damaged) pages link the package's files (paperwire/staticstorage.py).
 WHITENOISE_USE_FINDERS = True  # files not collected yet are served from the package
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -245,6 +295,9 @@ STORAGES = {
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# The site's own page for a form that failed the check (Django's has an inline style, which the
+# Content-Security-Policy blocks), and JSON for the API (paperwire/urls.py).
+CSRF_FAILURE_VIEW = "paperwire.urls.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # Only the site's own files run or style a page (paperwire/csp.py, docs/security.md).
@@ -268,14 +321,14 @@ SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008"]
 
 # Whole responses of anonymous GETs, per process, keyed by the database's content version
 # (paperwire/pagecache.py): a vote or an import in any process makes every process recompute.
-PAGE_CACHE_SECONDS = envint("PAPERWIRE_PAGE_CACHE_SECONDS", 60)
+PAGE_CACHE_SECONDS = envint("PAPERWIRE_PAGE_CACHE_SECONDS", 60, low=0, high=86_400)
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "pages": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "paperwire-pages",
         "TIMEOUT": max(PAGE_CACHE_SECONDS, 1),
-        "OPTIONS": {"MAX_ENTRIES": envint("PAPERWIRE_PAGE_CACHE_ENTRIES", 500, low=1)},
+        "OPTIONS": {"MAX_ENTRIES": envint("PAPERWIRE_PAGE_CACHE_ENTRIES", 500, low=1, high=100_000)},
     },
 }
 
@@ -310,10 +363,12 @@ DEFAULT_FROM_EMAIL = SERVER_EMAIL = envaddress("PAPERWIRE_EMAIL_FROM", "Paperwir
 HF_ENDPOINT = envurl("PAPERWIRE_HF_ENDPOINT", "https://huggingface.co")
 ARXIV_API_URL = envurl("PAPERWIRE_ARXIV_API_URL", "https://export.arxiv.org/api/query")
 # arXiv asks API clients for one request every three seconds.
-ARXIV_REQUEST_INTERVAL = envfloat("PAPERWIRE_ARXIV_INTERVAL", 3.0)
+ARXIV_REQUEST_INTERVAL = envfloat("PAPERWIRE_ARXIV_INTERVAL", 3.0, low=0, high=3600)
 ARXIV_CATEGORIES = envstr("PAPERWIRE_ARXIV_CATEGORIES", "cs.AI cs.CL cs.CV cs.LG").split()
+if not all(ARXIV_CATEGORY.fullmatch(category) for category in ARXIV_CATEGORIES):
+    raise invalid("PAPERWIRE_ARXIV_CATEGORIES", " ".join(ARXIV_CATEGORIES), "arXiv categories such as cs.AI or hep-th")
 HTTP_TIMEOUT = envfloat("PAPERWIRE_HTTP_TIMEOUT", 30.0, low=0.1, high=3600)
-HTTP_RETRIES = envint("PAPERWIRE_HTTP_RETRIES", 4)
+HTTP_RETRIES = envint("PAPERWIRE_HTTP_RETRIES", 4, low=0, high=20)
 HTTP_BACKOFF = 1.0  # seconds before the first retry, doubled each time
 # A web request waits at most this long on an outside service (one attempt, no retries): the
 # arXiv API when a paper is submitted, the SMTP server for mail sent while the user waits.
@@ -328,18 +383,21 @@ BACKGROUND_EMAIL_TIMEOUT = envfloat("PAPERWIRE_EMAIL_TIMEOUT", 30.0, low=0.1, hi
 
 EMBEDDING_MODEL = envstr("PAPERWIRE_EMBEDDING_MODEL", "all-MiniLM-L6-v2")
 MODEL_DIR = Path(envstr("PAPERWIRE_MODEL_DIR", str(PAPERWIRE_HOME / "models"))).expanduser()
-EMBEDDING_THREADS = envint("PAPERWIRE_EMBEDDING_THREADS", min(os.cpu_count() or 2, 4), low=1)
+EMBEDDING_THREADS = envint("PAPERWIRE_EMBEDDING_THREADS", min(os.cpu_count() or 2, 4), low=1, high=64)
 # Seconds between two index updates in a serving process (0: only at start).
-INDEX_INTERVAL = envfloat("PAPERWIRE_INDEX_INTERVAL", 60.0)
+INDEX_INTERVAL = envfloat("PAPERWIRE_INDEX_INTERVAL", 60.0, low=0, high=86_400)
 # Papers per indexing batch; the index files are saved every 16 batches.
-INDEX_BATCH = envint("PAPERWIRE_INDEX_BATCH", 256, low=1)
+INDEX_BATCH = envint("PAPERWIRE_INDEX_BATCH", 256, low=1, high=4096)
+# Seconds between two progress lines of a long command whose stderr is not a terminal (a
+# terminal gets a bar): paperwire/progress.py.
+PROGRESS_SECONDS = envfloat("PAPERWIRE_PROGRESS_SECONDS", 30.0, low=0, high=86_400)
 # How often a serving process looks for index files written by another process.
-SEARCH_RELOAD_SECONDS = envfloat("PAPERWIRE_SEARCH_RELOAD_SECONDS", 2.0)
+SEARCH_RELOAD_SECONDS = envfloat("PAPERWIRE_SEARCH_RELOAD_SECONDS", 2.0, low=0, high=3600)
 
-SUBMISSIONS_PER_DAY = envint("PAPERWIRE_SUBMISSIONS_PER_DAY", 10)
+SUBMISSIONS_PER_DAY = envint("PAPERWIRE_SUBMISSIONS_PER_DAY", 10, low=0, high=10_000)
 # Fetches of a submitted paper arXiv did not answer for (the web request's quick one, then one
 # per worker cycle) before the submission is given up.
-SUBMISSION_MAX_ATTEMPTS = envint("PAPERWIRE_SUBMISSION_MAX_ATTEMPTS", 5, low=1)
+SUBMISSION_MAX_ATTEMPTS = envint("PAPERWIRE_SUBMISSION_MAX_ATTEMPTS", 5, low=1, high=100)
 # "<count>/<seconds>" per client for each kind of write.
 RATE_LIMITS = {
     "vote": envrate("PAPERWIRE_RATE_VOTE", "60/60"),
@@ -360,22 +418,22 @@ RATE_LIMITS = {
 }
 
 # Digests (docs/digests.md)
-DIGEST_TOP_PAPERS = envint("PAPERWIRE_DIGEST_TOP_PAPERS", 10)
-DIGEST_TOPIC_PAPERS = envint("PAPERWIRE_DIGEST_TOPIC_PAPERS", 5)
+DIGEST_TOP_PAPERS = envint("PAPERWIRE_DIGEST_TOP_PAPERS", 10, low=0, high=100)
+DIGEST_TOPIC_PAPERS = envint("PAPERWIRE_DIGEST_TOPIC_PAPERS", 5, low=0, high=100)
 DIGEST_MAX_TOPICS = 10
 DIGEST_CANDIDATES = 2000  # papers of a period considered for topics
 DIGEST_TOPIC_THRESHOLD = envfloat("PAPERWIRE_DIGEST_TOPIC_THRESHOLD", 0.35, low=-1, high=1)
-DIGEST_BOUNCE_LIMIT = envint("PAPERWIRE_DIGEST_BOUNCE_LIMIT", 3, low=1)
-DIGEST_MAX_ATTEMPTS = envint("PAPERWIRE_DIGEST_MAX_ATTEMPTS", 8, low=1)
-DIGEST_LEASE_MINUTES = envint("PAPERWIRE_DIGEST_LEASE_MINUTES", 15)
-DIGEST_CONFIRM_DAYS = envint("PAPERWIRE_DIGEST_CONFIRM_DAYS", 3, low=1)
+DIGEST_BOUNCE_LIMIT = envint("PAPERWIRE_DIGEST_BOUNCE_LIMIT", 3, low=1, high=100)
+DIGEST_MAX_ATTEMPTS = envint("PAPERWIRE_DIGEST_MAX_ATTEMPTS", 8, low=1, high=100)
+DIGEST_LEASE_MINUTES = envint("PAPERWIRE_DIGEST_LEASE_MINUTES", 15, low=0, high=1440)
+DIGEST_CONFIRM_DAYS = envint("PAPERWIRE_DIGEST_CONFIRM_DAYS", 3, low=1, high=365)
 # `paperwire worker`: what it ingests each cycle (e.g. "hf-daily arxiv"; none by default:
 # an offline install has no source), how often, and when digests go out (UTC).
 WORKER_INGEST = os.environ.get("PAPERWIRE_WORKER_INGEST", "").split()
 if any(source not in ("hf-daily", "arxiv") for source in WORKER_INGEST):
     raise invalid("PAPERWIRE_WORKER_INGEST", " ".join(WORKER_INGEST), "sources among hf-daily and arxiv")
-WORKER_INTERVAL = envint("PAPERWIRE_WORKER_INTERVAL", 900)
-DIGEST_HOUR = envint("PAPERWIRE_DIGEST_HOUR", 6, high=23)  # yesterday's daily digest goes out after this hour
+WORKER_INTERVAL = envint("PAPERWIRE_WORKER_INTERVAL", 900, low=0, high=86_400)
+DIGEST_HOUR = envint("PAPERWIRE_DIGEST_HOUR", 6, low=0, high=23)  # yesterday's daily digest goes out after this hour
 DIGEST_WEEKLY_DAY = envint("PAPERWIRE_DIGEST_WEEKLY_DAY", 1, low=1, high=7)  # ISO weekday, 1 = Monday
 DIGEST_CONFIRMATION_INTERVAL_MINUTES = 24 * 60  # at most one confirmation mail an address a day
 ACCOUNT_VERIFY_DAYS = 3  # how long the link that verifies an account's address works

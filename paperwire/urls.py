@@ -1,23 +1,46 @@
+import re
+from functools import cache
+from pathlib import Path
+
 from django.contrib import admin
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import REASON_NO_CSRF_COOKIE
 from django.urls import include, path, re_path
+from django.views.decorators.http import require_safe
 
 from paperwire.accounts.views import account_settings
 from paperwire.api import feeds, openapi
 from paperwire.api import views as api
-from paperwire.api.errors import error_response
+from paperwire.api.errors import error_page, error_response, json_error, wants_json
 from paperwire.digests import views as digests
 from paperwire.pagecache import cache_for_anonymous
 from paperwire.papers import views as papers
+from paperwire.papers.views import same_site_path
 from paperwire.search import views as search
 from paperwire.search.indexes import index_version
 
 # Paper ids may contain a slash (old arXiv ids such as hep-th/9901001).
 PAPER_ID = r"(?P<paper_id>[A-Za-z0-9][A-Za-z0-9._:/-]{0,80}?)"
 
+
+@cache
+def favicon_bytes() -> bytes:
+    return (Path(__file__).resolve().parent / "static" / "paperwire" / "favicon.ico").read_bytes()
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    """/favicon.ico, asked for by browsers and feed readers whatever a page links (pages link
+    static/paperwire/icon.svg): the same icon as an ICO file, answered here, not redirected."""
+    response = HttpResponse(favicon_bytes(), content_type="image/x-icon")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 urlpatterns = [
     path("", papers.home, name="home"),
+    path("favicon.ico", favicon, name="favicon"),
     path("papers/trending", papers.trending, name="trending"),
     path("papers/feed.rss", cache_for_anonymous(feeds.LatestPapersRss()), name="feed_rss"),
     path("papers/feed.atom", cache_for_anonymous(feeds.LatestPapersAtom()), name="feed_atom"),
@@ -36,6 +59,7 @@ urlpatterns = [
     path("subscribe", digests.subscribe, name="subscribe"),
     path("subscribe/confirm/<str:token>", digests.confirm, name="confirm_subscription"),
     path("subscription/<str:token>", digests.manage, name="manage_subscription"),
+    path("subscription/<str:token>/new-link", digests.new_links, name="new_subscription_links"),
     path("unsubscribe/<str:token>", digests.unsubscribe, name="unsubscribe"),
     path("digest/preview", digests.preview, name="digest_preview"),
     path("digest/<str:token>/<str:period>", digests.web_version, name="digest_web"),
@@ -49,11 +73,22 @@ urlpatterns = [
 ]
 
 
+# get_object_or_404's words ("No Paper matches the given query."): meant for developers, not said to people.
+DJANGO_NOT_FOUND = re.compile(r"No \w+ matches the given query\.")
+NOTHING_HERE = "There is nothing at this address: the link may be mistyped, or what it led to is gone."
+
+
 def handler404(request: HttpRequest, exception=None):
+    """The site's 404 page (templates/404.html: what the view said, a search box, a way home)."""
     args = getattr(exception, "args", ())
-    message = args[0] if args and isinstance(args[0], str) else ""
+    message = args[0] if args and isinstance(args[0], str) and not DJANGO_NOT_FOUND.fullmatch(args[0]) else ""
     return error_response(
-        request, 404, message or "not found", title="Not found", page_message=message or "There is no such page."
+        request,
+        404,
+        message or "not found",
+        title="Page not found",
+        page_message=message or NOTHING_HERE,
+        template="404.html",
     )
 
 
@@ -75,3 +110,18 @@ def handler400(request: HttpRequest, exception=None):
 
 def handler403(request: HttpRequest, exception=None):
     return error_response(request, 403, "forbidden", title="Forbidden", page_message="You may not do that.")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: a form whose token no longer matches the browser's cookie (the page was
+    open too long, the visitor logged in or out in another tab) or that came without the cookie.
+    The site's page says so in plain words, with a link back to the form's page when the
+    Referer names a page of this site; an API client gets the JSON error. Django logs the reason."""
+    if wants_json(request):
+        return json_error(f"CSRF check failed: {reason.rstrip('.')}", 403)
+    context = {
+        "title": "This form could not be sent",
+        "no_cookie": reason == REASON_NO_CSRF_COOKIE,
+        "back": same_site_path(request, request.headers.get("Referer", "")),
+    }
+    return error_page(request, 403, "csrf_failure.html", context)

@@ -260,6 +260,9 @@ def paperwire_env(home: Path, **extra: str) -> dict:
             "PAPERWIRE_SECRET_KEY": "live-test-secret-key-0123456789-abcdefghij",
             "PAPERWIRE_MODEL_DIR": os.environ["PAPERWIRE_MODEL_DIR"],
             "PAPERWIRE_SEARCH_RELOAD_SECONDS": "0",
+            # No progress lines in the output tests read, however slow the machine (tests of the
+            # lines set their own).
+            "PAPERWIRE_PROGRESS_SECONDS": "3600",
         }
     )
     env.update(extra)
@@ -284,13 +287,18 @@ def start_paperwire(*args: str, env: dict, **options) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "paperwire", *args], env=env, cwd=ROOT, **options)
 
 
-def start_site(home: Path, *serve_args: str, wait_for_index: bool = True, **extra_env: str) -> LiveSite:
-    """`paperwire serve` answering; with ``wait_for_index``, once its search index is whole
-    (`serve` builds or repairs it in the background: /healthz says `degraded` until then)."""
+def start_site(
+    home: Path, *serve_args: str, wait_for_index: bool = True, host: str = "127.0.0.1", **extra_env: str
+) -> LiveSite:
+    """`paperwire serve --host <host>` answering; with ``wait_for_index``, once its search index is
+    whole (`serve` builds or repairs it in the background: /healthz says `degraded` until then).
+    PAPERWIRE_BASE_URL is the address served on unless ``extra_env`` sets it ("" for unset)."""
     port = free_port()
-    env = paperwire_env(home, **{"PAPERWIRE_BASE_URL": f"http://127.0.0.1:{port}", **extra_env})
-    process = start_paperwire("serve", "--port", str(port), *serve_args, env=env, stderr=subprocess.STDOUT)
-    site = LiveSite(f"http://127.0.0.1:{port}", home, env, process)
+    env = paperwire_env(home, **{"PAPERWIRE_BASE_URL": f"http://{host}:{port}", **extra_env})
+    process = start_paperwire(
+        "serve", "--host", host, "--port", str(port), *serve_args, env=env, stderr=subprocess.STDOUT
+    )
+    site = LiveSite(f"http://{host}:{port}", home, env, process)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -475,3 +483,15 @@ def silent_server() -> Iterator[SilentServer]:
     server = SilentServer()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for the browser tests; importing tests.chromium skips them (or fails,
+    in CI) when it is missing."""
+    from tests.chromium import launch, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()

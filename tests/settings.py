@@ -18,6 +18,7 @@ HTTP_TIMEOUT = 2.0
 HTTP_RETRIES = 2
 HTTP_BACKOFF = 0.05
 SEARCH_RELOAD_SECONDS = 0.0
+PROGRESS_SECONDS = 3600.0  # no progress lines in the output tests read (tests of the lines set theirs)
 # Tests make many reads from one address; the tests of the limits set their own.
 RATE_LIMITS = dict(RATE_LIMITS, search="100000/60", api="100000/60")
 

@@ -203,6 +203,7 @@ def test_healthz(client, db):
     data = response.json()
     assert (data["status"], data["database"], data["index"]["status"]) == ("degraded", "ok", "missing")
     assert data["reason"] == "search index: not built yet; to be built from the database"
+    assert data["pending"] == ["search index: not built yet; to be built from the database"]
 
 
 def test_healthz_reports_how_far_the_index_is_behind(client, papers):

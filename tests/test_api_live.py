@@ -106,3 +106,14 @@ def test_the_official_client_gets_what_huggingface_co_answers(site):
     assert error.value.response.json() == {"error": "date must be a day, YYYY-MM-DD"}
     assert len(list(api.list_daily_papers(limit=50))) == 2
     assert [p.id for p in api.list_papers(query="MiroMind", limit=20)][0] == "2507.14683"
+
+
+def test_more_than_1000_parameters_are_a_400_on_paths_that_read_none(site):
+    """`paperwire serve` answers like the test client: JSON on the API, the error page elsewhere."""
+    too_many = "?" + "&".join(f"x{n}=1" for n in range(1001))
+    status, headers, body = request(site, "GET", "/api/papers/2507.14683" + too_many)
+    assert assert_json_error(status, headers, body, 400) == "too many parameters"
+    status, headers, body = request(site, "GET", "/papers/2507.14683" + too_many)
+    assert (status, headers["Content-Type"]) == (400, "text/html; charset=utf-8")
+    assert b"<h1>Bad request</h1>" in body
+    assert request(site, "GET", "/api/papers/2507.14683?" + too_many[1:].rsplit("&", 1)[0])[0] == 200

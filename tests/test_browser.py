@@ -1,23 +1,15 @@
 """The main flow in headless Chromium (Debian's), driven by Playwright."""
 
 import json
-import os
-import shutil
 import sqlite3
 
 import pytest
 
 from tests.conftest import DEMO, RecordedServer, Reply, arxiv_feed, paperwire_env, run_paperwire, start_site, stop_site
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
 
-if not shutil.which(CHROMIUM):
-    if os.environ.get("PAPERWIRE_REQUIRE_BROWSER") == "1":
-        raise RuntimeError(f"{CHROMIUM} is missing but PAPERWIRE_REQUIRE_BROWSER=1 (apt-get install chromium)")
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
-
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from tests.chromium import expect  # noqa: E402 (importing it skips this module without Chromium)
 
 
 @pytest.fixture(scope="module")
@@ -48,17 +40,6 @@ def site(tmp_path_factory, arxiv_stub):
     site = start_site(home, PAPERWIRE_ARXIV_API_URL=arxiv_stub.url + "/api/query")
     yield site
     stop_site(site)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
 
 
 def test_browse_sign_up_upvote_and_submit(site, browser, arxiv_stub):

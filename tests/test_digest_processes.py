@@ -25,7 +25,10 @@ def confirmed_subscribers(env: dict, emails: list[str]) -> list[str]:
 @pytest.fixture
 def home(tmp_path, smtp_server, database):
     home = tmp_path / "home"
-    env = paperwire_env(home, PAPERWIRE_EMAIL_URL=smtp_server.url, **database)
+    # A site that sends digests sets its public URL (without it, `digest send` warns: docs/digests.md).
+    env = paperwire_env(
+        home, PAPERWIRE_EMAIL_URL=smtp_server.url, PAPERWIRE_BASE_URL="https://papers.example.org", **database
+    )
     papers = [paper(f"2507.3000{n}", f"Paper {n}", published=DAY, upvotes=n) for n in range(1, 6)]
     assert (
         run_paperwire("import", "--no-index", str(write_jsonl(tmp_path / "p.jsonl", papers)), env=env).returncode == 0

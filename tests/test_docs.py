@@ -18,3 +18,54 @@ def test_every_command_is_documented():
     documented = (ROOT / "docs/cli.md").read_text()
     assert commands >= {"import", "ingest", "serve"}
     assert [c for c in sorted(commands) if f"`paperwire {c}" not in documented] == []
+
+
+# [text](target) in markdown, outside code spans; a target with a scheme goes elsewhere.
+MARKDOWN_LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+
+
+def documents() -> list[Path]:
+    return [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def anchors_of(document: Path) -> set[str]:
+    """The anchors GitHub gives the headings of a markdown file: lower case, punctuation out,
+    spaces to hyphens."""
+    found = set()
+    in_code = False
+    for line in document.read_text().splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        if in_code or not line.startswith("#"):
+            continue
+        title = line.lstrip("#").strip().lower()
+        found.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return found
+
+
+def relative_links(document: Path) -> list[str]:
+    text = re.sub(r"```.*?```", "", document.read_text(), flags=re.S)
+    text = re.sub(r"`[^`\n]*`", "", text)
+    return [t for t in MARKDOWN_LINK.findall(text) if not re.match(r"[a-z][a-z0-9+.-]*:", t)]
+
+
+def test_every_relative_link_of_the_docs_leads_to_a_file_of_the_repository():
+    """A clone holds README.md and docs/ alone: a link out of it (../shared/DESIGN.md) or to a
+    file or heading that is not there is a dead end for the reader."""
+    broken = []
+    for document in documents():
+        for target in relative_links(document):
+            path, _, anchor = target.partition("#")
+            resolved = (document.parent / path).resolve() if path else document
+            if not resolved.is_relative_to(ROOT) or not resolved.exists():
+                broken.append(f"{document.relative_to(ROOT)}: {target} (no such file in the repository)")
+            elif anchor and resolved.suffix == ".md" and anchor not in anchors_of(resolved):
+                broken.append(f"{document.relative_to(ROOT)}: {target} (no such heading)")
+    assert broken == []
+
+
+def test_the_link_checker_sees_a_broken_link(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("# A title\nSee [the design](../shared/DESIGN.md), [x](#a-title), `[not](a-link)`.\n")
+    assert relative_links(page) == ["../shared/DESIGN.md", "#a-title"]
+    assert anchors_of(page) == {"a-title"}

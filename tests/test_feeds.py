@@ -1,14 +1,16 @@
 """Day, week and month feeds, the home page and trending."""
 
 import datetime as dt
+import re
+from html import unescape
 
 import pytest
 import time_machine
 
 from paperwire.ingest.importer import import_files
 from paperwire.papers.models import Paper, Vote, set_vote
-from paperwire.papers.ranking import TRENDING_HALF_LIFE, trending_scores
-from tests.conftest import paper, write_jsonl
+from paperwire.papers.ranking import FRONT_PAGE_PAPERS, THIN_DAY, TRENDING_HALF_LIFE, trending_scores
+from tests.conftest import DEMO, paper, write_jsonl
 
 pytestmark = pytest.mark.django_db
 
@@ -42,6 +44,63 @@ def test_home_shows_the_latest_day(client, papers):
     assert response.status_code == 200
     assert titles(response) == ["Next week"]
     assert response.context["previous"].slug == "2025-07-22"
+
+
+def card_titles(html: str) -> list[str]:
+    """The titles of the paper cards of a page, in the order a reader sees them."""
+    return [unescape(t) for t in re.findall(r'<h3 class="paper-title"><a [^>]*>(.*?)</a>', html)]
+
+
+def day_headings(html: str) -> list[str]:
+    return re.findall(r'<h2 class="day-heading"[^>]*><a href="/papers/date/([0-9-]+)"', html)
+
+
+def test_a_thin_latest_day_is_followed_by_the_days_before(client, papers):
+    """The latest day has one paper: the home page goes on with earlier days, newest first, each
+    under its date; a day's own page still shows that day only."""
+    html = client.get("/").content.decode()
+    assert card_titles(html) == [
+        "Next week",
+        "Tuesday only",
+        "<script>alert('x')</script> & friends",
+        "Monday high",
+        "Monday low",
+        "June paper",
+    ]
+    assert day_headings(html) == ["2025-07-22", "2025-07-21", "2025-06-10"]
+    assert "Earlier:" not in html  # nothing older to read on to
+    assert card_titles(client.get("/papers/date/2025-07-30").content.decode()) == ["Next week"]
+
+
+def test_earlier_days_fill_the_front_page_and_link_to_the_rest(client, tmp_path):
+    records = [paper("2507.90000", "Latest", published="2025-07-22")]
+    records += [paper(f"2507.{n:05d}", f"Monday {n}", published="2025-07-21", upvotes=n) for n in range(1, 41)]
+    records += [paper("2507.80000", "Sunday", published="2025-07-20", upvotes=99)]
+    import_files([write_jsonl(tmp_path / "days.jsonl", records)], progress=False)
+    html = client.get("/").content.decode()
+    shown = card_titles(html)
+    assert len(shown) == FRONT_PAGE_PAPERS
+    assert shown == ["Latest"] + [f"Monday {n}" for n in range(40, 40 - FRONT_PAGE_PAPERS + 1, -1)]
+    assert day_headings(html) == ["2025-07-21"]
+    assert 'href="/papers/date/2025-07-21">All 40 papers of July 21, 2025' in html
+    assert "Sunday" not in shown
+    assert 'href="/papers/date/2025-07-20" rel="prev">← Earlier: July 20, 2025' in html
+
+
+def test_a_busy_latest_day_stands_alone(client, tmp_path):
+    records = [paper(f"2507.{n:05d}", f"Tuesday {n}", published="2025-07-22", upvotes=n) for n in range(THIN_DAY)]
+    records += [paper("2507.80000", "Monday", published="2025-07-21", upvotes=99)]
+    import_files([write_jsonl(tmp_path / "days.jsonl", records)], progress=False)
+    html = client.get("/").content.decode()
+    assert len(card_titles(html)) == THIN_DAY and "Monday" not in card_titles(html)
+    assert day_headings(html) == []
+
+
+def test_the_demo_corpus_makes_a_full_front_page(client):
+    import_files([DEMO], progress=False)
+    html = client.get("/").content.decode()
+    assert len(card_titles(html)) == FRONT_PAGE_PAPERS
+    assert len(day_headings(html)) >= 10
 
 
 def test_home_without_papers_says_how_to_add_some(client, db):
@@ -157,9 +216,12 @@ def test_a_burst_of_votes_fades_within_days(papers, django_user_model):
     assert max(scores, key=scores.get) == "2507.00001"
     three_days_later = dict(trending_scores(at=burst_at + dt.timedelta(days=3)))
     half_lives = dt.timedelta(days=3) / TRENDING_HALF_LIFE
-    imported = 2 * 0.5 ** ((dt.timedelta(days=5, hours=12)) / TRENDING_HALF_LIFE)  # its 2 imported upvotes
+    # Its 2 imported upvotes age on the feed's clock, which stops at the end of its latest day
+    # (July 22: the next papers come on July 30), from the start of its day (July 21).
+    feed_end = dt.datetime.combine(dt.date(2025, 7, 22), dt.time.max, dt.UTC)
+    imported = 2 * 0.5 ** ((feed_end - dt.datetime(2025, 7, 21, tzinfo=dt.UTC)) / TRENDING_HALF_LIFE)
     assert three_days_later["2507.00001"] == pytest.approx(40 * 0.5**half_lives + imported)
-    assert max(three_days_later, key=three_days_later.get) == "2507.00004"
+    assert three_days_later["2507.00004"] > three_days_later["2507.00001"]  # one fresh vote beats the old burst
 
 
 def test_the_api_sorts_by_trending(client, papers, alice):
@@ -167,3 +229,125 @@ def test_the_api_sorts_by_trending(client, papers, alice):
         set_vote(alice, Paper.objects.get(pk="2507.00004"), True)
         items = client.get("/api/daily_papers", {"sort": "trending"}).json()
     assert [i["paper"]["id"] for i in items][0] == "2507.00004"
+
+
+# --- trending on an instance fed from an archive ------------------------------------------
+
+ARCHIVE_NOW = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)  # three months after the archive's last day
+LATEST_DAY = dt.date(2026, 8, 21)
+OLD_PAPER = "2507.01949"  # on the feed in July 2025
+
+
+def archive_records() -> list[dict]:
+    """Hugging Face-like papers: three a weekday from April to August 2026, each submitted on
+    its day at 09:00, 10:00 and 11:00 with 1 to 23 upvotes, and a July 2025 paper."""
+    records, day, n = [], dt.date(2026, 4, 1), 0
+    while day <= LATEST_DAY:
+        if day.weekday() < 5:
+            for slot in range(3):
+                n += 1
+                records.append(
+                    paper(
+                        f"26{day.month:02d}.{n:05d}",
+                        f"Archived {day.isoformat()} #{slot}",
+                        published=f"{day.isoformat()}T06:00:00Z",
+                        submitted_at=f"{day.isoformat()}T{9 + slot:02d}:00:00Z",
+                        upvotes=1 + (n * 7) % 23,
+                    )
+                )
+        day += dt.timedelta(days=1)
+    records.append(
+        paper(OLD_PAPER, "Kwai Keye-VL", published="2025-07-02", submitted_at="2025-07-03T08:00:00Z", upvotes=74)
+    )
+    return records
+
+
+@pytest.fixture
+def archive(tmp_path):
+    with time_machine.travel(ARCHIVE_NOW, tick=False):
+        import_files([write_jsonl(tmp_path / "archive.jsonl", archive_records())], progress=False)
+
+
+def latest_week() -> dict[str, float]:
+    """The score of each paper of the archive's latest week, as docs/feeds.md states it: its
+    imported upvotes counted as cast when it was submitted, seen from the end of the latest day."""
+    end = dt.datetime.combine(LATEST_DAY, dt.time.max, dt.UTC)
+    week = Paper.objects.filter(daily_date__gt=LATEST_DAY - dt.timedelta(days=7))
+    return {p.pk: p.base_upvotes * 0.5 ** ((end - p.submitted_on_daily_at) / TRENDING_HALF_LIFE) for p in week}
+
+
+def test_one_vote_on_an_archived_paper_never_empties_trending(client, archive, alice):
+    with time_machine.travel(ARCHIVE_NOW, tick=False):
+        set_vote(alice, Paper.objects.get(pk=OLD_PAPER), True)
+        page = client.get("/papers/trending")
+        api = client.get("/api/daily_papers", {"sort": "trending", "limit": 100}).json()
+    expected = latest_week()
+    assert len(expected) == 15  # five weekdays, three papers each
+    expected[OLD_PAPER] = 1.0  # one vote, cast just now
+    order = sorted(expected, key=lambda pid: (-expected[pid], pid))
+    shown = [p.pk for p in page.context["papers"]]
+    assert shown[: len(order)] == order
+    assert 0 < order.index(OLD_PAPER) < len(order) - 1  # placed by its score, among the others
+    assert [item["paper"]["id"] for item in api][: len(order)] == order
+    html = page.content.decode()
+    assert "Kwai Keye-VL" in html and "Archived 2026-08-21 #0" in html
+    assert "The newest papers are from August 21, 2026: here is their week, with the papers voted on since." in html
+
+
+def test_trending_on_an_archive_without_votes_shows_its_latest_week(client, archive):
+    with time_machine.travel(ARCHIVE_NOW, tick=False):
+        shown = [p.pk for p in client.get("/papers/trending").context["papers"]]
+    expected = latest_week()
+    assert shown[:15] == sorted(expected, key=lambda pid: (-expected[pid], pid))
+
+
+def test_old_votes_fade_from_trending_but_the_latest_week_stays(client, archive, alice):
+    with time_machine.travel(ARCHIVE_NOW, tick=False):
+        set_vote(alice, Paper.objects.get(pk=OLD_PAPER), True)
+    with time_machine.travel(ARCHIVE_NOW + dt.timedelta(days=8), tick=False):
+        shown = [p.pk for p in client.get("/papers/trending").context["papers"]]
+    assert OLD_PAPER not in shown
+    assert set(latest_week()) <= set(shown)
+
+
+def test_a_sparse_instance_still_fills_its_trending_page(client, papers, alice):
+    """Six papers over two months: the latest week holds one, the newest others fill the page."""
+    with time_machine.travel(dt.datetime(2025, 9, 1, 12, tzinfo=dt.UTC), tick=False):
+        set_vote(alice, Paper.objects.get(pk="2506.00001"), True)
+        shown = titles(client.get("/papers/trending"))
+    assert shown[0] == "June paper"  # the only vote of the week
+    assert shown[1] == "Next week"  # the latest week, then the newest papers by their decayed upvotes
+    assert sorted(shown) == sorted(p.title for p in Paper.objects.all())
+
+
+def test_the_api_ranks_a_period_by_trending_without_dropping_any_of_its_papers(client, archive, alice):
+    with time_machine.travel(ARCHIVE_NOW, tick=False):
+        set_vote(alice, Paper.objects.get(pk="2604.00002"), True)
+        items = client.get("/api/daily_papers", {"sort": "trending", "month": "2026-04", "limit": 100}).json()
+    april = Paper.objects.filter(daily_date__year=2026, daily_date__month=4)
+    assert len(items) == april.count() == 66
+    ids = [item["paper"]["id"] for item in items]
+    assert ids[0] == "2604.00002"  # voted on just now
+    rest = list(april.exclude(pk="2604.00002").order_by("-upvotes", "-submitted_on_daily_at", "id"))
+    assert ids[1:] == [p.pk for p in rest]
+
+
+def test_trending_reads_only_the_window(archive, alice, django_user_model):
+    """The cost stays bounded by the window: no query reads every vote or every paper."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    voters = [django_user_model(username=f"old{n}") for n in range(20)]
+    django_user_model.objects.bulk_create(voters)
+    for voter in django_user_model.objects.filter(username__startswith="old"):
+        Vote.objects.create(user=voter, paper_id="2604.00001")
+    Vote.objects.update(created_at=dt.datetime(2026, 4, 2, tzinfo=dt.UTC))
+    with time_machine.travel(ARCHIVE_NOW, tick=False), CaptureQueriesContext(connection) as queries:
+        scores = trending_scores()
+    assert "2604.00001" not in dict(scores)
+    for query in queries.captured_queries:
+        sql = query["sql"].lower()
+        if '"papers_vote"' in sql:
+            assert '"papers_vote"."created_at" >' in sql, sql
+        elif '"papers_paper"' in sql:
+            assert '"papers_paper"."daily_date" >' in sql or "limit" in sql or "max(" in sql, sql

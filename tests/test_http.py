@@ -52,7 +52,7 @@ def attention(tmp_path):
 
 def subscriber_pages() -> list[str]:
     reader = Subscriber.objects.create(email="reader@example.org", state=Subscriber.CONFIRMED)
-    token = subscriber_token(reader.pk)
+    token = subscriber_token(reader)
     confirm = confirmation_token(reader.pk, reader.email, "daily", "")
     return [f"/subscription/{token}", f"/unsubscribe/{token}", f"/subscribe/confirm/{confirm}"]
 

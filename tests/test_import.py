@@ -2,13 +2,14 @@ import datetime as dt
 import gzip
 import json
 import os
+import re
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from paperwire.ingest.importer import import_files
 from paperwire.papers.models import Organization, Paper, Vote
-from tests.conftest import DEMO, paper, write_jsonl
+from tests.conftest import DEMO, ROOT, paper, paperwire_env, run_paperwire, write_jsonl
 
 pytestmark = pytest.mark.django_db
 
@@ -260,3 +261,60 @@ def test_an_import_in_batches_counts_every_record(tmp_path):
     report = import_files([write_jsonl(tmp_path / "many.jsonl", records)], progress=False)
     assert report.summary() == "imported 2500 new, 0 updated, 0 rejected"
     assert Paper.objects.get(pk="2402.00013").upvotes == 6
+
+
+def test_an_import_off_a_terminal_says_how_far_it_is(tmp_path):
+    """`paperwire import` with stderr in a pipe or a log (no bar there): progress lines, for the
+    reading and for the indexing, then the summary. (A line every PAPERWIRE_PROGRESS_SECONDS:
+    0 here, a line at every step, so that a short import shows them.)"""
+    records = [paper(f"2402.{n:05d}", f"Paper {n}") for n in range(1, 301)]
+    first = write_jsonl(tmp_path / "first.jsonl", records[:150])
+    second = write_jsonl(tmp_path / "second.jsonl", records[150:] + [{"id": "bad"}])
+    env = paperwire_env(tmp_path / "home", PAPERWIRE_PROGRESS_SECONDS="0", PAPERWIRE_INDEX_BATCH="50")
+    result = run_paperwire("import", str(first), str(second), env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "imported 300 new, 0 updated, 1 rejected"
+    lines = result.stderr.splitlines()
+    reading = [line for line in lines if line.startswith("import: ")]
+    assert reading and "file 2 of 2" in reading[-1] and "(1 rejected)" in reading[-1]
+    assert any(re.match(r"import: [0-9.]+ kB of [0-9.]+ kB \([0-9]+%\), file 1 of 2, ", line) for line in reading)
+    indexing = [line for line in lines if line.startswith("index: ")]
+    assert indexing[0].startswith("index: 50 of 300 papers (17%), 50 embeddings computed, ")
+    assert indexing[-1].startswith("index: 300 of 300 papers (100%), 300 embeddings computed, ")
+    assert all("papers/s" in line for line in indexing) and "left" in indexing[0]
+
+
+def test_an_import_on_a_terminal_shows_a_bar_and_no_lines(tmp_path):
+    """The same import with stderr on a terminal (a pseudo-terminal here): tqdm's bar, not lines."""
+    import fcntl
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    path = write_jsonl(tmp_path / "p.jsonl", [paper(f"2402.{n:05d}") for n in range(1, 51)])
+    env = paperwire_env(tmp_path / "home", PAPERWIRE_PROGRESS_SECONDS="0")
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 100-column terminal
+    process = subprocess.run(
+        [sys.executable, "-m", "paperwire", "import", "--no-index", str(path)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        timeout=300,
+    )
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert process.returncode == 0
+    assert b"import: 100%" in shown and b"import: 0 B" not in shown and b" of " not in shown

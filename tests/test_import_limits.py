@@ -249,10 +249,13 @@ def hf_item(n: int, **paper_fields) -> dict:
             hf_item(2, projectPage="https://example.org/" + "p" * 500),
             "project_page is 520 characters long, more than 500",
         ),
-        (hf_item(2, submittedOnDailyBy={"user": "u" * 101}), "submitter_name is 101 characters long, more than 100"),
         (
-            hf_item(2, submittedOnDailyBy={"user": "ada", "extra": {"nested": 1}}),
-            "submittedOnDailyBy.extra must be a string, a number, true, false or null",
+            hf_item(2, submittedOnDailyBy={"user": "u" * 101}),
+            "submittedOnDailyBy.user is 101 characters long, more than 100",
+        ),
+        (
+            hf_item(2, submittedOnDailyBy={"user": "ada", "fullname": {"nested": 1}}),
+            "submittedOnDailyBy.fullname must be a string",
         ),
         (hf_item(2, githubStars=float("inf")), "githubStars is out of range"),
         (hf_item(2, authors=[{"name": 5}]), "paper.authors[0].name must be a string"),

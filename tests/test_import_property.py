@@ -155,7 +155,7 @@ CERTAINLY_BAD = {
     ],
     "authors_parsed": [[[1, 2]], [5], [{"a": 1}], 5, "x", [["a", ["b"]]]],
     "hf_authors": [5, [5], [{"name": 5}], {"a": 1}, "x", [{"name": "\ud800"}]],
-    "submitter": [5, ["x"], {"user": 5}, {"user": "u" * 101}, {"user": "ok", "x": [1]}],
+    "submitter": [5, ["x"], {"user": 5}, {"user": "u" * 101}, {"user": "ok", "isPro": [1]}, {"fullname": "x"}],
     "created": ["not a date", 5, "Mon, 2 Apr 2999 19:18:42 GMT", ["x"]],
 }
 SAFETY_NETS = ("the database refused it", "unexpected error")

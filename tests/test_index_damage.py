@@ -10,50 +10,103 @@ rebuild waits for it, so the degraded state is seen however fast the rebuild is.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import shutil
+import subprocess
 import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from paperwire.search.indexes import LEXICAL_FALLBACK_NOTICE
 from tests.conftest import DEMO, paperwire_env, run_paperwire, start_site, stop_site
 
 PAPERS = [json.loads(line) for line in DEMO.read_text().splitlines()]
-SINKS = "2410.10781"  # When Attention Sink Emerges in Language Models: An Empirical View
+SINKS = "2410.10781"
+SINKS_TITLE = "When Attention Sink Emerges in Language Models: An Empirical View"
 RECOVERY_DEADLINE = 180  # seconds: a bound for the test, not a measurement
 
 
-def random_bytes_over_vectors(folder: Path) -> str:
+@dataclass
+class Damage:
+    """What a kind of damage did: ``reason``, a word /healthz must name; ``aside``, what the
+    updater must move aside (never delete) and keep, relative to PAPERWIRE_HOME; ``in_place``:
+    the files a serving process has mapped changed under it, so no copy it holds can be kept
+    and lexical answers must come from the fallback, saying so."""
+
+    reason: str
+    aside: str | None = None
+    in_place: bool = False
+
+
+def random_bytes_over_vectors(folder: Path) -> Damage:
     with open(folder / "vectors.usearch", "r+b") as file:
         file.write(os.urandom(100))
-    return "vectors.usearch"
+    return Damage("vectors.usearch")
 
 
-def broken_lexical_meta(folder: Path) -> str:
+def broken_lexical_meta(folder: Path) -> Damage:
     (folder / "lexical" / "meta.json").write_text('{"broken')
-    return "lexical"
+    return Damage("lexical")
 
 
-def vectors_truncated_in_place(folder: Path) -> str:
+def vectors_truncated_in_place(folder: Path) -> Damage:
     path = folder / "vectors.usearch"
     os.truncate(path, path.stat().st_size // 2)  # the same inode: what a serving process maps
-    return "vectors.usearch"
+    return Damage("vectors.usearch")
 
 
-def vectors_deleted(folder: Path) -> str:
+def vectors_deleted(folder: Path) -> Damage:
     (folder / "vectors.usearch").unlink()
-    return "vectors.usearch"
+    return Damage("vectors.usearch")
 
 
-def lexical_deleted(folder: Path) -> str:
+def lexical_deleted(folder: Path) -> Damage:
     shutil.rmtree(folder / "lexical")
-    return "lexical"
+    return Damage("lexical")
+
+
+def lexical_is_a_file(folder: Path) -> Damage:
+    shutil.rmtree(folder / "lexical")
+    (folder / "lexical").write_text("x\n")
+    return Damage("lexical/ is a file, not a folder", aside="index/lexical")
+
+
+def index_is_a_file(folder: Path) -> Damage:
+    shutil.rmtree(folder)
+    folder.write_text("x\n")
+    return Damage("index/ is a file, not a folder", aside="index")
+
+
+def vectors_is_a_folder(folder: Path) -> Damage:
+    (folder / "vectors.usearch").unlink()
+    (folder / "vectors.usearch").mkdir()
+    (folder / "vectors.usearch" / "x").write_text("x\n")
+    return Damage("vectors.usearch is a folder, not a file", aside="index/vectors.usearch")
+
+
+def segment_file(folder: Path, extension: str) -> Path:
+    return max((folder / "lexical").glob(f"*.{extension}"), key=lambda path: path.stat().st_size)
+
+
+def random_bytes_over_a_segment(folder: Path) -> Damage:
+    path = segment_file(folder, "pos")  # the same inode and size: only the checksum tells
+    with open(path, "r+b") as file:
+        file.write(os.urandom(path.stat().st_size))
+    return Damage(path.name, in_place=True)
+
+
+def segment_truncated_in_place(folder: Path) -> Damage:
+    path = segment_file(folder, "store")
+    os.truncate(path, path.stat().st_size // 2)  # a mapping past the end kills the reader (SIGBUS)
+    return Damage(path.name, in_place=True)
 
 
 DAMAGE = {
@@ -62,14 +115,18 @@ DAMAGE = {
     "vectors-truncated-in-place": vectors_truncated_in_place,
     "vectors-deleted": vectors_deleted,
     "lexical-deleted": lexical_deleted,
+    "lexical-is-a-file": lexical_is_a_file,
+    "index-is-a-file": index_is_a_file,
+    "vectors-is-a-folder": vectors_is_a_folder,
+    "random-bytes-over-a-segment": random_bytes_over_a_segment,
+    "segment-truncated-in-place": segment_truncated_in_place,
 }
 
 
 @contextmanager
 def index_writer_busy(home: Path) -> Iterator[None]:
     """Hold the index write lock: the node's updater waits for it before it can rebuild."""
-    folder = home / "index"
-    with open(folder / ".write.lock", "w") as lock:
+    with open(home / "index.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
@@ -95,12 +152,23 @@ def api(site, **params) -> tuple[list, dict]:
     return json.loads(body), headers
 
 
-def assert_the_site_answers(site, round: str) -> None:
+def open_the_indexes(site) -> None:
+    """Searches enough for every web worker to have the index files open (and mapped)."""
+    for round in range(12):
+        api(site, q="attention sink emerges", round=f"open-{round}", limit=5)
+
+
+def assert_the_site_answers(site, round: str, damage: Damage) -> None:
     """Every surface that reads an index answers 200 with what a reader expects.
 
     ``round`` makes each URL new, so that no answer comes from the page cache (a parameter of
     its own: in the words it would make the query another one, farther from every paper).
     """
+    for attempt in range(6):  # each worker: none may answer from files changed under it
+        lexical, headers = api(site, q=SINKS_TITLE, round=f"{round}-{attempt}", mode="lexical", limit=3)
+        assert lexical and lexical[0]["paper"]["id"] == SINKS, lexical
+        if damage.in_place:
+            assert headers.get("X-Paperwire-Notice") == LEXICAL_FALLBACK_NOTICE, headers
     query = {"q": "attention sink emerges", "round": round}
     found, _ = api(site, **query, limit=5)
     assert SINKS in [item["paper"]["id"] for item in found]
@@ -114,11 +182,15 @@ def assert_the_site_answers(site, round: str) -> None:
     assert status == 200 and b"When Attention Sink Emerges in Language Models" in paper
 
 
-def assert_whole_again(site, label: str) -> None:
+def assert_whole_again(site, label: str, damage: Damage) -> None:
     report, seconds = wait_for_health(site, "ok")
     assert report["status"] == "ok" and report["index"]["papers"] == len(PAPERS), report
     print(f"{label}: whole again {seconds:.1f} s after the writer let go")
     assert_search_finds_every_paper(site)
+    if damage.aside:  # moved aside whole, never deleted
+        kept = sorted(site.home.glob(damage.aside + ".damaged-*"))
+        assert kept, sorted(site.home.rglob("*"))
+        assert (kept[-1] / "x" if kept[-1].is_dir() else kept[-1]).read_text() == "x\n"
 
 
 def assert_search_finds_every_paper(site) -> None:
@@ -143,13 +215,14 @@ def test_a_damaged_index_is_rebuilt_while_the_site_keeps_serving(tmp_path, datab
     try:
         assert health(site)["status"] == "ok"
 
-        # Damaged while serving.
+        # Damaged while serving, with the index files open in the web workers.
+        open_the_indexes(site)
         with index_writer_busy(home):
             damaged = DAMAGE[damage](home / "index")
             report, _ = wait_for_health(site, "degraded")
-            assert report["status"] == "degraded" and damaged in report["reason"], report
-            assert_the_site_answers(site, "serving")
-        assert_whole_again(site, f"\n{damage}, while serving")
+            assert report["status"] == "degraded" and damaged.reason in report["reason"], report
+            assert_the_site_answers(site, "serving", damaged)
+        assert_whole_again(site, f"\n{damage}, while serving", damaged)
 
         # Damaged while stopped: `serve` starts all the same.
         stop_site(site)
@@ -157,8 +230,50 @@ def test_a_damaged_index_is_rebuilt_while_the_site_keeps_serving(tmp_path, datab
             damaged = DAMAGE[damage](home / "index")
             site = start_site(home, "--workers", "2", wait_for_index=False, **options)
             report = health(site)
-            assert report["status"] == "degraded" and damaged in report["reason"], report
-            assert_the_site_answers(site, "restarted")
-        assert_whole_again(site, f"{damage}, across a restart")
+            assert report["status"] == "degraded" and damaged.reason in report["reason"], report
+            assert_the_site_answers(site, "restarted", damaged)
+        assert_whole_again(site, f"{damage}, across a restart", damaged)
     finally:
         stop_site(site)
+
+
+@contextmanager
+def small_filesystem(folder: Path, size: str = "1m") -> Iterator[Path]:
+    """A real filesystem of ``size`` mounted on ``folder`` (a tmpfs: needs root, else skipped)."""
+    folder.mkdir(parents=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def test_a_full_disk_stops_the_repair_with_a_clear_error_and_loses_nothing(tmp_path):
+    home = tmp_path / "home"
+    env = paperwire_env(home)
+    with small_filesystem(home / "index") as folder:
+        assert run_paperwire("import", str(DEMO), env=env).returncode == 0
+        with open(folder / "filler", "wb", buffering=0) as filler:  # the disk fills up
+            with contextlib.suppress(OSError):
+                while True:
+                    filler.write(b"\0" * 4096)
+        random_bytes_over_vectors(folder)
+        before = sorted(path.name for path in folder.iterdir())
+        failed = run_paperwire("index", env=env)
+        assert failed.returncode == 1 and "Traceback" not in failed.stderr, failed.stderr
+        last = failed.stderr.splitlines()[-1]
+        assert last.startswith("CommandError: updating the search indexes failed: No space left on device"), last
+        assert sorted(path.name for path in folder.iterdir()) == before  # no half-written file left
+        site = start_site(home, wait_for_index=False, PAPERWIRE_INDEX_INTERVAL="1")
+        try:
+            report = health(site)
+            assert report["status"] == "degraded" and "vectors.usearch is damaged" in report["reason"], report
+            found, headers = api(site, q="attention sink emerges", limit=5)
+            assert SINKS in [item["paper"]["id"] for item in found]
+            assert headers["X-Paperwire-Notice"].startswith("Semantic search is unavailable")
+            (folder / "filler").unlink()  # room again: the updater repairs at its next update
+            assert_whole_again(site, "full disk, once there is room", Damage("vectors.usearch"))
+        finally:
+            stop_site(site)

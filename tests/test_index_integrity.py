@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 
 import pytest
@@ -112,20 +113,258 @@ def test_related_papers_are_left_out_while_no_index_can_give_them(client, indexe
     assert page.status_code == 200 and b"Related papers" in page.content
 
 
-def test_a_damaged_converted_model_turns_semantic_search_off_not_the_site(client, indexed, settings, tmp_path):
+def model_bytes_written_over(path) -> None:
+    with open(path, "r+b") as file:  # inside the weights: the model loads, and embeds wrongly
+        file.seek(int(path.stat().st_size * 0.7))
+        file.write(b"\x7f" * 65536)
+
+
+def model_truncated(path) -> None:
+    os.truncate(path, path.stat().st_size // 2)
+
+
+def model_is_a_folder(path) -> None:
+    path.unlink()
+    path.mkdir()
+    (path / "x").write_text("x\n")
+
+
+def semantic_ids(client) -> tuple[list[str], str | None]:
+    from django.core.cache import caches
+
+    caches["pages"].clear()
+    response = client.get("/api/papers/search", {"q": "about " + SINKS["title"], "mode": "semantic", "limit": 5})
+    assert response.status_code == 200
+    return [item["paper"]["id"] for item in response.json()], response.headers.get("X-Paperwire-Notice")
+
+
+@pytest.mark.parametrize(
+    "damage", [model_bytes_written_over, model_truncated, model_is_a_folder], ids=lambda f: f.__name__
+)
+def test_a_damaged_converted_model_is_moved_aside_and_converted_again(client, indexed, settings, tmp_path, damage):
+    """The converted model is derived from the packaged weights, like the indexes: its size and
+    checksum are recorded beside it; a file that no longer matches (bytes written over the
+    weights load, and embed wrongly) or cannot be loaded is moved aside and converted again."""
     from paperwire.search import embedder
 
+    before = semantic_ids(client)
+    assert SINKS["id"] in before[0] and before[1] is None
     source = embedder.prepared_model(embedder.source_dir())
     settings.MODEL_DIR = tmp_path / "models"
     settings.MODEL_DIR.mkdir()
-    (settings.MODEL_DIR / source.name).write_bytes(source.read_bytes()[: source.stat().st_size // 2])
+    shutil.copyfile(source, settings.MODEL_DIR / source.name)
     embedder.reset_embedder()
     try:
-        response = client.get("/api/papers/search", {"q": SINKS["title"] + " again"})
-        assert response.status_code == 200 and response.json()[0]["paper"]["id"] == SINKS["id"]
-        assert response["X-Paperwire-Notice"] == (
-            f"Semantic search is unavailable (the converted model {source.name} cannot be loaded); "
-            "showing keyword matches only."
-        )
+        embedder.get_embedder()  # a process loads the model once whole
+        damage(settings.MODEL_DIR / source.name)
+        embedder.reset_embedder()  # a process started after the damage
+        assert semantic_ids(client) == before
+        kept = list(settings.MODEL_DIR.glob(source.name + ".damaged-*"))
+        assert len(kept) == 1 and (settings.MODEL_DIR / source.name).is_file()
     finally:
         embedder.reset_embedder()
+
+
+@pytest.mark.parametrize("broken", ["tokenizer.json", "config.json"])
+def test_a_broken_model_folder_turns_semantic_search_off_not_the_site(
+    client, indexed, settings, tmp_path, monkeypatch, broken
+):
+    """A model folder (PAPERWIRE_EMBEDDING_MODEL) whose tokenizer or config is a folder: search
+    answers from the keyword index, saying why; once the folder is mended the model loads again."""
+    from paperwire.search import embedder
+
+    source = embedder.source_dir()
+    folder = tmp_path / "model"
+    shutil.copytree(source, folder, copy_function=os.symlink)
+    converted = embedder.prepared_model(source)  # the same weights: no conversion needed
+    settings.EMBEDDING_MODEL = str(folder)
+    settings.MODEL_DIR = tmp_path / "models"
+    settings.MODEL_DIR.mkdir()
+    shutil.copyfile(converted, settings.MODEL_DIR / f"{embedder.model_id(folder)}.onnx")
+    (folder / broken).unlink()
+    (folder / broken).mkdir()
+    embedder.reset_embedder()
+    try:
+        response = client.get("/api/papers/search", {"q": SINKS["title"]})
+        assert response.status_code == 200 and response.json()[0]["paper"]["id"] == SINKS["id"]
+        assert response["X-Paperwire-Notice"] == (
+            f"Semantic search is unavailable (the model folder {folder} cannot be read: {broken} is a folder, "
+            "not a file); showing keyword matches only."
+        )
+        page = client.get(f"/papers/{SINKS['id']}")
+        assert page.status_code == 200 and b"Related papers" in page.content
+        (folder / broken).rmdir()
+        (folder / broken).symlink_to(source / broken)
+        monkeypatch.setattr(embedder, "RETRY_SECONDS", 0.0)  # a process tries again after that long
+        assert embedder.get_embedder().name == embedder.model_id(folder)
+    finally:
+        embedder.reset_embedder()
+
+
+# --- segment files changed in place, paths of the wrong kind (round 2) ----------------------------
+
+SEGMENT_FILES = ("idx", "term", "store", "pos", "fast", "fieldnorm")
+
+
+def segment_file(extension: str):
+    return next(p for p in (index_dir() / "lexical").iterdir() if p.suffix == f".{extension}")
+
+
+def random_bytes_over(path) -> None:
+    with open(path, "r+b") as file:  # the same inode and size: what the open reader has mapped
+        file.write(os.urandom(path.stat().st_size))
+
+
+def truncated(path) -> None:
+    os.truncate(path, path.stat().st_size // 2)
+
+
+@pytest.mark.parametrize("extension", SEGMENT_FILES)
+@pytest.mark.parametrize("damage", [random_bytes_over, truncated], ids=["random-bytes", "truncated"])
+def test_a_segment_file_changed_in_place_is_never_searched_again(client, indexed, extension, damage):
+    """The reader has the segment files mapped: what is written over them in place changes what
+    it reads (a truncated mapping kills the process). It answers from the database instead."""
+    assert found(SINKS["title"], mode="lexical") == (SINKS["id"], "")  # the reader has the index open
+    segment = segment_file(extension)
+    damage(segment)
+    assert check()["lexical"].startswith(f"lexical/{segment.name} ")
+    for paper in (SINKS, PAPERS[0], PAPERS[-1]):
+        assert found(paper["title"], mode="lexical") == (paper["id"], LEXICAL_FALLBACK_NOTICE)
+    health = client.get("/healthz").json()
+    assert health["status"] == "degraded" and segment.name in health["reason"]
+    update_indexes(show_progress=False)
+    assert check() == {} and client.get("/healthz").json()["status"] == "ok"
+    assert found(SINKS["title"], mode="lexical") == (SINKS["id"], "")
+
+
+def test_a_commit_no_update_recorded_is_checked_not_trusted(client, indexed):
+    """A writer stopped after its commit, before recording it: the files of that commit are
+    unknown, so the index is rebuilt rather than searched unchecked."""
+    from paperwire.papers.models import Paper
+    from paperwire.search.indexes import lexical_document, lexical_writer, open_lexical
+
+    index = open_lexical(index_dir() / "lexical")
+    writer = lexical_writer(index)
+    writer.add_document(lexical_document(Paper.objects.get(pk=SINKS["id"]), 0))
+    writer.commit()
+    writer.wait_merging_threads()
+    del writer, index
+    assert check() == {"lexical": "lexical/ holds a commit that no update recorded (a writer was stopped)"}
+    health = client.get("/healthz").json()
+    assert health["status"] == "degraded" and "no update recorded" in health["reason"]
+    update_indexes(show_progress=False)
+    assert check() == {} and client.get("/healthz").json()["index"]["papers"] == len(PAPERS)
+
+
+def lexical_is_a_file(folder):
+    shutil.rmtree(folder / "lexical")
+    (folder / "lexical").write_text("x\n")
+    return folder / "lexical", "lexical/ is a file, not a folder"
+
+
+def index_is_a_file(folder):
+    shutil.rmtree(folder)
+    folder.write_text("x\n")
+    return folder, "index/ is a file, not a folder"
+
+
+def vectors_is_a_folder(folder):
+    (folder / "vectors.usearch").unlink()
+    (folder / "vectors.usearch").mkdir()
+    (folder / "vectors.usearch" / "x").write_text("x\n")
+    return folder / "vectors.usearch", "vectors.usearch is a folder, not a file"
+
+
+def state_is_a_folder(folder):
+    (folder / "state.json").unlink()
+    (folder / "state.json").mkdir()
+    (folder / "state.json" / "x").write_text("x\n")
+    return folder / "state.json", "state.json is a folder, not a file"
+
+
+def meta_is_a_folder(folder):
+    (folder / "lexical" / "meta.json").unlink()
+    (folder / "lexical" / "meta.json").mkdir()
+    return None, "lexical/meta.json is a folder, not a file"
+
+
+def vectors_is_a_pipe(folder):
+    (folder / "vectors.usearch").unlink()
+    os.mkfifo(folder / "vectors.usearch")
+    return folder / "vectors.usearch", "vectors.usearch is a named pipe, not a file"
+
+
+def state_is_a_pipe(folder):
+    (folder / "state.json").unlink()
+    os.mkfifo(folder / "state.json")
+    return folder / "state.json", "state.json is a named pipe, not a file"
+
+
+def meta_is_a_pipe(folder):
+    (folder / "lexical" / "meta.json").unlink()
+    os.mkfifo(folder / "lexical" / "meta.json")
+    return None, "lexical/meta.json is a named pipe, not a file"
+
+
+def lock_is_a_folder(folder):
+    (folder.parent / "index.lock").unlink(missing_ok=True)
+    (folder.parent / "index.lock").mkdir()
+    return folder.parent / "index.lock", None
+
+
+def rebuilding_is_a_folder(folder):
+    (folder / "rebuilding.json").mkdir()
+    (folder / "rebuilding.json" / "x").write_text("x\n")
+    return folder / "rebuilding.json", None
+
+
+WRONG_KINDS = [
+    lexical_is_a_file,
+    index_is_a_file,
+    vectors_is_a_folder,
+    state_is_a_folder,
+    meta_is_a_folder,
+    vectors_is_a_pipe,
+    state_is_a_pipe,
+    meta_is_a_pipe,
+    lock_is_a_folder,
+    rebuilding_is_a_folder,
+]
+
+
+@pytest.mark.parametrize("damage", WRONG_KINDS, ids=lambda f: f.__name__.replace("_", "-"))
+def test_a_path_of_the_wrong_kind_is_moved_aside_and_the_index_rebuilt(client, indexed, damage):
+    """A file where a folder belongs, a folder or a named pipe where a file belongs: no 500, no
+    hang; search answers; /healthz says why; the updater moves the thing aside (never deletes
+    it) and rebuilds."""
+    folder = index_dir()
+    assert found(SINKS["title"], mode="lexical") == (SINKS["id"], "")
+    Indexes._instance = None  # a process that opens the index after the damage: it falls back
+    aside, reason = damage(folder)
+    if reason:
+        assert reason in check().values()
+        health = client.get("/healthz").json()
+        assert health["status"] == "degraded" and reason in health["reason"], health
+    else:
+        assert check() == {}  # the updater's own files: search is not affected
+    lexical_damaged = reason is not None and not reason.startswith("vectors")
+    for mode in ("lexical", "hybrid"):
+        best, notice = found(SINKS["title"], mode=mode)
+        assert best == SINKS["id"] and (LEXICAL_FALLBACK_NOTICE in notice) == lexical_damaged, notice
+    assert client.get(f"/papers/{SINKS['id']}").status_code == 200
+    assert client.get("/search", {"q": SINKS["title"]}).status_code == 200
+
+    update_indexes(show_progress=False)
+    assert check() == {}
+    health = client.get("/healthz").json()
+    assert (health["status"], health["index"]["papers"], health["index"]["vectors"]) == ("ok", 41, 41)
+    assert found(SINKS["title"], mode="lexical") == (SINKS["id"], "")
+    if aside:  # moved aside, whole, beside where it was
+        kept = list(aside.parent.glob(f"{aside.name}.damaged-*"))
+        assert len(kept) == 1, kept
+        if kept[0].is_file():
+            assert kept[0].read_text() == "x\n"
+        elif kept[0].is_dir() and aside.name != "index.lock":
+            assert (kept[0] / "x").read_text() == "x\n"
+    update_indexes(show_progress=False)  # again: nothing more is moved
+    assert len(list(folder.parent.rglob("*.damaged-*"))) == (1 if aside else 0)

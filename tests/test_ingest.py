@@ -110,7 +110,7 @@ def test_hf_daily_names_bad_items_and_keeps_good_ones(hf, capsys):
 
 
 def test_hf_daily_rejects_a_bad_date():
-    with pytest.raises(CommandError, match="invalid date"):
+    with pytest.raises(CommandError, match="argument --date: invalid value '22/07/2025': expected a day, YYYY-MM-DD"):
         ingest("hf-daily", "--date", "22/07/2025")
 
 

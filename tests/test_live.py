@@ -110,7 +110,9 @@ def test_errors_are_one_line_and_non_zero(tmp_path):
     bad_date = run_paperwire("ingest", "hf-daily", "--date", "yesterday", env=env)
     assert (
         bad_date.returncode != 0
-        and bad_date.stderr.strip() == "CommandError: invalid date 'yesterday': expected YYYY-MM-DD"
+        and bad_date.stderr
+        == "paperwire ingest hf-daily: error: argument --date: invalid value 'yesterday': expected a day, "
+        "YYYY-MM-DD (see paperwire ingest hf-daily --help)\n"
     )
 
 

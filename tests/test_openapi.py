@@ -272,6 +272,29 @@ def test_a_paper_id_is_answered_200_when_known_else_404(client, papers, spec, pa
     validate(spec, "/api/papers/{id}", response)
 
 
+UNLISTED = ["_=123", "Limit=1", "x=1&x=2", "cursor=%00"]
+
+
+@pytest.mark.parametrize(
+    ("url", "unlisted"),
+    [
+        ("/api/daily_papers?date=2025-07-21", UNLISTED),
+        ("/api/daily_papers?limit=0", UNLISTED),
+        ("/api/papers/search?q=reasoning", [*UNLISTED, "date=x"]),
+        ("/api/papers/2507.14683", [*UNLISTED, "date=x&limit=0&q=%00"]),
+        ("/api/papers/9999.99999", UNLISTED),
+        ("/api/openapi.json", [*UNLISTED, "limit=0"]),
+    ],
+)
+def test_parameters_the_schema_does_not_list_are_ignored_by_every_endpoint(client, papers, url, unlisted):
+    """As the schema's description says, and as huggingface.co does: a cache buster, a parameter of
+    another endpoint, a listed name in another case change nothing."""
+    expected = client.get(url)
+    for extra in unlisted:
+        response = client.get(url + ("&" if "?" in url else "?") + extra)
+        assert (response.status_code, response.content) == (expected.status_code, expected.content), extra
+
+
 def test_the_schema_rejects_what_it_should(spec):
     with pytest.raises(jsonschema.ValidationError):
         Draft202012Validator(response_schema(spec, "/api/papers/{id}", "200")).validate({"id": 3})

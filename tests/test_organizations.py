@@ -235,3 +235,99 @@ def test_the_migration_gives_existing_organizations_urls_and_merges_duplicates(t
         response = client.get(old_url, follow=True)
         assert response.status_code == 200
         assert response.context["organization"].name == name
+
+
+# --- the name an organization is shown by ---------------------------------------------------
+
+# Days of the Hugging Face archive where one organization is spelled several ways:
+# "university of science and technology  of china" (ustc, 2 papers) and "University of Science
+# and Technology of China" (ustc-community, 3 papers); "ucas" (fullname of the handle "UCAS");
+# "Zhejiang University" and "Zhejiang university"; "alibaba-inc" and "Alibaba-Inc".
+HF_DAYS = ["2025-10-29", "2025-12-23", "2026-03-04", "2026-04-08", "2026-05-15", "2026-05-22", "2026-06-01"]
+HF_DAYS += ["2026-06-25", "2026-08-21"]
+SHOWN = {
+    "universityofscienceandtechnologyofchina": "University of Science and Technology of China",
+    "ucas": "UCAS",
+    "zhejianguniversity": "Zhejiang University",
+    "alibabainc": "Alibaba-Inc",
+}
+
+
+def shown_names(client) -> dict[str, str]:
+    """The folded name -> the name /orgs shows, for the organizations of SHOWN."""
+    listing = client.get("/orgs?page=1").content.decode()
+    labels = [html.unescape(t) for t in re.findall(r'<li><a href="[^"]+"><bdi>(.*?)</bdi></a>', listing)]
+    return {fold(label): label for label in labels if fold(label) in SHOWN}
+
+
+def test_an_organization_is_shown_by_its_best_spelling(client):
+    from tests.conftest import shared_data
+
+    files = [shared_data(f"hf_daily/{day}.json") for day in HF_DAYS]
+    import_files(files, progress=False)
+    assert shown_names(client) == {key: name for key, name in SHOWN.items()}
+    ustc = Organization.objects.get(fullname=SHOWN["universityofscienceandtechnologyofchina"])
+    assert ustc.papers.count() == 5
+    # The cards of a day whose item spelled it in lower case show the best spelling.
+    day = client.get("/papers/date/2025-12-23").content.decode()
+    assert "<bdi>University of Science and Technology of China</bdi>" in day
+    assert "university of science and technology" not in day
+    api = client.get("/api/daily_papers", {"date": "2025-12-23"}).json()
+    assert {i["paper"]["organization"]["fullname"] for i in api if "organization" in i["paper"]} >= {
+        "University of Science and Technology of China"
+    }
+    before = dict(Organization.objects.values_list("slug", "fullname"))
+
+    # Stable: importing again, in any order, shows the same names and moves no page.
+    import_files(list(reversed(files)), progress=False)
+    assert dict(Organization.objects.values_list("slug", "fullname")) == before
+    Paper.objects.all().delete()
+    Organization.objects.all().delete()
+    import_files(list(reversed(files)), progress=False)
+    assert shown_names(client) == SHOWN
+    assert sorted(Organization.objects.values_list("fullname", flat=True)) == sorted(before.values())
+
+
+USTC = "University of Science and Technology of China"
+
+
+@pytest.mark.parametrize(
+    ("counts", "handle", "shown"),
+    [
+        ({USTC.lower(): 2, USTC: 3}, "ustc", USTC),
+        ({USTC.lower(): 3, USTC: 2}, "ustc", USTC),  # capitals before lower case only
+        ({"alibaba-inc": 22, "Alibaba-Inc": 1}, "alibaba-inc", "Alibaba-Inc"),
+        ({"ucas": 3}, "UCAS", "UCAS"),  # the handle is a spelling of the same name, with capitals
+        ({"galbot": 2}, "GalaxyGeneralRobotics", "galbot"),  # a handle that is another name is not used
+        ({"OPPO": 4, "Oppo": 1}, "", "OPPO"),
+        ({"Zhejiang University": 2, "Zhejiang university": 2}, "", "Zhejiang University"),  # a tie: capitals first
+        ({"ZJU": 3, "Zhejiang University": 2, "zhejiang university": 2}, "zju", "Zhejiang University"),  # 4 > 3
+        ({"NYU VisionX": 2, "VISIONx @ NYU": 2}, "nyu-visionx", "NYU VisionX"),
+        ({"台灣大學": 1}, "", "台灣大學"),
+        ({}, "Acme", "Acme"),
+    ],
+)
+def test_the_best_spelling(counts, handle, shown):
+    from paperwire.papers.orgnames import best_spelling
+
+    assert best_spelling(counts, handle) == shown
+    assert best_spelling(dict(reversed(list(counts.items()))), handle) == shown  # whatever the order
+
+
+def test_the_migration_shows_an_organization_by_its_handle_when_that_writes_its_name_with_capitals(
+    transactional_db,
+):
+    executor = MigrationExecutor(connection)
+    before = [("papers", "0006_organization_slug_required")]
+    after = executor.loader.graph.leaf_nodes("papers")
+    executor.migrate(before)
+    OldOrg = executor.loader.project_state(before).apps.get_model("papers", "Organization")
+    for name, fullname in [("UCAS", "ucas"), ("ShanghaiAiLab", "shanghai ailab"), ("kuaishou", "kuaishou technology")]:
+        OldOrg.objects.create(name=name, fullname=fullname, slug=name.lower())
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    assert dict(Organization.objects.values_list("name", "fullname")) == {
+        "UCAS": "UCAS",
+        "ShanghaiAiLab": "ShanghaiAiLab",
+        "kuaishou": "kuaishou technology",  # another name than its handle's: kept
+    }

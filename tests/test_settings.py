@@ -3,7 +3,9 @@
 import os
 import re
 import runpy
+import socket
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -33,7 +35,7 @@ MALFORMED = {
     "PAPERWIRE_HF_ENDPOINT": "huggingface.co",
     "PAPERWIRE_ARXIV_API_URL": "ftp://export.arxiv.org/api/query",
     "PAPERWIRE_ARXIV_INTERVAL": "3s",
-    "PAPERWIRE_ARXIV_CATEGORIES": None,
+    "PAPERWIRE_ARXIV_CATEGORIES": "cs.AI OR all:x",
     "PAPERWIRE_HTTP_TIMEOUT": "-1",
     "PAPERWIRE_HTTP_RETRIES": "four",
     "PAPERWIRE_SUBMISSIONS_PER_DAY": "1.5",
@@ -57,6 +59,7 @@ MALFORMED = {
     "PAPERWIRE_PAGE_CACHE_SECONDS": "1m",
     "PAPERWIRE_PAGE_CACHE_ENTRIES": "0",
     "PAPERWIRE_INDEX_BATCH": "-5",
+    "PAPERWIRE_PROGRESS_SECONDS": "soon",
     "PAPERWIRE_SEARCH_RELOAD_SECONDS": "soon",
     "PAPERWIRE_DIGEST_TOP_PAPERS": "ten",
     "PAPERWIRE_DIGEST_TOPIC_PAPERS": "5.0",
@@ -144,7 +147,7 @@ def test_a_command_with_a_malformed_setting_prints_one_line(tmp_path):
         result = run_paperwire(*command, env=env)
         assert result.returncode == 1
         assert result.stderr == (
-            "paperwire: PAPERWIRE_WORKER_INTERVAL='abc' is not valid: expected an integer of at least 0\n"
+            "paperwire: PAPERWIRE_WORKER_INTERVAL='abc' is not valid: expected an integer from 0 to 86,400\n"
         )
 
 
@@ -179,3 +182,192 @@ def test_a_timeout_too_large_for_a_socket_is_refused_at_start(name, value):
     (OverflowError in the socket's timeout)."""
     with pytest.raises(ImproperlyConfigured, match=name):
         load_settings(**{name: value})
+
+
+# --- numbers: ASCII digits only, within a documented range ----------------------------------------
+
+CONFIGURATION = (ROOT / "docs/configuration.md").read_text()
+# Every number's range, as docs/configuration.md states it: "(from LOW to HIGH)" in its row.
+RANGES = {
+    name: (Decimal(low.replace(",", "")), Decimal(high.replace(",", "")))
+    for name, low, high in re.findall(
+        r"^\| `([A-Z_]+)` \|.*\(from (-?[0-9.,]+) to ([0-9.,]+)\) \|", CONFIGURATION, re.M
+    )
+}
+WHOLE = r"-?[0-9]+"
+DECIMAL = r"-?[0-9]+(\.[0-9]+)?"
+DECIMALS = {
+    "PAPERWIRE_EMAIL_TIMEOUT",
+    "PAPERWIRE_WEB_OUTSIDE_TIMEOUT",
+    "PAPERWIRE_HTTP_TIMEOUT",
+    "PAPERWIRE_ARXIV_INTERVAL",
+    "PAPERWIRE_INDEX_INTERVAL",
+    "PAPERWIRE_PROGRESS_SECONDS",
+    "PAPERWIRE_SEARCH_RELOAD_SECONDS",
+    "PAPERWIRE_DIGEST_TOPIC_THRESHOLD",
+}
+RATES = [name for name in DOCUMENTED if name.startswith("PAPERWIRE_RATE_")]
+RATE_COUNT, RATE_SECONDS = (Decimal(0), Decimal(1_000_000)), (Decimal(1), Decimal(86_400))
+SPACE = " \t\r\n"  # around a value (env files, CRLF lines); no other whitespace
+# Text that Python's int() or float() read as a number although it is not one in ASCII digits,
+# and others near the line.
+NOT_ASCII_NUMBERS = [
+    "²",
+    "²/60",
+    "١٢٣",
+    "۳",
+    "０",
+    "1_000",
+    "1e3",
+    "1E3",
+    "nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "Infinity",
+    "+5",
+    "0x10",
+    "\u200912",
+    "12\u00a0",
+    "\u300012",
+    "12\x1c",
+    "1.",
+    ".5",
+    "1.5.1",
+    "--1",
+    "",
+    " ",
+    "9" * 5000,
+]
+
+
+def is_number(text: str, pattern: str, low: Decimal, high: Decimal) -> bool:
+    text = text.strip(SPACE)
+    return re.fullmatch(pattern, text) is not None and low <= Decimal(text) <= high
+
+
+def is_rate(text: str) -> bool:
+    count, slash, seconds = text.partition("/")
+    return bool(slash) and is_number(count, "[0-9]+", *RATE_COUNT) and is_number(seconds, "[0-9]+", *RATE_SECONDS)
+
+
+def test_every_number_states_its_range():
+    numbers = [n for n, v in MALFORMED.items() if n not in RATES and v is not None and n not in NOT_NUMBERS]
+    assert sorted(RANGES) == sorted(numbers)
+    assert "`count/seconds`: a count from 0 to 1,000,000 in a window of 1 to 86,400 seconds" in " ".join(
+        CONFIGURATION.split()
+    )
+    read = load_settings()["NUMBER_RANGES"]
+    assert {name: (Decimal(str(low)), Decimal(str(high))) for name, (_, low, high) in read.items()} == RANGES
+    assert {name for name, (kind, _, _) in read.items() if kind is float} == DECIMALS
+
+
+NOT_NUMBERS = {
+    "PAPERWIRE_HOME",
+    "DATABASE_URL",
+    "PAPERWIRE_BASE_URL",
+    "PAPERWIRE_DEBUG",
+    "PAPERWIRE_EMAIL_URL",
+    "PAPERWIRE_EMAIL_FROM",
+    "PAPERWIRE_HF_ENDPOINT",
+    "PAPERWIRE_ARXIV_API_URL",
+    "PAPERWIRE_WORKER_INGEST",
+    "PAPERWIRE_LOG_LEVEL",
+    "PAPERWIRE_LOG_FORMAT",
+    "PAPERWIRE_ARXIV_CATEGORIES",
+}
+
+
+VALUES = st.one_of(
+    st.integers(-100, 2_000_000).map(str),
+    st.floats().map(str),
+    st.decimals(-2, 100_000, places=2).map(str),
+    st.text(st.sampled_from("0123456789.-+_eE /\t\u00a0²١٣۳０naif"), max_size=9),
+    st.sampled_from(NOT_ASCII_NUMBERS),
+    st.tuples(st.integers(-5, 2_000_000), st.integers(-5, 100_000)).map("{0[0]}/{0[1]}".format),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(sorted(RANGES) + RATES), value=VALUES)
+def test_a_number_is_read_only_in_ascii_digits_within_its_range(name, value):
+    """int() and float() also read other scripts' digits, '1_000', ' 12 ', 'nan' and 'inf': a value
+    the docs do not allow is refused at start, naming the variable, never read at run time."""
+    if name in RATES:
+        allowed = is_rate(value)
+    else:
+        allowed = is_number(value, DECIMAL if name in DECIMALS else WHOLE, *RANGES[name])
+    try:
+        load_settings(**{name: value})
+    except ImproperlyConfigured as error:
+        assert not allowed, (name, value, str(error))
+        assert str(error).startswith(f"{name}={value.strip(SPACE)!r} is not valid: expected ")
+    else:
+        assert allowed or not value.strip(SPACE), (name, value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PAPERWIRE_RATE_API", "²/60"),
+        ("PAPERWIRE_RATE_VOTE", "60/²"),
+        ("PAPERWIRE_RATE_SEARCH", "١٢٠/60"),
+        ("PAPERWIRE_RATE_LOGIN", "10/999999999"),
+        ("PAPERWIRE_EMBEDDING_THREADS", "100000"),
+        ("PAPERWIRE_EMBEDDING_THREADS", "٤"),
+        ("PAPERWIRE_INDEX_BATCH", "1_000"),
+        ("PAPERWIRE_WORKER_INTERVAL", "99999999999999999999"),
+        ("PAPERWIRE_ARXIV_INTERVAL", "1e300"),
+        ("PAPERWIRE_INDEX_INTERVAL", "inf"),
+        ("PAPERWIRE_HTTP_RETRIES", "1000000"),
+        ("PAPERWIRE_PAGE_CACHE_SECONDS", "1e9"),
+    ],
+)
+def test_values_int_or_float_would_read_are_refused_at_start(name, value):
+    with pytest.raises(ImproperlyConfigured, match=f"^{name}="):
+        load_settings(**{name: value})
+
+
+def test_numbers_are_read_as_written():
+    values = load_settings(
+        PAPERWIRE_WORKER_INTERVAL=" 60\r\n",
+        PAPERWIRE_DIGEST_TOPIC_THRESHOLD="-0.5",
+        PAPERWIRE_RATE_API=" 600 / 60 ",
+        PAPERWIRE_EMBEDDING_THREADS="007",
+    )
+    assert (values["WORKER_INTERVAL"], values["DIGEST_TOPIC_THRESHOLD"]) == (60, -0.5)
+    assert (values["RATE_LIMITS"]["api"], values["EMBEDDING_THREADS"]) == ("600/60", 7)
+
+
+COMMANDS = [
+    ["serve"],
+    ["import", "/nonexistent.jsonl"],
+    ["ingest", "hf-daily", "--date", "2025-07-21"],
+    ["ingest", "submissions"],
+    ["index"],
+    ["search", "x"],
+    ["digest", "send", "--dry-run"],
+    ["worker", "--once"],
+    ["backup"],
+    ["migrate"],
+    ["createsuperuser", "--noinput", "--username", "x", "--email", "x@example.org"],
+    ["check"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_every_command_refuses_a_bad_number_at_start(tmp_path, command):
+    """Before it does anything (no database created, no port opened, nothing fetched)."""
+    home = tmp_path / "home"
+    # Were the value accepted, nothing would reach the outside nor keep running.
+    unreachable = {"PAPERWIRE_HF_ENDPOINT": "http://127.0.0.1:9", "PAPERWIRE_HTTP_RETRIES": "0"}
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        if command[0] == "serve":
+            command = ["serve", "--port", str(taken.getsockname()[1])]
+        result = run_paperwire(*command, env=paperwire_env(home, PAPERWIRE_RATE_API="²/60", **unreachable))
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "paperwire: PAPERWIRE_RATE_API='²/60' is not valid: expected " + RATE_RULE + "\n"
+    assert not (home / "paperwire.sqlite3").exists()
+
+
+RATE_RULE = "<count>/<seconds>, e.g. 60/60: a count from 0 to 1,000,000 in a window of 1 to 86,400 seconds"

@@ -145,7 +145,8 @@ def test_a_hanging_arxiv_never_holds_the_site(tmp_path, recorded_server, databas
 def test_racing_submissions_never_pass_the_daily_limit(tmp_path, database):
     """8 submitted, then 10 at once from one account on two web processes: exactly 10 stored."""
     home = tmp_path / "home"
-    records = [paper(f"2401.100{n:02d}", f"Known paper {n}", published="2024-01-02") for n in range(18)]
+    # Papers in the database that no day lists (no date): submitting puts each on today's feed.
+    records = [paper(f"2401.100{n:02d}", f"Known paper {n}") for n in range(18)]
     site = start_site(home, "--workers", "2", PAPERWIRE_RATE_SUBMIT="1000/60", **database)
     try:
         result = site.command("import", str(write_jsonl(tmp_path / "known.jsonl", records)))

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.signals import pre_delete, pre_save
+from django.dispatch import receiver
 from django.utils import timezone
 
+from paperwire.accounts.addresses import canonical_email
 
-def canonical_email(address: str) -> str:
-    """How addresses are compared everywhere (subscribers are stored this way): trimmed, lower-case."""
-    return (address or "").strip().lower()
+__all__ = ["VerifiedEmail", "canonical_email", "verified_email", "verified_owner"]
 
 
 class VerifiedEmail(models.Model):
@@ -19,7 +20,7 @@ class VerifiedEmail(models.Model):
     """
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="verified_email")
-    email = models.EmailField(unique=True, help_text="Stored lower-cased.")
+    email = models.EmailField(unique=True, help_text="Stored canonical (paperwire.accounts.addresses).")
     verified_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
@@ -50,3 +51,33 @@ def verified_owner(address: str):
     """The account that has verified ``address`` and still has it, or None."""
     record = VerifiedEmail.objects.filter(email=canonical_email(address)).select_related("user").first()
     return record.user if record and record.current else None
+
+
+def retire_subscription_links(address: str) -> None:
+    """The account that verified ``address`` no longer has it: the manage link its settings page
+    showed (and any copy of it) stops working, and the subscription is no longer the account's."""
+    from paperwire.digests.models import Subscriber  # digests build on accounts, not the reverse
+
+    for subscriber in Subscriber.objects.filter(email=canonical_email(address)):
+        subscriber.replace_links(detach=True)
+
+
+@receiver(pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="paperwire.accounts.address_changed")
+def _address_changed(sender, instance, raw=False, **kwargs) -> None:
+    """An account's address is changed (by an admin, or any code that saves it) away from the
+    address it verified."""
+    update_fields = kwargs.get("update_fields")
+    if raw or instance.pk is None or (update_fields is not None and "email" not in update_fields):
+        return  # a login saves last_login only
+    before = sender._default_manager.filter(pk=instance.pk).values_list("email", flat=True).first()
+    if before is None or canonical_email(before) == canonical_email(instance.email or ""):
+        return
+    if VerifiedEmail.objects.filter(user_id=instance.pk, email=canonical_email(before)).exists():
+        retire_subscription_links(before)
+
+
+@receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="paperwire.accounts.account_deleted")
+def _account_deleted(sender, instance, **kwargs) -> None:
+    claim = VerifiedEmail.objects.filter(user_id=instance.pk).first()
+    if claim is not None and claim.current:
+        retire_subscription_links(claim.email)

@@ -8,9 +8,10 @@ from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from paperwire.accounts.addresses import mailbox_key
 from paperwire.accounts.emails import address_taken_message, verification_message
-from paperwire.accounts.models import VerifiedEmail, canonical_email, verified_owner
-from paperwire.ratelimit import named_key, retry_after
+from paperwire.accounts.models import VerifiedEmail, canonical_email, retire_subscription_links, verified_owner
+from paperwire.ratelimit import retry_after
 
 SALT = "paperwire.accounts.verify"
 
@@ -30,11 +31,11 @@ def request_verification(user) -> int | None:
     that address already, a note to its owner instead: the person asking sees the same either way.
 
     None once the mail is handed to the mail server (OSError when it cannot be); else the seconds
-    until the address may get another mail: however many accounts claim an address, it gets at
-    most the ``verify_address`` rate of these mails.
+    until the address may get another mail: however many accounts claim an address (in however
+    many spellings of its mailbox), it gets at most the ``verify_address`` rate of these mails.
     """
     address = canonical_email(user.email)
-    seconds = retry_after("verify_address", named_key(address))
+    seconds = retry_after("verify_address", mailbox_key(address))
     if seconds:
         return seconds
     owner = verified_owner(address)
@@ -47,7 +48,11 @@ def request_verification(user) -> int | None:
 
 def confirm_address(user, address: str) -> bool:
     """Make ``user`` the verified owner of ``address``. False when another account has verified it
-    and still has it (an account whose address changed since loses its claim)."""
+    and still has it (an account whose address changed since loses its claim).
+
+    Whichever account verified an address before (another account that lost it, or this account
+    for the address it had before) may have kept the manage link its settings page showed: the
+    links of those subscriptions are replaced."""
     address = canonical_email(address)
     try:
         with transaction.atomic():
@@ -62,6 +67,10 @@ def confirm_address(user, address: str) -> bool:
                 if other.current:
                     return False
                 other.delete()
+                retire_subscription_links(address)
+            before = VerifiedEmail.objects.filter(user=user).exclude(email=address).first()
+            if before is not None:
+                retire_subscription_links(before.email)
             claim = {"email": address, "verified_at": timezone.now()}
             VerifiedEmail.objects.update_or_create(user=user, defaults=claim)
     except IntegrityError:  # another account confirmed the same address at the same moment

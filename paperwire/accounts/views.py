@@ -1,24 +1,26 @@
 import logging
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core import signing
+from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_http_methods, require_POST
 
-from paperwire.accounts.forms import SignupForm
+from paperwire.accounts.addresses import posted_mailbox
+from paperwire.accounts.forms import AddressPasswordResetForm, SignupForm
 from paperwire.accounts.models import canonical_email, verified_email
 from paperwire.accounts.verification import confirm_address, read_verification_token, request_verification
 from paperwire.digests.emails import subscriber_links
 from paperwire.digests.models import Subscriber
 from paperwire.digests.views import link_expired
 from paperwire.papers.views import safe_next
-from paperwire.ratelimit import limit_writes, posted, too_many
+from paperwire.ratelimit import limit_writes, too_many
+from paperwire.siteurl import site_url
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,14 @@ def signup(request):
         return redirect("home")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
+        try:
+            with transaction.atomic():
+                user = form.save()
+        except IntegrityError:
+            # Another sign-up took the name between the form's check and this insert (the
+            # database's unique keys, on the name and on its upper case, are the last word).
+            form.add_error("username", form.instance.unique_error_message(type(form.instance), ["username"]))
+            return render(request, "registration/signup.html", {"form": form, "next": request.GET.get("next", "")})
         try:
             request_verification(user)  # over the address's mail limit: nothing is sent, nothing is said
         except OSError:
@@ -50,14 +59,17 @@ class LoginView(auth_views.LoginView):
 
 
 @method_decorator(
-    limit_writes("password_reset", per={"password_reset_address": posted("email")}, what="password resets"),
+    limit_writes("password_reset", per={"password_reset_address": posted_mailbox("email")}, what="password resets"),
     name="dispatch",
 )
 class PasswordResetView(auth_views.PasswordResetView):
+    form_class = AddressPasswordResetForm
+
     @property
     def extra_email_context(self):
-        # Links are built from PAPERWIRE_BASE_URL, never from the request's Host header.
-        return {"base_url": settings.BASE_URL}
+        # The one source of the site's address (PAPERWIRE_BASE_URL when it is set, never then the
+        # request's Host header), like every other mail's links.
+        return {"base_url": site_url()}
 
 
 @login_required

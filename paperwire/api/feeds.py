@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
 
 from paperwire.papers.models import Paper
 from paperwire.search.engine import search
 from paperwire.search.text import clean
+from paperwire.siteurl import absolute
 
 FEED_SIZE = 50
 RELEVANT_SHARE = 0.5  # a saved search's feed keeps the hits scoring at least half the best one
@@ -60,10 +62,10 @@ class PaperFeed(Feed):
         return paper.abstract
 
     def item_link(self, paper: Paper) -> str:
-        return settings.BASE_URL + paper.get_absolute_url()
+        return absolute(paper.get_absolute_url())
 
     def item_guid(self, paper: Paper) -> str:
-        return settings.BASE_URL + paper.get_absolute_url()
+        return absolute(paper.get_absolute_url())
 
     item_guid_is_permalink = True
 
@@ -86,10 +88,10 @@ class LatestPapersRss(PaperFeed):
     description = "The newest papers of the daily feed."
 
     def link(self) -> str:
-        return settings.BASE_URL + "/"
+        return absolute(reverse("home"))
 
     def feed_url(self) -> str:
-        return settings.BASE_URL + "/papers/feed.rss"
+        return absolute(reverse("feed_rss"))
 
     def items(self) -> list[Paper]:
         papers = Paper.visible.filter(daily_date__isnull=False).order_by("-daily_date", "-upvotes", "id")
@@ -101,7 +103,7 @@ class LatestPapersAtom(LatestPapersRss):
     subtitle = LatestPapersRss.description
 
     def feed_url(self) -> str:
-        return settings.BASE_URL + "/papers/feed.atom"
+        return absolute(reverse("feed_atom"))
 
 
 class SearchAtom(PaperFeed):
@@ -116,14 +118,10 @@ class SearchAtom(PaperFeed):
         return f"Paperwire: papers matching “{query}”" if query else "Paperwire: search"
 
     def link(self, query: str) -> str:
-        from urllib.parse import urlencode
-
-        return f"{settings.BASE_URL}/search?{urlencode({'q': query})}"
+        return absolute(f"{reverse('search')}?{urlencode({'q': query})}")
 
     def feed_url(self, query: str) -> str:
-        from urllib.parse import urlencode
-
-        return f"{settings.BASE_URL}/search/feed.atom?{urlencode({'q': query})}"
+        return absolute(f"{reverse('search_feed')}?{urlencode({'q': query})}")
 
     def items(self, query: str) -> list[Paper]:
         """The best matches (at least half the best score), newest first."""

@@ -7,27 +7,31 @@ checks the answers against it.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
 import paperwire
 from paperwire.api import params
+from paperwire.papers import hfusers
 from paperwire.serving import MAX_REQUEST_LINE
+from paperwire.siteurl import site_url
 
 STRING_OR_NULL = {"type": ["string", "null"]}
 
-USER = {
-    "type": "object",
-    "properties": {
-        "_id": {"type": "string"},
-        "user": {"type": "string"},
-        "fullname": {"type": "string"},
-        "avatarUrl": {"type": "string"},
-        "isPro": {"type": "boolean"},
-        "type": {"type": "string"},
-    },
-    "required": ["user"],
-}
+
+def user_schema() -> dict:
+    """Hugging Face's user object, exactly as papers.hfusers declares it (the import keeps, and
+    the serializers serve, nothing else)."""
+    properties = {}
+    for name, field in hfusers.FIELDS.items():
+        properties[name] = {"type": field.json_type} | ({"minimum": 0} if field.type is int else {})
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(hfusers.REQUIRED),
+        "additionalProperties": False,
+    }
+
+
 ORGANIZATION = {
     "type": "object",
     "properties": {
@@ -37,6 +41,7 @@ ORGANIZATION = {
         "avatar": {"type": "string"},
     },
     "required": ["name"],
+    "additionalProperties": False,
 }
 PAPER = {
     "type": "object",
@@ -48,6 +53,7 @@ PAPER = {
                 "type": "object",
                 "properties": {"_id": {"type": "string"}, "name": {"type": "string"}, "hidden": {"type": "boolean"}},
                 "required": ["name"],
+                "additionalProperties": False,
             },
         },
         "publishedAt": {**STRING_OR_NULL, "format": "date-time"},
@@ -66,6 +72,7 @@ PAPER = {
         "organization": {"$ref": "#/components/schemas/Organization"},
     },
     "required": ["id", "authors", "publishedAt", "title", "summary", "upvotes"],
+    "additionalProperties": False,
 }
 DAILY_ITEM = {
     "type": "object",
@@ -86,12 +93,19 @@ DAILY_ITEM = {
         "ai_keywords": {"type": "array", "items": {"type": "string"}},
     },
     "required": ["paper", "publishedAt", "title", "summary", "numComments"],
+    "additionalProperties": False,
 }
-ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+ERROR = {
+    "type": "object",
+    "properties": {"error": {"type": "string"}},
+    "required": ["error"],
+    "additionalProperties": False,
+}
 
 
 ERROR_STATUSES = {
-    400: "A parameter outside its schema (named in the message), or a Host header that is not the site's",
+    400: "A parameter outside its schema (named in the message), more than 1000 parameters, "
+    "or a Host header that is not the site's",
     404: "Unknown id or path",
     405: "A method other than GET or HEAD (Allow lists them)",
     414: f"Request line over {MAX_REQUEST_LINE} bytes, refused by the front server before the application",
@@ -129,7 +143,7 @@ def schema() -> dict:
             "description": "Daily papers ranked by upvotes, compatible with huggingface.co's paper API. "
             'Every error is JSON, {"error": "<message>"}; parameters not listed are ignored.',
         },
-        "servers": [{"url": settings.BASE_URL}],
+        "servers": [{"url": site_url()}],
         "paths": {
             "/api/daily_papers": {
                 "get": {
@@ -184,12 +198,13 @@ def schema() -> dict:
             },
             "/healthz": {
                 "get": {
-                    "summary": "Database and search index health",
+                    "summary": "Database, search index and static files health",
                     "operationId": "health",
                     "responses": {
                         "200": json_content(
                             {"$ref": "#/components/schemas/Health"},
-                            "The database answers; degraded while a search index is missing, damaged or being rebuilt",
+                            "The database answers; degraded while a search index is missing, damaged or being rebuilt, "
+                            "or the collected static files are damaged",
                         ),
                         "503": json_content({"$ref": "#/components/schemas/Health"}, "The database does not answer"),
                         **error_responses(),
@@ -206,7 +221,7 @@ def schema() -> dict:
         },
         "components": {
             "schemas": {
-                "User": USER,
+                "User": user_schema(),
                 "Organization": ORGANIZATION,
                 "Paper": PAPER,
                 "DailyItem": DAILY_ITEM,
@@ -218,6 +233,15 @@ def schema() -> dict:
                         "reason": {"type": "string", "description": "Why the status is degraded"},
                         "database": {"type": "string"},
                         "index": {"type": "object"},
+                        "static": {
+                            "type": "object",
+                            "description": "Collected static files: status ok, damaged (with reason) or not collected",
+                        },
+                        "pending": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "Work still being done in the background, e.g. papers not indexed yet",
+                        },
                     },
                     "required": ["status"],
                 },

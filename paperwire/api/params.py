@@ -192,7 +192,8 @@ DAILY_PAPERS = Parameters(
         Param(
             "sort",
             "publishedAt: with a period, ranked by upvotes; without one, the newest days first, each by upvotes. "
-            "trending: by the trending score",
+            "trending: by the trending score (the latest week and recent votes); with a period or submitter, "
+            "every paper it selects, the trending ones first",
             enum=("publishedAt", "trending"),
             default="publishedAt",
         ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from paperwire.papers.hfusers import hf_user
 from paperwire.papers.links import web_url
 from paperwire.papers.models import Organization, Paper
 
@@ -36,22 +37,31 @@ def submitter_json(paper: Paper) -> dict | None:
             "user": user.get_username(),
             "type": "user",
         }
-    submitter = paper.hf_submitter
-    if isinstance(submitter, dict) and "avatarUrl" in submitter:
+    # What of the stored value fits the schema's User (an import keeps nothing else, but a value
+    # stored before these checks or edited in the admin may hold anything).
+    submitter, _ = hf_user(paper.hf_submitter)
+    if submitter and "avatarUrl" in submitter:
         # Hugging Face gives paths on its own site ("/avatars/..."), kept as they are.
-        submitter = {**submitter, "avatarUrl": web_url(submitter["avatarUrl"], allow_site_path=True)}
-    return submitter or None
+        submitter["avatarUrl"] = web_url(submitter["avatarUrl"], allow_site_path=True)
+    return submitter
+
+
+def strings(value: object) -> list[str]:
+    """The strings of a stored list (imports store nothing else; the admin's JSON fields may)."""
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
 def paper_json(paper: Paper) -> dict:
     """The ``paper`` object of an HF daily-papers item, also the body of ``/api/papers/<id>``."""
     data: dict = {
         "id": paper.id,
-        "authors": [{"_id": f"{paper.id}-{n}", "name": name, "hidden": False} for n, name in enumerate(paper.authors)],
+        "authors": [
+            {"_id": f"{paper.id}-{n}", "name": name, "hidden": False} for n, name in enumerate(strings(paper.authors))
+        ],
         "publishedAt": hf_time(paper.published_at),
         "title": paper.title,
         "summary": paper.abstract,
-        "upvotes": paper.upvotes,
+        "upvotes": max(paper.upvotes, 0),
         "discussionId": paper.id,
         "numComments": paper.num_comments,
     }
@@ -61,8 +71,8 @@ def paper_json(paper: Paper) -> dict:
         data["submittedOnDailyBy"] = submitter
     if paper.ai_summary:
         data["ai_summary"] = paper.ai_summary
-    if paper.ai_keywords:
-        data["ai_keywords"] = paper.ai_keywords
+    if keywords := strings(paper.ai_keywords):
+        data["ai_keywords"] = keywords
     if paper.code_url:
         data["githubRepo"] = paper.code_url
     if paper.github_stars is not None:

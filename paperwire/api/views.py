@@ -17,8 +17,9 @@ from paperwire.papers import ranking
 from paperwire.papers.ids import arxiv_id
 from paperwire.papers.models import Paper
 from paperwire.search.engine import search
-from paperwire.search.health import DEGRADED, index_health
+from paperwire.search.health import DEGRADED, index_health, pending_work
 from paperwire.search.indexes import index_version
+from paperwire.staticstorage import static_health
 
 READ_METHODS = ["GET", "HEAD"]
 TOTAL_HEADER = "X-Total-Count"  # how many papers the search matches (the page holds at most limit)
@@ -47,7 +48,7 @@ def api_view(view):
 @api_view
 def daily_papers(request: HttpRequest) -> JsonResponse:
     """``/api/daily_papers``: one day, ISO week or month ranked by upvotes; without a period,
-    the newest days first; ``sort=trending`` orders by the trending score instead."""
+    the newest days first; ``sort=trending`` puts the trending papers first (docs/feeds.md)."""
     query = params.DAILY_PAPERS.parse(request)
     limit = query["limit"]
     period = query["date"] or query["week"] or query["month"]
@@ -59,15 +60,30 @@ def daily_papers(request: HttpRequest) -> JsonResponse:
     if query["submitter"]:
         papers = papers.filter(submitter_name=query["submitter"])
     offset = query["p"] * limit
-    if query["sort"] == "trending":
-        order = [pid for pid, _ in ranking.trending_scores()]
-        chosen = papers.in_bulk(order)
-        selected = [chosen[pid] for pid in order if pid in chosen][offset : offset + limit]
-    elif period:
-        selected = list(ranking.ranked(papers)[offset : offset + limit])
+    if period:
+        order = ranking.ranked(papers)
     else:
-        selected = list(papers.order_by("-daily_date", "-upvotes", "id")[offset : offset + limit])
+        order = papers.order_by("-daily_date", "-upvotes", "id")
+    if query["sort"] == "trending":
+        selected = trending_page(papers, order, offset, limit, whole=bool(period or query["submitter"]))
+    else:
+        selected = list(order[offset : offset + limit])
     return JsonResponse([daily_item_json(p) for p in selected], safe=False)
+
+
+def trending_page(papers, order, offset: int, limit: int, *, whole: bool) -> list[Paper]:
+    """``papers`` by the trending score. Without a period or submitter, the trending list
+    (docs/feeds.md); with one (``whole``), every paper it selects: the trending ones first,
+    then the others in ``order`` (as without ``sort``), so that sorting never hides one."""
+    trending = [pid for pid, _ in ranking.trending_scores()]
+    chosen = papers.in_bulk(trending)
+    leading = [chosen[pid] for pid in trending if pid in chosen]
+    selected = leading[offset : offset + limit]
+    if whole and len(selected) < limit:
+        start = max(offset - len(leading), 0)
+        rest = order.exclude(pk__in=list(chosen))
+        selected += list(rest[start : start + limit - len(selected)])
+    return selected
 
 
 @cache_for_anonymous(depends_on=index_version)
@@ -111,17 +127,21 @@ def paper_detail(request: HttpRequest, paper_id: str) -> JsonResponse:
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 ``ok`` while the database answers and the search index is whole; 200 ``degraded``,
-    with the reason, while the index is missing, damaged or being rebuilt (search then answers
-    from a fallback); 503 when the database does not answer."""
+    """200 ``ok`` while the database answers, the search index is whole and the collected static
+    files are whole; 200 ``degraded``, with the reasons, while the index is missing, damaged or
+    being rebuilt (search then answers from a fallback) or the static files are damaged (pages
+    then link the package's files); 503 when the database does not answer. ``pending``: the work
+    still to be done in the background (`serve` answers before its index has caught up)."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         index = index_health()
     except DatabaseError as error:
         return JsonResponse({"status": "error", "database": str(error)}, status=503)
-    if index["status"] in DEGRADED:
-        return JsonResponse(
-            {"status": "degraded", "reason": f"search index: {index['reason']}", "database": "ok", "index": index}
-        )
-    return JsonResponse({"status": "ok", "database": "ok", "index": index})
+    static = static_health()
+    reasons = [f"search index: {index['reason']}"] if index["status"] in DEGRADED else []
+    if static["status"] == "damaged":
+        reasons.append(f"static files: {static['reason']}")
+    health = {"status": "degraded", "reason": "; ".join(reasons)} if reasons else {"status": "ok"}
+    pending = pending_work(index)
+    return JsonResponse({**health, "database": "ok", "index": index, "static": static, "pending": pending})

@@ -1,10 +1,32 @@
+from django import forms
 from django.contrib import admin
 
+from paperwire.accounts.addresses import AddressField
 from paperwire.digests.models import Delivery, Subscriber
+
+
+class SubscriberForm(forms.ModelForm):
+    email = AddressField()
+
+    class Meta:
+        model = Subscriber
+        fields = (
+            "email",
+            "frequency",
+            "topics",
+            "state",
+            "user",
+            "confirmed_at",
+            "unsubscribed_at",
+            "confirmation_sent_at",
+            "bounces",
+            "bouncing",
+        )
 
 
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
+    form = SubscriberForm
     list_display = ("email", "frequency", "state", "bounces", "bouncing", "created_at")
     list_filter = ("state", "frequency", "bouncing")
     search_fields = ("email",)

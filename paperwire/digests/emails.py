@@ -10,14 +10,11 @@ from django.urls import reverse
 from paperwire.digests.content import Digest
 from paperwire.digests.models import Delivery, Subscriber
 from paperwire.digests.tokens import confirmation_token, subscriber_token
-
-
-def absolute(path: str) -> str:
-    return settings.BASE_URL + path
+from paperwire.siteurl import absolute, site_url
 
 
 def subscriber_links(subscriber: Subscriber) -> dict[str, str]:
-    token = subscriber_token(subscriber.pk)
+    token = subscriber_token(subscriber)
     return {
         "unsubscribe_url": absolute(reverse("unsubscribe", args=[token])),
         "manage_url": absolute(reverse("manage_subscription", args=[token])),
@@ -28,7 +25,7 @@ def message(
     template: str, context: dict, to: str, headers: dict | None = None, folder: str = "digests/email"
 ) -> EmailMultiAlternatives:
     """The message of a template triplet in ``folder``: <template>_subject.txt, .txt and .html."""
-    context = {"base_url": settings.BASE_URL, **context}
+    context = {"base_url": site_url(), **context}
     subject = " ".join(render_to_string(f"{folder}/{template}_subject.txt", context).split())
     text = render_to_string(f"{folder}/{template}.txt", context)
     html = render_to_string(f"{folder}/{template}.html", context)
@@ -49,9 +46,14 @@ def confirmation_message(subscriber: Subscriber, frequency: str, topics: str) ->
     return message("confirm", context, subscriber.email)
 
 
+def new_links_message(subscriber: Subscriber) -> EmailMultiAlternatives:
+    """The subscriber's new manage and unsubscribe links, asked for on the manage page."""
+    return message("new_links", {"subscriber": subscriber, **subscriber_links(subscriber)}, subscriber.email)
+
+
 def digest_message(digest: Digest, delivery: Delivery) -> EmailMultiAlternatives:
     links = subscriber_links(digest.subscriber)
-    token = subscriber_token(digest.subscriber.pk)
+    token = subscriber_token(digest.subscriber)
     context = {
         "digest": digest,
         "web_url": absolute(reverse("digest_web", args=[token, digest.period.key])),

@@ -1,14 +1,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from paperwire.accounts.addresses import canonical_email
 from paperwire.papers.models import Paper
 
 FREQUENCIES = [("daily", "Daily"), ("weekly", "Weekly")]
+
+
+def new_link_secret() -> str:
+    return secrets.token_urlsafe(24)
 
 
 class Subscriber(models.Model):
@@ -17,7 +23,7 @@ class Subscriber(models.Model):
     PENDING, CONFIRMED, UNSUBSCRIBED = "pending", "confirmed", "unsubscribed"
     STATES = [(PENDING, "Waiting for confirmation"), (CONFIRMED, "Confirmed"), (UNSUBSCRIBED, "Unsubscribed")]
 
-    email = models.EmailField(unique=True, help_text="Stored lower-cased.")
+    email = models.EmailField(unique=True, help_text="Stored canonical (paperwire.accounts.addresses).")
     frequency = models.CharField(max_length=10, choices=FREQUENCIES, default="daily")
     topics = models.TextField(blank=True, help_text="Saved searches, one a line.")
     state = models.CharField(max_length=20, choices=STATES, default=PENDING, db_index=True)
@@ -28,9 +34,34 @@ class Subscriber(models.Model):
     confirmation_sent_at = models.DateTimeField(null=True, blank=True)
     bounces = models.IntegerField(default=0, help_text="Permanent delivery failures in a row.")
     bouncing = models.BooleanField(default=False, help_text="No more mail after too many permanent failures.")
+    link_secret = models.CharField(
+        max_length=64,
+        blank=True,
+        default=new_link_secret,
+        editable=False,
+        help_text="Signed into the manage, unsubscribe and web-version links; replaced to retire them. "
+        "Empty for subscribers from before links carried it (their links are signed as they were).",
+    )
 
     def __str__(self) -> str:
         return f"{self.email} ({self.frequency}, {self.state})"
+
+    def save(self, *args, **kwargs) -> None:
+        self.email = canonical_email(self.email)
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:  # before the uniqueness check of a form (the admin's)
+        self.email = canonical_email(self.email)
+
+    def replace_links(self, detach: bool = False) -> None:
+        """Retire every manage, unsubscribe and web-version link given out so far. ``detach``:
+        the account it was attached to no longer has its address."""
+        self.link_secret = new_link_secret()
+        changes = {"link_secret": self.link_secret}
+        if detach:
+            self.user = None
+            changes["user"] = None
+        Subscriber.objects.filter(pk=self.pk).update(**changes)
 
     @property
     def topic_list(self) -> list[str]:

@@ -35,6 +35,7 @@ import datetime as dt
 import os
 import socket
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import get_connection
@@ -47,6 +48,7 @@ from paperwire.digests.emails import digest_message
 from paperwire.digests.models import Delivery, ShownPaper, Subscriber, retry_delay
 from paperwire.digests.smtp import CONNECT, SENDER, SmtpFailure, close, transmit
 from paperwire.progress import progress
+from paperwire.siteurl import DEFAULT_BASE_URL
 
 # Permanent refusals, with the same code and nothing accepted, after which a run stops.
 SERVER_REFUSAL_STREAK = 5
@@ -99,7 +101,8 @@ class Run:
 
 
 def message_id(delivery: Delivery) -> str:
-    domain = settings.BASE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "paperwire"
+    domain = urlsplit(settings.BASE_URL or DEFAULT_BASE_URL).hostname or "paperwire"
+    domain = f"[{domain}]" if ":" in domain else domain  # an IPv6 address, as a domain literal
     return f"<digest.{delivery.period.replace(':', '.')}.{delivery.subscriber_id}@{domain}>"
 
 

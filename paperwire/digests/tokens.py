@@ -1,4 +1,4 @@
-"""Signed links in digest emails: confirmation (expiring), and the subscriber's own links."""
+"""Signed links in digest emails: confirmation (expiring), and the subscriber's own links (until replaced)."""
 
 from __future__ import annotations
 
@@ -23,10 +23,28 @@ def read_confirmation(token: str) -> dict:
     return signing.loads(token, salt=CONFIRM_SALT, max_age=settings.DIGEST_CONFIRM_DAYS * 86400)
 
 
-def subscriber_token(subscriber_id: int) -> str:
-    """For unsubscribe, manage and web-version links: valid as long as the subscription."""
-    return signing.Signer(salt=SUBSCRIBER_SALT).sign(str(subscriber_id))
+def subscriber_signer(link_secret: str) -> signing.Signer:
+    """Signs a subscriber's id with the subscriber's own secret in the salt: replacing the secret
+    (``Subscriber.replace_links``) retires every link signed before. An empty secret (subscribers
+    from before links carried one) signs exactly as links were signed then, so that the links in
+    digests already sent keep working until the secret is first replaced."""
+    return signing.Signer(salt=f"{SUBSCRIBER_SALT}:{link_secret}" if link_secret else SUBSCRIBER_SALT)
 
 
-def read_subscriber_token(token: str) -> int:
-    return int(signing.Signer(salt=SUBSCRIBER_SALT).unsign(token))
+def subscriber_token(subscriber) -> str:
+    """For unsubscribe, manage and web-version links: valid until the subscriber's links are
+    replaced (a new link asked for, a new confirmation, the address leaving an account)."""
+    return subscriber_signer(subscriber.link_secret).sign(str(subscriber.pk))
+
+
+def read_subscriber_token(token: str):
+    """The subscriber a link is for, or signing.BadSignature (forged, or retired)."""
+    from paperwire.digests.models import Subscriber
+
+    value, sep, _ = token.rpartition(signing.Signer().sep)
+    if not sep or not value.isascii() or not value.isdigit() or len(value) > 18:
+        raise signing.BadSignature("Not a subscriber link")
+    subscriber = Subscriber.objects.filter(pk=int(value)).first()
+    if subscriber is None or subscriber_signer(subscriber.link_secret).unsign(token) != value:
+        raise signing.BadSignature("Not a current subscriber link")
+    return subscriber

@@ -35,9 +35,18 @@ def import_files(paths: list[Path], fmt: str = "auto", progress: bool | None = N
     upserter = Upserter(on_reject=report.reject)
     report.stats = upserter.stats
     total = sum(p.stat().st_size for p in paths if p.is_file())
-    with progress_bar(total=total, unit="B", unit_scale=True, show=progress, desc="import") as bar:
+    reading = [0]  # the file being read, for the progress lines
+
+    def detail() -> str:
+        stats = upserter.stats
+        records = stats.new + stats.updated + stats.unchanged + report.rejected_count
+        where = f"file {reading[0]} of {len(paths)}, " if len(paths) > 1 else ""
+        return f"{where}{records:,} records ({report.rejected_count:,} rejected)"
+
+    with progress_bar(total=total, unit="B", unit_scale=True, show=progress, desc="import", detail=detail) as bar:
         done = 0
-        for path in paths:
+        for number, path in enumerate(paths, 1):
+            reading[0] = number
             try:
                 source = SourceFile(path, fmt)
             except UnreadableFile as error:

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.utils.dateparse import parse_date, parse_datetime
 
+from paperwire.papers.hfusers import hf_user
 from paperwire.papers.ids import normalize_id
 from paperwire.papers.models import Organization, Paper
 
@@ -52,8 +53,6 @@ LIST_LIMITS = {
     "ai_keywords": (100, 200),
 }
 ORGANIZATION_LIMITS = {name: _max_length(Organization, name) for name in ("name", "fullname", "avatar_url", "hf_id")}
-# submittedOnDailyBy is kept as Hugging Face sent it, within these bounds.
-SUBMITTER_FIELDS, SUBMITTER_TEXT = 20, 500
 ID_LENGTH = _max_length(Paper, "id")
 # Counts are 32-bit integers on PostgreSQL.
 MAX_INT = 2**31 - 1
@@ -218,28 +217,12 @@ def paper_id(value: Any) -> str:
 
 
 def submitter(value: Any, name: str) -> dict | None:
-    """Hugging Face's ``submittedOnDailyBy``: an object of scalar values, kept as it is (bounded)."""
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise BadRecord(f"{name} must be an object")
-    if len(value) > SUBMITTER_FIELDS:
-        raise BadRecord(f"{name} has {len(value):,} fields, more than {SUBMITTER_FIELDS}")
-    kept = {}
-    for key, item in value.items():
-        if not isinstance(key, str):
-            raise BadRecord(f"{name} has a key that is not a string")
-        key = key.replace("\x00", "")
-        if isinstance(item, str):
-            item = item.replace("\x00", "")
-        elif isinstance(item, float) and not math.isfinite(item):
-            raise BadRecord(f"{name}.{key[:40]} is out of range")
-        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > 2**53:
-            raise BadRecord(f"{name}.{key[:40]} is out of range")
-        elif item is not None and not isinstance(item, str | int | float | bool):
-            raise BadRecord(f"{name}.{key[:40]} must be a string, a number, true, false or null")
-        kept[key] = item
-    return kept
+    """Hugging Face's ``submittedOnDailyBy``: the user object the API serves back (papers.hfusers);
+    a field of another type or length than the API declares rejects the record."""
+    user, problems = hf_user(value, name)
+    if problems:
+        raise BadRecord(problems[0])
+    return user
 
 
 # --- the validator -----------------------------------------------------------------------------
@@ -302,8 +285,8 @@ def check_record(record: PaperRecord) -> PaperRecord:
             if value.tzinfo is None or value.utcoffset():
                 raise BadRecord(f"{name} must be in UTC")
             check_date(value, name)
-    for key, value in (record.hf_submitter or {}).items():
-        _check_text("submittedOnDailyBy key", key, SUBMITTER_TEXT)
-        if isinstance(value, str):
-            _check_text(f"submittedOnDailyBy.{key[:40]}", value, SUBMITTER_TEXT)
+    if record.hf_submitter is not None:
+        user, problems = hf_user(record.hf_submitter)
+        if problems or user != record.hf_submitter:
+            raise BadRecord(problems[0] if problems else "submittedOnDailyBy is not the API's user object")
     return record

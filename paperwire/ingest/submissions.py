@@ -30,6 +30,8 @@ from paperwire.papers.submit import (
     due_submissions,
     give_up,
     put_on_feed,
+    refusal_for,
+    refuse,
     release,
     start_submission,
     withdraw,
@@ -83,12 +85,26 @@ def submit_paper(user, text: str) -> Submission:
             withdraw(submission)
             raise SubmissionError(submission.last_error) from None
         return submission
+    refusal = refusal_for(submission.arxiv_id)
+    if refusal:  # listed while arXiv answered
+        withdraw(submission)
+        raise refusal
     upsert_records([record])
     put_on_feed(submission)
     if submission.state == Submission.FAILED:  # someone else submitted it while arXiv answered
         withdraw(submission)
         raise already_submitted(submission.arxiv_id)
     return submission
+
+
+def refuse_if_listed(submission: Submission) -> bool:
+    """Give up a held submission whose paper a day lists already: submitting never moves a
+    paper from its day. True when it was given up."""
+    refusal = refusal_for(submission.arxiv_id)
+    if refusal is None:
+        return False
+    refuse(submission, refusal)
+    return True
 
 
 @dataclass
@@ -117,6 +133,9 @@ def complete_pending_submissions(pause: Callable[[float], None] = time.sleep) ->
             continue
         if not claim(submission):
             continue  # another worker has it
+        if refuse_if_listed(submission):  # a day lists it since it was submitted: no need to ask arXiv
+            report.failed += 1
+            continue
         if asked:
             pause(settings.ARXIV_REQUEST_INTERVAL)
         asked = True
@@ -133,6 +152,9 @@ def complete_pending_submissions(pause: Callable[[float], None] = time.sleep) ->
                 report.failed += 1
             else:
                 report.waiting += 1
+            continue
+        if refuse_if_listed(submission):  # listed while arXiv answered
+            report.failed += 1
             continue
         upsert_records([record])
         if not put_on_feed(submission):

@@ -46,6 +46,7 @@ SAVED_FIELDS = (
     "submitted_on_daily_at",
     "daily_date",
     "organization",
+    "organization_name",
     "submitter_name",
     "hf_submitter",
     "base_upvotes",
@@ -88,6 +89,7 @@ def apply_record(paper: Paper, record: PaperRecord, organization: Organization |
     paper.daily_date = feed_time.date() if feed_time else None
     if organization is not None:
         paper.organization = organization
+        paper.organization_name = record.organization.fullname or record.organization.name
     if record.submitter_name and paper.submitter_id is None:
         paper.submitter_name = record.submitter_name
         paper.hf_submitter = record.hf_submitter
@@ -167,14 +169,24 @@ class Upserter:
         self._organizations, self._absorbed = {}, {}
         organizations = [self._organization(record.organization) for record in records]
         with transaction.atomic():
-            counts = self._write_batch(records, organizations)
+            counts, touched = self._write_batch(records, organizations)
+        # The names shown follow the spellings of the papers just written, in a transaction of
+        # their own (like the organizations above), once the batch's rows are committed.
+        if touched:
+            with transaction.atomic():
+                if Organization.objects.respell(touched):
+                    content_changed()
         self.stats.new += counts.new
         self.stats.updated += counts.updated
         self.stats.unchanged += counts.unchanged
 
-    def _write_batch(self, records: list[PaperRecord], organizations: list[Organization | None]) -> UpsertStats:
+    def _write_batch(
+        self, records: list[PaperRecord], organizations: list[Organization | None]
+    ) -> tuple[UpsertStats, set[int]]:
+        """Write the batch; its counts, and the organizations whose papers it changed."""
         existing = Paper.objects.in_bulk([r.id for r in records])
         before = {pid: _snapshot(p) for pid, p in existing.items()}
+        organizations_before = {pid: p.organization_id for pid, p in existing.items()}
         created: dict[str, Paper] = {}
         for record, organization in zip(records, organizations, strict=True):
             paper = existing.get(record.id) or created.get(record.id)
@@ -194,7 +206,10 @@ class Upserter:
             refresh_upvotes([p.pk for p in changed])  # bumps the content version
         elif created:
             content_changed()
-        return UpsertStats(new=len(created), updated=len(changed), unchanged=len(existing) - len(changed))
+        touched = {p.organization_id for p in [*created.values(), *changed]}
+        touched |= {organizations_before[p.pk] for p in changed}
+        stats = UpsertStats(new=len(created), updated=len(changed), unchanged=len(existing) - len(changed))
+        return stats, touched - {None}
 
 
 def upsert_records(records) -> UpsertStats:

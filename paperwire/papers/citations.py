@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from django.conf import settings
-
+from paperwire.papers import latex
 from paperwire.papers.models import Paper
+from paperwire.siteurl import absolute
 
 
 def _ascii_word(text: str) -> str:
@@ -22,8 +22,29 @@ def citation_key(paper: Paper) -> str:
     return f"{surname or 'anonymous'}{year}{first_word}"
 
 
+BIBTEX_SPECIAL = re.compile(r"\\?([{}&%$#_])")
+
+
 def _bibtex_escape(text: str) -> str:
-    return re.sub(r"([{}&%$#_])", r"\\\1", " ".join(text.split()))
+    """Text as BibTeX reads it: its special characters escaped (once: "\\$" stays "\\$"), its
+    formulas ("$\\mathcal{O}(n^2)$") and links kept as LaTeX when their braces balance."""
+    out = []
+    for segment in latex.split(" ".join(text.split())):
+        if not segment.is_text and _balanced(segment.raw):
+            out.append(segment.raw)
+        else:
+            out.append(BIBTEX_SPECIAL.sub(r"\\\1", segment.raw))
+    return "".join(out)
+
+
+def _balanced(tex: str) -> bool:
+    depth = 0
+    for match in re.finditer(r"\\.|[{}]", tex, re.DOTALL):
+        token = match.group()
+        depth += 1 if token == "{" else -1 if token == "}" else 0
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 def bibtex(paper: Paper) -> str:
@@ -40,7 +61,7 @@ def bibtex(paper: Paper) -> str:
             ("url", paper.arxiv_abs_url),
         ]
     else:
-        fields.append(("url", settings.BASE_URL + paper.get_absolute_url()))
+        fields.append(("url", absolute(paper.get_absolute_url())))
     if paper.doi:
         fields.append(("doi", paper.doi))
     body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields if value)

@@ -10,12 +10,22 @@ from django.db.models import Count, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from paperwire.papers.ids import is_arxiv
 from paperwire.papers.links import web_url
-from paperwire.papers.orgnames import NAME_LENGTH, alias_keys, clean_name, name_key, slug_for
+from paperwire.papers.orgnames import NAME_LENGTH, alias_keys, best_spelling, clean_name, name_key, slug_for
+
+
+def site_path(name: str, value: str, shape: str) -> str:
+    """The URL of a page about ``value`` (a paper id, an organization's slug). A value its URL
+    pattern refuses (an id typed with a space in the admin, a row written before the checks)
+    gets its path quoted, which answers 404, instead of failing every page that links it."""
+    try:
+        return reverse(name, args=[value])
+    except NoReverseMatch:
+        return shape.format(quote(str(value), safe=""))
 
 
 class OrganizationManager(models.Manager):
@@ -28,7 +38,9 @@ class OrganizationManager(models.Manager):
         (case, accents, whitespace, punctuation ignored) or by its Hugging Face id. When the
         names given belong to several organizations, those are one organization: the oldest
         absorbs the others (their papers, names and URLs). An empty fullname, avatar or
-        Hugging Face id is filled in; nothing else is overwritten, and the slug never changes.
+        Hugging Face id is filled in; nothing else is overwritten here, and the slug never
+        changes. (The fullname, the name shown, is then set by ``respell`` from the spellings
+        of the organization's papers.)
         Returns the organization (None for an empty name) and the ids of the ones absorbed.
         """
         name, fullname = clean_name(name) or clean_name(fullname), clean_name(fullname)
@@ -71,6 +83,32 @@ class OrganizationManager(models.Manager):
             slug = f"{base}-{n}"
         return slug
 
+    def respell(self, ids) -> int:
+        """Show each of these organizations by the best spelling of the names its papers came
+        with (``orgnames.best_spelling``; papers whose spelling is unknown, imported before it
+        was kept, do not count). Returns how many names changed. The organizations are updated
+        in id order, so that two imports never wait on each other's rows in a cycle."""
+        ids = sorted(set(ids) - {None})
+        if not ids:
+            return 0
+        spellings = (
+            Paper.objects.filter(organization_id__in=ids)
+            .exclude(organization_name="")
+            .values_list("organization_id", "organization_name")
+            .annotate(papers=Count("pk"))
+            .order_by()
+        )
+        counts: dict[int, dict[str, int]] = {}
+        for org_id, spelling, papers in spellings:
+            counts.setdefault(org_id, {})[spelling] = papers
+        changed = 0
+        for org in self.filter(pk__in=ids).order_by("pk"):
+            known = counts.get(org.pk) or {org.fullname or org.name: 0}
+            shown = best_spelling(known, org.name)
+            if shown and shown != (org.fullname or org.name):
+                changed += self.filter(pk=org.pk).update(fullname=shown)
+        return changed
+
     def for_url(self, value: str) -> Organization | None:
         """The organization an old or merged URL names: a slug it had, else one of its names."""
         keys = [f"s:{value}", name_key(value)]
@@ -86,7 +124,11 @@ class Organization(models.Model):
     slug = models.SlugField(
         max_length=100, unique=True, allow_unicode=True, help_text="Its URL: /orgs/<slug>. Set once, then kept."
     )
-    fullname = models.CharField(max_length=NAME_LENGTH, blank=True)
+    fullname = models.CharField(
+        max_length=NAME_LENGTH,
+        blank=True,
+        help_text="The name shown: the best spelling of the names its papers came with, set again by each import.",
+    )
     avatar_url = models.URLField(
         max_length=500, blank=True, help_text="Kept for the API; pages never load it (no third-party resources)."
     )
@@ -101,7 +143,7 @@ class Organization(models.Model):
         return self.fullname or self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("organization", args=[self.slug])
+        return site_path("organization", self.slug, "/orgs/{}")
 
     @property
     def initials(self) -> str:
@@ -132,6 +174,8 @@ class Organization(models.Model):
         for other in others:
             self.fill_in(fullname=other.fullname, avatar_url=other.avatar_url, hf_id=other.hf_id)
         Organization.objects.filter(pk__in=ids).delete()
+        Organization.objects.respell([self.pk])
+        self.refresh_from_db(fields=["fullname"])
 
 
 class OrganizationAlias(models.Model):
@@ -179,6 +223,11 @@ class Paper(models.Model):
     organization = models.ForeignKey(
         Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="papers"
     )
+    organization_name = models.CharField(
+        max_length=NAME_LENGTH,
+        blank=True,
+        help_text="The organization's name as this paper's source spelled it (its fullname, else its name).",
+    )
     code_urls = models.JSONField(default=list, blank=True)
     github_stars = models.IntegerField(null=True, blank=True)
     project_page = models.URLField(max_length=500, blank=True)
@@ -211,7 +260,15 @@ class Paper(models.Model):
         return f"{self.id}: {self.title[:80]}"
 
     def get_absolute_url(self) -> str:
-        return reverse("paper", args=[self.id])
+        return site_path("paper", self.id, "/papers/{}")
+
+    @property
+    def vote_url(self) -> str:
+        return site_path("vote", self.id, "/papers/{}/vote")
+
+    @property
+    def markdown_url(self) -> str:
+        return site_path("paper_markdown", self.id, "/papers/{}.md")
 
     @property
     def is_arxiv(self) -> bool:
@@ -257,11 +314,19 @@ def refresh_upvotes(paper_ids: list[str]) -> None:
     """Set upvotes = base_upvotes + number of Vote rows, computed inside the database.
 
     ``upvotes_changed_at`` tells the search index which papers to re-sort (``updated_at`` is left
-    alone: feeds give it as the time an entry was last edited, which a vote is not)."""
+    alone: feeds give it as the time an entry was last edited, which a vote is not).
+
+    The rows are locked first (in id order, so two refreshes never deadlock): on PostgreSQL an
+    UPDATE that waited for another transaction's lock still computes its subquery from the
+    snapshot it started with, so two votes committed at once could each miss the other's.
+    After the lock, the UPDATE is a new statement with a new snapshot that sees them all.
+    """
     votes = Vote.objects.filter(paper=OuterRef("pk")).order_by().values("paper").annotate(n=Count("pk")).values("n")
-    Paper.objects.filter(pk__in=paper_ids).update(
-        upvotes=F("base_upvotes") + Coalesce(Subquery(votes), Value(0)), upvotes_changed_at=timezone.now()
-    )
+    with transaction.atomic():
+        list(Paper.objects.select_for_update().filter(pk__in=paper_ids).order_by("pk").values_list("pk", flat=True))
+        Paper.objects.filter(pk__in=paper_ids).update(
+            upvotes=F("base_upvotes") + Coalesce(Subquery(votes), Value(0)), upvotes_changed_at=timezone.now()
+        )
     content_changed()
 
 

@@ -14,12 +14,15 @@ Pure functions (no models), so that the data migration uses the very same rules.
   script ("台灣大學", shown as such by browsers, percent-encoded on the wire); ``org-`` and a
   short hash of the folded name when it has no letters or digits. A slug is computed once,
   when the organization is created, and then kept: renaming never moves a page.
+- ``best_spelling``: the name an organization is shown by, chosen among the spellings its
+  papers came with (docs/feeds.md).
 """
 
 from __future__ import annotations
 
 import hashlib
 import unicodedata
+from collections.abc import Mapping
 
 NAME_LENGTH = 200
 SLUG_LENGTH = 80
@@ -136,3 +139,37 @@ def alias_keys(name: str, fullname: str = "", hf_id: str = "") -> set[str]:
     if hf_id.strip():
         keys.add(f"hf:{hf_id.strip()}")
     return keys
+
+
+def _has_capitals(spelling: str) -> bool:
+    return any(c.isupper() for c in spelling)
+
+
+def best_spelling(counts: Mapping[str, int], handle: str = "") -> str:
+    """The name to show for an organization whose papers came with these spellings (each with
+    its number of papers); ``handle`` is its short name (Hugging Face's), used as a spelling
+    only where it writes the same name ("UCAS" for "ucas"), never in place of another name.
+
+    Spellings that fold alike (``fold``) are one name: the name with the most papers wins
+    (ties: the one whose best spelling sorts first). Among its spellings, one with capitals
+    comes before one all in lower case ("Alibaba-Inc" before "alibaba-inc", whatever their
+    counts: lower case only is how handles and hurried hands write), then the one with the
+    most papers, then the first by code point (capitals first). The result depends only on
+    the counts, not on the order papers were imported in. Without spellings: the handle.
+    """
+    names: dict[str, dict[str, int]] = {}
+    for spelling, papers in counts.items():
+        spelling = clean_name(spelling)
+        if spelling:
+            spellings = names.setdefault(fold(spelling), {})
+            spellings[spelling] = spellings.get(spelling, 0) + papers
+    handle = clean_name(handle)
+    if not names:
+        return handle
+    if handle and fold(handle) in names:
+        names[fold(handle)].setdefault(handle, 0)
+
+    def best(spellings: dict[str, int]) -> str:
+        return min(spellings, key=lambda s: (not _has_capitals(s), -spellings[s], s))
+
+    return best(min(names.values(), key=lambda spellings: (-sum(spellings.values()), best(spellings))))

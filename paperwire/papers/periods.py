@@ -48,25 +48,37 @@ class Period:
 
 def period_containing(kind: str, day: dt.date) -> Period:
     if kind == "date":
-        return Period("date", day, day + dt.timedelta(days=1))
+        return Period("date", day, _after(day, 1))
     if kind == "week":
         start = day - dt.timedelta(days=day.weekday())
-        return Period("week", start, start + dt.timedelta(days=7))
+        return Period("week", start, _after(start, 7))
     start = day.replace(day=1)
-    end = (start + dt.timedelta(days=32)).replace(day=1)
-    return Period("month", start, end)
+    end = _after(start, 32)
+    return Period("month", start, end if end == dt.date.max else end.replace(day=1))
+
+
+def _after(day: dt.date, days: int) -> dt.date:
+    """``day`` plus ``days``; the last date Python has for a period that would end after it (a
+    date typed as 9999-12-31 in the admin must not make the pages that show it fail)."""
+    try:
+        return day + dt.timedelta(days=days)
+    except OverflowError:
+        return dt.date.max
 
 
 def parse_period(kind: str, text: str) -> Period:
     """Parse ``YYYY-MM-DD``, ``YYYY-Www`` or ``YYYY-MM``; InvalidPeriod on anything else."""
+    period = None
     try:
         if kind == "date" and DAY.fullmatch(text):
-            return period_containing("date", dt.date.fromisoformat(text))
-        if kind == "week" and (match := WEEK.fullmatch(text)):
-            return period_containing("week", dt.date.fromisocalendar(int(match[1]), int(match[2]), 1))
-        if kind == "month" and (match := MONTH.fullmatch(text)):
-            return period_containing("month", dt.date(int(match[1]), int(match[2]), 1))
+            period = period_containing("date", dt.date.fromisoformat(text))
+        elif kind == "week" and (match := WEEK.fullmatch(text)):
+            period = period_containing("week", dt.date.fromisocalendar(int(match[1]), int(match[2]), 1))
+        elif kind == "month" and (match := MONTH.fullmatch(text)):
+            period = period_containing("month", dt.date(int(match[1]), int(match[2]), 1))
     except (ValueError, OverflowError):
         pass
+    if period is not None and period.end != dt.date.max:  # one that ends within Python's dates
+        return period
     examples = {"date": "2025-07-22", "week": "2025-W30", "month": "2025-07"}
     raise InvalidPeriod(f"invalid {kind} {text[:40]!r}: expected e.g. {examples.get(kind, '')}")

@@ -4,8 +4,10 @@ Fetching a paper's metadata from arXiv is the ingest layer's (paperwire.ingest.s
 this module only decides what a submission may do and records it:
 
 - ``start_submission`` checks the id and the daily limit and records the submission, at
-  once ``done`` for a paper already in the database, else ``pending`` and claimed by the
-  caller, who fetches it;
+  once ``done`` for a paper already in the database that no day lists, else ``pending`` and
+  claimed by the caller, who fetches it;
+- a paper a day already lists (``refusal_for``) is refused as a duplicate, with a link to it:
+  submitting never moves a paper from its day (docs/feeds.md, "Submissions");
 - whoever holds a claim ends it with ``put_on_feed`` (the paper's row now exists),
   ``withdraw`` (nothing is kept), ``release`` (try again later) or ``give_up``;
 - ``claim`` lets a worker take a pending submission nobody holds, compare-and-set, so that
@@ -37,9 +39,28 @@ class SubmissionError(Exception):
         self.existing = existing
 
 
+def listed_on(paper: Paper) -> SubmissionError:
+    day = paper.daily_date
+    return SubmissionError(
+        f"Already on Paperwire: {paper.title}, listed on {day:%B} {day.day}, {day.year}.", existing=paper
+    )
+
+
+def refusal_for(paper_id: str) -> SubmissionError | None:
+    """Why ``paper_id`` cannot be submitted as it stands, or None: a day's feed lists it
+    already (a duplicate: the error names the paper and its day), or it is hidden."""
+    paper = Paper.objects.filter(pk=paper_id).only("title", "daily_date", "hidden").first()
+    if paper is None:
+        return None
+    if paper.hidden:
+        return SubmissionError(f"{paper_id} has already been submitted.")
+    if paper.daily_date:
+        return listed_on(paper)
+    return None
+
+
 def already_submitted(paper_id: str) -> SubmissionError:
-    existing = Paper.visible.filter(pk=paper_id).first()
-    return SubmissionError(f"{paper_id} has already been submitted.", existing=existing)
+    return refusal_for(paper_id) or SubmissionError(f"{paper_id} has already been submitted.")
 
 
 def waiting_already(paper_id: str) -> SubmissionError:
@@ -60,19 +81,20 @@ def start_submission(user, text: str) -> Submission:
     now = timezone.now()
     with transaction.atomic():
         list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
-        existing = Paper.objects.filter(pk=found).first()
-        if existing and (existing.submitted_on_daily_at or existing.hidden):
-            raise already_submitted(found)
+        refusal = refusal_for(found)
+        if refusal:
+            raise refusal
+        existing = Paper.objects.filter(pk=found).exists()
         if Submission.objects.filter(arxiv_id=found, state=Submission.PENDING).exists():
             raise waiting_already(found)
         if counted_today(user, now) >= settings.SUBMISSIONS_PER_DAY:
             raise SubmissionError(
                 f"You can submit {settings.SUBMISSIONS_PER_DAY} papers a day; please come back tomorrow."
             )
-        if existing is not None:  # no need to ask arXiv
-            if not feature(found, user, now):
-                raise already_submitted(found)
-            submission = Submission.objects.create(user=user, arxiv_id=found, paper=existing, state=Submission.DONE)
+        if existing:  # in the database, on no day: no need to ask arXiv
+            if not feature(found, user, now, Q(daily_date__isnull=True)):
+                raise already_submitted(found)  # listed a moment ago
+            submission = Submission.objects.create(user=user, arxiv_id=found, paper_id=found, state=Submission.DONE)
             content_changed()
             return submission
         try:
@@ -94,10 +116,11 @@ def counted_today(user, now: dt.datetime) -> int:
     return Submission.objects.filter(user=user, created_at__gte=since).exclude(state=Submission.FAILED).count()
 
 
-def feature(paper_id: str, user, now: dt.datetime) -> bool:
-    """Put the paper on today's feed as ``user``'s submission, unless someone already has."""
+def feature(paper_id: str, user, now: dt.datetime, unless_listed: Q) -> bool:
+    """Put the paper on today's feed as ``user``'s submission, if ``unless_listed`` says no
+    day lists it yet (compare-and-set: False when it does)."""
     return bool(
-        Paper.objects.filter(pk=paper_id, submitted_on_daily_at__isnull=True, hidden=False).update(
+        Paper.objects.filter(unless_listed, pk=paper_id, hidden=False).update(
             submitted_on_daily_at=now,
             daily_date=now.date(),
             submitter=user,
@@ -113,23 +136,34 @@ def held(submission: Submission) -> QuerySet:
 
 
 def put_on_feed(submission: Submission) -> bool:
-    """The paper's row exists now: put it on today's feed. False when the claim was lost."""
+    """The paper's row exists now, written from arXiv's answer (which gives it its publication
+    day): put it on today's feed. The caller checked with ``refusal_for`` that no day listed it
+    before that write; only an explicit submission (here, or imported from Hugging Face) made
+    meanwhile makes it a duplicate now. False when the claim was lost."""
     now = timezone.now()
     paper_id = submission.arxiv_id
     with transaction.atomic():
         if not held(submission).update(state=Submission.DONE, paper_id=paper_id, claimed_until=None):
             return False
-        if feature(paper_id, submission.user, now):
+        if feature(paper_id, submission.user, now, Q(submitted_on_daily_at__isnull=True)):
             submission.state, submission.paper_id = Submission.DONE, paper_id
             content_changed()
         else:  # submitted by someone else (or hidden) while arXiv was being asked
-            shown = Paper.visible.filter(pk=paper_id).exists()
-            submission.state, submission.paper_id = Submission.FAILED, paper_id if shown else None
-            submission.last_error = f"{paper_id} has already been submitted."
+            error = already_submitted(paper_id)
+            submission.state, submission.last_error = Submission.FAILED, str(error)
+            submission.paper_id = error.existing.pk if error.existing else None
             Submission.objects.filter(pk=submission.pk).update(
                 state=submission.state, paper_id=submission.paper_id, last_error=submission.last_error
             )
     return True
+
+
+def refuse(submission: Submission, error: SubmissionError) -> None:
+    """Give up the submission held by the caller: the paper is listed already (``error`` says
+    where, and the submit page links it)."""
+    paper_id = error.existing.pk if error.existing else None
+    if held(submission).update(state=Submission.FAILED, claimed_until=None, last_error=str(error), paper_id=paper_id):
+        submission.state, submission.last_error, submission.paper_id = Submission.FAILED, str(error), paper_id
 
 
 def withdraw(submission: Submission) -> None:

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit, urlunsplit
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
@@ -44,11 +47,19 @@ def render_feed(request: HttpRequest, period: Period | None, *, is_home: bool = 
         page = None
     else:
         page = paginate(request, ranking.papers_in(period))
+    papers = list(page.object_list) if page else []
+    earlier = []
+    if is_home and page and page.paginator.count < ranking.THIN_DAY:
+        # A quiet latest day: the home page goes on with the days before (docs/feeds.md).
+        earlier = ranking.days_before(period.start, ranking.FRONT_PAGE_PAPERS - len(papers))
     context = {
         "period": period,
         "page": page,
-        "papers": page.object_list if page else [],
-        "voted": voted_ids(request, page.object_list) if page else set(),
+        "papers": papers,
+        "earlier": earlier,
+        # Below the earlier days: the day before the last of them, to read on.
+        "older": ranking.previous_period(earlier[-1].period) if earlier else None,
+        "voted": voted_ids(request, papers + [p for day in earlier for p in day.papers]),
         "previous": ranking.previous_period(period) if period else None,
         "next": ranking.next_period(period) if period else None,
         "is_home": is_home,
@@ -84,7 +95,8 @@ def feed(request: HttpRequest, kind: str, value: str) -> HttpResponse:
 @cache_for_anonymous
 def trending(request: HttpRequest) -> HttpResponse:
     papers = ranking.trending_papers(limit=PAGE_SIZE)
-    return render(request, "papers/trending.html", {"papers": papers, "voted": voted_ids(request, papers)})
+    context = {"papers": papers, "voted": voted_ids(request, papers), "feed_day": ranking.stale_feed_day()}
+    return render(request, "papers/trending.html", context)
 
 
 def find_paper(paper_id: str) -> Paper:
@@ -124,11 +136,31 @@ def paper_markdown(request: HttpRequest, paper_id: str) -> HttpResponse:
     return HttpResponse(citations.markdown(paper), content_type="text/markdown; charset=utf-8")
 
 
+def same_site(request: HttpRequest, target: str) -> bool:
+    """Whether ``target`` (a path, or a URL) is a page of this site: the one test of every link
+    or redirect that a request decides, so that none leads elsewhere."""
+    host, secure = request.get_host(), request.is_secure()
+    return url_has_allowed_host_and_scheme(target, allowed_hosts={host}, require_https=secure)
+
+
 def safe_next(request: HttpRequest, fallback: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return target
-    return fallback
+    return target if same_site(request, target) else fallback
+
+
+# A path as browsers send it in Referer (percent-encoded): one leading slash, then no second
+# slash or backslash, and no whitespace or control character anywhere (browsers skip some of
+# them, so that "/\t/evil.example" would lead to another site).
+PLAIN_PATH = re.compile(r"/(?![/\\])[^\\\s\x00-\x1f\x7f]*")
+
+
+def same_site_path(request: HttpRequest, url: str) -> str | None:
+    """The path and query of ``url`` (a Referer) when it is a page of this site, else None."""
+    if not url or not same_site(request, url):
+        return None
+    parts = urlsplit(url)
+    path = urlunsplit(("", "", parts.path, parts.query, ""))
+    return path if PLAIN_PATH.fullmatch(path) and same_site(request, path) else None
 
 
 @require_POST
@@ -157,7 +189,8 @@ def submit(request: HttpRequest) -> HttpResponse:
         except SubmissionError as error:
             context.update(value=value, error=str(error), existing=error.existing)
             context.update(own_submissions(request.user))
-            return render(request, "papers/submit.html", context, status=400)
+            # A duplicate is an answer (where the paper is), not a mistake in the form.
+            return render(request, "papers/submit.html", context, status=200 if error.existing else 400)
         if submission.state == submission.PENDING:
             messages.info(request, "arXiv did not answer; your paper will appear once it is fetched.")
             return redirect("submit")

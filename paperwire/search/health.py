@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from paperwire.papers.models import Paper
-from paperwire.search.integrity import SCHEMA_VERSION, STATE, IndexState, check, index_dir, rebuilding
+from paperwire.search.integrity import NOT_BUILT, IndexState, check, index_dir, rebuilding
 
 # Index states in which search answers from a fallback or a stale copy: the node is degraded.
 DEGRADED = ("missing", "damaged", "rebuilding")
@@ -24,7 +24,7 @@ def index_health() -> dict:
         "semantic": bool(state.model),
         "updated_at": state.watermark,
     }
-    if state.version != SCHEMA_VERSION and not (folder / STATE).exists():
+    if problems.get("lexical") == NOT_BUILT:
         status, reason = "missing", "not built yet"
     elif problems:
         status, reason = "damaged", "; ".join(dict.fromkeys(problems.values()))
@@ -40,3 +40,14 @@ def index_health() -> dict:
         reason += f"; being {verb} from the database" if rebuild else f"; to be {verb} from the database"
     report.update(status=status, reason=reason)
     return report
+
+
+def pending_work(report: dict) -> list[str]:
+    """What the node is still to do in the background for its search index, in words, from
+    ``index_health()``'s report: empty once the index holds every paper."""
+    if report["status"] in DEGRADED:
+        return [f"search index: {report['reason']}"]
+    behind = report.get("papers_not_indexed") or 0
+    if behind:
+        return [f"search index: {behind:,} paper{'s' if behind != 1 else ''} not indexed yet"]
+    return []

@@ -14,12 +14,10 @@ interrupted run loses little. One writer at a time (a file lock); readers are ne
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import logging
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,21 +37,26 @@ from paperwire.search.indexes import (
     open_lexical,
 )
 from paperwire.search.integrity import (
+    FILE,
     LEXICAL,
+    NEW_LEXICAL,
     REBUILDING,
     SCHEMA_VERSION,
     VECTORS,
     WATERMARK_SLACK,
-    WRITE_LOCK,
     IndexState,
     check,
+    clear_the_way,
     exchange_directory,
     index_dir,
+    kind,
     lexical_record,
+    read_regular,
     remove,
     settle,
     vectors_record,
     write_atomically,
+    write_lock,
 )
 from paperwire.search.models import PaperVector
 from paperwire.search.text import embedding_text, text_hash
@@ -61,7 +64,6 @@ from paperwire.search.text import embedding_text, text_hash
 log = logging.getLogger(__name__)
 SAVE_EVERY = 16  # batches of settings.INDEX_BATCH papers
 FIELDS = ("id", "title", "abstract", "authors", "categories", "published", "upvotes", "updated_at")
-NEW_LEXICAL = "lexical.new"
 
 
 @dataclass
@@ -74,15 +76,6 @@ class IndexReport:
     def summary(self) -> str:
         line = f"indexed {self.indexed} papers, computed {self.embedded} embeddings"
         return line + (f" ({self.notice})" if self.notice else "")
-
-
-@contextmanager
-def write_lock() -> Iterator[None]:
-    folder = index_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / WRITE_LOCK, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 def changed_papers(since: dt.datetime | None) -> Iterator[list[Paper]]:
@@ -152,13 +145,17 @@ def update_indexes(rebuild: bool = False, show_progress: bool | None = None) -> 
         embedder = None
         report.notice = f"semantic index skipped: {error}"
     folder = index_dir()
-    with write_lock():
+    with write_lock(folder):
+        # What is wrong is told before anything is moved aside: the reason names the damage.
+        problems = check(folder, memo=False, accept_newer=False)
+        moved = clear_the_way(folder)
         for leftover in folder.glob(".*.tmp"):  # from a writer killed while writing
-            leftover.unlink(missing_ok=True)
+            if kind(leftover) == FILE:
+                leftover.unlink(missing_ok=True)
         remove(folder / NEW_LEXICAL)
         state = IndexState.load(folder)
         if rebuild or state.version != SCHEMA_VERSION or state.model != report.model:
-            reason = "asked to rebuild" if rebuild else check(folder, state).get("lexical", "built with another model")
+            reason = "asked to rebuild" if rebuild else problems.get("lexical", "built with another model")
             damaged = {"lexical": reason, "vectors": reason}
             # Until the new files are swapped in, readers keep accepting the old ones.
             old = settle(folder, state) if state.version == SCHEMA_VERSION else IndexState()
@@ -168,12 +165,14 @@ def update_indexes(rebuild: bool = False, show_progress: bool | None = None) -> 
                 vectors=old.vectors if old.model == report.model else None,
             )
         else:
-            damaged = check(folder, state, memo=False)
+            damaged = problems
             if damaged:
                 log.warning("rebuilding the search index from the database: %s", "; ".join(damaged.values()))
                 repaired = "; ".join(f"{problem}: rebuilt" for problem in damaged.values())
                 report.notice = "; ".join(n for n in (repaired, report.notice) if n)
             state = settle(folder, state)
+        if moved:
+            report.notice = "; ".join([*moved, *([report.notice] if report.notice else [])])
         if damaged:
             write_atomically(
                 folder / REBUILDING, json.dumps({"reason": "; ".join(dict.fromkeys(damaged.values()))}).encode()
@@ -204,12 +203,13 @@ def _update(
         if "vectors" in rebuild:
             vector_index = new_vector_index(embedder.dimensions)
         else:
-            vector_index = load_vectors((folder / VECTORS).read_bytes(), embedder.dimensions, state.vectors)
+            vector_index = load_vectors(read_regular(folder / VECTORS), embedder.dimensions, state.vectors)
     writer = lexical_writer(target.index)
     pending = 0
     vectors_changed = "vectors" in rebuild  # else the vector file is left as it is
     papers = Paper.objects.filter(updated_at__gte=scan_from) if scan_from else Paper.objects.all()
-    with progress(total=papers.count(), desc="index", unit="paper", show=show_progress) as bar:
+    embedded = lambda: f"{report.embedded:,} embeddings computed"  # noqa: E731
+    with progress(total=papers.count(), desc="index", unit="paper", show=show_progress, detail=embedded) as bar:
         for batch in changed_papers(scan_from):
             keyed = ensure_vectors(batch, embedder, report)
             for paper in batch:

@@ -2,14 +2,23 @@
 (``lexical/``) and a usearch HNSW vector index (``vectors.usearch``).
 
 A reader opens only files that pass the integrity check (integrity.py). While they fail it
-(missing, damaged, being rebuilt), it keeps the last good copy it opened; with none, keyword
-search answers from the database (fallback.py) and semantic search is left out, saying so.
+(missing, damaged, being rebuilt), it keeps the last good copy it opened, provided that copy
+is still whole; with none, keyword search answers from the database (fallback.py) and
+semantic search is left out, saying so.
+
+tantivy maps the segment files into memory: a file written over or truncated in place
+changes what the open searcher reads (and reading a mapping past the end of a truncated
+file kills the process with SIGBUS). Before each search the reader compares each file it
+has open with what it checked (inode, size, times: a few ``stat`` calls); a file changed in
+place is checked again, and a searcher whose file no longer holds what was written is
+dropped. The vector file is read into memory, never mapped.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
 import time
 import zlib
@@ -31,8 +40,12 @@ from paperwire.search.integrity import (
     VECTORS,
     WATERMARK_SLACK,
     IndexState,
+    Stamp,
     index_dir,
     match_lexical,
+    open_regular,
+    stamp_of,
+    unreadable,
 )
 from paperwire.search.text import NO_FILTERS, SORT_FIELDS, Filters, ParsedQuery, day_number, sort_keys, title_key
 
@@ -53,7 +66,7 @@ def index_version(folder: Path | None = None) -> str:
     """Changes whenever this node's indexes do (each update rewrites state.json last)."""
     try:
         return str(((folder or index_dir()) / STATE).stat().st_mtime_ns)
-    except FileNotFoundError:
+    except OSError:  # missing, or the index folder is not a folder
         return "none"
 
 
@@ -188,6 +201,7 @@ class LexicalIndex:
         self._index: tantivy.Index | None = None
         self._searcher: tantivy.Searcher | None = None
         self._generation: str | None = None
+        self._files: dict[str, Stamp] = {}  # each file the searcher reads, as it was checked
         self._freshness = Freshness(folder)
         self._lock = threading.Lock()
         self._categories: tuple | None = None
@@ -196,16 +210,32 @@ class LexicalIndex:
     def opened(self) -> tuple[tantivy.Index, tantivy.Searcher] | None:
         """The index and a searcher of its last good commit, or None when there is none."""
         with self._lock:
-            if self._freshness.due():
+            if self._freshness.due() or self._changed_in_place():
                 self._refresh()
             return (self._index, self._searcher) if self._searcher is not None else None
 
+    def _changed_in_place(self) -> str | None:
+        """The first file the open searcher reads that was written since it was checked: the same
+        inode (the one mapped) with another size or time. A file deleted or replaced by another
+        leaves the mapped one as it was."""
+        for name, (inode, *checked) in self._files.items():
+            try:
+                now = stamp_of(os.stat(self.path / name))
+            except OSError:
+                continue
+            if now[0] == inode and list(now[1:]) != checked:
+                return name
+        return None
+
     def _refresh(self) -> None:
-        state = IndexState.load(self.folder)
-        record, problem = match_lexical(self.folder, state)
-        if state.version != SCHEMA_VERSION:
-            record, problem = None, f"{STATE} is unreadable or from another version"
-        if record is not None:
+        for attempt in range(2):  # a rebuilt directory swapped in while tantivy opened it: once more
+            state = IndexState.load(self.folder)
+            stamps: dict[str, Stamp] = {}
+            record, problem = match_lexical(self.folder, state, stamps=stamps)
+            if state.version != SCHEMA_VERSION:
+                record, problem = None, f"{STATE} is unreadable or from another version"
+            if record is None:
+                break
             try:
                 if self._index is None or record["generation"] != self._generation:
                     index = open_lexical(self.path)
@@ -218,11 +248,18 @@ class LexicalIndex:
                 else:
                     self._index, self._searcher, self._generation = index, searcher, record["generation"]
                     self.watermark = state.watermark
+                    self._files = stamps
+                break
             except BaseException as error:
                 if not index_failure(error):
                     raise
-                log.warning("opening the lexical index failed: %s", error)
+                if attempt:
+                    log.warning("opening the lexical index failed: %s", error)
                 problem = "lexical/ cannot be opened"
+        if problem and self._searcher is not None and (changed := self._changed_in_place()):
+            log.warning("search index: lexical/%s was changed in place; the open copy is dropped", changed)
+            self._index = self._searcher = self._generation = None
+            self._files = {}
         if problem and problem != self.problem:
             log.warning("search index: %s; %s", problem, "keeping the copy open" if self._searcher else "falling back")
         self.problem = problem
@@ -466,15 +503,18 @@ class VectorIndex:
             return f"{VECTORS} was built with another model"
         records = state.records("vectors")
         try:
-            stat = self.path.stat()
-            stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
-            if self._loaded and self._loaded[0] == stamp and any(r["crc"] == self._loaded[1] for r in records):
-                return None
-            data = self.path.read_bytes()
+            with open_regular(self.path) as file:
+                stat = os.fstat(file.fileno())
+                stamp = stamp_of(stat)
+                if self._loaded and self._loaded[0] == stamp and any(r["crc"] == self._loaded[1] for r in records):
+                    return None
+                if not any(r["size"] == stat.st_size for r in records):
+                    return f"{VECTORS} has {stat.st_size} bytes; {records[0]['size']} were written"
+                data = file.read(stat.st_size + 1)
         except FileNotFoundError:
             return f"{VECTORS} is missing"
         except OSError as error:
-            return f"{VECTORS} is unreadable ({error.strerror})"
+            return unreadable(VECTORS, error)
         crc = zlib.crc32(data)
         record = next((r for r in records if r["size"] == len(data) and r["crc"] == crc), None)
         if record is None:

@@ -12,6 +12,13 @@ Files are replaced, never rewritten in place: written under a temporary name, fs
 renamed over the old one; a rebuilt lexical directory is exchanged with the old one in one
 ``renameat2`` call. The state lists the records of files about to be swapped in, so a reader
 accepts the old files or the new ones, never a mix, and never half of a file.
+
+Every path is also checked for its kind: a file where a folder belongs (or the index folder
+itself a file), a folder or a named pipe where a file belongs fails the check, is never read
+(a pipe would block the reader), and is moved aside by the updater as
+``<name>.damaged-<UTC time>`` (never deleted: it may be something an operator wants) before
+it rebuilds. One writer at a time holds ``index.lock``, beside the index folder, so that the
+folder itself can be moved aside under it.
 """
 
 from __future__ import annotations
@@ -22,10 +29,14 @@ import datetime as dt
 import errno
 import fcntl
 import json
+import logging
 import os
 import shutil
+import stat as stat_module
 import threading
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,14 +47,149 @@ LEXICAL = "lexical"
 VECTORS = "vectors.usearch"
 STATE = "state.json"
 REBUILDING = "rebuilding.json"
-WRITE_LOCK = ".write.lock"
 # Rows committed by a slower transaction may carry an updated_at (or upvotes_changed_at) a
 # little before the watermark; each run looks that far back again (re-indexing is harmless).
 WATERMARK_SLACK = dt.timedelta(minutes=5)
+NEW_LEXICAL = "lexical.new"
+NOT_BUILT = "the index has not been built"
+MAX_JSON = 16 << 20  # bytes of state.json or meta.json read at most
+log = logging.getLogger(__name__)
 
 
 def index_dir() -> Path:
     return Path(settings.PAPERWIRE_HOME) / "index"
+
+
+def lock_path(folder: Path) -> Path:
+    """The writers' lock: beside the index folder, which may be moved aside under it."""
+    return folder.with_name(folder.name + ".lock")
+
+
+# --- what kind of thing is at a path ------------------------------------------------------------
+
+FILE, FOLDER = "a file", "a folder"
+UNEXAMINED = "beyond reach"  # what kind() says of a path it cannot stat (permissions)
+# What each name in the index folder must be; the updater moves aside anything else found there.
+KINDS = {LEXICAL: FOLDER, VECTORS: FILE, STATE: FILE, REBUILDING: FILE, NEW_LEXICAL: FOLDER}
+
+
+def describe(mode: int) -> str:
+    if stat_module.S_ISREG(mode):
+        return FILE
+    if stat_module.S_ISDIR(mode):
+        return FOLDER
+    if stat_module.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat_module.S_ISSOCK(mode):
+        return "a socket"
+    return "a device file"
+
+
+def kind(path: Path) -> str | None:
+    """FILE, FOLDER or what else is at ``path`` (links followed); None when nothing is there
+    (or a folder on the way is missing or is not a folder: that is reported for the folder)."""
+    try:
+        return describe(os.stat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return "a broken link" if os.path.islink(path) else None
+    except OSError as error:  # a folder on the way that cannot be searched: not a reason to answer 500
+        return f"{UNEXAMINED} ({error.strerror})"
+
+
+class WrongKind(OSError):
+    """A folder, a named pipe... where a file must be read."""
+
+    def __init__(self, path: Path, found: str) -> None:
+        super().__init__(errno.EISDIR if found == FOLDER else errno.EINVAL, f"{found}, not a file", str(path))
+        self.found = found
+
+
+def open_regular(path: Path):
+    """``path`` opened for reading (binary), provided it is a regular file: WrongKind when it is a
+    folder, a named pipe or a device (opening never waits on a pipe), another OSError when it
+    cannot be opened."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat_module.S_ISREG(mode):
+            raise WrongKind(path, describe(mode))
+        os.set_blocking(descriptor, True)
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def read_regular(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of the regular file ``path`` (ValueError past ``limit`` bytes)."""
+    with open_regular(path) as file:
+        data = file.read() if limit is None else file.read(limit + 1)
+    if limit is not None and len(data) > limit:
+        raise ValueError(f"larger than {limit} bytes")
+    return data
+
+
+def unreadable(name: str, error: OSError) -> str:
+    """How an OSError reading ``name`` reads in a reason."""
+    if isinstance(error, WrongKind):
+        return f"{name} is {error.found}, not a file"
+    return f"{name} is unreadable ({error.strerror or error})"
+
+
+def move_aside(path: Path) -> Path | None:
+    """Rename ``path`` to ``<name>.damaged-<UTC time>`` beside it (never deleting it); the new
+    path, or None when nothing was there any more."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    for attempt in range(1000):
+        aside = path.with_name(f"{path.name}.damaged-{stamp}" + (f"-{attempt}" if attempt else ""))
+        if os.path.lexists(aside):
+            continue
+        try:
+            os.rename(path, aside)
+        except FileNotFoundError:
+            return None
+        log.warning("%s was %s: moved aside to %s", path, kind(aside), aside.name)
+        return aside
+    raise FileExistsError(errno.EEXIST, "no free name to move it aside to", str(path))
+
+
+def clear_the_way(folder: Path) -> list[str]:
+    """Move aside (under the write lock) whatever stands where the index folder or one of its
+    files or folders must be, and make sure the folder exists; what was moved, as sentences."""
+    moved = []
+    found = kind(folder)
+    if misplaced(found, FOLDER) and (aside := move_aside(folder)):
+        moved.append(f"{folder.name}/ was {found}: moved aside to {aside.name}")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, wanted in KINDS.items():
+        found = kind(folder / name)
+        if misplaced(found, wanted) and (aside := move_aside(folder / name)):
+            moved.append(f"{name} was {found}: moved aside to {aside.name}")
+    return moved
+
+
+def misplaced(found: str | None, wanted: str) -> bool:
+    """Whether what was found must be moved aside (what cannot be examined cannot be moved either)."""
+    return found not in (None, wanted) and not found.startswith(UNEXAMINED)
+
+
+@contextmanager
+def write_lock(folder: Path) -> Iterator[None]:
+    """One writer at a time: an exclusive lock on ``index.lock`` beside ``folder``."""
+    path = lock_path(folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        if misplaced(kind(path), FILE):
+            move_aside(path)
+        with open(path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                held = os.fstat(lock.fileno()).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                held = False
+            if held:  # else the file was moved or replaced while this process waited for it
+                yield
+                return
 
 
 # --- writing files whole ------------------------------------------------------------------------
@@ -106,6 +252,7 @@ def exchange_directory(new: Path, target: Path) -> None:
 
 
 def remove(path: Path) -> None:
+    """Delete a file or folder this program wrote (an old index, a temporary file)."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:
@@ -126,7 +273,7 @@ def checksum(path: Path, *, memo: bool = True) -> int:
         if memo and key in _checksums:
             return _checksums[key]
     crc = 0
-    with open(path, "rb") as file:
+    with open_regular(path) as file:
         while chunk := file.read(1 << 20):
             crc = zlib.crc32(chunk, crc)
     with _checksums_lock:
@@ -141,7 +288,7 @@ def lexical_commit(path: Path) -> tuple[int, int, set[str]]:
 
     OSError when the file cannot be read, ValueError when it is not a tantivy commit."""
     try:
-        meta = json.loads((path / "meta.json").read_text())
+        meta = json.loads(read_regular(path / "meta.json", MAX_JSON))
         papers, segments = 0, set()
         for segment in meta["segments"]:
             deletes = segment.get("deletes") or {}
@@ -152,13 +299,14 @@ def lexical_commit(path: Path) -> tuple[int, int, set[str]]:
         raise ValueError(f"not a tantivy commit: {error}") from None
 
 
+def segment_files(path: Path, segments: set[str]) -> list[str]:
+    return [name for name in sorted(os.listdir(path)) if name.split(".", 1)[0] in segments]
+
+
 def lexical_record(path: Path, generation: str) -> dict:
     """What the lexical index in ``path`` holds, as written: recorded in state.json."""
     opstamp, papers, segments = lexical_commit(path)
-    files = {}
-    for name in sorted(os.listdir(path)):
-        if name.split(".", 1)[0] in segments:
-            files[name] = [(path / name).stat().st_size, checksum(path / name)]
+    files = {name: [(path / name).stat().st_size, checksum(path / name)] for name in segment_files(path, segments)}
     return {"generation": generation, "opstamp": opstamp, "papers": papers, "files": files}
 
 
@@ -201,7 +349,7 @@ class IndexState:
     def load(cls, folder: Path) -> IndexState:
         """The state; version 0 when it is missing or unreadable (everything is then rebuilt)."""
         try:
-            data = json.loads((folder / STATE).read_text())
+            data = json.loads(read_regular(folder / STATE, MAX_JSON))
             state = cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
             if state.watermark is not None:
                 dt.datetime.fromisoformat(state.watermark)
@@ -226,54 +374,93 @@ class IndexState:
         write_atomically(folder / STATE, json.dumps(dataclasses.asdict(self)).encode())
 
 
-def match_lexical(folder: Path, state: IndexState, memo: bool = True) -> tuple[dict | None, str | None]:
+Stamp = tuple[int, int, int, int]  # inode, size, mtime and ctime (ns) of a file
+
+
+def stamp_of(result: os.stat_result) -> Stamp:
+    return (result.st_ino, result.st_size, result.st_mtime_ns, result.st_ctime_ns)
+
+
+def match_lexical(
+    folder: Path,
+    state: IndexState,
+    memo: bool = True,
+    *,
+    accept_newer: bool | None = None,
+    stamps: dict[str, Stamp] | None = None,
+) -> tuple[dict | None, str | None]:
+    """The record the lexical index matches, or None and what is wrong with it.
+
+    A commit newer than every record is accepted (unchecked) only while a writer holds the
+    lock, between its commit and its record (``accept_newer``: None to ask the lock); left by
+    a writer that was stopped there, it is a problem: its files were never recorded.
+    ``stamps``: filled with the stamp of each file checked, as it was checked."""
     records = state.records("lexical")
     if not records:
         return None, "lexical/ has not been built"
     path = folder / LEXICAL
-    if not path.is_dir():
+    found = kind(path)
+    if found is None:
         return None, "lexical/ is missing"
+    if found != FOLDER:
+        return None, f"lexical/ is {found}, not a folder"
     try:
         opstamp, papers, _ = lexical_commit(path)
     except FileNotFoundError:
         return None, "lexical/meta.json is missing"
     except OSError as error:
-        return None, f"lexical/meta.json is unreadable ({error.strerror})"
+        return None, unreadable("lexical/meta.json", error)
     except ValueError as error:
         return None, f"lexical/meta.json is unreadable ({error})"
-    problem = None
+    problem = exact_problem = None
     for record in records:
         if opstamp != record["opstamp"]:
-            if opstamp > record["opstamp"] and papers >= record["papers"]:
-                return record, None  # a newer commit, whose record is being written
             problem = f"lexical/ holds {papers} papers (commit {opstamp}); {record['papers']} were written"
-            continue
-        if papers != record["papers"]:
-            problem = f"lexical/ holds {papers} papers; {record['papers']} were written"
-            continue
-        problem = _damaged_file(path, record["files"], memo)
-        if problem is None:
-            return record, None
+        elif papers != record["papers"]:
+            exact_problem = f"lexical/ holds {papers} papers; {record['papers']} were written"
+        else:
+            if stamps is not None:
+                stamps.clear()
+            exact_problem = _damaged_file(path, record["files"], memo, stamps)
+            if exact_problem is None:
+                return record, None
+    if exact_problem:
+        return None, exact_problem
+    newest = records[-1]
+    if opstamp > max(r["opstamp"] for r in records) and papers >= newest["papers"]:
+        if accept_newer or (accept_newer is None and writer_running(folder)):
+            return newest, None  # a newer commit, whose record is being written
+        return None, "lexical/ holds a commit that no update recorded (a writer was stopped)"
     return None, problem
 
 
-def _damaged_file(path: Path, files: dict, memo: bool) -> str | None:
+def _damaged_file(path: Path, files: dict, memo: bool, stamps: dict[str, Stamp] | None) -> str | None:
     for name, (size, crc) in files.items():
         try:
-            if (path / name).stat().st_size != size:
-                return f"lexical/{name} is not the size it was written"
+            before = os.stat(path / name)
+            if before.st_size != size or not stat_module.S_ISREG(before.st_mode):
+                found = describe(before.st_mode)
+                return (
+                    f"lexical/{name} is {found}, not a file"
+                    if found != FILE
+                    else f"lexical/{name} is not the size it was written"
+                )
             if checksum(path / name, memo=memo) != crc:
                 return f"lexical/{name} is damaged (checksum)"
+            if stamps is not None:
+                stamps[name] = stamp_of(before)
         except FileNotFoundError:
             return f"lexical/{name} is missing"
         except OSError as error:
-            return f"lexical/{name} is unreadable ({error.strerror})"
+            return unreadable(f"lexical/{name}", error)
     return None
 
 
-def check_lexical(folder: Path, state: IndexState, *, memo: bool = True) -> str | None:
+def check_lexical(
+    folder: Path, state: IndexState, *, memo: bool = True, accept_newer: bool | None = None
+) -> str | None:
     """What is wrong with the lexical index, or None when it holds what was written."""
-    return match_lexical(folder, state, memo)[1]
+    return match_lexical(folder, state, memo, accept_newer=accept_newer)[1]
 
 
 def match_vectors(folder: Path, state: IndexState, memo: bool = True) -> tuple[dict | None, str | None]:
@@ -282,14 +469,17 @@ def match_vectors(folder: Path, state: IndexState, memo: bool = True) -> tuple[d
         return None, f"{VECTORS} has not been built"
     path = folder / VECTORS
     try:
-        size = path.stat().st_size
+        result = os.stat(path)
+        if not stat_module.S_ISREG(result.st_mode):
+            return None, f"{VECTORS} is {describe(result.st_mode)}, not a file"
+        size = result.st_size
         if not any(r["size"] == size for r in records):
             return None, f"{VECTORS} has {size} bytes; {records[0]['size']} were written (truncated or overwritten)"
         crc = checksum(path, memo=memo)
     except FileNotFoundError:
         return None, f"{VECTORS} is missing"
     except OSError as error:
-        return None, f"{VECTORS} is unreadable ({error.strerror})"
+        return None, unreadable(VECTORS, error)
     record = next((r for r in records if r["size"] == size and r["crc"] == crc), None)
     return record, None if record else f"{VECTORS} is damaged (checksum)"
 
@@ -301,37 +491,54 @@ def check_vectors(folder: Path, state: IndexState, *, memo: bool = True) -> str 
 
 def settle(folder: Path, state: IndexState) -> IndexState:
     """The state of whole indexes with the records their files match as the current ones (after a
-    writer was stopped while swapping files in)."""
+    writer was stopped while swapping files in). Called by the writer, under the lock."""
     if state.pending:
-        state.lexical = match_lexical(folder, state, True)[0]
+        state.lexical = match_lexical(folder, state, True, accept_newer=False)[0]
         state.vectors = match_vectors(folder, state, True)[0] if state.model else None
         state.pending = {}
     return state
 
 
-def check(folder: Path | None = None, state: IndexState | None = None, *, memo: bool = True) -> dict[str, str]:
+def check(
+    folder: Path | None = None,
+    state: IndexState | None = None,
+    *,
+    memo: bool = True,
+    accept_newer: bool | None = None,
+) -> dict[str, str]:
     """The one integrity check: what is wrong with each index ("lexical", "vectors"); {} if whole.
 
     ``memo``: trust the checksum of a file this process has read before and that has not been
     written since (by its inode, size and times); the updater reads everything every time.
+    ``accept_newer``: see match_lexical (the writer passes False: it holds the lock).
     """
     folder = folder or index_dir()
+    found = kind(folder)
+    if found not in (None, FOLDER):
+        reason = f"{folder.name}/ is {found}, not a folder"
+        return {"lexical": reason, "vectors": reason}
     state = state or IndexState.load(folder)
     if state.version != SCHEMA_VERSION:
-        if (folder / STATE).exists():
-            reason = f"{STATE} is unreadable or from another version"
+        found = kind(folder / STATE)
+        if found is None:
+            reason = NOT_BUILT
+        elif found != FILE:
+            reason = f"{STATE} is {found}, not a file"
         else:
-            reason = "the index has not been built"
+            reason = f"{STATE} is unreadable or from another version"
         return {"lexical": reason, "vectors": reason}
-    problems = {"lexical": check_lexical(folder, state, memo=memo), "vectors": check_vectors(folder, state, memo=memo)}
+    problems = {
+        "lexical": check_lexical(folder, state, memo=memo, accept_newer=accept_newer),
+        "vectors": check_vectors(folder, state, memo=memo),
+    }
     return {name: problem for name, problem in problems.items() if problem}
 
 
 def writer_running(folder: Path) -> bool:
     """Whether a process holds the index write lock (an update or a rebuild is under way)."""
     try:
-        descriptor = os.open(folder / WRITE_LOCK, os.O_RDONLY)
-    except FileNotFoundError:
+        descriptor = os.open(lock_path(folder), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
         return False
     try:
         fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -346,7 +553,7 @@ def writer_running(folder: Path) -> bool:
 def rebuilding(folder: Path) -> str | None:
     """Why the running writer is rebuilding an index, or None when none is being rebuilt."""
     try:
-        reason = json.loads((folder / REBUILDING).read_text())["reason"]
+        reason = json.loads(read_regular(folder / REBUILDING, MAX_JSON))["reason"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return str(reason) if writer_running(folder) else None

@@ -8,8 +8,9 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+
+from paperwire.papers import latex
 
 MAX_QUERY_CHARS = 1000
 MAX_TERMS = 64
@@ -108,15 +109,24 @@ def embedding_text(title: str, abstract: str) -> str:
 
 
 def highlight(text: str, stems: set[str], analyze, width: int = 300) -> SafeString:
-    """An escaped window of ``text`` around the densest run of query terms, terms in <mark>."""
+    """An escaped window of ``text`` around the densest run of query terms, terms in <mark>.
+
+    A formula or a link is whole or absent, never marked inside, and shown as the page shows it
+    (paperwire/papers/latex.py): the window's edges move to its edges."""
     tokens = [(m.start(), m.end(), m.group()) for m in WORD.finditer(text)]
+    found = {start: segment for start, segment in latex.located(text)}
+    formulas = [(start, start + len(segment.raw)) for start, segment in found.items()]
     stem_of: dict[str, str] = {}  # abstracts repeat their words: stem each one once
     for _, _, word in tokens:
         if word not in stem_of:
             stem_of[word] = _stem(analyze, word)
-    hits = [i for i, (_, _, word) in enumerate(tokens) if stems and stem_of[word] in stems]
-    if not tokens:
-        return mark_safe(escape(text[:width]))
+    hits = [
+        i
+        for i, (start, end, word) in enumerate(tokens)
+        if stems and stem_of[word] in stems and not any(s < end and start < e for s, e in formulas)
+    ]
+    if not tokens and not formulas:
+        return mark_safe(latex.text_html(text[:width]))
     start_token = 0
     if hits:
         best = max(hits, key=lambda i: sum(1 for j in hits if i <= j < i + 30))
@@ -124,14 +134,23 @@ def highlight(text: str, stems: set[str], analyze, width: int = 300) -> SafeStri
     begin = tokens[start_token][0] if start_token else 0
     end = min(len(text), begin + width)
     if end < len(text):  # end on a word boundary
-        end = max((e for _, e, _ in tokens if e <= end), default=end)
-    hit_spans = [(tokens[i][0], tokens[i][1]) for i in hits if begin <= tokens[i][0] and tokens[i][1] <= end]
+        end = max((e for _, e, _ in tokens if begin < e <= end), default=end)
+    for s, e in formulas:
+        if s < begin < e:
+            begin = s
+        if s < end < e:  # keep a formula that starts the window or is not too long, else cut before it
+            end = e if s <= begin or e - begin <= 2 * width else s
+    pieces = [(s, e, "mark") for s, e, _ in (tokens[i] for i in hits) if begin <= s and e <= end]
+    pieces += [(s, e, "latex") for s, e in formulas if begin <= s and e <= end]
     out, cursor = [], begin
-    for s, e in hit_spans:
-        out.append(escape(text[cursor:s]))
-        out.append(f"<mark>{escape(text[s:e])}</mark>")
+    for s, e, kind in sorted(pieces):
+        out.append(latex.text_html(text[cursor:s]))
+        if kind == "mark":
+            out.append(f"<mark>{latex.text_html(text[s:e])}</mark>")
+        else:
+            out.append(latex.segment_html(found[s]))
         cursor = e
-    out.append(escape(text[cursor:end]))
+    out.append(latex.text_html(text[cursor:end]))
     prefix = "… " if begin > 0 else ""
     suffix = " …" if end < len(text) else ""
     return mark_safe(prefix + "".join(out) + suffix)

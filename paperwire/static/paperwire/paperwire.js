@@ -1,4 +1,5 @@
-// Progressive enhancement: votes without a page reload, BibTeX to the clipboard.
+// Progressive enhancement: votes without a page reload, BibTeX to the clipboard, a menu that
+// closes with Escape.
 // Everything works without this file; forms post and redirect as usual.
 document.addEventListener("submit", async (event) => {
   const form = event.target;
@@ -44,4 +45,18 @@ document.addEventListener("click", async (event) => {
     window.getSelection().removeAllRanges();
     window.getSelection().addRange(range);
   }
+});
+
+// The menu (a <details>, which opens and closes without this file) also closes with Escape,
+// giving the focus back to its button, and when a click lands outside it.
+const menu = () => document.querySelector("details.site-menu[open]");
+document.addEventListener("keydown", (event) => {
+  const open = menu();
+  if (event.key !== "Escape" || !open) return;
+  open.open = false;
+  open.querySelector("summary").focus();
+});
+document.addEventListener("click", (event) => {
+  const open = menu();
+  if (open && !open.contains(event.target)) open.open = false;
 });

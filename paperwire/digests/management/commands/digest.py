@@ -1,8 +1,7 @@
-import datetime as dt
-
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from paperwire import argtypes
 from paperwire.digests.content import DigestPeriod
 from paperwire.digests.sending import send_period
 
@@ -18,7 +17,11 @@ class Command(BaseCommand):
             choices=("daily", "weekly"),
             help="only this frequency (default: both, each for its own period)",
         )
-        send.add_argument("--date", help="the day, or a day of the ISO week (default: the last complete one, UTC)")
+        send.add_argument(
+            "--date",
+            type=argtypes.day,
+            help="the day, or a day of the ISO week (default: the last complete one, UTC)",
+        )
         send.add_argument("--dry-run", action="store_true", help="print who would get what; send nothing")
         send.add_argument(
             "--resend-uncertain",
@@ -27,10 +30,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, frequency, date, dry_run, resend_uncertain, **options):
-        try:
-            day = dt.date.fromisoformat(date) if date else None
-        except ValueError:
-            raise CommandError(f"invalid date {date!r}: expected YYYY-MM-DD") from None
+        day = date
         today = timezone.now().date()
         problems = []
         for each in [frequency] if frequency else ["daily", "weekly"]:

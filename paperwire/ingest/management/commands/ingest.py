@@ -1,19 +1,11 @@
-import datetime as dt
-
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from paperwire import argtypes
 from paperwire.ingest import sources
 from paperwire.ingest.submissions import complete_pending_submissions
 from paperwire.search.indexer import update_indexes
-
-
-def iso_day(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise CommandError(f"invalid date {text!r}: expected YYYY-MM-DD") from None
 
 
 class Command(BaseCommand):
@@ -27,11 +19,11 @@ class Command(BaseCommand):
         hf = subcommands.add_parser("hf-daily", help="Hugging Face /api/daily_papers, one request a day")
         hf.add_argument("--no-index", action="store_true", help="leave the search indexes for `paperwire index`")
         when = hf.add_mutually_exclusive_group()
-        when.add_argument("--date", help="one day, YYYY-MM-DD")
-        when.add_argument("--since", help="every day from this one to today, YYYY-MM-DD")
+        when.add_argument("--date", type=argtypes.day, help="one day, YYYY-MM-DD")
+        when.add_argument("--since", type=argtypes.day, help="every day from this one to today, YYYY-MM-DD")
         arxiv = subcommands.add_parser("arxiv", help="the newest submissions of arXiv categories")
-        arxiv.add_argument("--category", action="append", dest="categories", metavar="C")
-        arxiv.add_argument("--since", help="papers first published on or after this day, YYYY-MM-DD")
+        arxiv.add_argument("--category", type=argtypes.arxiv_category, action="append", dest="categories", metavar="C")
+        arxiv.add_argument("--since", type=argtypes.day, help="papers first published on or after this day, YYYY-MM-DD")
         arxiv.add_argument("--no-index", action="store_true", help="leave the search indexes for `paperwire index`")
         pending = subcommands.add_parser(
             "submissions", help="the arXiv metadata of submissions still waiting for it, then put them on the feed"
@@ -45,17 +37,15 @@ class Command(BaseCommand):
             return
         if source == "hf-daily":
             if options["date"]:
-                days = [iso_day(options["date"])]
+                days = [options["date"]]
             elif options["since"]:
-                days = sources.days_between(iso_day(options["since"]), today)
+                days = sources.days_between(options["since"], today)
             else:
                 days = sources.hf_daily_resume_days(today)
-            if days and days[0] > today:
-                raise CommandError(f"{days[0]} is in the future")
             report = sources.hf_daily(days)
         else:
             categories = options["categories"] or settings.ARXIV_CATEGORIES
-            since = iso_day(options["since"]) if options["since"] else sources.arxiv_resume_since(categories, today)
+            since = options["since"] or sources.arxiv_resume_since(categories, today)
             report = sources.arxiv_listing(categories, since)
         for where, reason in report.rejected[:100]:
             self.stderr.write(f"rejected {where}: {reason}")

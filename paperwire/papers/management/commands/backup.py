@@ -29,12 +29,15 @@ class Command(BaseCommand):
         if output is None:
             stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
             output = Path(settings.PAPERWIRE_HOME) / "backups" / f"paperwire-{stamp}.sqlite3"
-        output.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if output.exists():
             raise CommandError(f"{output} exists already")
         partial = output.with_name(output.name + ".partial")
-        partial.unlink(missing_ok=True)  # left by a run that was killed
-        os.close(private_file(partial))  # password hashes and addresses: readable by the owner only
+        try:
+            output.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            partial.unlink(missing_ok=True)  # left by a run that was killed
+            os.close(private_file(partial))  # password hashes and addresses: readable by the owner only
+        except OSError as error:
+            raise CommandError(f"cannot write {output}: {error.strerror or error}") from None
         # SQLite's online backup API copies a consistent snapshot while others keep writing.
         with closing(sqlite3.connect(source_path, timeout=30)) as source, closing(sqlite3.connect(partial)) as target:
             source.backup(target, pages=4096)

@@ -1,16 +1,27 @@
 """`paperwire serve`: gunicorn with threaded workers, plus a child process building, repairing and
 updating the search indexes in the background."""
 
+import os
+import socket
 import subprocess
 import sys
 
 from django.conf import settings
-from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from gunicorn.app.base import BaseApplication
 
+from paperwire import argtypes
 from paperwire.serving import MAX_REQUEST_LINE, JsonErrorWorker
+from paperwire.siteurl import serve_on
+from paperwire.staticstorage import collect
+
+MAX_PROCESSES = MAX_THREADS = 64
+INDEXER_NICENESS = 10
+
+
+def lower_priority() -> None:
+    os.nice(INDEXER_NICENESS)
 
 
 class PaperwireServer(BaseApplication):
@@ -34,32 +45,46 @@ class Command(BaseCommand):
     help = "Serve the site and the API."
 
     def add_arguments(self, parser):
-        parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
-        parser.add_argument("--threads", type=int, default=4, help="threads per process (default 4)")
+        parser.add_argument("--host", type=argtypes.host, default="127.0.0.1")
+        parser.add_argument("--port", type=argtypes.port, default=8000)
+        parser.add_argument(
+            "--workers", type=argtypes.integer(1, MAX_PROCESSES), default=1, help="processes (default 1)"
+        )
+        parser.add_argument(
+            "--threads", type=argtypes.integer(1, MAX_THREADS), default=4, help="threads per process (default 4)"
+        )
 
     def handle(self, *args, host, port, workers, threads, **options):
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        check_listening(host, port, address)
         # The index files are derived from the database. A child process brings them up to date
         # (builds them, or rebuilds whatever is missing or damaged) while the site already
         # serves, then keeps them fresh; /healthz says "degraded" until they are whole. This
         # process forks the web workers, so it must hold no model runtime threads, index
         # handles nor database connection.
         self.stdout.flush()
-        call_command("collectstatic", interactive=False, verbosity=0)
+        # Into a fresh folder swapped in whole, unless the folder holds, whole, what the same
+        # sources gave last time: whatever happened to the copies is repaired at the next start.
+        # Should it fail (logged), pages link the package's files (/healthz: degraded).
+        collect()
         connections.close_all()
         command = [sys.executable, "-m", "paperwire", "index"]
         if settings.INDEX_INTERVAL > 0:
-            command += ["--every", str(settings.INDEX_INTERVAL)]
-        indexer = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        self.stdout.write(f"Paperwire serving on http://{host}:{port}/ ({workers} × {threads} threads)")
+            command += ["--every", f"{settings.INDEX_INTERVAL:f}"]  # plain digits, as --every reads them
+        # At a lower CPU priority: on a small machine, a long catch-up (embeddings) must not slow
+        # the pages down, nor the start-up of the workers.
+        indexer = subprocess.Popen(command, stdout=subprocess.DEVNULL, preexec_fn=lower_priority)
+        # Links in pages, feeds and mail follow the address served on unless PAPERWIRE_BASE_URL
+        # names the public one; the workers forked below inherit it.
+        url = serve_on(host, port)
+        self.stdout.write(f"Paperwire serving on {url}/ ({workers} × {threads} threads)")
         self.stdout.flush()
         try:
             PaperwireServer(
                 {
-                    "bind": f"{host}:{port}",
-                    "workers": max(workers, 1),
-                    "threads": max(threads, 1),
+                    "bind": address,
+                    "workers": workers,
+                    "threads": threads,
                     "worker_class": JsonErrorWorker,  # gthread, with JSON 414 and 431
                     "limit_request_line": MAX_REQUEST_LINE,
                     "timeout": 60,
@@ -77,3 +102,16 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:  # in a long rebuild: safe to stop, it swaps files in whole
                 indexer.kill()
                 indexer.wait()
+
+
+def check_listening(host: str, port: int, address: str) -> None:
+    """Refuse, in one line, an address gunicorn could not listen on (an unknown host, one not of
+    this machine, a port in use or reserved) before anything starts: gunicorn would retry for
+    five seconds, then exit with a page of log lines."""
+    try:
+        family, kind, protocol, _, where = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
+            probe.bind(where)
+    except OSError as error:  # socket.gaierror included
+        raise CommandError(f"cannot listen on {address}: {error.strerror or error}") from None

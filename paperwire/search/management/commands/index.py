@@ -5,6 +5,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from paperwire import argtypes
 from paperwire.search.indexer import update_indexes
 
 log = logging.getLogger(__name__)
@@ -16,14 +17,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--rebuild", action="store_true", help="delete the index files and build them again")
         parser.add_argument(
-            "--every", type=float, metavar="SECONDS", help="keep running, updating every SECONDS, until SIGTERM"
+            "--every",
+            type=argtypes.seconds(86_400),
+            metavar="SECONDS",
+            help="keep running, updating every SECONDS, until SIGTERM",
         )
 
     def handle(self, *args, rebuild, every, **options):
-        if every is not None and every <= 0:
-            raise CommandError("--every takes a positive number of seconds")
         if every is None:
-            self.stdout.write(update_indexes(rebuild=rebuild).summary())
+            try:
+                self.stdout.write(update_indexes(rebuild=rebuild).summary())
+            except OSError as error:  # a full disk, a read-only folder...: one clear line, no traceback
+                raise CommandError(failure(error)) from error
             return
         self.update(rebuild=rebuild)
         stopping = []
@@ -46,5 +51,15 @@ class Command(BaseCommand):
             report = update_indexes(rebuild=rebuild, show_progress=False)
             if report.indexed:
                 self.stdout.write(report.summary())
+        except OSError as error:
+            log.error("%s; trying again at the next update", failure(error))
         except Exception:
             log.exception("updating the search indexes failed; trying again at the next update")
+
+
+def failure(error: OSError) -> str:
+    where = f" ({error.filename})" if error.filename else ""
+    return (
+        f"updating the search indexes failed: {error.strerror or error}{where}; the index files were left as they "
+        "were (search answers from them, or from a fallback where they are damaged)"
+    )

@@ -1,7 +1,8 @@
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
+from paperwire import argtypes
 from paperwire.search.engine import MODES, search
 
 
@@ -10,13 +11,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("query")
-        parser.add_argument("--limit", type=int, default=10)
+        parser.add_argument("--limit", type=argtypes.integer(1, 1000), default=10)
         parser.add_argument("--mode", choices=MODES, default="hybrid")
         parser.add_argument("--json", action="store_true", dest="as_json", help="print a JSON array, best first")
 
     def handle(self, *args, query, limit, mode, as_json, **options):
-        if not 1 <= limit <= 1000:
-            raise CommandError("--limit must be between 1 and 1000")
         results = search(query, mode=mode, limit=limit, snippets=False)
         if results.notice:
             self.stderr.write(results.notice)

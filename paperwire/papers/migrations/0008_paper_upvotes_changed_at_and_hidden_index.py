@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('papers', '0006_organization_slug_required'),
+        ('papers', '0007_paper_organization_name'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,275 @@
+"""TeX in titles and abstracts: pages mark formulas up for the browser (tests/test_browser_maths.py
+watches it render them) and make \\href links links; prices stay prices; every other surface
+(API, feeds, markdown twin, mail, <title>) keeps the raw text."""
+
+import glob
+import gzip
+import html as htmlmod
+import json
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+from django.template.defaultfilters import linebreaks_filter, truncatewords
+from django.utils.html import escape
+
+from paperwire.digests.models import Subscriber
+from paperwire.ingest.importer import import_files
+from paperwire.ingest.records import unwrap_abstract
+from paperwire.papers import latex
+from paperwire.papers.citations import bibtex
+from paperwire.papers.models import Paper
+from paperwire.search.indexer import update_indexes
+from tests.conftest import SHARED_DATA, paper, shared_data, write_jsonl
+
+TITLE = r"Attention in $\mathcal{O}(n^2)$ Time and $\frac{a}{b}$ Space"
+ABSTRACT = (
+    r"We bound the cost by $\mathcal{O}(n^2)$ and the ratio by $\frac{a}{b}$, with softmax scores "
+    r"$\text{softmax}(QK^\top)$ over $x \in \mathbb{R}^d$. It costs $5 and $10, or \$20 per run, "
+    r"at 0.95$\pm$0.02 accuracy. A broken formula $\frac{a}{$ stays. Code: "
+    r"\href{https://github.com/good/repo}{here}; never \href{javascript:alert(1)}{this}."
+)
+ATOM = "{http://www.w3.org/2005/Atom}"
+MATHS_SPAN = re.compile(r'<span class="maths[^"]*">(.*?)</span>', re.DOTALL)
+
+
+def segments(text):
+    return [(s.kind, s.tex or s.label or s.raw) for s in latex.split(text)]
+
+
+# --- finding formulas and links --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "It costs $5 and $10.",
+        "a median price around $250, and an average of $306).",
+        "from $5-$10 a run",
+        "$10 or $20 per run at 0.95$ accuracy, or \\$5 at 1.0$",
+        "US$0.50 per audit, see github$.io, a $ alone",
+        "a $ x$ and a $x $ are not formulas",
+        "$a\n\nb$ crosses a paragraph break",
+        r"escaped \$20 and \$30",
+        "an unclosed $x or \\(y or \\[z or $$w",
+    ],
+)
+def test_dollars_that_are_not_maths_stay_text(text):
+    assert segments(text) == [("text", text)]
+    assert latex.html(text) == escape(text.replace("\\$", "$"))
+
+
+def test_formulas_in_every_delimiter():
+    assert segments(r"by $\mathcal{O}(n^2)$.") == [("text", "by "), ("maths", r"\mathcal{O}(n^2)"), ("text", ".")]
+    assert segments(r"0.956$\pm$0.046") == [("text", "0.956"), ("maths", r"\pm"), ("text", "0.046")]
+    assert segments(r"$x \$ y$") == [("maths", r"x \$ y")]
+    assert [(s.kind, s.tex, s.display) for s in latex.split(r"$$a$$ \[b\] \(c\)") if s.kind == "maths"] == [
+        ("maths", "a", True),
+        ("maths", "b", True),
+        ("maths", "c", False),
+    ]
+    assert latex.html(r"$a<b$ & <i>") == '<span class="maths">$a&lt;b$</span> &amp; &lt;i&gt;'
+
+
+def test_links_written_in_latex_become_links_through_the_link_check():
+    assert segments(r"at \href{https://github.com/a/b}{here}.") == [
+        ("text", "at "),
+        ("link", "here"),
+        ("text", "."),
+    ]
+    [link] = latex.split(r"\url{https://x.org/a\_b}")
+    assert (link.kind, link.url, link.label) == ("link", "https://x.org/a_b", "https://x.org/a_b")
+    [link] = latex.split(r"$\href{https://a.org/x}{\texttt{a.org/x}}$")
+    assert (link.kind, link.url, link.label) == ("link", "https://a.org/x", "a.org/x")
+    [link] = latex.split(r"\href{https://a.org}{$x^2$}")
+    assert link.label == "https://a.org"  # a label that is not plain text: the address
+    for hostile in (r"\href{javascript:alert(1)}{x}", r"\url{data:text/html,x}", r"\href{https://a.org\evil}{x}"):
+        assert segments(hostile) == [("text", hostile)]
+    assert latex.html(r"\href{https://a.org/?q=1&r=<2>}{a <b>}") == (
+        '<a class="tex-link" href="https://a.org/?q=1&amp;r=&lt;2&gt;" rel="nofollow noopener">a &lt;b&gt;</a>'
+    )
+    assert latex.html(r"\href{https://a.org}{x}", links=False) == "x"
+
+
+def test_paragraphs_and_shortening_match_django_where_there_is_no_latex():
+    text = "One line\nand the next.\n\nA second  paragraph with <b>tags</b> & more words than four."
+    assert latex.html_paragraphs(text) == linebreaks_filter(text, autoescape=True)
+    for count in (1, 4, 100):
+        assert latex.truncate_words(text, count) == truncatewords(text, count)
+
+
+def test_shortening_never_cuts_a_formula_or_a_link():
+    text = r"one $O(n \log n)$ two \href{https://a.org}{the code here} three $a$b c"
+    assert latex.truncate_words(text, 2) == r"one $O(n \log n)$ …"
+    assert latex.truncate_words(text, 4) == r"one $O(n \log n)$ two \href{https://a.org}{the code here} …"
+    assert latex.truncate_words(text, 5) == r"one $O(n \log n)$ two \href{https://a.org}{the code here} three …"
+
+
+def test_displayed_formulas_get_their_own_line_only_in_the_full_abstract():
+    assert latex.html_paragraphs("a $$x$$ b") == '<p>a <span class="maths display">$$x$$</span> b</p>'
+    assert latex.html("a $$x$$ b") == 'a <span class="maths">$$x$$</span> b'
+
+
+def test_bibtex_keeps_formulas_and_escapes_the_rest():
+    record = Paper(id="2510.99101", title=TITLE + r" for \$20 & 5% of $\frac{a}{$", authors=["Ada Lovelace"])
+    title = re.search(r"title = \{\{(.*)\}\},", bibtex(record))[1]
+    assert title == (
+        r"Attention in $\mathcal{O}(n^2)$ Time and $\frac{a}{b}$ Space for \$20 \& 5\% of \$\frac\{a\}\{\$"
+    )
+
+
+# --- every real abstract ---------------------------------------------------------------------
+
+
+def _corpus():
+    shared_data("arxiv")
+    for path in sorted(glob.glob(str(SHARED_DATA / "arxiv" / "*.jsonl.gz"))):
+        with gzip.open(path, "rt") as lines:
+            for line in lines:
+                yield json.loads(line)
+
+
+def shown_text(segments_) -> str:
+    """What a page shows of these segments before any script runs."""
+    return "".join(
+        s.raw.replace("\\$", "$") if s.is_text else s.label if s.kind == latex.LINK else s.raw for s in segments_
+    )
+
+
+def test_no_character_of_a_real_abstract_is_lost(capsys):
+    records = with_dollar = with_latex = formulas = 0
+    for record in _corpus():
+        records += 1
+        with_dollar += "$" in record["title"] + record["abstract"]
+        abstract = unwrap_abstract(record["abstract"])  # as imports store it
+        found = False
+        for text in (record["title"], abstract):
+            parts = latex.split(text)
+            assert "".join(s.raw for s in parts) == text, record["id"]
+            if len(parts) > 1 or not parts[0].is_text or "\\$" in text:
+                page = re.sub(r"<[^>]+>", "", str(latex.html(text)))
+                assert htmlmod.unescape(page) == shown_text(parts), record["id"]
+                found = found or any(not s.is_text for s in parts)
+        with_latex += found
+        kept = [s.raw for s in latex.split(abstract) if not s.is_text]
+        formulas += len(kept)
+        short = latex.truncate_words(abstract, 60)
+        if kept:
+            shown = [s.raw for s in latex.split(short) if not s.is_text]
+            assert shown == kept[: len(shown)], record["id"]  # whole formulas, in order, none cut
+        elif records % 10 == 0 and "\\$" not in abstract:  # a sample: Django's filters are slow
+            assert short == truncatewords(abstract, 60), record["id"]
+            assert latex.html_paragraphs(abstract) == linebreaks_filter(abstract, autoescape=True), record["id"]
+    with capsys.disabled():
+        print(f"\n{records} papers, {with_dollar} with a $ ({with_dollar / records:.1%}), {with_latex} with LaTeX,")
+        print(f"{formulas} formulas and links in their abstracts")
+    assert records > 70_000 and formulas > 10_000
+
+
+# --- pages mark formulas up; every other surface keeps the raw text --------------------------
+
+
+@pytest.fixture
+def maths_paper(db, tmp_path):
+    records = [
+        paper("2510.99101", TITLE, abstract=ABSTRACT, published="2025-10-20", organization="Maths Lab", upvotes=3),
+        paper("2510.99102", "Prices of $5 and $10", abstract="A softmax study of prices.", published="2025-10-20"),
+    ]
+    import_files([write_jsonl(tmp_path / "maths.jsonl", records)], progress=False)
+    update_indexes()
+
+
+def maths_sources(page: str) -> list[str]:
+    return [htmlmod.unescape(source) for source in MATHS_SPAN.findall(page)]
+
+
+@pytest.mark.django_db
+def test_the_paper_page_marks_formulas_and_keeps_a_plain_title(client, maths_paper):
+    page = client.get("/papers/2510.99101").content.decode()
+    assert f"<title>{escape(TITLE)} · Paperwire</title>" in page
+    assert maths_sources(page) == [
+        r"$\mathcal{O}(n^2)$",
+        r"$\frac{a}{b}$",
+        r"$\mathcal{O}(n^2)$",
+        r"$\frac{a}{b}$",
+        r"$\text{softmax}(QK^\top)$",
+        r"$x \in \mathbb{R}^d$",
+        r"$\pm$",
+        r"$\frac{a}{$",  # KaTeX cannot read it: the browser keeps it as it is
+    ]
+    assert "It costs $5 and $10, or $20 per run" in page
+    assert '<a class="tex-link" href="https://github.com/good/repo" rel="nofollow noopener">here</a>' in page
+    assert r"never \href{javascript:alert(1)}{this}." in page and 'href="javascript' not in page
+    assert re.search(r'<script src="/static/paperwire/maths[.\w]*js" data-katex="/static/vendor/katex/katex', page)
+
+
+@pytest.mark.django_db
+def test_cards_mark_formulas_in_feeds_organizations_and_search(client, maths_paper):
+    for url in ("/papers/date/2025-10-20", "/orgs/maths-lab", "/papers/week/2025-W43"):
+        response = client.get(url, follow=True)
+        assert response.status_code == 200, url
+        page = response.content.decode()
+        assert maths_sources(page)[:3] == [r"$\mathcal{O}(n^2)$", r"$\frac{a}{b}$", r"$\mathcal{O}(n^2)$"], url
+        assert ("Prices of $5 and $10" in page) is ("orgs" not in url), url
+    page = client.get("/search", {"q": "softmax prices"}).content.decode()
+    assert r"$\text{softmax}(QK^\top)$" in maths_sources(page)
+    assert "<mark>softmax</mark>" in page  # the word, where it is text
+    assert all("<mark>" not in source for source in MATHS_SPAN.findall(page))
+    assert "<title>softmax prices · Search · Paperwire</title>" in page
+
+
+@pytest.mark.django_db
+def test_search_snippets_never_cut_a_formula(client, maths_paper):
+    from paperwire.search.text import highlight
+
+    words = " ".join(f"word{i}" for i in range(60))
+    text = f"{words} $a + b + c + d$ {words} needle $\\text{{needle}}$ end"
+    snippet = str(highlight(text, {"needle"}, lambda w: [w.lower()], width=80))
+    assert snippet.count("<mark>needle</mark>") == 1
+    assert '<span class="maths">$\\text{needle}$</span>' in snippet
+    cut = str(highlight(text, {"word59"}, lambda w: [w.lower()], width=30))
+    assert "$a + b" not in cut or '<span class="maths">$a + b + c + d$</span>' in cut
+
+
+@pytest.mark.django_db
+def test_the_api_feeds_markdown_and_bibtex_keep_the_raw_text(client, maths_paper):
+    data = client.get("/api/papers/2510.99101").json()
+    assert (data["title"], data["summary"]) == (TITLE, ABSTRACT)
+    [item] = [i for i in client.get("/api/daily_papers?date=2025-10-20").json() if i["paper"]["id"] == "2510.99101"]
+    assert (item["title"], item["paper"]["summary"]) == (TITLE, ABSTRACT)
+    markdown = client.get("/papers/2510.99101.md").content.decode()
+    assert f"# {TITLE}\n" in markdown and f"\n{ABSTRACT}\n" in markdown
+    atom = ET.fromstring(client.get("/papers/feed.atom").content)
+    entries = {e.find(f"{ATOM}title").text: e for e in atom.findall(f"{ATOM}entry")}
+    assert entries[TITLE].find(f"{ATOM}summary").text == ABSTRACT
+    rss = ET.fromstring(client.get("/papers/feed.rss").content)
+    items = {i.find("title").text: i for i in rss.findall("channel/item")}
+    assert items[TITLE].find("description").text == ABSTRACT
+    for url in ("/papers/feed.atom", "/papers/feed.rss", "/search/feed.atom?q=softmax", "/api/papers/2510.99101"):
+        assert b"maths" not in client.get(url).content, url
+
+
+@pytest.mark.django_db
+def test_the_digest_mail_keeps_the_raw_text(maths_paper, smtp_server, settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from paperwire.digests.content import DigestPeriod
+    from paperwire.digests.sending import send_period
+
+    settings.BASE_URL = "http://testserver"
+    Subscriber.objects.create(
+        email="reader@example.org",
+        frequency="daily",
+        topics="softmax",
+        state=Subscriber.CONFIRMED,
+        confirmed_at=timezone.now(),
+    )
+    report = send_period(DigestPeriod.containing("daily", dt.date(2025, 10, 20)))
+    assert report.sent == 1
+    [message] = smtp_server.handler.messages
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    body = message.get_body(preferencelist=("html",)).get_content()
+    assert TITLE in text
+    assert escape(TITLE) in body and "maths" not in body
