@@ -155,26 +155,28 @@ def api(site, **params) -> tuple[list, dict]:
 def open_the_indexes(site) -> None:
     """Searches enough for every web worker to have the index files open (and mapped)."""
     for round in range(12):
-        api(site, q=f"attention sink emerges open {round}", limit=5)
+        api(site, q="attention sink emerges", round=f"open-{round}", limit=5)
 
 
 def assert_the_site_answers(site, round: str, damage: Damage) -> None:
     """Every surface that reads an index answers 200 with what a reader expects.
 
-    ``round`` makes each URL new, so that no answer comes from the page cache.
+    ``round`` makes each URL new, so that no answer comes from the page cache (a parameter of
+    its own: in the words it would make the query another one, farther from every paper).
     """
     for attempt in range(6):  # each worker: none may answer from files changed under it
-        lexical, headers = api(site, q=f"{SINKS_TITLE} {round} {attempt}", mode="lexical", limit=3)
+        lexical, headers = api(site, q=SINKS_TITLE, round=f"{round}-{attempt}", mode="lexical", limit=3)
         assert lexical and lexical[0]["paper"]["id"] == SINKS, lexical
         if damage.in_place:
             assert headers.get("X-Paperwire-Notice") == LEXICAL_FALLBACK_NOTICE, headers
-    found, _ = api(site, q=f"attention sink emerges {round}", limit=5)
+    query = {"q": "attention sink emerges", "round": round}
+    found, _ = api(site, **query, limit=5)
     assert SINKS in [item["paper"]["id"] for item in found]
-    semantic, headers = api(site, q=f"attention sink emerges {round}", mode="semantic", limit=5)
+    semantic, headers = api(site, **query, mode="semantic", limit=5)
     assert SINKS in [item["paper"]["id"] for item in semantic]
-    status, page = site.get("/search?" + urllib.parse.urlencode({"q": f"attention sink emerges {round}"}))
+    status, page = site.get("/search?" + urllib.parse.urlencode(query))
     assert status == 200 and b"When Attention Sink Emerges in Language Models" in page
-    status, feed = site.get("/search/feed.atom?" + urllib.parse.urlencode({"q": f"attention sink emerges {round}"}))
+    status, feed = site.get("/search/feed.atom?" + urllib.parse.urlencode(query))
     assert status == 200 and f"/papers/{SINKS}".encode() in feed
     status, paper = site.get(f"/papers/{SINKS}?round={round}")
     assert status == 200 and b"When Attention Sink Emerges in Language Models" in paper

@@ -90,12 +90,21 @@ CALENDAR = {
     "week": DAYS.map(lambda day: "{:04d}-W{:02d}".format(*day.isocalendar()[:2])),
     "month": DAYS.map(lambda day: f"{day.year:04d}-{day.month:02d}"),
 }
+
+
+def calendar(name: str, schema: dict) -> st.SearchStrategy[str] | None:
+    """Valid days, weeks or months for a parameter named so or declared a date (search's from, to)."""
+    if name in CALENDAR:
+        return CALENDAR[name]
+    return CALENDAR["date"] if schema.get("format") == "date" else None
+
+
 OTHER_DIGITS = str.maketrans("0123456789", "０１２３４５６７８９")  # fullwidth digits: \d in Python, not in ECMA
 
 
 def valid_value(name: str, schema: dict) -> st.SearchStrategy[str]:
-    if name in CALENDAR:
-        strategy = CALENDAR[name]
+    if calendar(name, schema) is not None:
+        strategy = calendar(name, schema)
     elif "enum" in schema:
         strategy = st.sampled_from(schema["enum"])
     elif schema["type"] == "integer":
@@ -108,7 +117,7 @@ def valid_value(name: str, schema: dict) -> st.SearchStrategy[str]:
 def invalid_value(name: str, schema: dict) -> st.SearchStrategy[str]:
     """Values the schema refuses, and (for week) the one kind a pattern cannot refuse."""
     options = []
-    if schema["type"] == "integer" or "enum" in schema or name in CALENDAR:  # where random text is mostly invalid
+    if schema["type"] == "integer" or "enum" in schema or calendar(name, schema) is not None:  # mostly invalid text
         options.append(TEXT.filter(lambda raw: not schema_accepts(schema, raw)))
     if schema["type"] == "integer":
         low, high = schema["minimum"], schema["maximum"]
@@ -124,9 +133,9 @@ def invalid_value(name: str, schema: dict) -> st.SearchStrategy[str]:
         longest = schema["maxLength"]
         options.append(st.tuples(st.integers(1, 5), st.sampled_from("aé字")).map(lambda t: t[1] * (longest + t[0])))
         options.append(TEXT.map(lambda text: text + "\x00"))
-    if name in CALENDAR:
-        options.append(CALENDAR[name].map(lambda raw: raw.translate(OTHER_DIGITS)))
-        options.append(CALENDAR[name].map(lambda raw: raw + "\n"))
+    if calendar(name, schema) is not None:
+        options.append(calendar(name, schema).map(lambda raw: raw.translate(OTHER_DIGITS)))
+        options.append(calendar(name, schema).map(lambda raw: raw + "\n"))
         options.append(st.sampled_from(["", "0000-01-01", "2025-02-30", "2025-13", "2025-W00", "2025-W54", "2025-7"]))
     if name == "week":  # matches the pattern; the schema's description says W53 exists only in some years
         options.append(

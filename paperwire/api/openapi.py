@@ -177,7 +177,23 @@ def schema() -> dict:
                     "summary": "Hybrid search; an exact arXiv id or title comes first. Without q, the newest papers",
                     "operationId": "searchPapers",
                     "parameters": params.SEARCH.openapi(),
-                    "responses": {"200": list_of("DailyItem", "Best match first"), **error_responses(400)},
+                    "responses": {
+                        "200": {
+                            **list_of("DailyItem", "Best match first, or in the order asked for"),
+                            "headers": {
+                                "X-Total-Count": {
+                                    "description": "How many papers match (0: none; the list holds at most limit). "
+                                    "A lower bound while X-Paperwire-Notice says the keyword index is being rebuilt",
+                                    "schema": {"type": "integer", "minimum": 0},
+                                },
+                                "X-Paperwire-Notice": {
+                                    "description": "Why the results are keyword matches only, or plain word matches",
+                                    "schema": {"type": "string"},
+                                },
+                            },
+                        },
+                        **error_responses(400),
+                    },
                 }
             },
             "/healthz": {

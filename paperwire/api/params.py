@@ -22,7 +22,7 @@ from django.http import HttpRequest
 
 from paperwire.papers.models import Paper
 from paperwire.papers.periods import parse_period
-from paperwire.search.engine import MODES
+from paperwire.search.engine import MODES, SORTS
 from paperwire.search.text import MAX_QUERY_CHARS
 
 
@@ -36,6 +36,7 @@ WITHOUT_NUL = "^[^\\u0000]*$"  # PostgreSQL text cannot hold NUL
 YEAR = "[12][0-9]{3}"
 MONTH = "(0[1-9]|1[0-2])"
 MAX_PAGE = 1_000_000
+MAX_CATEGORY_CHARS = 100
 
 
 @dataclass(frozen=True)
@@ -151,12 +152,19 @@ def period(kind: str) -> Callable[[str], Any]:
     return functools.partial(parse_period, kind)
 
 
+DAY = f"^{YEAR}-{MONTH}-(0[1-9]|[12][0-9]|3[01])$"
+
+
+def first_day(value: str):
+    return parse_period("date", value).start
+
+
 DAILY_PAPERS = Parameters(
     (
         Param(
             "date",
             "The papers of one day of the daily feed, ranked by upvotes",
-            pattern=f"^{YEAR}-{MONTH}-(0[1-9]|[12][0-9]|3[01])$",
+            pattern=DAY,
             format="date",
             values="a day, YYYY-MM-DD",
             convert=period("date"),
@@ -199,7 +207,7 @@ SEARCH = Parameters(
     (
         Param(
             "q",
-            "Words, \"quoted phrases\", a title or an arXiv id; an exact id or title comes first. "
+            'Words, "quoted phrases", a title or an arXiv id; an exact id or title comes first. '
             "Absent or blank: the newest papers",
             max_length=MAX_QUERY_CHARS,
             pattern=WITHOUT_NUL,
@@ -210,6 +218,35 @@ SEARCH = Parameters(
             "The engine: hybrid (lexical and semantic fused), lexical (BM25) or semantic (embeddings)",
             enum=MODES,
             default="hybrid",
+        ),
+        Param(
+            "sort",
+            "The order: relevance (best match first), date (newest first publication first, then most "
+            "upvoted) or upvotes (most upvoted first, then newest); date and upvotes rank every match",
+            enum=SORTS,
+            default="relevance",
+        ),
+        Param(
+            "from",
+            "Only papers first published on or after this day",
+            pattern=DAY,
+            format="date",
+            values="a day, YYYY-MM-DD",
+            convert=first_day,
+        ),
+        Param(
+            "to",
+            "Only papers first published on or before this day",
+            pattern=DAY,
+            format="date",
+            values="a day, YYYY-MM-DD",
+            convert=first_day,
+        ),
+        Param(
+            "category",
+            "Only papers of this arXiv category (cs.CL, ...)",
+            max_length=MAX_CATEGORY_CHARS,
+            pattern=WITHOUT_NUL,
         ),
     )
 )

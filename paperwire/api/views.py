@@ -22,6 +22,7 @@ from paperwire.search.indexes import index_version
 from paperwire.staticstorage import static_health
 
 READ_METHODS = ["GET", "HEAD"]
+TOTAL_HEADER = "X-Total-Count"  # how many papers the search matches (the page holds at most limit)
 
 
 def api_view(view):
@@ -88,15 +89,28 @@ def trending_page(papers, order, offset: int, limit: int, *, whole: bool) -> lis
 @cache_for_anonymous(depends_on=index_version)
 @api_view
 def papers_search(request: HttpRequest) -> JsonResponse:
-    """``/api/papers/search?q=&limit=&mode=``: Hugging Face's shape, best match first; without
-    words, the newest papers."""
+    """``/api/papers/search?q=&limit=&mode=&sort=&from=&to=&category=``: Hugging Face's shape, best
+    match first (or by date or upvotes over every match); without words, the newest papers.
+    ``X-Total-Count``: how many papers match, counted like the search page."""
     query = params.SEARCH.parse(request)
     if not (query["q"] or "").strip():
         papers = Paper.visible.filter(daily_date__isnull=False).select_related("organization", "submitter")
         newest = papers.order_by("-daily_date", "-upvotes")[: query["limit"]]
-        return JsonResponse([daily_item_json(p) for p in newest], safe=False)
-    results = search(query["q"], mode=query["mode"], limit=query["limit"], snippets=False)
+        response = JsonResponse([daily_item_json(p) for p in newest], safe=False)
+        response[TOTAL_HEADER] = papers.count()
+        return response
+    results = search(
+        query["q"],
+        mode=query["mode"],
+        sort=query["sort"],
+        limit=query["limit"],
+        date_from=query["from"],
+        date_to=query["to"],
+        category=(query["category"] or "").strip() or None,
+        snippets=False,
+    )
     response = JsonResponse([daily_item_json(h.paper) for h in results.hits], safe=False)
+    response[TOTAL_HEADER] = results.total
     if results.notice:
         response["X-Paperwire-Notice"] = results.notice
     return response

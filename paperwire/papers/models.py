@@ -239,6 +239,9 @@ class Paper(models.Model):
     base_upvotes = models.IntegerField(default=0)
     upvotes = models.IntegerField(default=0)
     hidden = models.BooleanField(default=False, help_text="Hidden papers are left out of every page and API.")
+    upvotes_changed_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="When refresh_upvotes last recounted the votes."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
@@ -249,6 +252,8 @@ class Paper(models.Model):
         indexes = [
             models.Index(fields=["daily_date", "-upvotes"], name="paper_daily_rank"),
             models.Index(fields=["-submitted_on_daily_at"], name="paper_latest"),
+            # Search leaves hidden papers out of its counts: it reads their ids on every content change.
+            models.Index(fields=["id"], condition=models.Q(hidden=True), name="paper_hidden"),
         ]
 
     def __str__(self) -> str:
@@ -308,6 +313,9 @@ class Paper(models.Model):
 def refresh_upvotes(paper_ids: list[str]) -> None:
     """Set upvotes = base_upvotes + number of Vote rows, computed inside the database.
 
+    ``upvotes_changed_at`` tells the search index which papers to re-sort (``updated_at`` is left
+    alone: feeds give it as the time an entry was last edited, which a vote is not).
+
     The rows are locked first (in id order, so two refreshes never deadlock): on PostgreSQL an
     UPDATE that waited for another transaction's lock still computes its subquery from the
     snapshot it started with, so two votes committed at once could each miss the other's.
@@ -316,7 +324,9 @@ def refresh_upvotes(paper_ids: list[str]) -> None:
     votes = Vote.objects.filter(paper=OuterRef("pk")).order_by().values("paper").annotate(n=Count("pk")).values("n")
     with transaction.atomic():
         list(Paper.objects.select_for_update().filter(pk__in=paper_ids).order_by("pk").values_list("pk", flat=True))
-        Paper.objects.filter(pk__in=paper_ids).update(upvotes=F("base_upvotes") + Coalesce(Subquery(votes), Value(0)))
+        Paper.objects.filter(pk__in=paper_ids).update(
+            upvotes=F("base_upvotes") + Coalesce(Subquery(votes), Value(0)), upvotes_changed_at=timezone.now()
+        )
     content_changed()
 
 

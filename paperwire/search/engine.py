@@ -6,6 +6,11 @@ from the lexical list counts 0 there and a paper missing from the semantic list 
 exact cosine similarity. ``fusion="rrf"`` is weighted reciprocal rank fusion. On SciFact
 (docs/search.md) the score fusion tuned on the train split reaches nDCG@10 0.743 on test,
 RRF tuned the same way 0.73; both beat BM25 (0.69) and the embeddings (0.66) alone.
+
+What matches (docs/search.md, "What matches, and how many"): the papers containing a word of
+the query, and the 100 nearest in meaning that reach SEMANTIC_FLOOR; filters and hidden papers
+are applied inside the lexical index, which also counts the matches and, sorting by date or
+upvotes, ranks all of them by its fast fields (LexicalIndex.matching).
 """
 
 from __future__ import annotations
@@ -17,17 +22,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from paperwire.papers.ids import arxiv_id
-from paperwire.papers.models import Paper
+from paperwire.papers.models import Paper, current_content_version
 from paperwire.search.embedder import Embedder, ModelUnavailable, get_embedder
 from paperwire.search.indexes import LexicalIndex, VectorIndex
 from paperwire.search.integrity import index_dir
 from paperwire.search.models import PaperVector
-from paperwire.search.text import highlight, parse_query
+from paperwire.search.text import Filters, ParsedQuery, highlight, parse_query
 
 MODES = ("hybrid", "lexical", "semantic")
 SORTS = ("relevance", "date", "upvotes")
 CANDIDATES = 100
-FILTERED_CANDIDATES = 1000
+# Semantic neighbours less similar than this are not results (docs/search.md: calibrated on
+# real queries against gibberish, without lowering SciFact's nDCG@10).
+SEMANTIC_FLOOR = 0.4
 # Tuned on SciFact train (docs/search.md).
 ALPHA = 0.5
 RRF_K = 1
@@ -49,6 +56,7 @@ class Results:
     mode: str
     hits: list[Hit] = field(default_factory=list)
     total: int = 0
+    exact: bool = True  # False: total is a lower bound (the database fallback counts at most 1,000)
     notice: str = ""
 
 
@@ -114,6 +122,7 @@ def search(
     fusion: str = "score",
     snippets: bool = True,
 ) -> Results:
+    """The papers matching ``query`` (module docstring): ``total`` of them, ``limit`` from ``offset``."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}")
     if sort not in SORTS:
@@ -121,82 +130,118 @@ def search(
     parsed = parse_query(query)
     results = Results(query=parsed.text, mode=mode)
     indexes = Indexes.get()
-    filtered = bool(date_from or date_to or category)
-    depth = FILTERED_CANDIDATES if filtered else CANDIDATES
-    candidates: dict[str, Candidate] = {}
-
+    filters = Filters(date_from, date_to, category or None)
+    hidden = hidden_ids()
+    pinned = [pid for pid in pinned_ids(query, indexes.lexical) if pid not in hidden]
     notices: list[str] = []
 
-    def add_lexical_candidates() -> None:
-        hits = indexes.lexical.search(parsed, depth, date_from=date_from, date_to=date_to, category=category)
-        if hits.notice:
-            notices.append(hits.notice)
-        for rank, hit in enumerate(hits):
-            candidates[hit.paper_id] = Candidate(hit.paper_id, hit.key, lexical=hit.score, lexical_rank=rank)
-
-    if mode in ("hybrid", "lexical"):
-        add_lexical_candidates()
-
-    query_vector = None
+    neighbours: list[tuple[int, float]] = []  # (vector key, cosine), nearest first, at or above the floor
+    nearest = 0.0  # the best cosine, floor or not: the semantic scores are divided by it
+    query_vector = vectors = None
     if mode in ("hybrid", "semantic") and parsed.text and not parsed.empty:
         try:
             embedder, vectors = indexes.semantic()
             query_vector = embedder.embed([parsed.text])[0]
-            matches = vectors.search(query_vector, depth)
-            paper_of = dict(PaperVector.objects.filter(pk__in=[k for k, _ in matches]).values_list("pk", "paper_id"))
-            for rank, (key, similarity) in enumerate(matches):
-                if key in paper_of:
-                    c = candidates.setdefault(paper_of[key], Candidate(paper_of[key], key))
-                    c.semantic, c.semantic_rank = similarity, rank
-            if mode == "hybrid":  # exact similarity for what only BM25 found
-                missing = {c.key: c for c in candidates.values() if c.semantic is None and c.key}
-                for key, vector in vectors.vectors(list(missing)).items():
-                    missing[key].semantic = float(np.dot(vector, query_vector))
+            found = vectors.search(query_vector, CANDIDATES)
+            nearest = found[0][1] if found else 0.0
+            neighbours = [(key, similarity) for key, similarity in found if similarity >= SEMANTIC_FLOOR]
         except ModelUnavailable as error:
-            notices.insert(0, NO_MODEL_NOTICE.format(reason=error))
+            notices.append(NO_MODEL_NOTICE.format(reason=error))
             if mode == "semantic":
                 mode = results.mode = "lexical"
-                add_lexical_candidates()
+    words = parsed if mode in ("hybrid", "lexical") else None
+    keys = [key for key, _ in neighbours]
 
-    results.notice = " ".join(notices)
-    score_candidates(candidates, fusion)
-    pinned = pinned_ids(query, indexes.lexical)
-    for paper_id in pinned:
-        candidates.setdefault(paper_id, Candidate(paper_id)).score = float("inf")
-
-    rows = Paper.visible.filter(pk__in=list(candidates)).values_list("id", "published", "upvotes", "categories")
-    kept = {}
-    for paper_id, published, upvotes, categories in rows:
-        if paper_id not in pinned:
-            if date_from and (not published or published < date_from):
-                continue
-            if date_to and (not published or published > date_to):
-                continue
-            if category and category not in (categories or []):
-                continue
-        kept[paper_id] = (published or dt.date.min, upvotes)
-    ordered = sorted(kept, key=lambda pid: (-candidates[pid].score, pid))
-    if sort != "relevance":
-        column = 0 if sort == "date" else 1
-        ordered.sort(key=lambda pid: (pid not in pinned, -_ordinal(kept[pid][column])))  # stable: ties by relevance
-    results.total = len(ordered)
-    page = ordered[offset : offset + limit]
-    papers = Paper.objects.select_related("organization").in_bulk(page)
+    if sort == "relevance":
+        depth = max(CANDIDATES, offset + limit)
+        candidates = relevance_candidates(indexes, words, neighbours, depth, filters, hidden | set(pinned), notices)
+        if mode == "hybrid" and query_vector is not None:  # exact similarity for what only BM25 found
+            missing = {c.key: c for c in candidates.values() if c.semantic is None and c.key}
+            for key, vector in vectors.vectors(list(missing)).items():
+                missing[key].semantic = float(np.dot(vector, query_vector))
+        score_candidates(candidates, fusion, nearest)
+        ranked = sorted(candidates, key=lambda pid: (-candidates[pid].score, pid))
+        matches = indexes.lexical.matching(words, keys, filters=filters, exclude=hidden | set(pinned))
+        matches.ids = ranked[max(offset - len(pinned), 0) : max(offset + limit - len(pinned), 0)]
+    else:
+        skip = max(offset - len(pinned), 0)
+        matches = indexes.lexical.matching(
+            words,
+            keys,
+            filters=filters,
+            exclude=hidden | set(pinned),
+            sort=sort,
+            offset=skip,
+            limit=offset + limit - len(pinned) - skip,
+        )
+        candidates = {}
+    if matches.notice:
+        notices.append(matches.notice)
+    results.notice = " ".join(dict.fromkeys(notices))
+    results.total = matches.total + len(pinned)
+    results.exact = matches.exact
+    page = (pinned[offset : offset + limit] + matches.ids)[:limit]
+    papers = Paper.visible.select_related("organization").in_bulk(page)
     stems = {s for w in parsed.words + [w for p in parsed.phrases for w in p] for s in indexes.lexical.analyze(w)}
     for paper_id in page:
-        paper = papers[paper_id]
-        hit = Hit(paper, candidates[paper_id].score, pinned=paper_id in pinned)
+        paper = papers.get(paper_id)
+        if paper is None:  # hidden or deleted since the index was read
+            continue
+        is_pinned = paper_id in pinned
+        score = float("inf") if is_pinned else (candidates[paper_id].score if paper_id in candidates else 0.0)
+        hit = Hit(paper, score, pinned=is_pinned)
         if snippets:
             hit.snippet = highlight(paper.abstract, stems, indexes.lexical.analyze)
         results.hits.append(hit)
     return results
 
 
-def _ordinal(value) -> int:
-    return value.toordinal() if isinstance(value, dt.date) else int(value)
+def relevance_candidates(
+    indexes: Indexes,
+    words: ParsedQuery | None,
+    neighbours: list[tuple[int, float]],
+    depth: int,
+    filters: Filters,
+    exclude: set[str],
+    notices: list[str],
+) -> dict[str, Candidate]:
+    """The best ``depth`` papers by BM25 and the semantic neighbours, those passing the filters."""
+    candidates: dict[str, Candidate] = {}
+    if words is not None:
+        hits = indexes.lexical.search(words, depth, filters=filters, exclude=exclude)
+        if hits.notice:
+            notices.append(hits.notice)
+        for rank, hit in enumerate(hits):
+            candidates[hit.paper_id] = Candidate(hit.paper_id, hit.key, lexical=hit.score, lexical_rank=rank)
+    paper_of = indexes.lexical.keyed([k for k, _ in neighbours], filters=filters, exclude=exclude)
+    for rank, (key, similarity) in enumerate(neighbours):
+        if key in paper_of:
+            c = candidates.setdefault(paper_of[key], Candidate(paper_of[key], key))
+            c.semantic, c.semantic_rank = similarity, rank
+    return candidates
 
 
-def score_candidates(candidates: dict[str, Candidate], fusion: str) -> None:
+_hidden: tuple[str, frozenset[str]] = ("", frozenset())
+_hidden_lock = threading.Lock()
+
+
+def hidden_ids() -> frozenset[str]:
+    """The ids of the hidden papers, read again whenever the content version changes (a partial
+    index on Paper keeps that cheap); searches leave them out inside the index."""
+    global _hidden
+    version = current_content_version()
+    with _hidden_lock:
+        if _hidden[0] == version:
+            return _hidden[1]
+    found = frozenset(Paper.objects.filter(hidden=True).values_list("id", flat=True))
+    with _hidden_lock:
+        _hidden = (version, found)
+    return found
+
+
+def score_candidates(candidates: dict[str, Candidate], fusion: str, nearest: float = 0.0) -> None:
+    """Fused scores; ``nearest``: the best cosine of the semantic search, which the semantic
+    scores are divided by (else the best among the candidates)."""
     if fusion == "rrf":
         for c in candidates.values():
             c.score = sum(
@@ -206,7 +251,7 @@ def score_candidates(candidates: dict[str, Candidate], fusion: str) -> None:
             )
         return
     best_lexical = normalise([c.lexical for c in candidates.values() if c.lexical is not None])
-    best_semantic = normalise([c.semantic for c in candidates.values() if c.semantic_rank is not None])
+    best_semantic = normalise([nearest] + [c.semantic for c in candidates.values() if c.semantic_rank is not None])
     have_lexical = any(c.lexical is not None for c in candidates.values())
     have_semantic = any(c.semantic is not None for c in candidates.values())
     alpha = ALPHA if have_lexical and have_semantic else (1.0 if have_lexical else 0.0)
@@ -214,6 +259,11 @@ def score_candidates(candidates: dict[str, Candidate], fusion: str) -> None:
         lexical = (c.lexical or 0.0) / best_lexical
         semantic = max(c.semantic or 0.0, 0.0) / best_semantic
         c.score = alpha * lexical + (1 - alpha) * semantic
+
+
+def categories() -> list[str]:
+    """The categories the indexed papers have, most common first; none without a usable index."""
+    return Indexes.get().lexical.categories()
 
 
 def pinned_ids(query: str, lexical: LexicalIndex) -> list[str]:

@@ -5,21 +5,37 @@ meanwhile), and it is deliberately simple and bounded: the query's first MAX_TER
 phrases (English stop words dropped, words cut to their stem where the stem is a prefix),
 each matched as a case-insensitive substring of the title or the abstract (SQL ``LIKE``),
 over the MAX_ROWS most recently published matching papers. A paper scores 2 for each term in
-its title and 1 for each term in its abstract. No BM25, no phrase positions.
+its title and 1 for each term in its abstract. No BM25, no phrase positions. Filters apply
+(dates in SQL, the category on the rows read); counts and sorts are over those rows, so a
+count that reaches MAX_ROWS is a lower bound (``Matches.exact`` False: "About N results").
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from django.db.models import Q
 
 from paperwire.papers.models import Paper
-from paperwire.search.text import ParsedQuery, title_key
+from paperwire.search.models import PaperVector
+from paperwire.search.text import NO_FILTERS, SORT_FIELDS, Filters, ParsedQuery, sort_keys, title_key
 
 MAX_TERMS = 8
 MAX_ROWS = 1000
+
+
+@dataclass
+class Matches:
+    """The papers a search matches: how many, and (sorted by date or upvotes) one page of their ids.
+
+    ``exact`` is False when the number is a lower bound (the database fallback reads at most
+    MAX_ROWS word matches)."""
+
+    total: int = 0
+    ids: list[str] = field(default_factory=list)
+    exact: bool = True
+    notice: str = ""
 
 
 def terms_of(parsed: ParsedQuery, analyze: Callable[[str], list[str]]) -> list[str]:
@@ -39,9 +55,9 @@ def keyword_search(
     limit: int,
     analyze: Callable[[str], list[str]],
     *,
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
+    filters: Filters = NO_FILTERS,
     ids: Iterable[str] | None = None,
+    exclude: Iterable[str] = (),
 ) -> list[tuple[str, int, float]]:
     """(paper id, vector key or 0, score), best first."""
     terms = terms_of(parsed, analyze)
@@ -50,21 +66,62 @@ def keyword_search(
     matches = Q()
     for term in terms:
         matches |= Q(title__icontains=term) | Q(abstract__icontains=term)
-    papers = Paper.objects.filter(matches)
+    papers = Paper.visible.filter(matches).exclude(pk__in=list(exclude))
     if ids is not None:
         papers = papers.filter(pk__in=list(ids))
-    if date_from:
-        papers = papers.filter(published__gte=date_from)
-    if date_to:
-        papers = papers.filter(published__lte=date_to)
-    rows = papers.order_by("-published", "-id").values_list("id", "title", "abstract", "vector__id")[:MAX_ROWS]
+    if filters.date_from:
+        papers = papers.filter(published__gte=filters.date_from)
+    if filters.date_to:
+        papers = papers.filter(published__lte=filters.date_to)
+    rows = papers.order_by("-published", "-id").values_list(
+        "id", "title", "abstract", "vector__id", "published", "categories"
+    )[:MAX_ROWS]
     scored = []
-    for rank, (paper_id, title, abstract, key) in enumerate(rows):
+    for rank, (paper_id, title, abstract, key, published, categories) in enumerate(rows):
+        if not filters.admit(published, categories):  # the category, which SQLite's JSON cannot test
+            continue
         title, abstract = title.lower(), abstract.lower()
         score = sum(2 * (term in title) + (term in abstract) for term in terms)
         scored.append((-score, rank, paper_id, key or 0, float(max(score, 1))))
     scored.sort()
     return [(paper_id, key, score) for _, _, paper_id, key, score in scored[:limit]]
+
+
+def keyed(keys: Iterable[int], *, filters: Filters = NO_FILTERS, exclude: Iterable[str] = ()) -> dict[int, str]:
+    """Vector key -> paper id, for the keys whose visible paper passes ``filters``."""
+    left_out = set(exclude)
+    rows = PaperVector.objects.filter(pk__in=list(keys), paper__hidden=False).values_list(
+        "pk", "paper_id", "paper__published", "paper__categories"
+    )
+    return {
+        key: paper_id
+        for key, paper_id, published, categories in rows
+        if paper_id not in left_out and filters.admit(published, categories)
+    }
+
+
+def matching(
+    parsed: ParsedQuery | None,
+    keys: Iterable[int],
+    analyze: Callable[[str], list[str]],
+    *,
+    filters: Filters = NO_FILTERS,
+    exclude: Iterable[str] = (),
+    sort: str = "relevance",
+    offset: int = 0,
+    limit: int = 0,
+) -> Matches:
+    """What LexicalIndex.matching answers, from the database: the word matches are those of
+    keyword_search (at most MAX_ROWS: past that the number is a lower bound)."""
+    words = keyword_search(parsed, MAX_ROWS, analyze, filters=filters, exclude=exclude) if parsed else []
+    found = {paper_id for paper_id, _, _ in words} | set(keyed(keys, filters=filters, exclude=exclude).values())
+    matches = Matches(total=len(found), exact=len(words) < MAX_ROWS)
+    if sort in SORT_FIELDS and limit > 0:
+        rows = Paper.objects.filter(pk__in=list(found)).values_list("id", "upvotes", "published")
+        field_name = SORT_FIELDS[sort]
+        ordered = sorted(rows, key=lambda row: (-sort_keys(row[1], row[2])[field_name], row[0]))
+        matches.ids = [row[0] for row in ordered[offset : offset + limit]]
+    return matches
 
 
 def exact_title(title: str) -> list[str]:

@@ -43,6 +43,7 @@ from paperwire.search.integrity import (
     REBUILDING,
     SCHEMA_VERSION,
     VECTORS,
+    WATERMARK_SLACK,
     IndexState,
     check,
     clear_the_way,
@@ -62,10 +63,7 @@ from paperwire.search.text import embedding_text, text_hash
 
 log = logging.getLogger(__name__)
 SAVE_EVERY = 16  # batches of settings.INDEX_BATCH papers
-# Rows committed by a slower transaction may carry an updated_at a little before the
-# watermark; each run looks that far back again (re-indexing a paper is harmless).
-WATERMARK_SLACK = dt.timedelta(minutes=5)
-FIELDS = ("id", "title", "abstract", "authors", "categories", "published", "updated_at")
+FIELDS = ("id", "title", "abstract", "authors", "categories", "published", "upvotes", "updated_at")
 
 
 @dataclass
@@ -229,8 +227,28 @@ def _update(
                     folder, state, writer, target, vector_index if vectors_changed else None, batch[-1].updated_at
                 )
                 pending, vectors_changed = 0, False
+    if lexical_since is not None:
+        report.indexed += reindex_recounted(writer, lexical_since)
     if report.indexed or rebuild:  # else nothing changed: the files and the watermark stay as they are
         _save(folder, state, writer, target, vector_index if vectors_changed else None, started, last=True)
+
+
+def reindex_recounted(writer, since: dt.datetime) -> int:
+    """Write again the lexical documents of the papers whose votes were recounted since ``since``
+    but that are otherwise unchanged (the others were just written): their sort fields hold the
+    upvotes. Returns how many."""
+    recounted = Paper.objects.only(*FIELDS).filter(upvotes_changed_at__gte=since, updated_at__lt=since)
+    done, last = 0, ""
+    while True:
+        batch = list(recounted.filter(id__gt=last).order_by("id")[: settings.INDEX_BATCH])
+        if not batch:
+            return done
+        keys = dict(PaperVector.objects.filter(paper__in=batch).values_list("paper_id", "pk"))
+        for paper in batch:
+            writer.delete_documents_by_term("id", paper.id)
+            writer.add_document(lexical_document(paper, keys.get(paper.id, 0)))
+        done += len(batch)
+        last = batch[-1].id
 
 
 def add_vectors(index, keyed: list[tuple[int, np.ndarray]]) -> int:

@@ -22,6 +22,7 @@ import os
 import threading
 import time
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,12 +30,15 @@ import numpy as np
 import tantivy
 from django.conf import settings
 
+from paperwire.papers.models import Paper
 from paperwire.search import fallback
+from paperwire.search.fallback import Matches
 from paperwire.search.integrity import (
     LEXICAL,
     SCHEMA_VERSION,
     STATE,
     VECTORS,
+    WATERMARK_SLACK,
     IndexState,
     Stamp,
     index_dir,
@@ -43,15 +47,19 @@ from paperwire.search.integrity import (
     stamp_of,
     unreadable,
 )
-from paperwire.search.text import ParsedQuery, title_key
+from paperwire.search.text import NO_FILTERS, SORT_FIELDS, Filters, ParsedQuery, day_number, sort_keys, title_key
 
 log = logging.getLogger(__name__)
+MUST, SHOULD, MUST_NOT = tantivy.Occur.Must, tantivy.Occur.Should, tantivy.Occur.MustNot
 
 ANALYZER = "paper_en"
 # The title is indexed twice in the text field: a title match weighs more. Measured on
 # SciFact train, nDCG@10 0.707 against 0.701 for once and 0.677 for separate fields.
 TITLE_REPEAT = 2
 LEXICAL_FALLBACK_NOTICE = "The keyword index is being rebuilt; showing plain word matches meanwhile."
+# Sorting by upvotes reads the current counts of papers voted on since the index was last
+# updated from the database, when they are at most this many (else the index's counts).
+MAX_RECOUNTED = 1000
 
 
 def index_version(folder: Path | None = None) -> str:
@@ -91,11 +99,13 @@ def index_failure(error: BaseException) -> bool:
 def lexical_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("id", stored=True, tokenizer_name="raw")
-    builder.add_unsigned_field("key", stored=True, indexed=False)
+    builder.add_unsigned_field("key", stored=True, indexed=True)  # the paper's vector key, 0 without one
     builder.add_text_field("title_key", tokenizer_name="raw", index_option="basic")
     builder.add_text_field("text", tokenizer_name=ANALYZER, index_option="position")
     builder.add_text_field("category", tokenizer_name="raw", index_option="basic")
     builder.add_integer_field("day", indexed=True, fast=True)
+    for name in SORT_FIELDS.values():  # text.sort_keys
+        builder.add_integer_field(name, fast=True)
     return builder.build()
 
 
@@ -134,15 +144,29 @@ def lexical_writer(index: tantivy.Index):
 def lexical_document(paper, key: int) -> tantivy.Document:
     text = " ".join([paper.title] * TITLE_REPEAT + [paper.abstract, " ".join(paper.authors)])
     doc = tantivy.Document(
-        id=paper.id, key=key, title_key=title_key(paper.title), text=text, day=day_number(paper.published)
+        id=paper.id,
+        title_key=title_key(paper.title),
+        text=text,
+        day=day_number(paper.published),
+        **sort_keys(paper.upvotes, paper.published),
     )
+    doc.add_unsigned("key", key)
     for category in paper.categories or []:
         doc.add_text("category", category)
     return doc
 
 
-def day_number(day: dt.date | None) -> int:
-    return day.year * 10000 + day.month * 100 + day.day if day else 0
+def recounted(watermark: str | None) -> dict[str, dict[str, int]] | None:
+    """The papers whose votes were recounted since the index was last updated (it may hold
+    their old counts) -> their sort keys now; None when there are more than MAX_RECOUNTED."""
+    if watermark is None:
+        return None
+    since = dt.datetime.fromisoformat(watermark) - WATERMARK_SLACK
+    rows = Paper.objects.filter(upvotes_changed_at__gte=since).values_list("id", "upvotes", "published")
+    rows = list(rows[: MAX_RECOUNTED + 1])
+    if len(rows) > MAX_RECOUNTED:
+        return None
+    return {paper_id: sort_keys(upvotes, published) for paper_id, upvotes, published in rows}
 
 
 @dataclass
@@ -180,6 +204,8 @@ class LexicalIndex:
         self._files: dict[str, Stamp] = {}  # each file the searcher reads, as it was checked
         self._freshness = Freshness(folder)
         self._lock = threading.Lock()
+        self._categories: tuple | None = None
+        self.watermark: str | None = None  # of the searcher's index: papers updated before it are in it
 
     def opened(self) -> tuple[tantivy.Index, tantivy.Searcher] | None:
         """The index and a searcher of its last good commit, or None when there is none."""
@@ -206,6 +232,8 @@ class LexicalIndex:
             state = IndexState.load(self.folder)
             stamps: dict[str, Stamp] = {}
             record, problem = match_lexical(self.folder, state, stamps=stamps)
+            if state.version != SCHEMA_VERSION:
+                record, problem = None, f"{STATE} is unreadable or from another version"
             if record is None:
                 break
             try:
@@ -219,6 +247,7 @@ class LexicalIndex:
                     problem = f"lexical/ holds {searcher.num_docs} papers; {record['papers']} were written"
                 else:
                     self._index, self._searcher, self._generation = index, searcher, record["generation"]
+                    self.watermark = state.watermark
                     self._files = stamps
                 break
             except BaseException as error:
@@ -243,56 +272,157 @@ class LexicalIndex:
         parsed: ParsedQuery,
         limit: int,
         *,
-        date_from=None,
-        date_to=None,
-        category=None,
-        ids=None,
+        filters: Filters = NO_FILTERS,
+        exclude: Iterable[str] = (),
+        ids: Iterable[str] | None = None,
         fallback_to_database: bool = True,
     ) -> LexicalHits:
-        """BM25 hits, best first; ``ids`` keeps only those papers. Without a usable index: the
-        database's simple word matches (fallback.py), or nothing when not ``fallback_to_database``."""
+        """BM25 hits, best first, among the papers passing ``filters``, without ``exclude``;
+        ``ids`` keeps only those papers. Without a usable index: the database's simple word
+        matches (fallback.py), or nothing when not ``fallback_to_database``."""
         if parsed.empty or limit <= 0:
             return LexicalHits()
         opened = self.opened()
         if opened is not None:
+            index, searcher = opened
             try:
-                return LexicalHits(self._search(*opened, parsed, limit, date_from, date_to, category, ids))
+                query = self._query(index, parsed, (), filters, exclude, ids)
+                hits = []
+                for score, address in searcher.search(query, limit, count=False).hits:
+                    doc = searcher.doc(address)
+                    hits.append(LexicalHit(doc["id"][0], doc["key"][0], score))
+                return LexicalHits(hits)
             except BaseException as error:
                 if not index_failure(error):
                     raise
                 log.warning("lexical search failed (%s); answering from the database", error)
         if not fallback_to_database:
             return LexicalHits()
-        rows = fallback.keyword_search(parsed, limit, self.analyze, date_from=date_from, date_to=date_to, ids=ids)
+        rows = fallback.keyword_search(parsed, limit, self.analyze, filters=filters, ids=ids, exclude=exclude)
         return LexicalHits((LexicalHit(*row) for row in rows), notice=LEXICAL_FALLBACK_NOTICE)
 
-    def _search(self, index, searcher, parsed, limit, date_from, date_to, category, ids) -> list[LexicalHit]:
-        query, _errors = index.parse_query_lenient(parsed.tantivy_syntax(), ["text"])
-        clauses = [(tantivy.Occur.Must, query)]
-        if date_from or date_to:
-            clauses.append(
-                (
-                    tantivy.Occur.Must,
-                    tantivy.Query.range_query(
-                        self.schema,
-                        "day",
-                        tantivy.FieldType.Integer,
-                        day_number(date_from) if date_from else 0,
-                        day_number(date_to) if date_to else 99991231,
-                    ),
-                )
-            )
-        if category:
-            clauses.append((tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "category", category)))
+    def matching(
+        self,
+        parsed: ParsedQuery | None,
+        keys: Iterable[int] = (),
+        *,
+        filters: Filters = NO_FILTERS,
+        exclude: Iterable[str] = (),
+        sort: str = "relevance",
+        offset: int = 0,
+        limit: int = 0,
+    ) -> Matches:
+        """The papers whose text matches ``parsed`` (None: matching by words is left out) or whose
+        vector key is in ``keys``, among those passing ``filters``, without ``exclude``: how many,
+        counted by the index, and for ``sort`` "date" or "upvotes" the ids of the ``limit``
+        papers from ``offset`` in that order, ranked by the index's fast fields over every match."""
+        keys = [k for k in keys if k]
+        if (parsed is None or parsed.empty) and not keys:
+            return Matches()
+        opened = self.opened()
+        if opened is not None:
+            index, searcher = opened
+            try:
+                query = self._query(index, parsed, keys, filters, exclude)
+                if sort not in SORT_FIELDS or limit <= 0:
+                    return Matches(total=searcher.search(query, 1, count=True).count)
+                return self._sorted(searcher, query, SORT_FIELDS[sort], offset, limit)
+            except BaseException as error:
+                if not index_failure(error):
+                    raise
+                log.warning("lexical search failed (%s); answering from the database", error)
+        matches = fallback.matching(
+            parsed, keys, self.analyze, filters=filters, exclude=exclude, sort=sort, offset=offset, limit=limit
+        )
+        matches.notice = LEXICAL_FALLBACK_NOTICE if parsed is not None and not parsed.empty else ""
+        return matches
+
+    def keyed(self, keys: Iterable[int], *, filters: Filters = NO_FILTERS, exclude: Iterable[str] = ()) -> dict:
+        """Vector key -> paper id, for the keys whose paper passes ``filters`` and is not excluded."""
+        keys = [k for k in keys if k]
+        if not keys:
+            return {}
+        opened = self.opened()
+        if opened is not None:
+            index, searcher = opened
+            try:
+                query = self._query(index, None, keys, filters, exclude)
+                found = {}
+                for _, address in searcher.search(query, len(keys), count=False).hits:
+                    doc = searcher.doc(address)
+                    found[doc["key"][0]] = doc["id"][0]
+                return found
+            except BaseException as error:
+                if not index_failure(error):
+                    raise
+                log.warning("lexical search failed (%s); answering from the database", error)
+        return fallback.keyed(keys, filters=filters, exclude=exclude)
+
+    def categories(self) -> list[str]:
+        """The categories of the indexed papers, most common first (none without a usable index)."""
+        opened = self.opened()
+        if opened is None:
+            return []
+        searcher = opened[1]
+        with self._lock:
+            if self._categories is not None and self._categories[0] is searcher:
+                return self._categories[1]
+        try:
+            terms = searcher.terms_with_prefix("category", "", filter_query=tantivy.Query.all_query())
+        except BaseException as error:
+            if not index_failure(error):
+                raise
+            return []
+        found = [term for term, count in terms if count > 0]
+        with self._lock:
+            self._categories = (searcher, found)
+        return found
+
+    def _query(self, index, parsed, keys, filters: Filters, exclude, ids=None) -> tantivy.Query:
+        """(words of ``parsed`` OR a vector key in ``keys``) AND ``filters`` AND NOT ``exclude``
+        [AND an id in ``ids``]; the filters add nothing to the score."""
+        matches = []
+        if parsed is not None and not parsed.empty:
+            matches.append(index.parse_query_lenient(parsed.tantivy_syntax(), ["text"])[0])
+        if keys:
+            matches.append(tantivy.Query.term_set_query(self.schema, "key", list(keys)))
+        query = matches[0] if len(matches) == 1 else tantivy.Query.boolean_query([(SHOULD, m) for m in matches])
+        narrowing = []
+        if filters.date_from or filters.date_to:
+            low = day_number(filters.date_from) if filters.date_from else 1
+            high = day_number(filters.date_to) if filters.date_to else 99991231
+            narrowing.append(tantivy.Query.range_query(self.schema, "day", tantivy.FieldType.Integer, low, high))
+        if filters.category:
+            narrowing.append(tantivy.Query.term_query(self.schema, "category", filters.category))
         if ids is not None:
-            clauses.append((tantivy.Occur.Must, tantivy.Query.term_set_query(self.schema, "id", list(ids))))
-        if len(clauses) > 1:
-            query = tantivy.Query.boolean_query(clauses)
-        hits = []
-        for score, address in searcher.search(query, limit, count=False).hits:
-            doc = searcher.doc(address)
-            hits.append(LexicalHit(doc["id"][0], doc["key"][0], score))
-        return hits
+            narrowing.append(tantivy.Query.term_set_query(self.schema, "id", list(ids)))
+        clauses = [(MUST, query)] + [(MUST, tantivy.Query.const_score_query(n, 0.0)) for n in narrowing]
+        exclude = list(exclude)
+        if exclude:
+            clauses.append((MUST_NOT, tantivy.Query.term_set_query(self.schema, "id", exclude)))
+        return query if len(clauses) == 1 else tantivy.Query.boolean_query(clauses)
+
+    def _sorted(self, searcher, query, field: str, offset: int, limit: int) -> Matches:
+        """Every match ranked by the fast field ``field``; papers voted on since the index was
+        updated are ranked by their current count (recounted())."""
+        fresh = recounted(self.watermark)
+        if not fresh:
+            result = searcher.search(query, limit, count=True, order_by_field=field, offset=offset)
+            return Matches(total=result.count, ids=[searcher.doc(a)["id"][0] for _, a in result.hits])
+        voted = tantivy.Query.term_set_query(self.schema, "id", list(fresh))
+        rest = searcher.search(
+            tantivy.Query.boolean_query([(MUST, query), (MUST_NOT, voted)]),
+            offset + limit,
+            count=True,
+            order_by_field=field,
+        )
+        ranked = [(key, searcher.doc(address)["id"][0]) for key, address in rest.hits]
+        inside = searcher.search(tantivy.Query.boolean_query([(MUST, query), (MUST, voted)]), len(fresh), count=True)
+        for _, address in inside.hits:
+            paper_id = searcher.doc(address)["id"][0]
+            ranked.append((fresh[paper_id][field], paper_id))
+        ranked.sort(key=lambda pair: -pair[0])  # stable: equal keys keep the index's order
+        return Matches(total=rest.count + inside.count, ids=[pid for _, pid in ranked[offset : offset + limit]])
 
     def exact_title(self, title: str) -> list[str]:
         key = title_key(title)

@@ -42,11 +42,14 @@ from pathlib import Path
 
 from django.conf import settings
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: sort fields (by_date, by_upvotes) and the vector key indexed
 LEXICAL = "lexical"
 VECTORS = "vectors.usearch"
 STATE = "state.json"
 REBUILDING = "rebuilding.json"
+# Rows committed by a slower transaction may carry an updated_at (or upvotes_changed_at) a
+# little before the watermark; each run looks that far back again (re-indexing is harmless).
+WATERMARK_SLACK = dt.timedelta(minutes=5)
 NEW_LEXICAL = "lexical.new"
 NOT_BUILT = "the index has not been built"
 MAX_JSON = 16 << 20  # bytes of state.json or meta.json read at most

@@ -1,7 +1,9 @@
-"""Turning what a user typed into something the engines can run, and what they found into snippets."""
+"""Turning what a user typed into something the engines can run, papers into the values they sort
+by, and what they found into snippets."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -30,6 +32,46 @@ class ParsedQuery:
         """Only words and quoted phrases of words: nothing the query parser could choke on."""
         parts = [" ".join(f'"{" ".join(p)}"' for p in self.phrases if p), " ".join(self.words)]
         return " ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a search is narrowed to: first-publication dates (inclusive) and an arXiv category."""
+
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    category: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.date_from or self.date_to or self.category)
+
+    def admit(self, published: dt.date | None, categories) -> bool:
+        """Whether a paper passes them (the database fallback's check; the index applies them itself)."""
+        if (self.date_from or self.date_to) and not published:
+            return False
+        if self.date_from and published < self.date_from:
+            return False
+        if self.date_to and published > self.date_to:
+            return False
+        return not self.category or self.category in (categories or [])
+
+
+NO_FILTERS = Filters()
+
+# The orders besides relevance, as one integer per paper (the index keeps them as fast fields):
+# by date, newest first, then most upvoted; by upvotes, most first, then newest.
+SORT_FIELDS = {"date": "by_date", "upvotes": "by_upvotes"}
+MAX_COUNTED_UPVOTES = 10**9 - 1
+
+
+def day_number(day: dt.date | None) -> int:
+    return day.year * 10000 + day.month * 100 + day.day if day else 0
+
+
+def sort_keys(upvotes: int | None, published: dt.date | None) -> dict[str, int]:
+    day = day_number(published)  # at most 99991231
+    votes = min(max(upvotes or 0, 0), MAX_COUNTED_UPVOTES)
+    return {"by_date": day * 10**9 + votes, "by_upvotes": votes * 10**8 + day}
 
 
 def title_key(title: str) -> str:

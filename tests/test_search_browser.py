@@ -1,0 +1,123 @@
+"""The search page in headless Chromium (Debian's), against a real `paperwire serve`: sorting
+by upvotes over every match, and the empty state of a search that finds nothing."""
+
+import os
+import shutil
+
+import pytest
+
+from tests.conftest import paperwire_env, run_paperwire, start_site, stop_site, write_jsonl
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.browser
+
+if not shutil.which(CHROMIUM):
+    if os.environ.get("PAPERWIRE_REQUIRE_BROWSER") == "1":
+        raise RuntimeError(f"{CHROMIUM} is missing but PAPERWIRE_REQUIRE_BROWSER=1 (apt-get install chromium)")
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+MATCHING = 150  # more than the 100 candidates a relevance search fuses
+TOP_VOTED = "2403.09001"
+WIDTHS = (1280, 390)
+
+
+def corpus() -> list[dict]:
+    records = [
+        {
+            "id": f"2403.{n:05d}",
+            "title": f"Attention heads study {n}",
+            "abstract": "Attention maps and attention heads: attention everywhere.",
+            "authors": ["Ada Lovelace"],
+            "published": "2024-03-01",
+            "upvotes": n % 20,
+            "categories": ["cs.CL"],
+        }
+        for n in range(MATCHING - 1)
+    ]
+    filler = "Soil nitrogen and winter wheat yields were recorded across field plots and seasons. " * 6
+    records.append(
+        {
+            "id": TOP_VOTED,
+            "title": "Field trials of winter wheat",
+            "abstract": f"{filler}Farmers paid attention to the weather. {filler}",
+            "authors": ["Grace Hopper"],
+            "published": "2024-02-01",
+            "upvotes": 300,
+            "categories": ["q-bio.PE"],
+        }
+    )
+    return records
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    home = tmp_path_factory.mktemp("search-browser-home")
+    corpus_file = write_jsonl(home / "corpus.jsonl", corpus())
+    result = run_paperwire("import", str(corpus_file), env=paperwire_env(home))
+    assert result.returncode == 0, result.stderr
+    site = start_site(home)
+    yield site
+    stop_site(site)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+def no_sideways_scroll(page) -> bool:
+    """The page does not scroll sideways, and nothing of the search page's own content is the cause."""
+    wider = page.evaluate(
+        "[...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > innerWidth + 0.5)"
+        ".map(e => e.tagName + '.' + e.className)"
+    )
+    assert wider == [], wider
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_sorting_by_upvotes_brings_the_most_upvoted_match_first(site, browser, width):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(site.url + "/search?q=attention")
+    cards = page.locator("article.search-hit")
+    expect(page.locator(".result-count")).to_have_text(f"{MATCHING} results for “attention”")
+    expect(cards.first).not_to_have_id(f"paper-{TOP_VOTED}")  # by relevance, it is the weakest match
+    page.select_option("select[name=sort]", "upvotes")
+    page.click(".search-form button[type=submit]")
+    expect(page).to_have_url(site.url + "/search?q=attention&from=&to=&category=&sort=upvotes&mode=hybrid")
+    expect(cards.first).to_have_id(f"paper-{TOP_VOTED}")
+    expect(cards.first.locator(".vote .count")).to_have_text("300")
+    expect(page.locator(".result-count")).to_have_text(f"{MATCHING} results for “attention”")
+    feed = page.locator("a.feed-link")
+    expect(feed).to_be_visible()
+    assert feed.get_attribute("href") == "/search/feed.atom?q=attention"
+    assert no_sideways_scroll(page)
+    page.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_gibberish_shows_the_empty_state(site, browser, width):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(site.url + "/search?q=zzzzqqqxx&from=2024-01-01&category=cs.CL")
+    state = page.locator(".empty-state")
+    expect(state).to_be_visible()
+    expect(state.locator("h2")).to_have_text("No papers match “zzzzqqqxx” with these filters")
+    expect(page.locator(".result-count")).to_have_text("0 results for “zzzzqqqxx” with these filters")
+    expect(page.locator("article.search-hit")).to_have_count(0)
+    expect(state.get_by_text("browse the latest papers")).to_be_visible()
+    assert no_sideways_scroll(page)
+    state.get_by_text("search again without the filters").click()
+    expect(page).to_have_url(site.url + "/search?q=zzzzqqqxx")
+    expect(page.locator(".empty-state h2")).to_have_text("No papers match “zzzzqqqxx”")
+    expect(page.locator(".empty-state")).not_to_contain_text("without the filters")
+    expect(page.locator("select[name=category] option")).to_have_text(["Any", "cs.CL", "q-bio.PE"])
+    assert no_sideways_scroll(page)
+    page.close()
