@@ -85,6 +85,7 @@ ROUTE_SAMPLES = {
     "subscribe": "/subscribe",
     "confirm_subscription": "/subscribe/confirm/abc",
     "manage_subscription": "/subscription/abc",
+    "new_subscription_links": "/subscription/abc/new-link",
     "unsubscribe": "/unsubscribe/abc",
     "digest_preview": "/digest/preview",
     "digest_web": "/digest/abc/2025-07-21",
@@ -94,6 +95,7 @@ ROUTE_SAMPLES = {
     "api_paper": "/api/papers/2401.00001",
     "healthz": "/healthz",
     "openapi": "/api/openapi.json",
+    "favicon": "/favicon.ico",
 }
 MORE_PATHS = ["/api/no/such/thing", "/no/such/page", "/admin/", "/admin/login/"]
 TOO_MANY = "&".join(f"x{n}=1" for n in range(1001))
@@ -140,8 +142,9 @@ def test_more_than_1000_query_parameters_are_a_400_on_every_path(client, db, pat
     assert_too_many(client.get(with_query(path, TOO_MANY)), path)
     assert_too_many(client.head(with_query(path, TOO_MANY)), path)
     assert_too_many(client.post(with_query(path, TOO_MANY)), path)
-    # As many as Django reads are answered as usual.
-    assert client.get(with_query(path, AS_MANY_AS_READ)).status_code in (200, 301, 302, 404, 405)
+    # As many as Django reads are answered as the path is without them.
+    usual = client.get(path).status_code
+    assert usual != 400 and client.get(with_query(path, AS_MANY_AS_READ)).status_code == usual
 
 
 @pytest.mark.parametrize("path", [*ROUTE_SAMPLES.values(), *MORE_PATHS])

@@ -126,8 +126,8 @@ def visitor(browser, site):
 
 def test_the_error_pages_of_a_visitor(site, browser, visitor):
     page = visitor.page
-    visitor.check(page.goto(site.url + "/no/such/page"), 404, "Not found")
-    visitor.check(page.goto(site.url + "/papers/date/2025-13-45"), 404, "Not found")
+    visitor.check(page.goto(site.url + "/no/such/page"), 404, "Page not found")
+    visitor.check(page.goto(site.url + "/papers/date/2025-13-45"), 404, "Page not found")
     visitor.check(page.goto(site.url + "/papers/2403.01767/vote"), 405, "Method not allowed")
     expect(page.locator("main")).to_contain_text("only takes forms sent from the pages of this site")
     # Django parses no query of more than 1000 parameters: the 400 page must not read it either.
@@ -230,7 +230,7 @@ def test_the_admin_pages_and_its_errors(site, browser, visitor):
     visitor.log_in("clerk", "pass phrase 52")  # staff, without any permission
     visitor.check(page.goto(site.url + "/admin/"), 200, layout="admin")
     visitor.check(page.goto(site.url + "/admin/papers/paper/"), 403, "Forbidden")
-    visitor.check(page.goto(site.url + "/admin/no/such/page/"), 404, "Not found")
+    visitor.check(page.goto(site.url + "/admin/no/such/page/"), 404, "Page not found")
     page.click(".account-nav button:has-text('Log out')")
 
     visitor.log_in("root", "pass phrase 51")

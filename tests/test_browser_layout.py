@@ -214,7 +214,7 @@ def box(locator) -> dict:
 def test_long_unbroken_titles_and_names_wrap(site, browser):
     context = browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()
-    for path in (f"/papers/date/{DAY}", "/papers/2510.99100", site.paths["org"], "/search?q=Supercalifragilistic"):
+    for path in (f"/papers/date/{DAY}", "/papers/2510.99100", site.paths["org"], f"/search?q={LONG_NAME}"):
         page.goto(site.url + path)
         title = page.get_by_text(LONG_TITLE, exact=True).first
         expect(title).to_be_visible()
