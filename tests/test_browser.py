@@ -86,6 +86,45 @@ def test_browse_sign_up_upvote_and_submit(site, browser, arxiv_stub):
     assert any("id_list=2507.99001" in r for r in arxiv_stub.requests)
 
 
+def test_upvoting_from_a_list_changes_the_count_in_place(site, browser):
+    """Issue 10, item 1: the vote script posts to the form's own URL; the page does not reload
+    and keeps its place (the 31st card of a list), and the count changes in place."""
+    create = "from django.contrib.auth.models import User; User.objects.create_user('ivan', password='pass phrase 45')"
+    assert site.command("shell", "-c", create).returncode == 0
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(site.url + "/accounts/login")
+    page.fill("#id_username", "ivan")
+    page.fill("#id_password", "pass phrase 45")
+    page.click("button:has-text('Log in')")
+    page.goto(site.url + "/papers/trending")
+    cards = page.locator("article.paper-card")
+    assert cards.count() > 31
+    card = cards.nth(30)
+    paper_id = card.get_attribute("id").removeprefix("paper-")
+    card.scroll_into_view_if_needed()
+    scrolled = page.evaluate("window.scrollY")
+    assert scrolled > 2000
+    navigations: list[str] = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url) if frame == page.main_frame else None)
+    count = card.locator("form.vote .count")
+    before = int(count.inner_text())
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        card.locator("form.vote button").click()
+    assert answer.value.url == f"{site.url}/papers/{paper_id}/vote" and answer.value.status == 200
+    assert answer.value.json() == {"id": paper_id, "upvotes": before + 1, "voted": True}
+    expect(count).to_have_text(str(before + 1))
+    expect(card.locator("form.vote")).to_have_class("vote voted")
+    assert navigations == [] and page.evaluate("window.scrollY") == scrolled
+    db = sqlite3.connect(site.home / "paperwire.sqlite3")
+    voted = "select count(*) from papers_vote v join auth_user u on u.id = v.user_id where u.username = 'ivan'"
+    assert db.execute(voted + " and v.paper_id = ?", (paper_id,)).fetchone() == (1,)
+    with page.expect_response(lambda r: r.request.method == "POST"):
+        card.locator("form.vote button").click()  # and take it back, still in place
+    expect(count).to_have_text(str(before))
+    assert navigations == [] and db.execute(voted).fetchone() == (0,)
+    page.close()
+
+
 def test_votes_work_without_javascript(site, browser):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
