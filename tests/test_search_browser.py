@@ -110,7 +110,7 @@ def test_sorting_by_date_brings_the_newest_match_first(site, browser, width):
     expect(cards.first).to_have_id(f"paper-{NEWEST}")
     # then the March papers (ties by upvotes); the February one is the oldest, never on page one
     expect(cards.nth(1)).to_have_id("paper-2403.00019")
-    expect(page.locator(f"[id=\"paper-{TOP_VOTED}\"]")).to_have_count(0)
+    expect(page.locator(f'[id="paper-{TOP_VOTED}"]')).to_have_count(0)
     expect(page.locator(".result-count")).to_have_text(f"{MATCHING} results for “attention”")
     assert no_sideways_scroll(page)
     page.close()
