@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-postgres lint bench-import clean
+.PHONY: run test test-postgres lint bench-import screenshots clean
 
 $(BIN)/paperwire: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,10 +26,14 @@ test-postgres: $(BIN)/paperwire
 	DATABASE_URL=$${DATABASE_URL:-postgres://paperwire:paperwire@127.0.0.1:5432/paperwire} $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(BIN)/paperwire
-	$(BIN)/ruff check paperwire tests bench
+	$(BIN)/ruff check paperwire tests bench tools
 
 bench-import: $(BIN)/paperwire
 	$(BIN)/python bench/import_speed.py
+
+# docs/screenshots/: the main pages at 1280 and 390 px, light and dark (needs Debian's chromium).
+screenshots: $(BIN)/paperwire
+	$(BIN)/python tools/screenshots.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -125,6 +125,48 @@ def test_upvoting_from_a_list_changes_the_count_in_place(site, browser):
     page.close()
 
 
+BUTTON_LABELS = """
+new MutationObserver(() => {
+  const form = document.querySelector("form[data-busy]");
+  const label = form && form.querySelector("button[type=submit]").textContent;
+  if (form && label !== "Submit") {
+    const busy = form.getAttribute("aria-busy") === "true" ? " busy" : "";
+    sessionStorage.setItem("labels", (sessionStorage.getItem("labels") || "") + "|" + label + busy);
+  }
+}).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+"""
+
+
+def test_a_submission_while_arxiv_hangs_says_so_at_once(site, browser, arxiv_stub):
+    """Issue 10, item 9: the button says the site is asking arXiv; after the short wait the page
+    says the paper will appear once fetched, and lists it as waiting."""
+    create = "from django.contrib.auth.models import User; User.objects.create_user('judy', password='pass phrase 46')"
+    assert site.command("shell", "-c", create).returncode == 0
+    page = browser.new_page()
+    # What the button says, each time it changes, kept across the navigation that follows.
+    page.add_init_script(BUTTON_LABELS)
+    page.goto(site.url + "/accounts/login")
+    page.fill("#id_username", "judy")
+    page.fill("#id_password", "pass phrase 46")
+    page.click("button:has-text('Log in')")
+    page.goto(site.url + "/submit")
+    page.evaluate("sessionStorage.removeItem('labels')")
+    arxiv_stub.hang()
+    try:
+        page.fill("#paper", "2507.99002")
+        page.click("form[data-busy] button[type=submit]")
+        expect(page.locator(".messages")).to_contain_text(
+            "arXiv did not answer; your paper will appear once it is fetched.", timeout=15000
+        )
+        expect(page).to_have_url(site.url + "/submit")
+        expect(page.locator("ul.submissions")).to_contain_text("2507.99002")
+        expect(page.locator("form[data-busy] button[type=submit]")).to_have_text("Submit")
+        assert page.evaluate("sessionStorage.getItem('labels')") == "|Asking arXiv… busy"
+    finally:
+        arxiv_stub.answer()
+    page.close()
+
+
 def test_votes_work_without_javascript(site, browser):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()

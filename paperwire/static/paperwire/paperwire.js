@@ -1,5 +1,5 @@
-// Progressive enhancement: votes without a page reload, BibTeX to the clipboard, a menu that
-// closes with Escape.
+// Progressive enhancement: votes without a page reload, a busy label on forms that wait for
+// another site, BibTeX to the clipboard, a menu that closes with Escape.
 // Everything works without this file; forms post and redirect as usual.
 document.addEventListener("submit", async (event) => {
   const form = event.target;
@@ -16,7 +16,7 @@ document.addEventListener("submit", async (event) => {
       credentials: "same-origin",
     });
     if (response.status === 401) {
-      window.location = "/accounts/login?next=" + encodeURIComponent(window.location.pathname);
+      window.location = "/accounts/login?next=" + encodeURIComponent(window.location.pathname + window.location.search);
       return;
     }
     if (!response.ok) throw new Error("HTTP " + response.status);
@@ -29,6 +29,31 @@ document.addEventListener("submit", async (event) => {
     form.submit();
   } finally {
     button.disabled = false;
+  }
+});
+
+// A form with data-busy (submitting a paper waits up to a few seconds for arXiv) says so on
+// its button while the answer comes, and is not sent twice.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (event.defaultPrevented || !form.dataset.busy) return;
+  if (form.getAttribute("aria-busy") === "true") {
+    event.preventDefault();
+    return;
+  }
+  const button = form.querySelector("button[type=submit]");
+  form.setAttribute("aria-busy", "true");
+  if (button) {
+    button.dataset.label = button.textContent;
+    button.textContent = form.dataset.busy;
+  }
+});
+// Back to a page from the history: its forms are as they were before they were sent.
+window.addEventListener("pageshow", () => {
+  for (const form of document.querySelectorAll("form[aria-busy=true]")) {
+    form.removeAttribute("aria-busy");
+    const button = form.querySelector("button[type=submit]");
+    if (button && button.dataset.label) button.textContent = button.dataset.label;
   }
 });
 
