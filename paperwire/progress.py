@@ -36,6 +36,8 @@ class ProgressLines:
     """The part of tqdm's interface Paperwire uses (iterate, ``update``, ``n``, ``total``,
     ``close``, a context manager), writing a line every PAPERWIRE_PROGRESS_SECONDS."""
 
+    disable = False  # as tqdm's: callers skip the work of counting for a bar that shows nothing
+
     def __init__(
         self,
         items: Iterable | None = None,

@@ -59,7 +59,8 @@ def import_files(paths: list[Path], fmt: str = "auto", progress: bool | None = N
                         upserter.add(item.record)
                     else:
                         report.reject(item.where, item.error)
-                    bar.update(done + source.position() - bar.n)
+                    if not bar.disable:  # the position costs a system call: not for every record unseen
+                        bar.update(done + source.position() - bar.n)
             except UnreadableFile as error:
                 report.unreadable.append(str(path))
                 report.reject(f"{path}", str(error))

@@ -61,6 +61,8 @@ INT_FIELDS = ("upvotes", "github_stars", "num_comments")
 EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 FUTURE_SLACK = dt.timedelta(days=2)
 
+# What str.split() splits at in ASCII, but the space and the newline.
+OTHER_ASCII_SPACES = ("\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
 SURROGATE = re.compile("[\ud800-\udfff]")
 INTEGER_TEXT = re.compile(r"\s*([+-]?)([0-9]+)\s*")
 
@@ -115,6 +117,25 @@ def clean_text(value: Any, name: str, required: bool = False) -> str:
     return text
 
 
+def one_line(text: str) -> str:
+    """``" ".join(text.split())``: every run of whitespace made one space, none at the ends.
+
+    Quicker for long text (an abstract; not a title or a name, where its checks cost more than
+    they save): most is words apart by single spaces or single newlines (arXiv breaks lines at
+    80 columns), and that is answered without splitting it into words.
+    """
+    joined = text.replace("\n", " ")
+    if joined[:1] == " " or joined[-1:] == " " or "  " in joined:
+        return " ".join(text.split())
+    if joined.isascii():
+        if any(map(joined.__contains__, OTHER_ASCII_SPACES)):
+            return " ".join(text.split())
+    # Every whitespace character but the ASCII space is unprintable (categories Cc, Zs, Zl, Zp).
+    elif not joined.isprintable():
+        return " ".join(text.split())
+    return joined
+
+
 def clean_name(value: str) -> str:
     """A one-line name: NUL dropped, runs of whitespace made one space."""
     return " ".join(value.replace("\x00", "").split())
@@ -122,7 +143,7 @@ def clean_name(value: str) -> str:
 
 def unwrap_abstract(text: str) -> str:
     """Join lines that arXiv broke at 80 columns, keeping blank-line paragraph breaks."""
-    paragraphs = [" ".join(p.split()) for p in text.replace("\r\n", "\n").split("\n\n")]
+    paragraphs = map(one_line, text.replace("\r\n", "\n").split("\n\n"))
     return "\n\n".join(p for p in paragraphs if p)
 
 
@@ -241,8 +262,32 @@ def _check_characters(name: str, value: str) -> None:
         raise BadRecord(f"{name} contains a NUL character")
 
 
+def _check_list(name: str, values: list[str], entries: int, limit: int) -> None:
+    if len(values) > entries:
+        raise BadRecord(f"{name} has {len(values):,} entries, more than {entries:,}")
+    if values and max(map(len, values)) > limit:
+        for index, value in enumerate(values):
+            _check_text(f"{name}[{index}]", value, limit)
+
+
+def _is_valid_text(text: str) -> bool:
+    """No NUL, no lone surrogate (which UTF-8 cannot encode; encoding is the quickest search)."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 _TEXT_NAMES = ("id", *TEXT_LIMITS)
 _TEXT_LIMITS = (ID_LENGTH, *TEXT_LIMITS.values())
+_LIST_BOUNDS = tuple((name, entries, limit) for name, (entries, limit) in LIST_LIMITS.items())
+_LIST_ENTRIES = tuple(entries for entries, _ in LIST_LIMITS.values())
+_ENTRY_LIMIT = min(limit for _, limit in LIST_LIMITS.values())
 _texts = operator.attrgetter(*_TEXT_NAMES)
 _lists = operator.attrgetter(*LIST_LIMITS)
 _ints = operator.attrgetter(*INT_FIELDS)
@@ -254,20 +299,18 @@ def check_record(record: PaperRecord) -> PaperRecord:
     """``record`` if every field is within the limits of the database and the pages; else
     BadRecord naming the first field that is not. Every mapper's record goes through here."""
     # Written for speed (every imported record comes here): the common case, all fine, is
-    # settled with few Python steps; a field found wrong is looked for one by one to name it.
+    # settled with few Python steps, each over many fields at once; a field found wrong is
+    # then looked for one by one to name it.
     texts, lists = _texts(record), _lists(record)
+    entries = list(itertools.chain.from_iterable(lists))
     if any(map(operator.gt, map(len, texts), _TEXT_LIMITS)):
         for name, value, limit in zip(_TEXT_NAMES, texts, _TEXT_LIMITS, strict=True):
             _check_text(name, value, limit)
-    for name, values in zip(LIST_LIMITS, lists, strict=True):
-        entries, limit = LIST_LIMITS[name]
-        if len(values) > entries:
-            raise BadRecord(f"{name} has {len(values):,} entries, more than {entries:,}")
-        if values and max(map(len, values)) > limit:
-            for index, value in enumerate(values):
-                _check_text(f"{name}[{index}]", value, limit)
-    everything = "".join(texts) + "".join(itertools.chain.from_iterable(lists))
-    if "\x00" in everything or (not everything.isascii() and SURROGATE.search(everything)):
+    # Every entry is held to the lowest limit of any list first; a list past it, to its own.
+    if any(map(operator.gt, map(len, lists), _LIST_ENTRIES)) or max(map(len, entries), default=0) > _ENTRY_LIMIT:
+        for (name, most, limit), values in zip(_LIST_BOUNDS, lists, strict=True):
+            _check_list(name, values, most, limit)
+    if not _is_valid_text("".join(texts) + "".join(entries)):
         for name, value in zip(_TEXT_NAMES, texts, strict=True):
             _check_characters(name, value)
         for name, values in zip(LIST_LIMITS, lists, strict=True):
@@ -282,7 +325,7 @@ def check_record(record: PaperRecord) -> PaperRecord:
             check_int(value, name)
     for name, value in zip(DATE_FIELDS, _dates(record), strict=True):
         if value is not None:
-            if value.tzinfo is None or value.utcoffset():
+            if value.tzinfo is not dt.UTC and (value.tzinfo is None or value.utcoffset()):
                 raise BadRecord(f"{name} must be in UTC")
             check_date(value, name)
     if record.hf_submitter is not None:
