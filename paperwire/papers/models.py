@@ -58,7 +58,10 @@ class OrganizationManager(models.Manager):
         raise AssertionError("unreachable")
 
     def _find_or_create(self, keys, name, fullname, avatar_url, hf_id) -> tuple[Organization, list[int]]:
-        found = sorted(self.filter(aliases__key__in=keys).distinct(), key=lambda org: org.pk)
+        # Two lookups, each by a unique index, rather than one join: on PostgreSQL a join planned
+        # from stale statistics (tables filled by this very import) scanned every organization.
+        ids = set(OrganizationAlias.objects.filter(key__in=keys).values_list("organization_id", flat=True))
+        found = sorted(self.filter(pk__in=ids), key=lambda org: org.pk) if ids else []
         if not found:
             org = self.create(
                 name=name, fullname=fullname, avatar_url=avatar_url, hf_id=hf_id, slug=self.free_slug(name, fullname)
