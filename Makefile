@@ -16,6 +16,9 @@ $(BIN)/paperwire: pyproject.toml
 run: $(BIN)/paperwire
 	$(BIN)/paperwire migrate --noinput
 	$(BIN)/paperwire import paperwire/demo/attention_papers.jsonl
+	@# The worker beside the site (submissions arXiv did not answer at once, digests; docs/cli.md),
+	@# stopped with it.
+	$(BIN)/paperwire worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/paperwire serve --host $(HOST) --port $(PORT)
 
 test: $(BIN)/paperwire

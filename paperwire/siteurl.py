@@ -8,9 +8,10 @@ verifications, password resets, digests), in the RSS and Atom feeds, in the API 
   answering a request uses the address the browser used, the request's scheme and ``Host``
   (one of ALLOWED_HOSTS, else the request was refused with 400 before any view ran), so the
   confirmation mail of a sign-up on port 8123 links to port 8123. A link built outside a request
-  uses the address ``serve`` listens on (in its own processes), else DEFAULT_BASE_URL, with a
-  warning in the log once per process: `paperwire digest send` and `paperwire worker` cannot know
-  where the site is served.
+  uses the address ``serve`` listens on: in its own processes, and in other commands sharing its
+  PAPERWIRE_HOME (`paperwire digest send`, `paperwire worker`) through the file ``served_url``
+  that ``serve`` writes there when it starts. Without one, DEFAULT_BASE_URL, with a warning in
+  the log once per process.
 
 Cached pages and feeds hold such links, so the page cache keys them on ``site_url()`` too
 (paperwire/pagecache.py): constant when PAPERWIRE_BASE_URL is set.
@@ -19,6 +20,8 @@ Cached pages and feeds hold such links, so the page cache keys them on ``site_ur
 from __future__ import annotations
 
 import logging
+import os
+import re
 import threading
 from contextvars import ContextVar
 from urllib.parse import urlsplit
@@ -27,6 +30,8 @@ from django.conf import settings
 from django.http import HttpRequest
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+SERVED_URL_FILE = "served_url"  # in PAPERWIRE_HOME: the address `serve` last listened on
+SERVED_URL = re.compile(r"http://(?:[a-z0-9.-]+|\[[0-9a-f:.]+\]):[0-9]{1,5}")  # as url_of_address writes it
 WILDCARD_HOSTS = ("", "0.0.0.0", "::", "[::]")
 
 log = logging.getLogger(__name__)
@@ -44,6 +49,9 @@ def site_url() -> str:
         return f"{request.scheme}://{request.get_host()}"
     if _served_url:
         return _served_url
+    served = last_served_url()
+    if served:
+        return served
     if not _warned.is_set():
         _warned.set()
         log.warning(
@@ -52,6 +60,31 @@ def site_url() -> str:
             DEFAULT_BASE_URL,
         )
     return DEFAULT_BASE_URL
+
+
+def last_served_url() -> str | None:
+    """The address `paperwire serve` last listened on with this PAPERWIRE_HOME, if it wrote one
+    that reads as such (a damaged or hand-edited file is ignored, never followed)."""
+    try:
+        with open(settings.PAPERWIRE_HOME / SERVED_URL_FILE, encoding="ascii") as file:
+            text = file.read(101)
+    except (OSError, UnicodeDecodeError):
+        return None
+    text = text.removesuffix("\n")
+    return text if len(text) <= 100 and SERVED_URL.fullmatch(text) else None
+
+
+def remember_served_url(url: str) -> None:
+    """Write ``url`` to PAPERWIRE_HOME/served_url for the other commands (replaced whole, never
+    half-written); a home that cannot be written keeps its old file and is only logged."""
+    path = settings.PAPERWIRE_HOME / SERVED_URL_FILE
+    temporary = path.with_name(f".{SERVED_URL_FILE}.{os.getpid()}")
+    try:
+        temporary.write_text(url + "\n", encoding="ascii")
+        os.replace(temporary, path)
+    except OSError as error:
+        log.warning("could not write %s: %s", path, error.strerror)
+        temporary.unlink(missing_ok=True)
 
 
 def absolute(path: str) -> str:
@@ -74,6 +107,7 @@ def serve_on(host: str, port: int) -> str:
     site answers (loopback always is; an address on every interface names none). Returns the URL."""
     global _served_url
     _served_url = url_of_address(host, port)
+    remember_served_url(_served_url)
     name = host.strip("[]").lower()
     if name not in WILDCARD_HOSTS and not _allowed(name):
         settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, f"[{name}]" if ":" in name else name]

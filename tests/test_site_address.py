@@ -115,14 +115,16 @@ def test_without_a_base_url_mail_and_feeds_link_to_the_port_served_on(tmp_path, 
         status, body = site.get("/api/openapi.json")
         assert status == 200 and json.loads(body)["servers"] == [{"url": site.url}]
 
-        # A digest is sent outside any request: PAPERWIRE_BASE_URL, else the default address,
-        # and the command says so.
+        # A digest is sent outside any request, by another command: the address `serve` wrote
+        # into the PAPERWIRE_HOME they share.
+        assert (home / "served_url").read_text() == site.url + "\n"
         result = site.command("digest", "send", "--frequency", "daily", "--date", "2025-10-15")
         assert result.returncode == 0, result.stderr
-        assert "PAPERWIRE_BASE_URL is not set" in result.stderr
+        assert "PAPERWIRE_BASE_URL is not set" not in result.stderr
         digest = smtp_server.handler.to("grace@example.org")[-1]
-        assert digest["List-Unsubscribe"]
-        assert all(link.startswith("http://127.0.0.1:8000/") for link in links_in(digest))
+        assert site.url + "/unsubscribe/" in digest["List-Unsubscribe"]
+        links = links_in(digest)
+        assert links and all(link.startswith(site.url + "/") for link in links), links
     finally:
         stop_site(site)
 
@@ -210,15 +212,49 @@ def test_links_built_in_a_request_follow_its_address_when_no_base_url_is_set(loc
     assert "url = {https://papers.example.org/papers/local-1}" in client.get("/papers/local-1").content.decode()
 
 
-def test_outside_a_request_links_use_the_default_address_and_say_so(settings, caplog):
+@pytest.mark.parametrize(
+    "written",
+    [
+        None,  # no file: `serve` never ran with this home
+        "javascript:alert(1)",
+        "http://evil.example/phish",
+        "https://127.0.0.1:8123",  # never written by serve (it listens on http)
+        "http://127.0.0.1:8123\nhttp://evil.example:80",
+        "http://127.0.0.1:8123/../x",
+        "\ufeffhttp://127.0.0.1:8123",
+        "http://127.0.0.1:8123" + " " * 200 + "x",
+        "",
+    ],
+)
+def test_outside_a_request_links_use_the_default_address_and_say_so(settings, caplog, tmp_path, written):
+    """Without a file `serve` wrote, or with one that does not read as its address (damaged,
+    edited), the default address and a warning: a file is never followed to another site."""
     from paperwire import siteurl
 
+    settings.PAPERWIRE_HOME = tmp_path
+    if written is not None:
+        (tmp_path / "served_url").write_text(written, encoding="utf-8")
     settings.BASE_URL = ""
     siteurl._warned.clear()
     assert siteurl.absolute("/papers/x") == "http://127.0.0.1:8000/papers/x"
     assert siteurl.absolute("/papers/y") == "http://127.0.0.1:8000/papers/y"
     warnings = [r for r in caplog.records if "PAPERWIRE_BASE_URL is not set" in r.getMessage()]
     assert len(warnings) == 1  # once a process
+    settings.BASE_URL = "https://papers.example.org"
+    assert siteurl.absolute("/papers/x") == "https://papers.example.org/papers/x"
+
+
+def test_outside_a_request_links_use_the_address_serve_last_listened_on(settings, tmp_path):
+    from paperwire import siteurl
+
+    settings.BASE_URL = ""
+    settings.PAPERWIRE_HOME = tmp_path / "site"
+    settings.PAPERWIRE_HOME.mkdir()
+    siteurl.remember_served_url("http://[::1]:8123")
+    assert siteurl.absolute("/papers/x") == "http://[::1]:8123/papers/x"
+    siteurl.remember_served_url("http://127.0.0.1:8124")  # serve started again elsewhere
+    assert siteurl.absolute("/papers/x") == "http://127.0.0.1:8124/papers/x"
+    assert [p.name for p in settings.PAPERWIRE_HOME.iterdir()] == ["served_url"]  # no temporary file left
     settings.BASE_URL = "https://papers.example.org"
     assert siteurl.absolute("/papers/x") == "https://papers.example.org/papers/x"
 
