@@ -223,6 +223,20 @@ def test_text_mode_latex_shows_as_its_characters_and_styles(text, page):
     assert str(latex.html(text)) == page
 
 
+def test_a_formula_that_is_only_words_in_a_text_command_shows_as_those_words():
+    # As abstracts write emphasis (2604.10827, 2503.17287): words, which wrap, not one long formula.
+    assert latex.html(r"the $\textbf{three essential steps}$ now") == "the <strong>three essential steps</strong> now"
+    assert latex.html("$\\textit{Agents Under\nSiege}$") == "<em>Agents Under Siege</em>"
+    assert latex.html(r"$\text{a <b> c}$") == "a &lt;b&gt; c"
+    assert (
+        latex.truncate_words(r"the $\textbf{three essential steps}$ now", 2)
+        == r"the $\textbf{three essential steps}$ …"
+    )
+    for formula in (r"$\textbf{x}$", r"$\text{a b}^2$", r"$\textbf{a \alpha}$", r"$\textbf{a {b} c}$"):
+        assert segments(formula) == [("maths", formula[1:-1])]
+    assert latex.html_paragraphs(r"$$\textbf{a b}$$") == r'<p><span class="maths display">$$\textbf{a b}$$</span></p>'
+
+
 def test_text_mode_commands_do_not_cross_a_paragraph_and_nesting_is_bounded():
     assert latex.html_paragraphs("a \\emph{b\n\nc} d") == "<p>a \\emph{b</p>\n\n<p>c} d</p>"
     deep = "\\emph{" * 5000 + "x" + "}" * 5000  # no recursion error: the levels past a few stay as written
@@ -277,6 +291,7 @@ def shown_text(segments_) -> str:
     characters as themselves, a link's label, a formula's source, no text-mode command."""
     shown = {
         latex.LINK: lambda s: s.label,
+        latex.PHRASE: lambda s: s.label,
         latex.MATHS: lambda s: s.raw,
         latex.OPEN: lambda s: "",
         latex.CLOSE: lambda s: "",

@@ -83,6 +83,17 @@ STYLE_TAGS = {
 }
 BRACE_OR_COMMAND = re.compile(STYLE_COMMAND.pattern + r"|\\.|[{}]", re.DOTALL)
 MAX_NESTING = 8  # commands inside commands; deeper ones stay as written
+# A formula that is only words in a text command ("$\\textbf{three essential steps}$", as some
+# abstracts write emphasis): shown as those words, which wrap, not as maths, which cannot.
+PHRASE_WORD = r"[^\s{}$\\^_&%#~]+"
+TEXT_PHRASE = re.compile(
+    r"\s*\\(textbf|textit|texttt|textsc|emph|text|textrm)\s*\{\s*((?:"
+    + PHRASE_WORD
+    + r"\s+)+"
+    + PHRASE_WORD
+    + r")\s*\}\s*"
+)
+PHRASE_STYLES = {**TEXT_STYLES, "text": ""}
 
 # A formula without a backslash that holds one of these as a word, once sub- and superscripts in
 # braces are set aside, lost its backslashes (Hugging Face strips them): "$textbf{a} le b$".
@@ -107,7 +118,7 @@ SCRIPT_GROUP = re.compile(r"[_^]\{[^{}]*\}")
 LETTERS = re.compile(r"[A-Za-z]+")
 COMMAND_GROUP = re.compile(r"[A-Za-z]{2,}\{")  # "textbf{", "frac{": a command name before its argument
 
-TEXT, MATHS, LINK, OPEN, CLOSE = "text", "maths", "link", "open", "close"
+TEXT, MATHS, PHRASE, LINK, OPEN, CLOSE = "text", "maths", "phrase", "link", "open", "close"
 
 
 class Segment(NamedTuple):
@@ -117,9 +128,9 @@ class Segment(NamedTuple):
     # because it lost its backslashes.
     tex: str = ""
     display: bool = False  # a formula set on a line of its own
-    url: str = ""  # a link's target (already through web_url) and text
+    url: str = ""  # a link's target (already through web_url) and text; a PHRASE's words
     label: str = ""
-    style: str = ""  # OPEN and CLOSE (a text-mode command and its closing brace): a STYLE_TAGS key
+    style: str = ""  # OPEN, CLOSE (a text-mode command and its closing brace) and PHRASE: a STYLE_TAGS key
 
     @property
     def is_text(self) -> bool:
@@ -127,8 +138,8 @@ class Segment(NamedTuple):
 
     @property
     def is_unit(self) -> bool:
-        """A formula or a link: shown whole or not at all, never cut, never marked inside."""
-        return self.kind == MATHS or self.kind == LINK
+        """A formula (a PHRASE too) or a link: shown whole or not at all, never cut, never marked inside."""
+        return self.kind == MATHS or self.kind == LINK or self.kind == PHRASE
 
 
 def lost_backslashes(tex: str) -> bool:
@@ -277,6 +288,10 @@ def split(text: str, *, _depth: int = 0) -> list[Segment]:
                     segment = Segment(text[at:end], LINK, url=link[1], label=link[2])
                 elif lost_backslashes(tex):
                     segment = Segment(text[at:end], TEXT, tex=tex)  # as written; its closing $ opens nothing
+                elif not display and (phrase := TEXT_PHRASE.fullmatch(tex)):
+                    words = " ".join(phrase.group(2).split())
+                    style = PHRASE_STYLES[phrase.group(1)]
+                    segment = Segment(text[at:end], PHRASE, tex=tex, label=words, style=style)
                 else:
                     segment = Segment(text[at:end], MATHS, tex=tex, display=display)
         elif char == "\\" and _depth < MAX_NESTING and (command := STYLE_COMMAND.match(text, at)):
@@ -386,6 +401,9 @@ def segment_html(segment: Segment, *, display: bool = False, links: bool = True)
         if not links:
             return escape(segment.label)
         return f'<a class="tex-link" href="{escape(segment.url)}" rel="nofollow noopener">{escape(segment.label)}</a>'
+    if segment.kind == PHRASE:
+        before, after = STYLE_TAGS[segment.style]
+        return before + escape(segment.label) + after
     if segment.kind == OPEN:
         return STYLE_TAGS[segment.style][0]
     if segment.kind == CLOSE:
@@ -454,7 +472,7 @@ def plain_text(text: str) -> str:
     command names nor braces."""
     out = []
     for segment in split(text):
-        if segment.kind == LINK:
+        if segment.kind == LINK or segment.kind == PHRASE:
             out.append(segment.label)
         elif segment.kind == MATHS:
             out.append(PLAIN_DROP.sub(_plain, segment.tex).replace("^", "").replace("_", ""))
