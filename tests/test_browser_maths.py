@@ -5,6 +5,7 @@ there is maths. tests/test_latex.py holds the server's side."""
 import glob
 import gzip
 import json
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +31,23 @@ document.addEventListener("securitypolicyviolation", (event) => {
 });
 """
 WIDTHS = [(1280, 900), (390, 844)]
+# Wider than a phone's column, narrower than a desktop's: 2411.19477's bound, with the backslashes
+# that Hugging Face's copy lost.
+LONG_FORMULA = (
+    r"$P(\text{final output is incorrect}) \le (1 - p_{\text{gen}})^N + \lceil \log_2 N \rceil "
+    r"e^{-2 K (p_{\text{comp}} - 0.5)^2}$"
+)
+LONG_ABSTRACT = (
+    "We prove that the failure probability decays to zero exponentially with respect to N and K: "
+    + LONG_FORMULA
+    + r". It holds for 62.3\% of the \emph{scan and snap} runs."
+)
+# Two days of the Hugging Face archive whose summaries lost their backslashes (2410.04717, 2411.19477).
+HF_DAYS = ["hf_daily/2024-10-09.json", "hf_daily/2024-12-03.json"]
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+AUDIT = """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+  .filter((v) => v.impact === "serious" || v.impact === "critical")
+  .map((v) => `${v.impact} ${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`)"""
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +70,18 @@ def site(tmp_path_factory):
             "authors": ["Alan Turing"],
             "published": "2025-10-20",
         },
+        {
+            "id": "2510.99104",
+            "title": "A Simple and Provable Scaling Law",
+            "abstract": LONG_ABSTRACT,
+            "authors": ["Grace Hopper"],
+            "published": "2025-10-19",
+        },
     ]
     data = home / "maths.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in records))
-    for path in (DEMO, data):
+    hf_days = [SHARED_DATA / day for day in HF_DAYS if (SHARED_DATA / day).exists()]
+    for path in (DEMO, data, *hf_days):
         result = run_paperwire("import", str(path), env=paperwire_env(home))
         assert result.returncode == 0, result.stderr
     site = start_site(home)
@@ -67,9 +93,10 @@ def site(tmp_path_factory):
 def open_page(browser, site):
     contexts = []
 
-    def open_page(path: str, width: int = 1280, height: int = 900):
-        context = browser.new_context(viewport={"width": width, "height": height})
+    def open_page(path: str, width: int = 1280, height: int = 900, scheme: str = "light"):
+        context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
         context.add_init_script(CSP_LISTENER)
+        context.add_init_script(path=str(AXE))
         contexts.append(context)
         page = context.new_page()
         page.requests = []
@@ -237,3 +264,85 @@ def test_every_real_formula_renders_or_stays_as_written(open_page, site):
     assert totals["formulas"] == totals["rendered"] + totals["kept"] > 15_000
     assert totals["kept"] < totals["formulas"] / 50  # authors' own macros, broken braces
     assert page.evaluate("window.__violations") == []
+
+
+def wide_formulas(page) -> list[dict]:
+    """Every rendered formula wider than its box (so that it scrolls), and how a keyboard sees it."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll("span.maths math")]
+          .filter((math) => math.scrollWidth > math.clientWidth + 1)
+          .map((math) => ({tabindex: math.getAttribute("tabindex"), name: math.getAttribute("aria-label")}))"""
+    )
+
+
+def test_a_formula_wider_than_a_phone_scrolls_and_the_keyboard_reaches_it(open_page):
+    page = open_page("/papers/2510.99104", 390, 844)
+    rendered(page)
+    formula = page.locator("section.abstract span.maths math")
+    expect(formula).to_have_attribute("tabindex", "0")
+    assert wide_formulas(page) == [{"tabindex": "0", "name": LONG_FORMULA[1:-1]}]
+    for _ in range(60):  # Tab from the top of the page until the formula has the focus
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.localName") == "math":
+            break
+    assert page.evaluate("document.activeElement.closest('section.abstract') !== null")
+    assert formula.evaluate("(math) => math.scrollLeft") == 0
+    for _ in range(8):
+        page.keyboard.press("ArrowRight")
+    assert formula.evaluate("(math) => math.scrollLeft") > 0  # the arrow keys scroll it
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")  # the page does not
+    # Wide enough for it: out of the tab order, and back in when the window narrows again.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    expect(formula).not_to_have_attribute("tabindex", "0")
+    assert wide_formulas(page) == [] and formula.get_attribute("aria-label") is None
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(formula).to_have_attribute("tabindex", "0")
+    assert page.evaluate("window.__violations") == []
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width,height", WIDTHS)
+def test_axe_finds_no_serious_problem_on_pages_with_maths(open_page, width, height, scheme):
+    paths = ["/papers/2510.99104", "/papers/2510.99101", "/papers/date/2025-10-20"]
+    if all((SHARED_DATA / day).exists() for day in HF_DAYS):
+        paths += ["/papers/2411.19477", "/papers/2410.04717"]
+    problems = []
+    for path in paths:
+        page = open_page(path, width, height, scheme)
+        if page.locator("span.maths").count():
+            rendered(page)
+        problems += [f"{path}: {problem}" for problem in page.evaluate(AUDIT)]
+        if page.evaluate("document.documentElement.scrollWidth > innerWidth"):
+            problems.append(f"{path}: scrolls sideways")
+    assert problems == []
+
+
+def test_summaries_that_lost_their_backslashes_show_as_written(open_page):
+    shared_data(HF_DAYS[0])
+    shared_data(HF_DAYS[1])
+    page = open_page("/papers/2410.04717", 390, 844)
+    abstract = page.locator("section.abstract")
+    expect(abstract).to_contain_text("fine-tuning of $textbf{specialist} and textbf{generalist}$ models.")
+    assert abstract.locator("span.maths").count() == 0
+    page = open_page("/papers/2411.19477", 390, 844)
+    abstract = page.locator("section.abstract")
+    expect(abstract).to_contain_text("$P(final output is incorrect) le (1 - p_{gen})^N + lceil log_2 N rceil")
+    assert abstract.locator("span.maths").count() == 0
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    assert not [url for url in page.requests if "katex" in url]  # no formula on the page to render
+
+
+@pytest.mark.parametrize("width,height", WIDTHS)
+def test_text_mode_latex_shows_as_what_it_means(open_page, width, height):
+    page = open_page("/papers/2305.16380", width, height)  # the demo corpus: real arXiv metadata
+    emphasis = page.locator("section.abstract em")
+    expect(emphasis).to_have_text("scan and snap")
+    assert emphasis.evaluate("(em) => getComputedStyle(em).fontStyle") == "italic"
+    assert "\\emph" not in page.locator("section.abstract").inner_text()
+    page = open_page("/papers/2501.12206", width, height)
+    text = page.locator("section.abstract").inner_text()
+    assert "%" in text and "\\%" not in text
+    page = open_page("/papers/date/2025-10-19", width, height)
+    card = page.locator("#paper-2510\\.99104 .paper-abstract")
+    expect(card).to_contain_text("We prove that the failure probability")
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")

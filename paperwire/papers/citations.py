@@ -18,7 +18,9 @@ def _ascii_word(text: str) -> str:
 def citation_key(paper: Paper) -> str:
     surname = _ascii_word(paper.authors[0].split()[-1]) if paper.authors else "anonymous"
     year = str(paper.published.year) if paper.published else ""
-    first_word = next((w for w in (_ascii_word(t) for t in paper.title.split()) if len(w) > 3), "paper")
+    # The title's words as a reader sees them: "$\\mathcal{A}$LLM4ADD" is "allm4add", not "mathcalallm4add".
+    words = latex.plain_text(paper.title).split()
+    first_word = next((w for w in (_ascii_word(t) for t in words) if len(w) > 3), "paper")
     return f"{surname or 'anonymous'}{year}{first_word}"
 
 
@@ -27,10 +29,11 @@ BIBTEX_SPECIAL = re.compile(r"\\?([{}&%$#_])")
 
 def _bibtex_escape(text: str) -> str:
     """Text as BibTeX reads it: its special characters escaped (once: "\\$" stays "\\$"), its
-    formulas ("$\\mathcal{O}(n^2)$") and links kept as LaTeX when their braces balance."""
+    formulas ("$\\mathcal{O}(n^2)$") and links kept as LaTeX when their braces balance, and so
+    its text-mode commands ("\\textbf{...}", whose braces balance)."""
     out = []
     for segment in latex.split(" ".join(text.split())):
-        if not segment.is_text and _balanced(segment.raw):
+        if segment.kind in (latex.OPEN, latex.CLOSE) or (segment.is_unit and _balanced(segment.raw)):
             out.append(segment.raw)
         else:
             out.append(BIBTEX_SPECIAL.sub(r"\\\1", segment.raw))

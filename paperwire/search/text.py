@@ -112,7 +112,8 @@ def highlight(text: str, stems: set[str], analyze, width: int = 300) -> SafeStri
     """An escaped window of ``text`` around the densest run of query terms, terms in <mark>.
 
     A formula or a link is whole or absent, never marked inside, and shown as the page shows it
-    (paperwire/papers/latex.py): the window's edges move to its edges."""
+    (paperwire/papers/latex.py): the window's edges move to its edges. Text-mode LaTeX shows as on
+    the page (``\\emph{...}`` in <em>, closed at the window's end if it runs past)."""
     tokens = [(m.start(), m.end(), m.group()) for m in WORD.finditer(text)]
     found = {start: segment for start, segment in latex.located(text)}
     formulas = [(start, start + len(segment.raw)) for start, segment in found.items()]
@@ -140,20 +141,11 @@ def highlight(text: str, stems: set[str], analyze, width: int = 300) -> SafeStri
             begin = s
         if s < end < e:  # keep a formula that starts the window or is not too long, else cut before it
             end = e if s <= begin or e - begin <= 2 * width else s
-    pieces = [(s, e, "mark") for s, e, _ in (tokens[i] for i in hits) if begin <= s and e <= end]
-    pieces += [(s, e, "latex") for s, e in formulas if begin <= s and e <= end]
-    out, cursor = [], begin
-    for s, e, kind in sorted(pieces):
-        out.append(latex.text_html(text[cursor:s]))
-        if kind == "mark":
-            out.append(f"<mark>{latex.text_html(text[s:e])}</mark>")
-        else:
-            out.append(latex.segment_html(found[s]))
-        cursor = e
-    out.append(latex.text_html(text[cursor:end]))
+    marks = [(s, e) for s, e, _ in (tokens[i] for i in hits) if begin <= s and e <= end]
+    body = latex.window_html(text, begin, end, marks)
     prefix = "… " if begin > 0 else ""
     suffix = " …" if end < len(text) else ""
-    return mark_safe(prefix + "".join(out) + suffix)
+    return mark_safe(prefix + body + suffix)
 
 
 def _stem(analyze, word: str) -> str:

@@ -130,8 +130,36 @@
       return;
     }
     applyVariants(target);
-    span.replaceChildren(target.querySelector("math"));
+    const math = target.querySelector("math");
+    span.replaceChildren(math);
     span.classList.add("rendered");
+    watchWidth(math, tex);
+  }
+
+  // A formula wider than its column scrolls inside it (maths.css); the keyboard must reach such a
+  // box to scroll it: while it overflows it is in the tab order, named by its TeX source (as
+  // arXiv's own HTML does with alttext). Re-checked whenever its width changes (a resize, a
+  // rotated phone), so that a formula that fits is not a tab stop.
+  const sources = new WeakMap();
+  const resized = "ResizeObserver" in window
+    ? new ResizeObserver((entries) => { for (const entry of entries) scrollable(entry.target); })
+    : null;
+
+  function scrollable(math) {
+    const wide = math.scrollWidth > math.clientWidth + 1;
+    if (wide && !math.hasAttribute("tabindex")) {
+      math.setAttribute("tabindex", "0");
+      math.setAttribute("aria-label", sources.get(math));
+    } else if (!wide && math.hasAttribute("tabindex")) {
+      math.removeAttribute("tabindex");
+      math.removeAttribute("aria-label");
+    }
+  }
+
+  function watchWidth(math, tex) {
+    sources.set(math, tex.trim());
+    if (resized) resized.observe(math);
+    else scrollable(math);
   }
 
   // Every formula under root not yet rendered (window.paperwireMaths.render for content added later).
