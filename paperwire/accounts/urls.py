@@ -6,7 +6,7 @@ from paperwire.accounts import views
 urlpatterns = [
     path("signup", views.signup, name="signup"),
     path("login", views.LoginView.as_view(), name="login"),
-    path("logout", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout", views.LogoutView.as_view(), name="logout"),
     path("verify", views.resend_verification, name="resend_verification"),
     path("verify/<str:token>", views.verify_email, name="verify_email"),
     path("password-reset", views.PasswordResetView.as_view(), name="password_reset"),

@@ -18,7 +18,7 @@ from paperwire.accounts.verification import confirm_address, read_verification_t
 from paperwire.digests.emails import subscriber_links
 from paperwire.digests.models import Subscriber
 from paperwire.digests.views import link_expired
-from paperwire.papers.views import safe_next
+from paperwire.papers.views import redirect_next, safe_next
 from paperwire.ratelimit import limit_writes, too_many
 from paperwire.siteurl import site_url
 
@@ -38,7 +38,7 @@ def signup(request):
             # Another sign-up took the name between the form's check and this insert (the
             # database's unique keys, on the name and on its upper case, are the last word).
             form.add_error("username", form.instance.unique_error_message(type(form.instance), ["username"]))
-            return render(request, "registration/signup.html", {"form": form, "next": request.GET.get("next", "")})
+            return render(request, "registration/signup.html", {"form": form, "next": safe_next(request, "")})
         try:
             request_verification(user)  # over the address's mail limit: nothing is sent, nothing is said
         except OSError:
@@ -48,14 +48,22 @@ def signup(request):
         messages.success(
             request, f"Welcome, {user.get_username()}! Follow the link we mail to {user.email} to verify your address."
         )
-        return redirect(safe_next(request, "/"))
-    return render(request, "registration/signup.html", {"form": form, "next": request.GET.get("next", "")})
+        return redirect_next(request, "/")
+    return render(request, "registration/signup.html", {"form": form, "next": safe_next(request, "")})
 
 
 class LoginView(auth_views.LoginView):
     """Limited per client address and per account by the LoginAttemptLimit backend, like the admin's."""
 
     redirect_authenticated_user = True
+
+    def get_redirect_url(self):
+        return safe_next(self.request, "")  # "": LOGIN_REDIRECT_URL
+
+
+class LogoutView(auth_views.LogoutView):
+    def get_redirect_url(self):
+        return safe_next(self.request, "")  # "": LOGOUT_REDIRECT_URL
 
 
 @method_decorator(
