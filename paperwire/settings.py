@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import tempfile
 from decimal import Decimal
 from email.utils import parseaddr
 from pathlib import Path
@@ -150,16 +151,54 @@ except OSError as error:
     raise invalid("PAPERWIRE_HOME", str(PAPERWIRE_HOME), f"a folder Paperwire can create ({error.strerror})") from None
 
 
+# A key file's content: printable ASCII with no spaces, long enough not to be guessed (the
+# generated one has 67 characters; Django's deployment check asks for 50).
+KEY_TEXT = re.compile(r"[!-~]{32,}")
+
+
 def _secret_key() -> str:
-    """PAPERWIRE_SECRET_KEY, else a key generated once and kept in PAPERWIRE_HOME."""
+    """PAPERWIRE_SECRET_KEY, else a key generated once and kept in PAPERWIRE_HOME/secret_key.
+
+    The file appears whole or not at all: the key is written to a temporary file, synced, then
+    linked to its name, which fails if it exists; so of first starts racing, one key wins and all
+    read it. A file that holds no usable key (empty, binary, short) stops the start with one line
+    saying what to do, never overwritten (the owner decides) and never used."""
     if os.environ.get("PAPERWIRE_SECRET_KEY"):
         return os.environ["PAPERWIRE_SECRET_KEY"]
     path = PAPERWIRE_HOME / "secret_key"
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        _create_key_file(path)
+    try:
+        key = path.read_bytes().decode("ascii").strip(SPACE)
+    except UnicodeDecodeError:
+        key = ""
+    if not KEY_TEXT.fullmatch(key):
+        raise ImproperlyConfigured(
+            f"{path} holds no usable secret key (it must be at least 32 printable characters with no spaces): "
+            "delete it to have a new one generated at the next start (sessions and links signed with the old "
+            "key stop working), or set PAPERWIRE_SECRET_KEY"
+        )
+    return key
+
+
+def _create_key_file(path: Path) -> None:
+    fd, temporary = tempfile.mkstemp(prefix=".secret_key.", dir=path.parent)  # mode 0600
+    try:
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(50))
-    return path.read_text().strip()
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return  # another start made it first: its key is the one
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)  # the name survives a crash too
+        finally:
+            os.close(folder)
+    finally:
+        os.unlink(temporary)
 
 
 SECRET_KEY = _secret_key()
