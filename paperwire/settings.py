@@ -521,6 +521,9 @@ RATE_LIMITS = {
     "verify_address": envrate("PAPERWIRE_RATE_VERIFY_ADDRESS", "5/86400"),
     "subscribe": envrate("PAPERWIRE_RATE_SUBSCRIBE", "10/3600"),
     "subscribe_address": envrate("PAPERWIRE_RATE_SUBSCRIBE_ADDRESS", "3/86400"),
+    # POSTs on a link from a mail (confirm, manage, unsubscribe, verify, set a new password): per
+    # client and per link; one-click unsubscribe per subscription only (mail providers post it).
+    "link": envrate("PAPERWIRE_RATE_LINK", "30/3600"),
     "search": envrate("PAPERWIRE_RATE_SEARCH", "120/60"),
     "api": envrate("PAPERWIRE_RATE_API", "600/60"),
 }

@@ -87,7 +87,12 @@ def test_a_malformed_base_url_is_one_line(url):
 
 @pytest.mark.parametrize(
     "url",
-    ["https://papers.example.org", "https://papers.example.org/sub/path/", "http://10.0.0.5:8000", "https://[::1]:8443"],
+    [
+        "https://papers.example.org",
+        "https://papers.example.org/sub/path/",
+        "http://10.0.0.5:8000",
+        "https://[::1]:8443",
+    ],
 )
 def test_a_well_formed_base_url_is_read(url):
     assert load_settings(PAPERWIRE_BASE_URL=url)["BASE_URL"] == url.rstrip("/")

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from paperwire.accounts.addresses import posted_mailbox
 from paperwire.accounts.forms import AddressPasswordResetForm, SignupForm
@@ -19,7 +19,7 @@ from paperwire.digests.emails import subscriber_links
 from paperwire.digests.models import Subscriber
 from paperwire.digests.views import link_expired
 from paperwire.papers.views import redirect_next, safe_next
-from paperwire.ratelimit import limit_writes, too_many
+from paperwire.ratelimit import limit_writes, link_key, too_many
 from paperwire.siteurl import site_url
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,15 @@ class PasswordResetView(auth_views.PasswordResetView):
         return {"base_url": site_url()}
 
 
+# Per client only: the link's path ends in "set-password" for everyone once Django has moved the
+# token to the session, and the user's part is guessable, so a count per link could be spent by
+# someone else to stop a person's reset.
+@method_decorator(limit_writes("link"), name="dispatch")
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    pass
+
+
+@require_safe  # a page to read: its one form posts to resend_verification
 @login_required
 def account_settings(request):
     """The account's page: the digest subscription of its address, once the account has proved
@@ -117,6 +126,7 @@ def resend_verification(request):
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@limit_writes("link", per={"link": link_key})
 def verify_email(request, token: str):
     """GET shows what would be verified and a button (mail scanners follow links); POST verifies.
     No login needed: the link itself, mailed to the address, is the proof."""
