@@ -60,6 +60,12 @@ def bucket(kind: str, key: str) -> str:
     return f"{kind}:{salted_hmac('paperwire.ratelimit', key, algorithm='sha256').hexdigest()[:40]}"
 
 
+def link_key(request: HttpRequest) -> str:
+    """For ``limit_writes``: the key of the link a request came by (its ``token`` in the URL)."""
+    token = (request.resolver_match.kwargs if request.resolver_match else {}).get("token", "")
+    return f"link:{token}" if token else ""
+
+
 def posted(field: str) -> Callable[[HttpRequest], str]:
     """For ``limit_writes``: the key of a field of the POSTed form."""
     return lambda request: named_key(request.POST.get(field, ""))

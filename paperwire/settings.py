@@ -6,9 +6,11 @@ that page and this module in step.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
+import tempfile
 from decimal import Decimal
 from email.utils import parseaddr
 from pathlib import Path
@@ -122,8 +124,43 @@ def envaddress(name: str, default: str) -> str:
     return value
 
 
-def envurl(name: str, default: str) -> str:
-    """An http(s) URL, in the spelling browsers send as Origin; ``default`` when unset ("" allowed)."""
+# A host name as Django accepts it in Host (letters, digits, hyphens; dot-separated labels), or an
+# IP address: anything else ("exa mple.com", "exa_mple.com", "ex%41mple.com") would be refused on
+# every request, or make broken links.
+HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+# Servers Paperwire only connects to (SMTP, Hugging Face, arXiv) may be named with underscores
+# (container names such as mail_relay); the site's own name may not.
+SERVER_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?")
+# Whitespace, control characters and backslashes are refused anywhere in a URL setting: urlsplit
+# silently drops tabs and line ends, and browsers read a backslash as a slash.
+URL_NOISE = re.compile(r"[\s\x00-\x1f\x7f\\]")
+
+
+def valid_host(host: str, label: re.Pattern = SERVER_LABEL) -> bool:
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return False
+        return True
+    return all(label.fullmatch(part) for part in host.split("."))
+
+
+def without_password(url: str) -> str:
+    """``url`` as an error message may show it: the password of its user part, if any, masked."""
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return url
+    user, at, host = netloc.rpartition("@")
+    if not at or ":" not in user:
+        return url
+    return url.replace(netloc, f"{user.partition(':')[0]}:***@{host}", 1)
+
+
+def envurl(name: str, default: str, label: re.Pattern = SERVER_LABEL) -> str:
+    """An http(s) URL, in the spelling browsers send as Origin; ``default`` when unset ("" allowed).
+    A base to which paths are added: no query, fragment, user name or spaces."""
     value = envstr(name, default).rstrip("/")
     if not value:
         return value
@@ -132,8 +169,21 @@ def envurl(name: str, default: str) -> str:
         parts.port  # noqa: B018 (reading it validates it)
     except ValueError:
         parts = None
-    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise invalid(name, value, "an http:// or https:// URL")
+    if (
+        parts is None
+        or parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or not valid_host(parts.hostname, label)
+        or "@" in parts.netloc
+        or "?" in value
+        or "#" in value
+        or URL_NOISE.search(value)
+    ):
+        raise invalid(
+            name,
+            without_password(value),
+            "an http:// or https:// URL with a host name, and no spaces, user name, query or fragment",
+        )
     # The spelling browsers send as Origin (lower case, no default port): CSRF_TRUSTED_ORIGINS and
     # ALLOWED_HOSTS are derived from it, and "https://Papers.Example.org:443" refused every form.
     scheme = parts.scheme.lower()
@@ -150,23 +200,61 @@ except OSError as error:
     raise invalid("PAPERWIRE_HOME", str(PAPERWIRE_HOME), f"a folder Paperwire can create ({error.strerror})") from None
 
 
+# A key file's content: printable ASCII with no spaces, long enough not to be guessed (the
+# generated one has 67 characters; Django's deployment check asks for 50).
+KEY_TEXT = re.compile(r"[!-~]{32,}")
+
+
 def _secret_key() -> str:
-    """PAPERWIRE_SECRET_KEY, else a key generated once and kept in PAPERWIRE_HOME."""
+    """PAPERWIRE_SECRET_KEY, else a key generated once and kept in PAPERWIRE_HOME/secret_key.
+
+    The file appears whole or not at all: the key is written to a temporary file, synced, then
+    linked to its name, which fails if it exists; so of first starts racing, one key wins and all
+    read it. A file that holds no usable key (empty, binary, short) stops the start with one line
+    saying what to do, never overwritten (the owner decides) and never used."""
     if os.environ.get("PAPERWIRE_SECRET_KEY"):
         return os.environ["PAPERWIRE_SECRET_KEY"]
     path = PAPERWIRE_HOME / "secret_key"
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        _create_key_file(path)
+    try:
+        key = path.read_bytes().decode("ascii").strip(SPACE)
+    except UnicodeDecodeError:
+        key = ""
+    if not KEY_TEXT.fullmatch(key):
+        raise ImproperlyConfigured(
+            f"{path} holds no usable secret key (it must be at least 32 printable characters with no spaces): "
+            "delete it to have a new one generated at the next start (sessions and links signed with the old "
+            "key stop working), or set PAPERWIRE_SECRET_KEY"
+        )
+    return key
+
+
+def _create_key_file(path: Path) -> None:
+    fd, temporary = tempfile.mkstemp(prefix=".secret_key.", dir=path.parent)  # mode 0600
+    try:
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(50))
-    return path.read_text().strip()
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return  # another start made it first: its key is the one
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)  # the name survives a crash too
+        finally:
+            os.close(folder)
+    finally:
+        os.unlink(temporary)
 
 
 SECRET_KEY = _secret_key()
 DEBUG = envbool("PAPERWIRE_DEBUG")
 # The public URL of every absolute link (mail, feeds); "" when unset: links then follow the
 # address each request came to, or the one `serve` listens on (paperwire/siteurl.py).
-BASE_URL = envurl("PAPERWIRE_BASE_URL", "")
+BASE_URL = envurl("PAPERWIRE_BASE_URL", "", HOST_LABEL)
 
 
 def _allowed_hosts(base_url: str) -> list[str]:
@@ -333,19 +421,39 @@ CACHES = {
 }
 
 
+YES = ("1", "true", "yes", "on")
+NO = ("0", "false", "no", "off")
+
+
 def _email_settings(url: str) -> dict[str, object]:
-    """Translate PAPERWIRE_EMAIL_URL (smtp://, smtps://, console://) into Django settings."""
-    expected = "smtp://user:password@host:port (smtps:// for TLS, ?starttls=1 for STARTTLS) or console://"
+    """Translate PAPERWIRE_EMAIL_URL (smtp://, smtps://, console://) into Django settings: every
+    part it does not understand (a parameter, a path, a starttls that is neither yes nor no,
+    STARTTLS on a connection that is TLS from the start) is refused, never ignored."""
+    expected = (
+        "smtp://user:password@host:port (smtps:// for TLS from the start, or smtp:// with ?starttls=1 for "
+        f"STARTTLS; starttls is {', '.join(YES + NO[:-1])} or {NO[-1]}) or console://"
+    )
     try:
         parts = urlsplit(url)
         port = parts.port
+        query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
     except ValueError:
-        raise invalid("PAPERWIRE_EMAIL_URL", url, expected) from None
+        raise invalid("PAPERWIRE_EMAIL_URL", without_password(url), expected) from None
     if parts.scheme == "console":
         return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
-    if parts.scheme not in ("smtp", "smtps"):
-        raise invalid("PAPERWIRE_EMAIL_URL", url, expected)
-    query = parse_qs(parts.query)
+    starttls = query.pop("starttls", ["0"])
+    if (
+        parts.scheme not in ("smtp", "smtps")
+        or query  # another parameter
+        or len(starttls) != 1
+        or starttls[0].lower() not in YES + NO
+        or (parts.scheme == "smtps" and starttls[0].lower() in YES)  # Django refuses both at the first mail
+        or parts.path not in ("", "/")
+        or "#" in url
+        or URL_NOISE.search(url)
+        or (parts.hostname and not valid_host(parts.hostname))
+    ):
+        raise invalid("PAPERWIRE_EMAIL_URL", without_password(url), expected)
     return {
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": parts.hostname or "localhost",
@@ -353,7 +461,7 @@ def _email_settings(url: str) -> dict[str, object]:
         "EMAIL_HOST_USER": unquote(parts.username or ""),
         "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
         "EMAIL_USE_SSL": parts.scheme == "smtps",
-        "EMAIL_USE_TLS": query.get("starttls", ["0"])[0] in ("1", "true"),
+        "EMAIL_USE_TLS": starttls[0].lower() in YES,
     }
 
 
@@ -413,6 +521,9 @@ RATE_LIMITS = {
     "verify_address": envrate("PAPERWIRE_RATE_VERIFY_ADDRESS", "5/86400"),
     "subscribe": envrate("PAPERWIRE_RATE_SUBSCRIBE", "10/3600"),
     "subscribe_address": envrate("PAPERWIRE_RATE_SUBSCRIBE_ADDRESS", "3/86400"),
+    # POSTs on a link from a mail (confirm, manage, unsubscribe, verify, set a new password): per
+    # client and per link; one-click unsubscribe per subscription only (mail providers post it).
+    "link": envrate("PAPERWIRE_RATE_LINK", "30/3600"),
     "search": envrate("PAPERWIRE_RATE_SEARCH", "120/60"),
     "api": envrate("PAPERWIRE_RATE_API", "600/60"),
 }

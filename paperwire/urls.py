@@ -42,9 +42,14 @@ urlpatterns = [
     path("", papers.home, name="home"),
     path("favicon.ico", favicon, name="favicon"),
     path("papers/trending", papers.trending, name="trending"),
-    path("papers/feed.rss", cache_for_anonymous(feeds.LatestPapersRss()), name="feed_rss"),
-    path("papers/feed.atom", cache_for_anonymous(feeds.LatestPapersAtom()), name="feed_atom"),
-    path("search/feed.atom", cache_for_anonymous(feeds.SearchAtom(), depends_on=index_version), name="search_feed"),
+    # Feeds are read with GET (a POST would also pass by the search limit, counted on reads).
+    path("papers/feed.rss", require_safe(cache_for_anonymous(feeds.LatestPapersRss())), name="feed_rss"),
+    path("papers/feed.atom", require_safe(cache_for_anonymous(feeds.LatestPapersAtom())), name="feed_atom"),
+    path(
+        "search/feed.atom",
+        require_safe(cache_for_anonymous(feeds.SearchAtom(), depends_on=index_version)),
+        name="search_feed",
+    ),
     re_path(r"^papers/(?P<kind>date|week|month)/(?P<value>[^/]{1,20})$", papers.feed, name="feed"),
     re_path(rf"^papers/{PAPER_ID}\.md$", papers.paper_markdown, name="paper_markdown"),
     re_path(rf"^papers/{PAPER_ID}/vote$", papers.vote, name="vote"),

@@ -6,14 +6,14 @@ from paperwire.accounts import views
 urlpatterns = [
     path("signup", views.signup, name="signup"),
     path("login", views.LoginView.as_view(), name="login"),
-    path("logout", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout", views.LogoutView.as_view(), name="logout"),
     path("verify", views.resend_verification, name="resend_verification"),
     path("verify/<str:token>", views.verify_email, name="verify_email"),
     path("password-reset", views.PasswordResetView.as_view(), name="password_reset"),
     path("password-reset/sent", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(
         "password-reset/<uidb64>/<token>",
-        auth_views.PasswordResetConfirmView.as_view(),
+        views.PasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
     path("password-reset/done", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),

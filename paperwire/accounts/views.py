@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from paperwire.accounts.addresses import posted_mailbox
 from paperwire.accounts.forms import AddressPasswordResetForm, SignupForm
@@ -18,8 +18,8 @@ from paperwire.accounts.verification import confirm_address, read_verification_t
 from paperwire.digests.emails import subscriber_links
 from paperwire.digests.models import Subscriber
 from paperwire.digests.views import link_expired
-from paperwire.papers.views import safe_next
-from paperwire.ratelimit import limit_writes, too_many
+from paperwire.papers.views import redirect_next, safe_next
+from paperwire.ratelimit import limit_writes, link_key, too_many
 from paperwire.siteurl import site_url
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def signup(request):
             # Another sign-up took the name between the form's check and this insert (the
             # database's unique keys, on the name and on its upper case, are the last word).
             form.add_error("username", form.instance.unique_error_message(type(form.instance), ["username"]))
-            return render(request, "registration/signup.html", {"form": form, "next": request.GET.get("next", "")})
+            return render(request, "registration/signup.html", {"form": form, "next": safe_next(request, "")})
         try:
             request_verification(user)  # over the address's mail limit: nothing is sent, nothing is said
         except OSError:
@@ -48,14 +48,22 @@ def signup(request):
         messages.success(
             request, f"Welcome, {user.get_username()}! Follow the link we mail to {user.email} to verify your address."
         )
-        return redirect(safe_next(request, "/"))
-    return render(request, "registration/signup.html", {"form": form, "next": request.GET.get("next", "")})
+        return redirect_next(request, "/")
+    return render(request, "registration/signup.html", {"form": form, "next": safe_next(request, "")})
 
 
 class LoginView(auth_views.LoginView):
     """Limited per client address and per account by the LoginAttemptLimit backend, like the admin's."""
 
     redirect_authenticated_user = True
+
+    def get_redirect_url(self):
+        return safe_next(self.request, "")  # "": LOGIN_REDIRECT_URL
+
+
+class LogoutView(auth_views.LogoutView):
+    def get_redirect_url(self):
+        return safe_next(self.request, "")  # "": LOGOUT_REDIRECT_URL
 
 
 @method_decorator(
@@ -72,6 +80,15 @@ class PasswordResetView(auth_views.PasswordResetView):
         return {"base_url": site_url()}
 
 
+# Per client only: the link's path ends in "set-password" for everyone once Django has moved the
+# token to the session, and the user's part is guessable, so a count per link could be spent by
+# someone else to stop a person's reset.
+@method_decorator(limit_writes("link"), name="dispatch")
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    pass
+
+
+@require_safe  # a page to read: its one form posts to resend_verification
 @login_required
 def account_settings(request):
     """The account's page: the digest subscription of its address, once the account has proved
@@ -109,6 +126,7 @@ def resend_verification(request):
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@limit_writes("link", per={"link": link_key})
 def verify_email(request, token: str):
     """GET shows what would be verified and a button (mail scanners follow links); POST verifies.
     No login needed: the link itself, mailed to the address, is the proof."""

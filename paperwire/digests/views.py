@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from paperwire.accounts.addresses import AddressField, canonical_email, mailbox_key
 from paperwire.accounts.models import verified_email
@@ -25,7 +25,7 @@ from paperwire.digests.emails import confirmation_message, new_links_message, su
 from paperwire.digests.models import FREQUENCIES, Delivery, ShownPaper, Subscriber, new_link_secret, topic_lines
 from paperwire.digests.tokens import read_confirmation, read_subscriber_token
 from paperwire.papers.periods import InvalidPeriod
-from paperwire.ratelimit import client_key, limit_writes, longest_wait, retry_after, too_many
+from paperwire.ratelimit import client_key, limit_writes, link_key, longest_wait, retry_after, too_many
 from paperwire.siteurl import absolute
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,7 @@ def link_expired(request: HttpRequest, what_to_do: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@limit_writes("link", per={"link": link_key})
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows a button (mail scanners follow links), POST confirms."""
     try:
@@ -174,6 +175,10 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if subscriber is None:
         return retired_link(request)
     if request.method == "POST":
+        # RFC 8058: the mail provider posts one-click unsubscribes from its own addresses, for
+        # many people at once: counted per subscription (a current link), never per client.
+        if seconds := retry_after("link", f"subscriber:{subscriber.pk}"):
+            return too_many(request, seconds)
         if subscriber.state != Subscriber.UNSUBSCRIBED:
             Subscriber.objects.filter(pk=subscriber.pk).update(
                 state=Subscriber.UNSUBSCRIBED, unsubscribed_at=timezone.now()
@@ -193,6 +198,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@limit_writes("link", per={"link": link_key})
 def manage(request: HttpRequest, token: str) -> HttpResponse:
     subscriber = subscriber_from(token)
     if subscriber is None:
@@ -264,6 +270,7 @@ def render_digest_page(request: HttpRequest, digest: Digest, title: str) -> Http
     )
 
 
+@require_safe
 def web_version(request: HttpRequest, token: str, period: str) -> HttpResponse:
     """The digest as it was sent, from the record of the papers it showed."""
     subscriber = subscriber_from(token)

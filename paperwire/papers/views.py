@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -143,15 +143,24 @@ def same_site(request: HttpRequest, target: str) -> bool:
     return url_has_allowed_host_and_scheme(target, allowed_hosts={host}, require_https=secure)
 
 
-def safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    return target if same_site(request, target) else fallback
-
-
 # A path as browsers send it in Referer (percent-encoded): one leading slash, then no second
 # slash or backslash, and no whitespace or control character anywhere (browsers skip some of
 # them, so that "/\t/evil.example" would lead to another site).
 PLAIN_PATH = re.compile(r"/(?![/\\])[^\\\s\x00-\x1f\x7f]*")
+
+
+def safe_next(request: HttpRequest, fallback: str) -> str:
+    """Where a form sends the browser next: its ``next`` (POSTed, else in the query) when that is
+    a path of this site (one leading slash, PLAIN_PATH), else ``fallback``. Nothing else is
+    followed: not another site, not a URL of this one, not a relative path ("papers", "../x"),
+    which redirect() would also read as a URL name and answer 500 after the write was done.
+    Answer it with HttpResponseRedirect (or ``redirect_next``), never with redirect()."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    return target if PLAIN_PATH.fullmatch(target) and same_site(request, target) else fallback
+
+
+def redirect_next(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
+    return HttpResponseRedirect(safe_next(request, fallback))
 
 
 def same_site_path(request: HttpRequest, url: str) -> str | None:
@@ -175,7 +184,7 @@ def vote(request: HttpRequest, paper_id: str) -> HttpResponse:
     upvotes = set_vote(request.user, paper, up)
     if wants_json(request):
         return JsonResponse({"id": paper.pk, "upvotes": upvotes, "voted": up})
-    return redirect(safe_next(request, paper.get_absolute_url()))
+    return redirect_next(request, paper.get_absolute_url())
 
 
 @login_required
