@@ -114,11 +114,11 @@ class SavedSearch:
 
     @property
     def query(self) -> str:
-        return self.values["q"] or ""
+        return self.values["q"] or ""  # cleaned as the search page cleans it
 
     @property
     def query_string(self) -> str:
-        return SEARCH_FEED.query_string({**self.values, "q": self.query})
+        return SEARCH_FEED.query_string(self.values)
 
     def describe(self) -> str:
         """The filters in words, for the feed's title: "published from 2025-07-01 to 2025-07-31, cs.CL"."""
@@ -159,8 +159,8 @@ class SearchAtom(PaperFeed):
         sort = saved.values["sort"]
         if sort == "relevance":
             return "The best matches by relevance, newest first (sort=date: the newest of every match)."
-        order = "the newest" if sort == "date" else "the most upvoted"
-        return f"Of every match, {order} {FEED_SIZE}."
+        order = "newest" if sort == "date" else "most upvoted"
+        return f"The {FEED_SIZE} {order} of all the matches."
 
     def link(self, saved: SavedSearch) -> str:
         return absolute(f"{reverse('search')}?{saved.query_string}")
