@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from paperwire.ingest.importer import import_files
+from paperwire.search.engine import RANKED
 from paperwire.search.indexer import update_indexes
 from tests.conftest import paper, write_jsonl
 from tests.test_import import HF_ITEM
@@ -150,7 +151,15 @@ def valid_query(draw, spec: dict, path: str) -> dict[str, str]:
     names = draw(st.sets(st.sampled_from(sorted(schemas))))
     periods = [n for n in sorted(names) if n in PERIODS]
     names -= set(periods[1:])
-    return {name: draw(valid_value(name, schemas[name])) for name in names}
+    query = {name: draw(valid_value(name, schemas[name])) for name in names}
+    # What the parameters' descriptions say besides the schema: from not after to; by relevance,
+    # a search's pages stop at the RANKED most relevant (p × limit below RANKED).
+    if "from" in query and "to" in query and query["from"] > query["to"]:
+        query["from"], query["to"] = query["to"], query["from"]
+    if path == "/api/papers/search" and "p" in query and query.get("sort", "relevance") == "relevance":
+        limit = int(query.get("limit", schemas["limit"]["default"]))
+        query["p"] = str(min(int(query["p"]), (RANKED - 1) // limit))
+    return query
 
 
 @st.composite

@@ -178,7 +178,9 @@ def test_the_search_page_filters_and_pages(client, indexed):
     assert [h.paper.id for h in response.context["results"].hits] == ["2501.00004"]
     bad = client.get("/search", {"q": "x", "from": "2025-13-01"})
     assert bad.status_code == 400 and "from must be a date" in bad.content.decode()
-    assert client.get("/search", {"q": "x", "page": "99"}).status_code == 400
+    assert client.get("/search", {"q": "x", "page": "0"}).status_code == 400
+    past = client.get("/search", {"q": "attention", "page": "99"})  # a page past the last result
+    assert past.status_code == 404 and "There is 1 page of results" in past.content.decode()
 
 
 def test_every_page_has_a_search_box(client, db):

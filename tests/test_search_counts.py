@@ -12,10 +12,11 @@ import pytest
 
 from paperwire.ingest.importer import import_files
 from paperwire.papers.models import Paper, set_vote
-from paperwire.search.engine import search
+from paperwire.search.engine import Indexes, search
 from paperwire.search.indexer import update_indexes
 from paperwire.search.indexes import LEXICAL_FALLBACK_NOTICE
 from paperwire.search.models import PaperVector
+from paperwire.search.text import parse_query
 from tests.conftest import paper, write_jsonl
 from tests.test_search import TOPICAL
 
@@ -85,6 +86,11 @@ EMBEDDED: dict[str, tuple] = {}  # the corpus's embeddings, computed by the mode
 
 @pytest.fixture
 def deep(tmp_path):
+    load_deep(tmp_path)
+
+
+def load_deep(tmp_path) -> None:
+    """The corpus imported and indexed (its embeddings computed once for the test session)."""
     import_files([write_jsonl(tmp_path / "deep.jsonl", corpus())], progress=False)
     if EMBEDDED:  # stored embeddings, as a rebuild finds them: the indexer computes none again
         PaperVector.objects.bulk_create(
@@ -99,6 +105,10 @@ def deep(tmp_path):
 
 @pytest.fixture
 def topical(tmp_path):
+    load_topical(tmp_path)
+
+
+def load_topical(tmp_path) -> None:
     import_files([write_jsonl(tmp_path / "topical.jsonl", TOPICAL)], progress=False)
     update_indexes()
 
@@ -116,12 +126,9 @@ def shown_count(html: str) -> str:
 
 
 def test_the_corpus_hides_the_papers_to_find_below_1000_candidates(deep):
-    best = ids(search("attention", mode="lexical", limit=1000, snippets=False))
-    assert len(best) == 1000 and TOP_VOTED not in best and NEWEST not in best
-    assert ids(search("attention", mode="lexical", limit=MATCHING, snippets=False))[-2:] in (
-        [TOP_VOTED, NEWEST],
-        [NEWEST, TOP_VOTED],
-    )
+    bm25 = [hit.paper_id for hit in Indexes.get().lexical.search(parse_query("attention"), MATCHING)]
+    assert len(bm25) == MATCHING and TOP_VOTED not in bm25[:1000] and NEWEST not in bm25[:1000]
+    assert bm25[-2:] in ([TOP_VOTED, NEWEST], [NEWEST, TOP_VOTED])
 
 
 @pytest.mark.parametrize("mode", ["lexical", "hybrid"])

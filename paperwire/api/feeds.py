@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from urllib.parse import urlencode
+from dataclasses import dataclass
 
 from django.contrib.syndication.views import Feed
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
 
+from paperwire.api.params import SEARCH_FEED, BadRequest
 from paperwire.papers.models import Paper
 from paperwire.search.engine import search
-from paperwire.search.text import clean
 from paperwire.siteurl import absolute
 
 FEED_SIZE = 50
@@ -106,28 +106,83 @@ class LatestPapersAtom(LatestPapersRss):
         return absolute(reverse("feed_atom"))
 
 
+@dataclass
+class SavedSearch:
+    """What a search feed asks for (params.SEARCH_FEED: the words, mode, sort and filters)."""
+
+    values: dict
+
+    @property
+    def query(self) -> str:
+        return self.values["q"] or ""  # cleaned as the search page cleans it
+
+    @property
+    def query_string(self) -> str:
+        return SEARCH_FEED.query_string(self.values)
+
+    def describe(self) -> str:
+        """The filters in words, for the feed's title: "published from 2025-07-01 to 2025-07-31, cs.CL"."""
+        day_from, day_to, category = self.values["from"], self.values["to"], (self.values["category"] or "").strip()
+        parts = []
+        if day_from and day_to:
+            parts.append(f"published from {day_from} to {day_to}")
+        elif day_from or day_to:
+            parts.append(f"published {'from' if day_from else 'up to'} {day_from or day_to}")
+        if category:
+            parts.append(category)
+        return ", ".join(parts)
+
+
 class SearchAtom(PaperFeed):
-    """A saved search as an Atom feed: the best matches, newest first."""
+    """A saved search as an Atom feed, with the search page's mode, sort and filters: by relevance
+    (the default) the best matches, newest first; sorted by date or upvotes, the first FEED_SIZE of
+    every match in that order."""
 
     feed_type = SafeAtom
 
-    def get_object(self, request: HttpRequest) -> str:
-        return clean(request.GET.get("q", ""))
+    def __call__(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return super().__call__(request, *args, **kwargs)
+        except BadRequest as error:
+            return HttpResponseBadRequest(f"{error}\n", content_type="text/plain; charset=utf-8")
 
-    def title(self, query: str) -> str:
-        return f"Paperwire: papers matching “{query}”" if query else "Paperwire: search"
+    def get_object(self, request: HttpRequest) -> SavedSearch:
+        return SavedSearch(SEARCH_FEED.parse(request))
 
-    def link(self, query: str) -> str:
-        return absolute(f"{reverse('search')}?{urlencode({'q': query})}")
+    def title(self, saved: SavedSearch) -> str:
+        if not saved.query:
+            return "Paperwire: search"
+        described = saved.describe()
+        return f"Paperwire: papers matching “{saved.query}”" + (f" ({described})" if described else "")
 
-    def feed_url(self, query: str) -> str:
-        return absolute(f"{reverse('search_feed')}?{urlencode({'q': query})}")
+    def subtitle(self, saved: SavedSearch) -> str:
+        sort = saved.values["sort"]
+        if sort == "relevance":
+            return "The best matches by relevance, newest first (sort=date: the newest of every match)."
+        order = "newest" if sort == "date" else "most upvoted"
+        return f"The {FEED_SIZE} {order} of all the matches."
 
-    def items(self, query: str) -> list[Paper]:
-        """The best matches (at least half the best score), newest first."""
-        if not query:
+    def link(self, saved: SavedSearch) -> str:
+        return absolute(f"{reverse('search')}?{saved.query_string}")
+
+    def feed_url(self, saved: SavedSearch) -> str:
+        return absolute(f"{reverse('search_feed')}?{saved.query_string}")
+
+    def items(self, saved: SavedSearch) -> list[Paper]:
+        if not saved.query:
             return []
-        hits = search(query, limit=30, snippets=False).hits
+        values = saved.values
+        options = {
+            "mode": values["mode"],
+            "date_from": values["from"],
+            "date_to": values["to"],
+            "category": (values["category"] or "").strip() or None,
+            "snippets": False,
+        }
+        if values["sort"] != "relevance":
+            return [h.paper for h in search(saved.query, sort=values["sort"], limit=FEED_SIZE, **options).hits]
+        # The best matches (at least half the best score), newest first.
+        hits = search(saved.query, limit=30, **options).hits
         best = max((h.score for h in hits if not h.pinned), default=0.0)
         papers = [h.paper for h in hits if h.pinned or h.score >= RELEVANT_SHARE * best]
         return sorted(papers, key=lambda p: (p.daily_date or dt.date.min, p.id), reverse=True)

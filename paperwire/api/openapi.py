@@ -187,7 +187,14 @@ def schema() -> dict:
                                     "schema": {"type": "integer", "minimum": 0},
                                 },
                                 "X-Paperwire-Notice": {
-                                    "description": "Why the results are keyword matches only, or plain word matches",
+                                    "description": "Why the results are keyword matches only, or plain word matches; "
+                                    "that by relevance only the 200 most relevant matches are ranked; that a semantic "
+                                    "search's 100 nearest papers are not all the papers as close",
+                                    "schema": {"type": "string"},
+                                },
+                                "Link": {
+                                    "description": 'The next page, `<URL>; rel="next"` (RFC 8288), while there is '
+                                    "one this order reaches",
                                     "schema": {"type": "string"},
                                 },
                             },

@@ -17,13 +17,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django.http import HttpRequest
 
 from paperwire.papers.models import Paper
 from paperwire.papers.periods import parse_period
 from paperwire.search.engine import MODES, SORTS
-from paperwire.search.text import MAX_QUERY_CHARS
+from paperwire.search.text import MAX_QUERY_CHARS, clean
 
 
 class BadRequest(Exception):
@@ -110,6 +111,22 @@ class Parameters:
 
     params: tuple[Param, ...]
     at_most_one_of: tuple[str, ...] = ()
+    check: Callable[[dict[str, Any]], None] | None = None  # of the parsed values together; BadRequest
+
+    def but(self, *names: str) -> Parameters:
+        """These parameters without ``names``."""
+        return Parameters(tuple(p for p in self.params if p.name not in names))
+
+    def query_string(self, values: dict[str, Any]) -> str:
+        """The query string asking for ``values`` again: these parameters in their declared order,
+        without those absent, blank or at their default (a link carries everything that matters)."""
+        pairs = []
+        for p in self.params:
+            value = values.get(p.name)
+            text = "" if value is None else str(value).strip()
+            if text and text != str(p.default):
+                pairs.append((p.name, text))
+        return urlencode(pairs)
 
     def parse(self, request: HttpRequest) -> dict[str, Any]:
         """Every declared parameter's value (its default when absent); BadRequest on the first refused."""
@@ -121,6 +138,8 @@ class Parameters:
             values[param.name] = param.parse(given[0]) if given else param.default
         if sum(name in request.GET for name in self.at_most_one_of) > 1:
             raise BadRequest(f"give {self.exclusive_words}")
+        if self.check:
+            self.check(values)
         return values
 
     @property
@@ -203,6 +222,12 @@ DAILY_PAPERS = Parameters(
     at_most_one_of=("date", "week", "month"),
 )
 
+def dates_in_order(values: dict[str, Any]) -> None:
+    """A reversed range is refused, never answered with nothing (the search page swaps it instead)."""
+    if values.get("from") and values.get("to") and values["from"] > values["to"]:
+        raise BadRequest(f"from ({values['from']}) must not be after to ({values['to']})")
+
+
 SEARCH = Parameters(
     (
         Param(
@@ -212,7 +237,16 @@ SEARCH = Parameters(
             max_length=MAX_QUERY_CHARS,
             pattern=WITHOUT_NUL,
         ),
-        Param("limit", "Results", type="integer", minimum=1, maximum=120, default=50),
+        Param("limit", "Results a page", type="integer", minimum=1, maximum=120, default=50),
+        Param(
+            "p",
+            "The page, from 0. Sorted by date or upvotes, every match can be reached; by relevance, the "
+            "200 most relevant (with q, p × limit must be below 200)",
+            type="integer",
+            minimum=0,
+            maximum=MAX_PAGE,
+            default=0,
+        ),
         Param(
             "mode",
             "The engine: hybrid (lexical and semantic fused), lexical (BM25) or semantic (embeddings)",
@@ -228,7 +262,8 @@ SEARCH = Parameters(
         ),
         Param(
             "from",
-            "Only papers first published on or after this day",
+            "Only papers first published on or after this day (the paper's date, not its day in the daily "
+            "feed); not after to",
             pattern=DAY,
             format="date",
             values="a day, YYYY-MM-DD",
@@ -248,5 +283,22 @@ SEARCH = Parameters(
             max_length=MAX_CATEGORY_CHARS,
             pattern=WITHOUT_NUL,
         ),
-    )
+    ),
+    check=dates_in_order,
+)
+
+# What a saved search's Atom feed (/search/feed.atom) and the search page's links carry. A feed
+# takes any words, as the search page does (cleaned: NUL and control characters dropped, cut at
+# MAX_QUERY_CHARS): a feed reader has no one to show a 400 to.
+SEARCH_FEED = Parameters(
+    (
+        Param(
+            "q",
+            "The search's words",
+            values=f"any text (control characters dropped, cut at {MAX_QUERY_CHARS} characters)",
+            convert=clean,
+        ),
+        *SEARCH.but("q", "limit", "p").params,
+    ),
+    check=dates_in_order,
 )

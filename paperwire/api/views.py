@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from urllib.parse import urlencode
 
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
@@ -16,9 +17,10 @@ from paperwire.pagecache import cache_for_anonymous
 from paperwire.papers import ranking
 from paperwire.papers.ids import arxiv_id
 from paperwire.papers.models import Paper
-from paperwire.search.engine import search
+from paperwire.search.engine import CANDIDATES, RANKED, search
 from paperwire.search.health import DEGRADED, index_health, pending_work
 from paperwire.search.indexes import index_version
+from paperwire.siteurl import absolute
 from paperwire.staticstorage import static_health
 
 READ_METHODS = ["GET", "HEAD"]
@@ -89,21 +91,30 @@ def trending_page(papers, order, offset: int, limit: int, *, whole: bool) -> lis
 @cache_for_anonymous(depends_on=index_version)
 @api_view
 def papers_search(request: HttpRequest) -> JsonResponse:
-    """``/api/papers/search?q=&limit=&mode=&sort=&from=&to=&category=``: Hugging Face's shape, best
-    match first (or by date or upvotes over every match); without words, the newest papers.
-    ``X-Total-Count``: how many papers match, counted like the search page."""
+    """``/api/papers/search?q=&limit=&p=&mode=&sort=&from=&to=&category=``: Hugging Face's shape,
+    best match first (or by date or upvotes over every match); without words, the newest papers.
+    ``X-Total-Count``: how many papers match, counted like the search page; ``Link: <…>;
+    rel="next"`` while a next page has papers this order reaches (docs/api.md)."""
     query = params.SEARCH.parse(request)
+    limit, offset = query["limit"], query["p"] * query["limit"]
     if not (query["q"] or "").strip():
         papers = Paper.visible.filter(daily_date__isnull=False).select_related("organization", "submitter")
-        newest = papers.order_by("-daily_date", "-upvotes")[: query["limit"]]
+        newest = papers.order_by("-daily_date", "-upvotes", "id")[offset : offset + limit]
+        total = papers.count()
         response = JsonResponse([daily_item_json(p) for p in newest], safe=False)
-        response[TOTAL_HEADER] = papers.count()
-        return response
+        response[TOTAL_HEADER] = total
+        return with_next_link(response, request, query, offset + limit < total)
+    if query["sort"] == "relevance" and offset >= RANKED:
+        raise BadRequest(
+            f"p: by relevance, search ranks the first {RANKED} results (p × limit must be below {RANKED}); "
+            "sort=date or sort=upvotes pages through every match"
+        )
     results = search(
         query["q"],
         mode=query["mode"],
         sort=query["sort"],
-        limit=query["limit"],
+        limit=limit,
+        offset=offset,
         date_from=query["from"],
         date_to=query["to"],
         category=(query["category"] or "").strip() or None,
@@ -111,8 +122,27 @@ def papers_search(request: HttpRequest) -> JsonResponse:
     )
     response = JsonResponse([daily_item_json(h.paper) for h in results.hits], safe=False)
     response[TOTAL_HEADER] = results.total
-    if results.notice:
-        response["X-Paperwire-Notice"] = results.notice
+    notices = [results.notice] if results.notice else []
+    if results.ranked < results.total:
+        notices.append(
+            f"By relevance, search ranks the {results.ranked} most relevant of the {results.total:,} matches; "
+            "sort=date or sort=upvotes pages through all of them."
+        )
+    if results.capped:
+        notices.append(
+            f"Semantic search returns the {CANDIDATES} papers closest in meaning; other papers may be as close."
+        )
+    if notices:
+        response["X-Paperwire-Notice"] = " ".join(notices)
+    return with_next_link(response, request, query, offset + limit < results.ranked)
+
+
+def with_next_link(response: JsonResponse, request: HttpRequest, query: dict, more: bool) -> JsonResponse:
+    """``Link: <the next page>; rel="next"`` (RFC 8288) when there is one to serve."""
+    if more:
+        asked = {name: request.GET[name] for name in request.GET if name != "p"}
+        asked["p"] = str(query["p"] + 1)
+        response["Link"] = f'<{absolute(request.path)}?{urlencode(asked)}>; rel="next"'
     return response
 
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from paperwire.papers.ids import arxiv_id
 from paperwire.papers.models import Paper, current_content_version
 from paperwire.search.embedder import Embedder, ModelUnavailable, get_embedder
 from paperwire.search.indexes import LexicalIndex, VectorIndex
@@ -31,7 +30,10 @@ from paperwire.search.text import Filters, ParsedQuery, highlight, parse_query
 
 MODES = ("hybrid", "lexical", "semantic")
 SORTS = ("relevance", "date", "upvotes")
-CANDIDATES = 100
+CANDIDATES = 100  # semantic neighbours looked up; BM25 hits are read down to RANKED
+# By relevance, the fused ranking covers the best RANKED matches: pages stop there (and say so),
+# sorting by date or upvotes reaches every match (docs/search.md, "Pages").
+RANKED = 200
 # Semantic neighbours less similar than this are not results (docs/search.md: calibrated on
 # real queries against gibberish, without lowering SciFact's nDCG@10).
 SEMANTIC_FLOOR = 0.4
@@ -58,6 +60,12 @@ class Results:
     total: int = 0
     exact: bool = True  # False: total is a lower bound (the database fallback counts at most 1,000)
     notice: str = ""
+    # How many of the total this order ranks, so that pages can reach them: every match sorted by
+    # date or upvotes, the best RANKED by relevance.
+    ranked: int = 0
+    # Semantic mode, the neighbour search full (its CANDIDATES-th paper still at or above the
+    # floor): the total is that cap, not the number of papers as close as these.
+    capped: bool = False
 
 
 @dataclass
@@ -121,8 +129,10 @@ def search(
     sort: str = "relevance",
     fusion: str = "score",
     snippets: bool = True,
+    depth: int = RANKED,
 ) -> Results:
-    """The papers matching ``query`` (module docstring): ``total`` of them, ``limit`` from ``offset``."""
+    """The papers matching ``query`` (module docstring): ``total`` of them, ``limit`` from ``offset``
+    (by relevance, the best ``depth`` are ranked: offsets past them find none)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}")
     if sort not in SORTS:
@@ -138,31 +148,35 @@ def search(
     neighbours: list[tuple[int, float]] = []  # (vector key, cosine), nearest first, at or above the floor
     nearest = 0.0  # the best cosine, floor or not: the semantic scores are divided by it
     query_vector = vectors = None
-    if mode in ("hybrid", "semantic") and parsed.text and not parsed.empty:
+    # An arXiv id has no meaning to embed: in every mode it finds its paper (pinned) and the
+    # papers that mention it.
+    if mode in ("hybrid", "semantic") and parsed.text and not parsed.empty and not parsed.arxiv:
         try:
             embedder, vectors = indexes.semantic()
             query_vector = embedder.embed([parsed.text])[0]
             found = vectors.search(query_vector, CANDIDATES)
             nearest = found[0][1] if found else 0.0
             neighbours = [(key, similarity) for key, similarity in found if similarity >= SEMANTIC_FLOOR]
+            results.capped = mode == "semantic" and len(neighbours) == CANDIDATES
         except ModelUnavailable as error:
             notices.append(NO_MODEL_NOTICE.format(reason=error))
             if mode == "semantic":
                 mode = results.mode = "lexical"
-    words = parsed if mode in ("hybrid", "lexical") else None
+    words = parsed if mode in ("hybrid", "lexical") or parsed.arxiv else None
     keys = [key for key, _ in neighbours]
 
     if sort == "relevance":
-        depth = max(CANDIDATES, offset + limit)
+        # Always the same depth, so that the pages of one search follow on.
         candidates = relevance_candidates(indexes, words, neighbours, depth, filters, hidden | set(pinned), notices)
         if mode == "hybrid" and query_vector is not None:  # exact similarity for what only BM25 found
             missing = {c.key: c for c in candidates.values() if c.semantic is None and c.key}
             for key, vector in vectors.vectors(list(missing)).items():
                 missing[key].semantic = float(np.dot(vector, query_vector))
         score_candidates(candidates, fusion, nearest)
-        ranked = sorted(candidates, key=lambda pid: (-candidates[pid].score, pid))
+        ranked = sorted(candidates, key=lambda pid: (-candidates[pid].score, pid))[: max(depth - len(pinned), 0)]
         matches = indexes.lexical.matching(words, keys, filters=filters, exclude=hidden | set(pinned))
-        matches.ids = ranked[max(offset - len(pinned), 0) : max(offset + limit - len(pinned), 0)]
+        end = min(offset + limit, depth)
+        matches.ids = ranked[max(offset - len(pinned), 0) : max(end - len(pinned), 0)]
     else:
         skip = max(offset - len(pinned), 0)
         matches = indexes.lexical.matching(
@@ -180,6 +194,7 @@ def search(
     results.notice = " ".join(dict.fromkeys(notices))
     results.total = matches.total + len(pinned)
     results.exact = matches.exact
+    results.ranked = min(results.total, depth) if sort == "relevance" else results.total
     page = (pinned[offset : offset + limit] + matches.ids)[:limit]
     papers = Paper.visible.select_related("organization").in_bulk(page)
     stems = {s for w in parsed.words + [w for p in parsed.phrases for w in p] for s in indexes.lexical.analyze(w)}
@@ -268,7 +283,7 @@ def categories() -> list[str]:
 
 def pinned_ids(query: str, lexical: LexicalIndex) -> list[str]:
     """An arXiv id or URL, or an exact title, names the paper the user wants: it comes first."""
-    found = arxiv_id(query)
+    found = parse_query(query).arxiv
     if found and Paper.visible.filter(pk=found).exists():
         return [found]
     if len(query) <= 500:

@@ -39,6 +39,8 @@ class Matches:
 
 
 def terms_of(parsed: ParsedQuery, analyze: Callable[[str], list[str]]) -> list[str]:
+    if parsed.arxiv:  # the id as written in a text, with or without a version
+        return [parsed.arxiv]
     terms: list[str] = [" ".join(phrase) for phrase in parsed.phrases if phrase]
     for word in parsed.words:
         stems = analyze(word)

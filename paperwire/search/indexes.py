@@ -404,25 +404,51 @@ class LexicalIndex:
 
     def _sorted(self, searcher, query, field: str, offset: int, limit: int) -> Matches:
         """Every match ranked by the fast field ``field``; papers voted on since the index was
-        updated are ranked by their current count (recounted())."""
+        updated are ranked by their current count (recounted()).
+
+        Bounded whatever the page: the index ranks the other matches, and only the window of
+        them that can share the page with the recounted ones (at most their number before it)
+        reaches Python; only the page's papers are read from the store."""
         fresh = recounted(self.watermark)
         if not fresh:
             result = searcher.search(query, limit, count=True, order_by_field=field, offset=offset)
             return Matches(total=result.count, ids=[searcher.doc(a)["id"][0] for _, a in result.hits])
         voted = tantivy.Query.term_set_query(self.schema, "id", list(fresh))
+        inside = searcher.search(tantivy.Query.boolean_query([(MUST, query), (MUST, voted)]), len(fresh), count=True)
+        moved = sorted((fresh[pid][field], pid) for pid in (searcher.doc(a)["id"][0] for _, a in inside.hits))
+        moved.sort(key=lambda pair: -pair[0])  # most first; equal keys by id
+        start = max(offset - len(moved), 0)
         rest = searcher.search(
             tantivy.Query.boolean_query([(MUST, query), (MUST_NOT, voted)]),
-            offset + limit,
+            offset + limit - start,
             count=True,
             order_by_field=field,
+            offset=start,
         )
-        ranked = [(key, searcher.doc(address)["id"][0]) for key, address in rest.hits]
-        inside = searcher.search(tantivy.Query.boolean_query([(MUST, query), (MUST, voted)]), len(fresh), count=True)
-        for _, address in inside.hits:
-            paper_id = searcher.doc(address)["id"][0]
-            ranked.append((fresh[paper_id][field], paper_id))
-        ranked.sort(key=lambda pair: -pair[0])  # stable: equal keys keep the index's order
-        return Matches(total=rest.count + inside.count, ids=[pid for _, pid in ranked[offset : offset + limit]])
+        total = rest.count + inside.count
+        window = list(rest.hits)  # (key, address): the other matches ranked start to offset + limit
+        if start and not window:  # past the last match
+            return Matches(total=total)
+        if start:
+            # The recounted papers ranked before the window's first paper are before the page.
+            ahead = sum(1 for key, _ in moved if key > window[0][0])
+            moved, position = moved[ahead:], start + ahead
+        else:
+            position = 0
+        merged: list[tuple[str, object]] = []  # from rank ``position`` on; equal keys: the index's first
+        waiting = iter(moved)
+        pending = next(waiting, None)
+        for key, address in window:
+            while pending is not None and pending[0] > key:
+                merged.append(("id", pending[1]))
+                pending = next(waiting, None)
+            merged.append(("address", address))
+        if start + len(window) >= rest.count:  # the window reaches the last match: the rest follow
+            merged += [("id", pid) for _, pid in ([pending] if pending else []) + list(waiting)]
+        page = merged[offset - position : offset - position + limit]
+        return Matches(
+            total=total, ids=[value if kind == "id" else searcher.doc(value)["id"][0] for kind, value in page]
+        )
 
     def exact_title(self, title: str) -> list[str]:
         key = title_key(title)

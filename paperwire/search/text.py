@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.utils.safestring import SafeString, mark_safe
 
 from paperwire.papers import latex
+from paperwire.papers.ids import arxiv_id
 
 MAX_QUERY_CHARS = 1000
 MAX_TERMS = 64
@@ -23,13 +24,20 @@ class ParsedQuery:
     text: str  # cleaned, for the embedding model
     words: list[str] = field(default_factory=list)
     phrases: list[list[str]] = field(default_factory=list)
+    # The versionless arXiv id the whole query names (any accepted spelling): it matches the
+    # papers that mention that id, with or without a version, and no paper by its parts alone.
+    arxiv: str | None = None
 
     @property
     def empty(self) -> bool:
         return not self.words and not self.phrases
 
     def tantivy_syntax(self) -> str:
-        """Only words and quoted phrases of words: nothing the query parser could choke on."""
+        """Only words and quoted phrases of words: nothing the query parser could choke on.
+        An arXiv id is its words as a phrase, or that phrase followed by a version ("2507 09477v"*)."""
+        if self.arxiv:
+            id_words = " ".join(self.phrases[0])
+            return f'"{id_words}" "{id_words}v"*'
         parts = [" ".join(f'"{" ".join(p)}"' for p in self.phrases if p), " ".join(self.words)]
         return " ".join(p for p in parts if p)
 
@@ -86,8 +94,13 @@ def clean(raw: str) -> str:
 
 
 def parse_query(raw: str) -> ParsedQuery:
-    """Balanced "quoted phrases" become phrase queries; every other word is an OR term."""
+    """Balanced "quoted phrases" become phrase queries; every other word is an OR term. A query
+    that is an arXiv id (with a version, an arXiv or Hugging Face URL, an "arXiv:" prefix) is that
+    id's words as one phrase (ParsedQuery.arxiv)."""
     text = clean(raw)
+    found = arxiv_id(text)
+    if found:
+        return ParsedQuery(text=text, phrases=[WORD.findall(found.lower())], arxiv=found)
     phrases = [WORD.findall(p.lower()) for p in PHRASE.findall(text)]
     rest = PHRASE.sub(" ", text)
     words = [w.lower() for w in WORD.findall(rest)]

@@ -1,24 +1,25 @@
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from paperwire.api.params import BadRequest, Param
+from paperwire.api.params import MAX_PAGE, SEARCH_FEED, BadRequest, Param, Parameters
 from paperwire.pagecache import cache_for_anonymous
 from paperwire.papers.periods import InvalidPeriod, parse_period
 from paperwire.papers.views import voted_ids
-from paperwire.search.engine import MODES, SORTS, categories, search
+from paperwire.search.engine import CANDIDATES, MODES, RANKED, SORTS, categories, search
 from paperwire.search.indexes import index_version
+from paperwire.search.text import clean
 
 PAGE_SIZE = 20
-MAX_RESULTS = 200
-PAGE = Param("page", "Results page", type="integer", minimum=1, maximum=MAX_RESULTS // PAGE_SIZE, default=1)
+PAGE = Param("page", "Results page", type="integer", minimum=1, maximum=MAX_PAGE, default=1)
 FILTERS = ("from", "to", "category")
+# The links of the page (to the feed, the other sorts, the other pages) carry what the feed does.
+LINK = Parameters((*SEARCH_FEED.params, PAGE))
 
 
 def parse_day(value: str, name: str) -> dt.date | None:
@@ -28,6 +29,11 @@ def parse_day(value: str, name: str) -> dt.date | None:
         return parse_period("date", value).start
     except InvalidPeriod:
         raise BadRequest(f"{name} must be a date, YYYY-MM-DD") from None
+
+
+def link(form: dict, **changes) -> str:
+    """The query string of this search with ``changes`` (a value None: left out)."""
+    return LINK.query_string({**form, "q": clean(form["q"]), **changes})
 
 
 @require_safe
@@ -44,9 +50,6 @@ def search_page(request: HttpRequest) -> HttpResponse:
         # The categories the papers have; one asked for in the address stays selectable.
         "categories": known + [chosen] if chosen and chosen not in known else known,
         "filtered": any(form[key] for key in FILTERS),
-        "search_query": urlencode({k: v for k, v in form.items() if v}),
-        "unfiltered_query": urlencode({k: v for k, v in form.items() if v and k not in FILTERS}),
-        "feed_query": urlencode({"q": query.strip()}),
     }
     status = 200
     if query.strip():
@@ -56,25 +59,48 @@ def search_page(request: HttpRequest) -> HttpResponse:
             if mode not in MODES or sort not in SORTS:
                 raise BadRequest("unknown mode or sort")
             page_number = PAGE.parse(request.GET["page"]) if request.GET.get("page") else PAGE.default
+            date_from, date_to = parse_day(form["from"], "from"), parse_day(form["to"], "to")
+            if date_from and date_to and date_from > date_to:  # what was meant is plain: say so and swap
+                date_from, date_to = date_to, date_from
+                form["from"], form["to"] = date_from.isoformat(), date_to.isoformat()
+                context["swapped"] = (date_from, date_to)
             results = search(
                 query,
                 mode=mode,
                 sort=sort,
                 limit=PAGE_SIZE,
                 offset=(page_number - 1) * PAGE_SIZE,
-                date_from=parse_day(form["from"], "from"),
-                date_to=parse_day(form["to"], "to"),
+                date_from=date_from,
+                date_to=date_to,
                 category=chosen or None,
             )
-            total = min(results.total, MAX_RESULTS)
-            page = Paginator(range(total), PAGE_SIZE).get_page(page_number)
+            pages = Paginator(range(results.ranked), PAGE_SIZE)
             context.update(
                 results=results,
-                page=page,
                 total=results.total,
+                cap=CANDIDATES,
                 voted=voted_ids(request, [h.paper for h in results.hits]),
             )
+            if results.total and page_number > pages.num_pages:
+                # A page this order cannot serve: 404, saying how far it goes and what reaches further.
+                context.update(past=True, last_page=pages.num_pages, ranked_cap=RANKED)
+                status = 404
+            else:
+                page = pages.get_page(page_number)
+                context["page"] = page
+                if page.has_previous():
+                    context["previous_query"] = link(form, page=page.previous_page_number())
+                if page.has_next():
+                    context["next_query"] = link(form, page=page.next_page_number())
         except BadRequest as error:
             context["error"] = str(error)
             status = 400
+    context.update(
+        search_query=link(form),
+        unfiltered_query=link({**form, "from": "", "to": "", "category": ""}),
+        feed_query=SEARCH_FEED.query_string({**form, "q": clean(form["q"])}),
+        by_date_query=link(form, sort="date"),
+        by_upvotes_query=link(form, sort="upvotes"),
+        last_page_query=link(form, page=context.get("last_page")),
+    )
     return render(request, "search/results.html", context, status=status)

@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand
 
 from paperwire import argtypes
-from paperwire.search.engine import MODES, search
+from paperwire.search.engine import MODES, RANKED, search
 
 
 class Command(BaseCommand):
@@ -16,7 +16,8 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", dest="as_json", help="print a JSON array, best first")
 
     def handle(self, *args, query, limit, mode, as_json, **options):
-        results = search(query, mode=mode, limit=limit, snippets=False)
+        # One run, not a page of many: it ranks as deep as it is asked (the pages stop at RANKED).
+        results = search(query, mode=mode, limit=limit, depth=max(limit, RANKED), snippets=False)
         if results.notice:
             self.stderr.write(results.notice)
         if as_json:
