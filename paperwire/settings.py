@@ -347,7 +347,7 @@ def _email_settings(url: str) -> dict[str, object]:
         raise invalid("PAPERWIRE_EMAIL_URL", url, expected)
     query = parse_qs(parts.query)
     return {
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_BACKEND": "paperwire.digests.smtp.EmailBackend",
         "EMAIL_HOST": parts.hostname or "localhost",
         "EMAIL_PORT": port or (465 if parts.scheme == "smtps" else 25),
         "EMAIL_HOST_USER": unquote(parts.username or ""),
