@@ -37,7 +37,7 @@ def retry_after_seconds(value: str | None, default: float) -> float:
     if not value:
         return default
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²" is a digit to isdigit(), and not a number to float()
         return min(float(value), MAX_RETRY_AFTER)
     try:
         when = email.utils.parsedate_to_datetime(value)
