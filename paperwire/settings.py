@@ -455,7 +455,7 @@ def _email_settings(url: str) -> dict[str, object]:
     ):
         raise invalid("PAPERWIRE_EMAIL_URL", without_password(url), expected)
     return {
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_BACKEND": "paperwire.digests.smtp.EmailBackend",
         "EMAIL_HOST": parts.hostname or "localhost",
         "EMAIL_PORT": port or (465 if parts.scheme == "smtps" else 25),
         "EMAIL_HOST_USER": unquote(parts.username or ""),

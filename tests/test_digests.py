@@ -321,7 +321,7 @@ def test_temporary_failures_are_retried_with_backoff(smtp_server, day_papers):
 
 
 def test_a_refused_connection_is_temporary(settings, day_papers):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "paperwire.digests.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9
     subscriber("alice@example.org")
     assert send().retrying == 1
@@ -429,7 +429,7 @@ def test_a_refusal_after_the_message_fails_that_digest_alone(smtp_server, day_pa
 
 
 def test_the_command_fails_when_no_digest_was_accepted(settings, day_papers, capsys):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "paperwire.digests.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9
     subscriber("alice@example.org")
     with pytest.raises(CommandError, match="could not reach the SMTP server.*Connection refused"):

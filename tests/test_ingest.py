@@ -233,3 +233,61 @@ def test_a_source_that_trickles_its_answer_times_out(settings):
     listener.close()
     assert not caller.is_alive(), "the fetch was still reading the trickle after 30 s"
     assert outcome and outcome[0].value.timed_out and "timed out" in str(outcome[0].value)
+
+
+def arxiv_page(numbers: range, total: int = 300) -> Reply:
+    entries = [
+        {"id": f"2611.{n:05d}v1", "title": f"Paper {n}", "published": "2026-11-15T10:00:00Z"} for n in numbers
+    ]
+    return Reply(body=arxiv_feed(*entries, total=total))
+
+
+def test_an_empty_arxiv_page_before_the_end_is_asked_again(arxiv, settings, capsys):
+    """arXiv answers start=100 with no entries once, although it counts 300 results: the page is
+    asked for again and no paper is skipped."""
+    settings.ARXIV_REQUEST_INTERVAL = 0
+    arxiv.add(
+        "/api/query",
+        arxiv_page(range(1, 101)),
+        arxiv_page(range(0)),
+        arxiv_page(range(101, 201)),
+        arxiv_page(range(201, 301)),
+    )
+    ingest("arxiv", "--category", "cs.CL", "--since", "2026-11-14")
+    assert capsys.readouterr().out.strip() == "imported 300 new, 0 updated, 0 rejected"
+    assert Paper.objects.count() == 300
+    assert ["start=100" in r for r in arxiv.requests] == [False, True, True, False]
+    assert SourceCursor.get("arxiv:cs.CL") == "2026-11-15"
+
+
+def test_arxiv_answering_only_empty_pages_before_the_end_fails_and_keeps_the_cursor(arxiv, settings, capsys):
+    settings.ARXIV_REQUEST_INTERVAL = 0
+    settings.HTTP_RETRIES = 2
+    SourceCursor.put("arxiv:cs.CL", "2026-11-14")
+    arxiv.add("/api/query", arxiv_page(range(1, 101)), arxiv_page(range(0)))
+    with pytest.raises(CommandError, match="1 request\\(s\\) failed"):
+        ingest("arxiv", "--category", "cs.CL", "--since", "2026-11-14")
+    err = capsys.readouterr().err
+    assert (
+        "(start=100): arXiv answered 3 empty pages although it counts 300 results; "
+        "the papers from there on were not read" in err
+    )
+    assert Paper.objects.count() == 100  # what was read is kept
+    assert SourceCursor.get("arxiv:cs.CL") == "2026-11-14"  # the next run reads the rest
+    assert len(arxiv.requests) == 4
+
+
+@pytest.mark.parametrize("total", ["²", "١٠٠", "-1", "3.0", "9" * 30])
+def test_an_arxiv_feed_whose_total_is_not_a_count_is_malformed(arxiv, settings, capsys, total):
+    body = arxiv_feed({"id": "2611.00001", "title": "A", "published": "2026-11-15T10:00:00Z"})
+    body = body.replace(">1</opensearch:totalResults>", f">{total}</opensearch:totalResults>")
+    arxiv.add("/api/query", Reply(body=body))
+    with pytest.raises(CommandError):
+        ingest("arxiv", "--category", "cs.CL", "--since", "2026-11-14")
+    assert "totalResults is not a count" in capsys.readouterr().err
+    assert SourceCursor.get("arxiv:cs.CL") is None
+
+
+def test_retry_after_in_other_digits_is_not_a_number():
+    assert http.retry_after_seconds("²", 2.5) == 2.5
+    assert http.retry_after_seconds("١٠", 2.5) == 2.5

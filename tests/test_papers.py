@@ -351,6 +351,21 @@ def test_when_arxiv_fails_the_submission_waits_and_the_worker_completes_it(clien
     assert len(arxiv.requests) == 2
 
 
+def test_an_arxiv_answer_with_an_unreadable_count_leaves_the_submission_waiting(client, alice, arxiv):
+    """totalResults "²" (a digit to isdigit(), not to int()): a malformed answer, not a 500."""
+    client.force_login(alice)
+    body = arxiv_feed(NEW_PAPER).replace(">1</opensearch:totalResults>", ">²</opensearch:totalResults>")
+    page = submit_while_arxiv_fails(client, "2507.14683", arxiv, Reply(body=body))
+    assert "arXiv sent an unreadable answer" in page
+    [pending] = Submission.objects.all()
+    assert (pending.state, pending.claimed_until, pending.last_error) == (
+        "pending",
+        None,
+        "arXiv sent an unreadable answer",
+    )
+    assert not Paper.objects.exists()
+
+
 def test_a_hanging_arxiv_is_given_one_short_try_in_the_request(client, alice, arxiv, settings):
     settings.WEB_OUTSIDE_TIMEOUT = 0.5
     arxiv.hang()

@@ -112,6 +112,12 @@ class Delivery(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=100, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    message_started_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the claiming sender began sending the message itself (after DATA): before, "
+        "the server cannot have it, and a sender that stops leaves the digest to retry, not uncertain.",
+    )
     message_id = models.CharField(max_length=200, blank=True)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

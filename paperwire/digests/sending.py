@@ -24,7 +24,12 @@
    SERVER_REFUSAL_STREAK such refusals. Otherwise each becomes ``failed`` and counts a bounce
    for its address (DIGEST_BOUNCE_LIMIT in a row and it gets no more mail).
 5. A row still ``sending`` after DIGEST_LEASE_MINUTES belonged to a sender that died during
-   the SMTP transaction: it becomes ``uncertain`` too. ``paperwire digest send
+   the SMTP transaction. If it had begun sending the message itself (``message_started_at``,
+   recorded after the server's 354 to DATA and before the first byte of the message), it becomes
+   ``uncertain``; before that the server cannot have it, and it becomes ``retry``. A sender
+   whose row was taken from it meanwhile (compare-and-set on its claim) does not send the
+   message. Each transaction lasts at most BACKGROUND_EMAIL_TIMEOUT (PAPERWIRE_EMAIL_TIMEOUT)
+   seconds in all, connection included, so a live sender never holds a row that long. ``paperwire digest send
    --resend-uncertain`` sends uncertain rows again; the resend carries the same Message-ID,
    so receivers that deduplicate by Message-ID still show one.
 """
@@ -46,7 +51,7 @@ from django.utils import timezone
 from paperwire.digests.content import Digest, DigestPeriod, PeriodPapers, build_digest
 from paperwire.digests.emails import digest_message
 from paperwire.digests.models import Delivery, ShownPaper, Subscriber, retry_delay
-from paperwire.digests.smtp import CONNECT, SENDER, SmtpFailure, close, transmit
+from paperwire.digests.smtp import CONNECT, SENDER, SmtpFailure, Superseded, close, transmit
 from paperwire.progress import progress
 from paperwire.siteurl import DEFAULT_BASE_URL
 
@@ -125,20 +130,49 @@ def plan_deliveries(period: DigestPeriod) -> None:
 
 
 def expire_leases(period: DigestPeriod) -> int:
-    stale = timezone.now() - dt.timedelta(minutes=settings.DIGEST_LEASE_MINUTES)
-    return Delivery.objects.filter(period=period.key, state=Delivery.SENDING, claimed_at__lt=stale).update(
-        state=Delivery.UNCERTAIN, last_error="the sender stopped during the SMTP transaction"
+    """Rows of senders that stopped: ``uncertain`` if the message had begun to go out, else ``retry``."""
+    now = timezone.now()
+    stale = Delivery.objects.filter(
+        period=period.key,
+        state=Delivery.SENDING,
+        claimed_at__lt=now - dt.timedelta(minutes=settings.DIGEST_LEASE_MINUTES),
     )
+    uncertain = stale.filter(message_started_at__isnull=False).update(
+        state=Delivery.UNCERTAIN, last_error="the sender stopped while sending the message: the server may have it"
+    )
+    retried = stale.filter(message_started_at__isnull=True).update(
+        state=Delivery.RETRY,
+        attempts=F("attempts") + 1,
+        next_attempt_at=now,
+        last_error="the sender stopped before sending the message (the server cannot have it)",
+    )
+    return uncertain + retried
 
 
 def claim(delivery: Delivery) -> bool:
     """Compare-and-set: only one sender moves a row from the state it was read in to ``sending``."""
     now = timezone.now()
     updated = Delivery.objects.filter(pk=delivery.pk, state=delivery.state, attempts=delivery.attempts).update(
-        state=Delivery.SENDING, claimed_at=now, claimed_by=sender_name(), message_id=message_id(delivery)
+        state=Delivery.SENDING,
+        claimed_at=now,
+        claimed_by=sender_name(),
+        message_id=message_id(delivery),
+        message_started_at=None,
     )
     delivery.message_id = message_id(delivery)
+    delivery.claimed_at = now
     return updated == 1
+
+
+def start_message(delivery: Delivery) -> bool:
+    """Record that the message itself begins to go out, if the row is still this sender's claim
+    (compare-and-set: a run that expired the lease may have handed it to another sender)."""
+    return (
+        Delivery.objects.filter(pk=delivery.pk, state=Delivery.SENDING, claimed_at=delivery.claimed_at).update(
+            message_started_at=timezone.now()
+        )
+        == 1
+    )
 
 
 def record_sent(delivery: Delivery, digest: Digest) -> None:
@@ -289,7 +323,9 @@ def send_period(
                     continue
                 run.tried += 1
                 try:
-                    transmit(connection, digest_message(digest, delivery))
+                    transmit(connection, digest_message(digest, delivery), lambda d=delivery: start_message(d))
+                except Superseded:
+                    continue  # the lease ran out and another run took the row: nothing was sent
                 except SmtpFailure as failure:
                     record_failure(delivery, failure, run)
                     if failure.server_wide:

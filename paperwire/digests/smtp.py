@@ -1,5 +1,11 @@
 """One SMTP transaction, step by step, so that a failure says whether the server may have the message.
 
+Every transaction (and every mail sent with ``EmailMessage.send()`` in a web request) runs under
+one overall deadline, the backend's ``timeout`` (paperwire.outside): a server that trickles its
+greeting, or any answer, a line at a time is cut off like a silent one. Its sockets are opened
+by ``WatchedSMTP``/``WatchedSMTP_SSL``, the connection classes of this module's ``EmailBackend``
+(the one PAPERWIRE_EMAIL_URL selects).
+
 smtplib's ``sendmail`` runs MAIL, RCPT and DATA in one call: a timeout inside it tells
 nothing about where it happened. ``transmit`` runs the steps one at a time over the
 connection of Django's SMTP backend and raises ``SmtpFailure`` naming the step:
@@ -17,12 +23,15 @@ from __future__ import annotations
 
 import re
 import smtplib
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.mail import EmailMessage
+from django.core.mail.backends import smtp as django_smtp
 from django.core.mail.backends.base import BaseEmailBackend
-from django.core.mail.backends.smtp import EmailBackend
 from django.core.mail.message import sanitize_address
+
+from paperwire import outside
 
 CONNECT, SENDER, RECIPIENT, DATA, MESSAGE = "connect", "sender", "recipient", "data", "message"
 
@@ -49,16 +58,59 @@ class SmtpFailure(Exception):
         return self.code is not None and self.code >= 500
 
 
-def transmit(backend: BaseEmailBackend, email: EmailMessage) -> None:
+class Superseded(Exception):
+    """``before_message`` said no: the message was not sent, and the connection was dropped."""
+
+
+class WatchedSMTP(smtplib.SMTP):
+    """smtplib's client, its socket opened under the current deadline."""
+
+    def _get_socket(self, host, port, timeout):
+        return outside.connect((host, port), timeout, self.source_address)
+
+
+class WatchedSMTP_SSL(smtplib.SMTP_SSL, WatchedSMTP):  # noqa: N801
+    """SMTP_SSL wraps the socket WatchedSMTP opens (its ``_get_socket`` calls the next class's)."""
+
+
+class EmailBackend(django_smtp.EmailBackend):
+    """Django's SMTP backend, each ``send_messages`` (a web request's mail) ``timeout`` seconds in all."""
+
+    @property
+    def connection_class(self):
+        return WatchedSMTP_SSL if self.use_ssl else WatchedSMTP
+
+    def send_messages(self, email_messages):
+        with outside.deadline(self.timeout or settings.EMAIL_TIMEOUT) as limit:
+            try:
+                return super().send_messages(email_messages)
+            except (smtplib.SMTPException, OSError) as error:
+                if limit.fired:
+                    raise limit.error() from error
+                raise
+
+
+def transmit(backend: BaseEmailBackend, email: EmailMessage, before_message: Callable[[], bool] | None = None) -> None:
     """Send ``email`` over ``backend``'s connection (opened if needed), or raise SmtpFailure.
+
+    The whole transaction (the connection too, when it opens one) takes at most
+    ``backend.timeout`` seconds: past that, the step it was in fails with no answer.
+    ``before_message`` is called once the server asked for the message (354), before any of it
+    is sent (until then the server cannot have it); when it returns False, nothing is sent, the
+    connection is dropped and Superseded is raised.
 
     After a failure with no answer the connection is dropped without QUIT (the server may be
     stuck); after an answered refusal the transaction is reset and the connection kept.
     Backends other than SMTP (console, file, locmem) have no transaction to follow.
     """
-    if not isinstance(backend, EmailBackend):
+    if not isinstance(backend, django_smtp.EmailBackend):
         backend.send_messages([email])
         return
+    with outside.deadline(backend.timeout or settings.EMAIL_TIMEOUT) as limit:
+        transaction(backend, email, limit, before_message)
+
+
+def transaction(backend, email, limit: outside.Deadline, before_message) -> None:
     encoding = email.encoding or settings.DEFAULT_CHARSET
     sender = sanitize_address(email.from_email, encoding)
     recipients = [sanitize_address(address, encoding) for address in email.recipients()]
@@ -67,6 +119,8 @@ def transmit(backend: BaseEmailBackend, email: EmailMessage) -> None:
     try:
         backend.open()
         smtp = backend.connection
+        if smtp.sock is not None:
+            limit.watch(smtp.sock)  # a connection opened by an earlier transaction
         smtp.ehlo_or_helo_if_needed()
         step = SENDER
         options = [f"size={len(payload)}"] if smtp.does_esmtp and smtp.has_extn("size") else []
@@ -76,6 +130,9 @@ def transmit(backend: BaseEmailBackend, email: EmailMessage) -> None:
             expect(smtp.rcpt(recipient), step, 250, 251)
         step = DATA
         expect(smtp.docmd("data"), step, 354)
+        if before_message is not None and not before_message():
+            drop(backend)
+            raise Superseded()
         smtp.send(dot_stuffed(payload))
         step = MESSAGE
         expect(smtp.getreply(), step, 250)
@@ -87,6 +144,8 @@ def transmit(backend: BaseEmailBackend, email: EmailMessage) -> None:
         raise
     except (smtplib.SMTPException, OSError) as error:
         drop(backend)
+        if limit.fired:
+            raise SmtpFailure(step, None, f"TimeoutError: {limit.error()}") from error
         if isinstance(error, smtplib.SMTPResponseException):  # a refused login or STARTTLS
             raise SmtpFailure(step, error.smtp_code, decode(error.smtp_error)) from error
         raise SmtpFailure(step, None, f"{type(error).__name__}: {error}") from error
@@ -110,7 +169,7 @@ def dot_stuffed(payload: bytes) -> bytes:
     return data + b".\r\n"
 
 
-def reset(backend: EmailBackend) -> None:
+def reset(backend: django_smtp.EmailBackend) -> None:
     """RSET after an answered refusal, so the connection serves the next message."""
     if backend.connection is None:
         return
@@ -122,7 +181,7 @@ def reset(backend: EmailBackend) -> None:
         drop(backend)
 
 
-def drop(backend: EmailBackend) -> None:
+def drop(backend: django_smtp.EmailBackend) -> None:
     """Close the socket without QUIT: a server that stopped answering would keep us waiting again."""
     for name in ("connection", "_partial_connection"):
         smtp = getattr(backend, name, None)
@@ -134,7 +193,13 @@ def drop(backend: EmailBackend) -> None:
 def close(backend: BaseEmailBackend) -> None:
     """QUIT at the end of a run; a server that answers it badly is simply left."""
     try:
-        backend.close()
+        if isinstance(backend, django_smtp.EmailBackend):
+            with outside.deadline(backend.timeout or settings.EMAIL_TIMEOUT) as limit:
+                if backend.connection is not None and backend.connection.sock is not None:
+                    limit.watch(backend.connection.sock)
+                backend.close()
+        else:
+            backend.close()
     except (smtplib.SMTPException, OSError):
-        if isinstance(backend, EmailBackend):
+        if isinstance(backend, django_smtp.EmailBackend):
             drop(backend)

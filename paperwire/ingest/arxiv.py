@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
@@ -24,6 +25,11 @@ NS = {
 }
 
 
+# ASCII digits only: str.isdigit() also accepts "²" and other scripts' digits, which int() refuses
+# or reads; more digits than any count has is not a count either.
+COUNT = re.compile(r"[0-9]{1,12}")
+
+
 class MalformedFeed(ValueError):
     pass
 
@@ -33,6 +39,11 @@ class ArxivPage:
     total: int
     records: list[PaperRecord] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def entries(self) -> int:
+        """The entries the page held, readable or not."""
+        return len(self.records) + len(self.errors)
 
 
 def _text(element: ET.Element, path: str) -> str:
@@ -72,7 +83,9 @@ def parse_feed(body: bytes) -> ArxivPage:
     if root.tag != f"{{{NS['atom']}}}feed":
         raise MalformedFeed(f"not an Atom feed: root element {root.tag!r}")
     total_text = _text(root, "opensearch:totalResults")
-    page = ArxivPage(total=int(total_text) if total_text.isdigit() else 0)
+    if total_text and not COUNT.fullmatch(total_text):
+        raise MalformedFeed(f"totalResults is not a count: {total_text[:40]!r}")
+    page = ArxivPage(total=int(total_text) if total_text else 0)
     for entry in root.findall("atom:entry", NS):
         try:
             page.records.append(entry_record(entry))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import http.client
 import logging
 import socket
 import time
@@ -13,6 +14,7 @@ import urllib.request
 from django.conf import settings
 
 import paperwire
+from paperwire import outside
 
 log = logging.getLogger(__name__)
 USER_AGENT = f"Paperwire/{paperwire.__version__} (self-hosted Daily Papers)"
@@ -35,7 +37,7 @@ def retry_after_seconds(value: str | None, default: float) -> float:
     if not value:
         return default
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²" is a digit to isdigit(), and not a number to float()
         return min(float(value), MAX_RETRY_AFTER)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -44,10 +46,35 @@ def retry_after_seconds(value: str | None, default: float) -> float:
     return min(max(when.timestamp() - time.time(), 0.0), MAX_RETRY_AFTER)
 
 
-def read_before(response, deadline: float, url: str) -> bytes:
-    """The body, read in pieces, given up once ``deadline`` has passed: the socket's timeout bounds
-    each wait, not the whole, so a server that sends a byte every few seconds would otherwise
-    hold the caller (a web request) for as long as it likes."""
+class WatchedHTTPConnection(http.client.HTTPConnection):
+    """Its socket is opened under the current deadline (paperwire.outside)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = outside.connect
+
+
+class WatchedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = outside.connect
+
+
+class WatchedHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(WatchedHTTPConnection, req)
+
+
+class WatchedHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        return self.do_open(WatchedHTTPSConnection, req, context=self._context)
+
+
+OPENER = urllib.request.build_opener(WatchedHTTPHandler, WatchedHTTPSHandler)
+
+
+def read_body(response, url: str) -> bytes:
+    """The body, read in pieces, refused beyond MAX_BODY_BYTES."""
     chunks: list[bytes] = []
     size = 0
     while chunk := response.read1(65536):
@@ -55,16 +82,31 @@ def read_before(response, deadline: float, url: str) -> bytes:
         if size > MAX_BODY_BYTES:
             raise FetchError(f"{url}: the answer is larger than {MAX_BODY_BYTES >> 20} MiB")
         chunks.append(chunk)
-        if time.monotonic() > deadline:
-            raise TimeoutError("the answer came too slowly")
     return b"".join(chunks)
+
+
+def fetch_once(request: urllib.request.Request, timeout: float) -> bytes:
+    """One attempt, ``timeout`` seconds in all: connection, status line, headers and body (a
+    server sending a byte a second is cut off like a silent one, paperwire.outside)."""
+    with outside.deadline(timeout) as limit:
+        try:
+            with OPENER.open(request, timeout=limit.timeout(timeout)) as response:
+                body = read_body(response, request.full_url)
+        except urllib.error.HTTPError:
+            raise
+        except (OSError, http.client.HTTPException) as error:
+            if limit.fired:
+                raise limit.error() from error
+            raise
+        limit.check()  # the deadline may have cut the body short
+        return body
 
 
 def get(url: str, params: dict | None = None, *, retries: int | None = None, timeout: float | None = None) -> bytes:
     """GET ``url`` and return the body; retry timeouts, resets, 429 and 5xx, then give up.
 
-    ``timeout`` bounds each wait on the socket and, roughly, the reading of the whole answer
-    (up to one more wait): a slow trickle is a timeout too."""
+    ``timeout`` bounds each attempt in whole (connection, headers, body): a slow trickle is a
+    timeout too."""
     if params:
         url = f"{url}{'&' if '?' in url else '?'}{urllib.parse.urlencode(params, doseq=True)}"
     retries = settings.HTTP_RETRIES if retries is None else retries
@@ -74,9 +116,7 @@ def get(url: str, params: dict | None = None, *, retries: int | None = None, tim
     for attempt in range(retries + 1):
         last = attempt == retries
         try:
-            deadline = time.monotonic() + timeout
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return read_before(response, deadline, url)
+            return fetch_once(request, timeout)
         except urllib.error.HTTPError as error:
             if error.code not in RETRIED_STATUSES or last:
                 raise FetchError(f"{url}: HTTP {error.code} {error.reason}", status=error.code) from None
@@ -86,7 +126,7 @@ def get(url: str, params: dict | None = None, *, retries: int | None = None, tim
             if last:
                 raise FetchError(f"{url}: timed out after {timeout:g}s", timed_out=True) from error
             wait = backoff
-        except (urllib.error.URLError, ConnectionError, OSError) as error:
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             reason = getattr(error, "reason", error)
             timed_out = isinstance(reason, TimeoutError | socket.timeout)
             if timed_out:

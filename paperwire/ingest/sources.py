@@ -87,10 +87,11 @@ def arxiv_listing(categories: list[str], since: dt.date, pause: Callable[[float]
     cursor_name = f"arxiv:{','.join(sorted(categories))}"
     newest: dt.datetime | None = None
     start = 0
+    empty_pages = 0
     bar = progress(None, desc="arxiv", unit="paper")
     while True:
-        if start:
-            pause(settings.ARXIV_REQUEST_INTERVAL)
+        if start or empty_pages:
+            pause(settings.ARXIV_REQUEST_INTERVAL * (2**empty_pages))
         params = {
             "search_query": arxiv_query(categories),
             "sortBy": "submittedDate",
@@ -106,6 +107,18 @@ def arxiv_listing(categories: list[str], since: dt.date, pause: Callable[[float]
         except MalformedFeed as error:
             report.failures.append(f"{settings.ARXIV_API_URL} (start={start}): {error}")
             break
+        if not page.entries and start < page.total:
+            # arXiv sometimes answers a page with no entries although more results remain: ask
+            # again (politely, waiting longer each time), then give up without moving the cursor.
+            empty_pages += 1
+            if empty_pages > settings.HTTP_RETRIES:
+                report.failures.append(
+                    f"{settings.ARXIV_API_URL} (start={start}): arXiv answered {empty_pages} empty pages "
+                    f"although it counts {page.total} results; the papers from there on were not read"
+                )
+                break
+            continue
+        empty_pages = 0
         for error in page.errors:
             report.reject(f"arxiv start={start}", error)
         fresh = [r for r in page.records if r.published_at and r.published_at.date() >= since]
@@ -113,10 +126,10 @@ def arxiv_listing(categories: list[str], since: dt.date, pause: Callable[[float]
             upserter.add(record)
             newest = max(newest, record.published_at) if newest else record.published_at
         upserter.flush()
-        start += len(page.records)
+        start += page.entries
         bar.total = page.total
-        bar.update(len(page.records))
-        if len(fresh) < len(page.records) or not page.records or start >= page.total:
+        bar.update(page.entries)
+        if len(fresh) < len(page.records) or not page.entries or start >= page.total:
             break
     bar.close()
     if newest and not report.failures:
