@@ -183,10 +183,11 @@ class Entry:
     """One record of a file: what is written, and what must come of it."""
 
     value: Any
-    kind: str  # "good", "bad" (certainly rejected) or "any" (stored or rejected)
+    kind: str  # "good", "bad" (certainly rejected), "any" (stored or rejected), "broken" (not JSON)
     id: str = ""  # the stored id when it is known
     expected: dict = field(default_factory=dict)
     line: int = 0
+    damage: str = ""  # how a "broken" item's text is damaged (DAMAGES)
 
 
 def good_jsonl(draw, pid: str) -> Entry:
@@ -378,7 +379,16 @@ def entries_of(draw, fmt: str) -> list[Entry]:
         pid = f"{prefix}.{n:05d}"
         good = make_good(draw, pid)
         # The first line tells the format: it is always good.
-        kind = "good" if n == 1 else draw(st.sampled_from(["good", "bad", "any", "any"]))
+        kinds = ["good", "bad", "any", "any"] + (["broken"] if fmt == "hf-list" else [])
+        kind = "good" if n == 1 or entries[-1].damage == "cut" else draw(st.sampled_from(kinds))
+        if kind == "broken":
+            # An item whose text is not JSON; a cut one runs into the next item, which is good
+            # (what follows a cut item is found where Hugging Face starts an item), and is not last.
+            damage = draw(st.sampled_from(sorted(DAMAGES)))
+            if damage == "cut" and n == count:
+                damage = "junk"
+            entries.append(Entry(good.value, "broken", good.id, damage=damage))
+            continue
         if kind == "good":
             entries.append(good)
             continue
@@ -411,9 +421,29 @@ def write_lines(path: Path, entries: list[Entry]) -> None:
     path.write_text("".join(to_json(e.value) + "\n" for e in entries))
 
 
+def damage_junk(text: str) -> str:
+    """`undefined` inside the item (an escape JSON has not, for an item written as a string)."""
+    return text[0] + ("\\u{undefined}" if text.startswith('"') else "undefined, ") + text[1:]
+
+
+def damage_cut(text: str) -> str:
+    """The item's last `}` (or closing quote) lost."""
+    return text[:-1]
+
+
+def damage_quote(text: str) -> str:
+    """A quote not escaped, inside the item's first string value (or its repr)."""
+    middle = text.index("'", 2) if text.startswith('"') else text.index(': "') + 3
+    return text[:middle] + '"' + text[middle:]
+
+
+DAMAGES = {"junk": damage_junk, "cut": damage_cut, "quote": damage_quote}
+
+
 def write_list(path: Path, entries: list[Entry], wrapped: bool, reprs: bool) -> None:
     head = '{"status": "success", "date": "2025-07-22", "data": [\n' if wrapped else "[\n"
     texts = [json.dumps(repr(as_python(e.value))) if reprs else to_json(e.value, pretty=True, level=1) for e in entries]
+    texts = [DAMAGES[e.damage](text) if e.damage else text for e, text in zip(entries, texts, strict=True)]
     line = 2
     for entry, text in zip(entries, texts, strict=True):
         entry.line = line
@@ -465,8 +495,14 @@ def test_arbitrary_values_in_every_field_of_every_format(files, wrapped, reprs):
             elif entry.kind == "bad":
                 assert named.get(where), (fmt, "not rejected", entry.value)
                 assert entry.id not in stored
+            elif entry.kind == "broken":
+                assert named.get(where, "").startswith("invalid JSON"), (fmt, entry.damage, named.get(where))
+                assert entry.id not in stored
             elif entry.id:
                 assert (where in named) != (entry.id in stored), (fmt, entry.value, named.get(where))
+    # Each name is the line a record starts on: a broken item costs one rejection, not more.
+    lines = {f"{paths[fmt]}:{entry.line}" for fmt, entries in files.items() for entry in entries}
+    assert set(named) <= lines, sorted(set(named) - lines)
     for where, reason in named.items():
         # The checks know every case: the database's refusal and the catch-all are safety nets.
         assert reason.strip() and not reason.startswith(SAFETY_NETS), (where, reason)

@@ -14,6 +14,7 @@ import itertools
 import json
 import logging
 import math
+import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -59,6 +60,10 @@ def _bounded_int(text: str) -> int | float:
 
 
 DECODER = json.JSONDecoder(parse_int=_bounded_int)
+
+
+# The `data` list of a wrapped response, found without decoding the wrapper (it holds a broken item).
+DATA_LIST = re.compile(r'"data"\s*:\s*\[')
 
 
 class UnreadableFile(Exception):
@@ -217,6 +222,7 @@ class Item:
     where: str
     record: PaperRecord | None = None
     error: str = ""
+    unread: bool = False  # not even read as JSON: the record it held is unknown
 
 
 def to_item(where: str, mapper: Callable[[Any], PaperRecord], obj: Any) -> Item:
@@ -339,14 +345,19 @@ def read_hf_document(stream: BinaryIO, label: str) -> Iterator[Item]:
     if text[start : start + 1] == "{":
         try:
             wrapper, _ = decoder.raw_decode(text, start)
-        except json.JSONDecodeError as error:
-            raise UnreadableFile(f"invalid JSON at line {error.lineno}: {error.msg}") from None
-        except RecursionError:
-            raise UnreadableFile("JSON nested too deeply") from None
-        if not isinstance(wrapper, dict) or not isinstance(wrapper.get("data"), list):
-            raise UnreadableFile("a JSON object without a 'data' list of daily papers")
-        # Find where the data list starts, to keep line numbers right.
-        start = text.index("[", text.index('"data"'))
+        except (json.JSONDecodeError, RecursionError) as error:
+            # A broken item inside the `data` list: read the list item by item, as a bare one.
+            data = DATA_LIST.search(text, start)
+            if data is None:
+                if isinstance(error, RecursionError):
+                    raise UnreadableFile("JSON nested too deeply") from None
+                raise UnreadableFile(f"invalid JSON at line {error.lineno}: {error.msg}") from None
+            start = data.end() - 1
+        else:
+            if not isinstance(wrapper, dict) or not isinstance(wrapper.get("data"), list):
+                raise UnreadableFile("a JSON object without a 'data' list of daily papers")
+            # Find where the data list starts, to keep line numbers right.
+            start = text.index("[", text.index('"data"'))
     if text[start : start + 1] != "[":
         raise UnreadableFile("expected a JSON list of daily papers")
     position = start + 1
@@ -363,17 +374,104 @@ def read_hf_document(stream: BinaryIO, label: str) -> Iterator[Item]:
         where = f"{label}:{line}"
         try:
             obj, end = decoder.raw_decode(text, position)
+            after = _skip_space(text, end)
+            if after < len(text) and text[after] not in ",]":
+                # A value then more before the separator (`{...}}`, `"{"'paper'...`): one broken item.
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, after)
         except (json.JSONDecodeError, RecursionError) as error:
             reason = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply"
-            # The rest of the list cannot be located reliably.
-            yield Item(where, error=f"invalid JSON: {reason}; the rest of the list was not read")
-            return
+            if isinstance(error, json.JSONDecodeError) and error.lineno != line:
+                reason += f" (line {error.lineno})"
+            broken = f"invalid JSON: {reason}"
+        else:
+            broken = ""
+        if broken:
+            # Only this item is lost: the list goes on after it, if that place can be told.
+            yield Item(where, error=broken, unread=True)
+            end = next_item(text, position)
+            if end is None:
+                raise UnreadableFile(
+                    f"the rest of the list could not be read: no item could be told apart after the"
+                    f" broken one on line {line}"
+                )
+            line += text.count("\n", position, end)
+            position = end
+            continue
         if end - position > MAX_RECORD_BYTES:
             yield Item(where, error=TOO_LONG_ITEM)
         else:
             yield to_item(where, from_hf_item, obj)
         line += text.count("\n", position, end)
         position = end
+
+
+# Where an item of a Hugging Face list starts: after a separator, Hugging Face writes each item's
+# `paper` first, as an object or, in some archived responses, inside a Python-repr string.
+ITEM_START = re.compile(r"""[\[,]\s*(?P<item>\{\s*"paper"\s*:|"\{'paper'\s*:)""")
+
+
+def next_item(text: str, start: int) -> int | None:
+    """Where the list goes on after the broken item starting at ``start``: the separator or
+    closing bracket after it, or the start of the next item; None when that cannot be told.
+
+    The broken item is walked bracket by bracket (strings skipped; a line break ends a runaway
+    string, as JSON strings hold none) to the first `,` or `]` outside it. The next place Hugging
+    Face starts an item (ITEM_START) wins when it comes first (a runaway string in a list on one
+    line walks past it), when the walk finds no end (an item not closed), or when what follows
+    that end is not a JSON value then a separator. Else the walk goes on to the first end that
+    is (junk between items, or items that do not start as Hugging Face's do).
+    """
+    end = _walk_item(text, start)
+    found = ITEM_START.search(text, start)
+    if found and (end is None or found.start("item") < end or not _list_goes_on(text, end)):
+        return found.start("item")
+    # No item starts as Hugging Face's do: walk on to a separator the list goes on after.
+    while end is not None and not _list_goes_on(text, end):
+        end = _walk_item(text, end + 1)
+    return end
+
+
+def _walk_item(text: str, start: int) -> int | None:
+    depth, position, size = 0, start, len(text)
+    while position < size:
+        char = text[position]
+        if char == '"':
+            position += 1
+            while position < size and text[position] not in '"\n':
+                position += 2 if text[position] == "\\" else 1
+        elif char in "{[":
+            depth += 1
+        elif char in "}]":
+            if depth == 0 and char == "]":
+                return position
+            depth = max(depth - 1, 0)
+        elif char == "," and depth == 0:
+            return position
+        position += 1
+    return None
+
+
+def _skip_space(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t\r\n":
+        position += 1
+    return position
+
+
+def _list_goes_on(text: str, end: int) -> bool:
+    """After the separator at ``end``: the list's end, or a JSON value followed by a separator."""
+    position = end
+    while position < len(text) and text[position] in " \t\r\n,":
+        position += 1
+    if position >= len(text):
+        return False
+    if text[position] == "]":
+        return True
+    try:
+        _, after = DECODER.raw_decode(text, position)
+    except (json.JSONDecodeError, RecursionError):
+        return False
+    after = _skip_space(text, after)
+    return after < len(text) and text[after] in ",]"
 
 
 class SourceFile:

@@ -35,28 +35,43 @@ class IngestReport(ImportReport):
 
 
 def hf_daily(days: list[dt.date]) -> IngestReport:
-    """Fetch ``/api/daily_papers?date=D`` for each day; a failing day is reported, the rest go on."""
+    """Fetch ``/api/daily_papers?date=D`` for each day; a failing day is reported, the rest go on.
+
+    The cursor (where the next run resumes) moves only over days read whole: from the first day
+    that failed (an HTTP error, a malformed answer, an item that could not be read) it stays put,
+    so that the next run fetches that day again. The good items of a day read in part are kept.
+    """
     report = IngestReport()
     upserter = Upserter(on_reject=report.reject)
     report.stats = upserter.stats
     url = f"{settings.HF_ENDPOINT}/api/daily_papers"
+    held = False  # a day failed: the cursor stays before it
     for day in progress(days, desc="hf-daily", unit="day"):
         try:
             body = http.get(url, {"date": day.isoformat(), "limit": 100})
-            items = list(items_from_bytes(body, f"hf-daily {day}", "hf-daily"))
         except http.FetchError as error:
             report.failures.append(str(error))
+            held = True
             continue
+        failure, unread = "", 0
+        try:
+            for item in items_from_bytes(body, f"hf-daily {day}", "hf-daily"):
+                if item.record is not None:
+                    upserter.add(item.record)
+                else:
+                    report.reject(item.where, item.error)
+                    unread += item.unread
         except UnreadableFile as error:
-            report.failures.append(f"{url}?date={day}: malformed response: {error}")
-            continue
-        for item in items:
-            if item.record is not None:
-                upserter.add(item.record)
-            else:
-                report.reject(item.where, item.error)
+            failure = f"{url}?date={day}: malformed response: {error}"
         upserter.flush()
-        SourceCursor.put("hf-daily", day.isoformat())
+        if unread and not failure:
+            items = "1 item" if unread == 1 else f"{unread} items"
+            failure = f"{url}?date={day}: {items} could not be read; the day will be fetched again"
+        if failure:
+            report.failures.append(failure)
+            held = True
+        elif not held:
+            SourceCursor.put("hf-daily", day.isoformat())
     return report
 
 

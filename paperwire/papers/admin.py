@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 
-from paperwire.papers.models import Organization, Paper, Submission, Vote, content_changed, refresh_upvotes
+from paperwire.papers.models import Organization, Paper, Submission, Vote, content_changed, recount_once
 from paperwire.papers.orgnames import alias_keys
 
 
@@ -36,19 +36,17 @@ class VoteAdmin(admin.ModelAdmin):
     raw_id_fields = ("user", "paper")
     actions = ["remove_votes"]
 
+    # Deleted votes are recounted whatever deletes them (papers.models._vote_deleted); these
+    # recount each paper once.
     @admin.action(description="Remove the selected votes and recount")
     def remove_votes(self, request, queryset):
-        paper_ids = list(queryset.values_list("paper_id", flat=True).distinct())
-        count, _ = queryset.delete()
-        refresh_upvotes(paper_ids)
+        with recount_once():
+            count, _ = queryset.delete()
         self.message_user(request, f"Removed {count} votes.")
 
-    def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        refresh_upvotes([obj.paper_id])
-
     def delete_queryset(self, request, queryset):
-        self.remove_votes(request, queryset)
+        with recount_once():
+            super().delete_queryset(request, queryset)
 
 
 @admin.register(Organization)
@@ -81,9 +79,16 @@ class ModeratedUserAdmin(UserAdmin):
 
     @admin.action(description="Ban: deactivate the account and remove its votes")
     def ban(self, request, queryset):
-        votes = Vote.objects.filter(user__in=queryset)
-        paper_ids = list(votes.values_list("paper_id", flat=True).distinct())
-        votes.delete()
-        refresh_upvotes(paper_ids)
-        banned = queryset.update(is_active=False)
+        with recount_once():
+            Vote.objects.filter(user__in=queryset).delete()
+            banned = queryset.update(is_active=False)
         self.message_user(request, f"Banned {banned} users and removed their votes.", messages.SUCCESS)
+
+    # Deleting users deletes their votes (a cascade): their papers are recounted once each.
+    def delete_model(self, request, obj):
+        with recount_once():
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with recount_once():
+            super().delete_queryset(request, queryset)

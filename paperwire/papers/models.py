@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import quote
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.db.models import Count, F, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Least
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.urls import NoReverseMatch, reverse
@@ -313,8 +316,15 @@ class Paper(models.Model):
         return self.upvotes
 
 
+# The largest count a paper holds: an IntegerField's maximum on every database (PostgreSQL's
+# `integer`). Imported upvotes go up to it (docs/import.md); votes cast here are added to them
+# and the sum is held there, so that it always fits the column.
+MAX_COUNT = 2**31 - 1
+
+
 def refresh_upvotes(paper_ids: list[str]) -> None:
-    """Set upvotes = base_upvotes + number of Vote rows, computed inside the database.
+    """Set upvotes = base_upvotes + number of Vote rows (at most MAX_COUNT), computed inside the
+    database. Deleting votes by any path calls it (``_vote_deleted``).
 
     ``upvotes_changed_at`` tells the search index which papers to re-sort (``updated_at`` is left
     alone: feeds give it as the time an entry was last edited, which a vote is not).
@@ -328,7 +338,9 @@ def refresh_upvotes(paper_ids: list[str]) -> None:
     with transaction.atomic():
         list(Paper.objects.select_for_update().filter(pk__in=paper_ids).order_by("pk").values_list("pk", flat=True))
         Paper.objects.filter(pk__in=paper_ids).update(
-            upvotes=F("base_upvotes") + Coalesce(Subquery(votes), Value(0)), upvotes_changed_at=timezone.now()
+            # PostgreSQL adds an integer and a count as bigints: the sum is held before it is stored.
+            upvotes=Least(F("base_upvotes") + Coalesce(Subquery(votes), Value(0)), Value(MAX_COUNT)),
+            upvotes_changed_at=timezone.now(),
         )
     content_changed()
 
@@ -379,13 +391,44 @@ class Vote(models.Model):
         return f"{self.user} -> {self.paper_id}"
 
 
+_recounting = threading.local()
+
+
+@contextmanager
+def recount_once() -> Iterator[None]:
+    """Votes deleted inside the block (any number, any way) are recounted once per paper at its
+    end, in one transaction with the deletion, instead of once per vote."""
+    if getattr(_recounting, "papers", None) is not None:
+        yield  # an outer block recounts
+        return
+    _recounting.papers = set()
+    try:
+        with transaction.atomic():
+            yield
+            if _recounting.papers:
+                refresh_upvotes(sorted(_recounting.papers))
+    finally:
+        _recounting.papers = None
+
+
+@receiver(post_delete, sender=Vote, dispatch_uid="paperwire.papers.vote_deleted")
+def _vote_deleted(sender, instance: Vote, **kwargs) -> None:
+    """A vote is gone: a user deleted in the admin or the shell (the cascade sends this for each
+    of their votes), a bulk delete, a withdrawn vote. Its paper's count follows."""
+    pending = getattr(_recounting, "papers", None)
+    if pending is not None:
+        pending.add(instance.paper_id)
+    else:
+        refresh_upvotes([instance.paper_id])
+
+
 def set_vote(user, paper: Paper, up: bool) -> int:
     """Record or withdraw ``user``'s vote on ``paper``; returns the paper's new count.
 
     Idempotent: voting twice is one vote, withdrawing a vote that is not there does
     nothing. The unique constraint settles races between concurrent requests.
     """
-    with transaction.atomic():
+    with recount_once():  # a withdrawn vote is recounted below, not once more by the signal
         if up:
             Vote.objects.get_or_create(user=user, paper=paper)
         else:
