@@ -110,3 +110,7 @@ def test_votes_deleted_by_any_code_are_taken_off_the_count(voted, alice, bob):
     assert counts() == (2, 1)
     Vote.objects.filter(user=bob).delete()  # a bulk delete
     assert counts() == (1, 0)
+    carol = User.objects.create_user("carol")
+    set_vote(carol, Paper.objects.get(pk="2401.00002"), True)
+    Paper.objects.filter(pk="2401.00002").delete()  # a paper deleted with its votes
+    assert not Vote.objects.filter(user=carol).exists()
