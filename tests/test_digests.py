@@ -446,13 +446,17 @@ def test_the_command_succeeds_when_one_address_bounces_among_others(smtp_server,
 
 
 def test_a_stale_claim_becomes_uncertain_and_is_not_resent_blindly(smtp_server, day_papers, settings):
+    """Its sender had begun sending the message (a stale claim that had not is retried:
+    tests/test_outside_deadlines.py)."""
     subscriber("alice@example.org")
     period = DigestPeriod.containing("daily", dt.date.fromisoformat(DAY))
+    claimed = timezone.now() - dt.timedelta(hours=1)
     Delivery.objects.create(
         subscriber=Subscriber.objects.get(),
         period=period.key,
         state=Delivery.SENDING,
-        claimed_at=timezone.now() - dt.timedelta(hours=1),
+        claimed_at=claimed,
+        message_started_at=claimed,
     )
     report = send()
     assert (report.sent, report.uncertain) == (0, 1)

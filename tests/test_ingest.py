@@ -279,6 +279,7 @@ def test_arxiv_answering_only_empty_pages_before_the_end_fails_and_keeps_the_cur
 
 @pytest.mark.parametrize("total", ["²", "١٠٠", "-1", "3.0", "9" * 30])
 def test_an_arxiv_feed_whose_total_is_not_a_count_is_malformed(arxiv, settings, capsys, total):
+    settings.ARXIV_REQUEST_INTERVAL = 0
     body = arxiv_feed({"id": "2611.00001", "title": "A", "published": "2026-11-15T10:00:00Z"})
     body = body.replace(">1</opensearch:totalResults>", f">{total}</opensearch:totalResults>")
     arxiv.add("/api/query", Reply(body=body))
