@@ -37,6 +37,7 @@ WILDCARD_HOSTS = ("", "0.0.0.0", "::", "[::]")
 log = logging.getLogger(__name__)
 _request: ContextVar[HttpRequest | None] = ContextVar("paperwire_request", default=None)
 _served_url: str | None = None
+_last_read: tuple[tuple | None, str | None] = (None, None)  # (file stamp, URL) of the last read
 _warned = threading.Event()
 
 
@@ -65,13 +66,24 @@ def site_url() -> str:
 def last_served_url() -> str | None:
     """The address `paperwire serve` last listened on with this PAPERWIRE_HOME, if it wrote one
     that reads as such (a damaged or hand-edited file is ignored, never followed)."""
+    global _last_read
+    path = settings.PAPERWIRE_HOME / SERVED_URL_FILE
     try:
-        with open(settings.PAPERWIRE_HOME / SERVED_URL_FILE, encoding="ascii") as file:
+        stamp = (str(path), *_stamp(os.stat(path)))
+        if _last_read[0] == stamp:  # a digest writes many links: the file is read once while unchanged
+            return _last_read[1]
+        with open(path, encoding="ascii") as file:
             text = file.read(101)
     except (OSError, UnicodeDecodeError):
         return None
     text = text.removesuffix("\n")
-    return text if len(text) <= 100 and SERVED_URL.fullmatch(text) else None
+    url = text if len(text) <= 100 and SERVED_URL.fullmatch(text) else None
+    _last_read = (stamp, url)
+    return url
+
+
+def _stamp(status: os.stat_result) -> tuple[int, int, int]:
+    return status.st_ino, status.st_size, status.st_mtime_ns
 
 
 def remember_served_url(url: str) -> None:
