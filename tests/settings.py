@@ -4,7 +4,7 @@ import os
 import tempfile
 
 os.environ["PAPERWIRE_HOME"] = tempfile.mkdtemp(prefix="paperwire-test-")
-# The converted embedding model is derived from a package file: build it once per checkout.
+# Where a model converted from weights would be kept (the shipped model needs none): per checkout.
 os.environ.setdefault(
     "PAPERWIRE_MODEL_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), ".cache", "models")
 )

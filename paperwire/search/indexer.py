@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from paperwire.papers.models import Paper
 from paperwire.progress import progress
-from paperwire.search.embedder import Embedder, ModelUnavailable, get_embedder
+from paperwire.search.embedder import Embedder, ModelUnavailable, get_embedder, same_model
 from paperwire.search.indexes import (
     create_lexical,
     lexical_document,
@@ -107,7 +107,7 @@ def ensure_vectors(
         vector = stored.get(paper.id)
         if (
             vector is None
-            or vector.model != embedder.name
+            or not same_model(vector.model, embedder.name)
             or vector.text_hash != text_hash(paper.title, paper.abstract)
         ):
             todo.append(paper)
@@ -154,6 +154,8 @@ def update_indexes(rebuild: bool = False, show_progress: bool | None = None) -> 
                 leftover.unlink(missing_ok=True)
         remove(folder / NEW_LEXICAL)
         state = IndexState.load(folder)
+        if state.model != report.model and same_model(state.model, report.model):
+            state.model = report.model  # the same vectors under the model's present name
         if rebuild or state.version != SCHEMA_VERSION or state.model != report.model:
             reason = "asked to rebuild" if rebuild else problems.get("lexical", "built with another model")
             damaged = {"lexical": reason, "vectors": reason}

@@ -32,6 +32,7 @@ from django.conf import settings
 
 from paperwire.papers.models import Paper
 from paperwire.search import fallback
+from paperwire.search.embedder import same_model
 from paperwire.search.fallback import Matches
 from paperwire.search.integrity import (
     LEXICAL,
@@ -525,7 +526,7 @@ class VectorIndex:
         state = IndexState.load(self.folder)
         if state.version != SCHEMA_VERSION or not state.records("vectors"):
             return f"{VECTORS} has not been built"
-        if self.model and state.model != self.model:
+        if self.model and not same_model(state.model, self.model):
             return f"{VECTORS} was built with another model"
         records = state.records("vectors")
         try:
