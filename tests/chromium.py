@@ -27,4 +27,3 @@ def launch(playwright, *extra_args: str):
         executable_path=CHROMIUM,
         args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", *extra_args],
     )
-

@@ -269,4 +269,3 @@ def test_the_admin_pages_and_its_errors(site, browser, visitor):
     page.click("#logout-form button")
     expect(page).to_have_url(site.url + "/")  # LOGOUT_REDIRECT_URL
     expect(page.locator(".account-nav a:has-text('Log in')")).to_be_visible()
-

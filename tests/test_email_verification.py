@@ -89,7 +89,7 @@ def test_the_takeover_of_a_subscription_is_closed(sub3):
 
 
 def test_a_look_alike_address_verified_by_its_own_owner_sees_nothing(client):
-    """"victim@gıthub.io" (dotless ı) is another address, at a domain an attacker can own. Verifying
+    """ "victim@gıthub.io" (dotless ı) is another address, at a domain an attacker can own. Verifying
     it must not show the subscription of "victim@github.io": PostgreSQL's case-insensitive match
     (UPPER) took the two for one."""
     client.post("/subscribe", {"email": "victim@github.io", "frequency": "weekly", "topics": "private topic"})

@@ -236,9 +236,7 @@ def test_a_source_that_trickles_its_answer_times_out(settings):
 
 
 def arxiv_page(numbers: range, total: int = 300) -> Reply:
-    entries = [
-        {"id": f"2611.{n:05d}v1", "title": f"Paper {n}", "published": "2026-11-15T10:00:00Z"} for n in numbers
-    ]
+    entries = [{"id": f"2611.{n:05d}v1", "title": f"Paper {n}", "published": "2026-11-15T10:00:00Z"} for n in numbers]
     return Reply(body=arxiv_feed(*entries, total=total))
 
 

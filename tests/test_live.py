@@ -145,8 +145,10 @@ def test_pending_submissions_against_an_unreachable_arxiv_fail_in_one_line(tmp_p
     result = run_paperwire("ingest", "submissions", env=env)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("CommandError: arXiv did not answer (") and lines[0].endswith(
-        "the submissions stay pending for the next run"
+    assert (
+        len(lines) == 1
+        and lines[0].startswith("CommandError: arXiv did not answer (")
+        and lines[0].endswith("the submissions stay pending for the next run")
     ), result.stderr
 
 

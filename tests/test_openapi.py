@@ -244,9 +244,7 @@ def test_real_responses_match_the_schema(client, papers, spec, path, url, status
     validate(spec, path, response)
 
 
-@hypothesis_settings(
-    max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@hypothesis_settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), path=st.sampled_from(LIST_ENDPOINTS))
 def test_what_the_schema_allows_is_answered_200(client, papers, spec, data, path):
     query = data.draw(valid_query(spec, path))
@@ -270,9 +268,7 @@ def test_one_value_outside_the_schema_is_answered_400_naming_it(client, papers, 
     assert set(response.json()) == {"error"} and response.json()["error"].startswith(f"{name} must be "), query
 
 
-@hypothesis_settings(
-    max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@hypothesis_settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(paper_id=st.one_of(TEXT, st.sampled_from(sorted(KNOWN_IDS))))
 def test_a_paper_id_is_answered_200_when_known_else_404(client, papers, spec, paper_id):
     assume(paper_id not in ("search", ""))

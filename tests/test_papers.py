@@ -95,7 +95,7 @@ def test_cards_show_code_stars_and_comments(client, attention):
     Paper.objects.filter(pk="2410.10819").update(github_stars=12345, num_comments=3)
     html = client.get("/papers/date/2024-10-14").content.decode()
     assert 'class="code" href="https://github.com/a/b"' in html
-    assert "12,345<span class=\"visually-hidden\"> GitHub stars</span>" in html
+    assert '12,345<span class="visually-hidden"> GitHub stars</span>' in html
     assert ">3 comments</span>" in html
     Paper.objects.filter(pk="2410.10819").update(github_stars=None, num_comments=0)
     content_changed()  # a queryset update leaves the page cache as it was

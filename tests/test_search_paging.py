@@ -316,9 +316,7 @@ def test_a_reversed_date_range_is_swapped_on_the_page_and_said(client, topical):
     assert sorted(page_ids(expected)) == ["2501.00001", "2501.00002"]
     status, html = get_page(client, **{**right, "from": "2025-01-31", "to": "2025-01-01"})
     assert status == 200 and page_ids(html) == page_ids(expected)
-    assert (
-        "The dates were the wrong way round: showing papers published from 2025-01-01 to 2025-01-31." in text(html)
-    )
+    assert "The dates were the wrong way round: showing papers published from 2025-01-01 to 2025-01-31." in text(html)
     assert 'name="from" value="2025-01-01"' in html and 'name="to" value="2025-01-31"' in html
     assert feed_link(html)[1] == (
         "/search/feed.atom?q=tokens+wheat+noise+sinks&mode=lexical&from=2025-01-01&to=2025-01-31"

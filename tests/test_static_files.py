@@ -139,8 +139,10 @@ def test_a_damaged_manifest(site, home, damage):
     assert health(site)["static"] == {"status": "damaged", "reason": reason}
     log = stop_and_read_log(site)
     assert "Traceback" not in log and " ERROR " not in log, log
-    assert [line for line in log.splitlines() if "static files:" in line][0].split("static files: ")[1].startswith(
-        reason + "; pages link the files of the package"
+    assert (
+        [line for line in log.splitlines() if "static files:" in line][0]
+        .split("static files: ")[1]
+        .startswith(reason + "; pages link the files of the package")
     )
     again = start_site(home)
     try:

@@ -222,6 +222,7 @@ DAILY_PAPERS = Parameters(
     at_most_one_of=("date", "week", "month"),
 )
 
+
 def dates_in_order(values: dict[str, Any]) -> None:
     """A reversed range is refused, never answered with nothing (the search page swaps it instead)."""
     if values.get("from") and values.get("to") and values["from"] > values["to"]:
