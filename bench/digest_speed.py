@@ -57,7 +57,7 @@ def main() -> None:
     from paperwire.digests.models import Subscriber
     from paperwire.digests.sending import send_period
     from paperwire.ingest.importer import import_files
-    from paperwire.search.indexer import update_indexes
+    from paperwire.search.updating import update_indexes
 
     print(import_files(files, progress=False).summary(), "|", update_indexes(show_progress=False).summary())
     rng = random.Random(1)

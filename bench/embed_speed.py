@@ -34,7 +34,7 @@ from common import ROOT, setup_django, shared_data_folder
 
 
 def abstracts(data: Path, count: int) -> list[str]:
-    from paperwire.search.text import embedding_text
+    from paperwire.search.embedder import embedding_text
 
     texts = []
     with gzip.open(sorted((data / "arxiv").glob("*.jsonl.gz"))[0], "rt") as file:

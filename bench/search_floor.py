@@ -70,7 +70,7 @@ def main() -> None:
     setup_django(home)
     from paperwire.papers.models import Paper
     from paperwire.search import engine
-    from paperwire.search.indexer import update_indexes
+    from paperwire.search.updating import update_indexes
 
     folder = args.data / "scifact"
     if args.scifact or not args.home:
@@ -81,7 +81,7 @@ def main() -> None:
         print(import_files([scifact_jsonl(folder, home / "scifact.jsonl")], progress=False).summary())
         print(update_indexes().summary())
 
-    embedder, vectors = engine.Indexes.get().semantic()
+    embedder, vectors = engine.OpenIndexes.get().semantic()
     titles = list(Paper.objects.order_by("id").values_list("title", flat=True)[:: max(Paper.objects.count() // 200, 1)])
     real = {
         "research topics": TOPICS,

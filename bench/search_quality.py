@@ -78,7 +78,7 @@ def main() -> None:
     setup_django(home)
     from paperwire.ingest.importer import import_files
     from paperwire.search import engine
-    from paperwire.search.indexer import update_indexes
+    from paperwire.search.updating import update_indexes
 
     corpus = scifact_jsonl(folder, home / "scifact.jsonl")
     started = time.perf_counter()

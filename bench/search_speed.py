@@ -71,10 +71,9 @@ def main() -> None:
     from paperwire.ingest.importer import import_files
     from paperwire.papers.models import Paper
     from paperwire.search import engine
-    from paperwire.search.embedder import get_embedder
-    from paperwire.search.indexer import update_indexes
+    from paperwire.search.embedder import embedding_text, get_embedder
     from paperwire.search.models import PaperVector
-    from paperwire.search.text import embedding_text
+    from paperwire.search.updating import update_indexes
 
     print(f"PAPERWIRE_HOME {home}")
 
@@ -133,7 +132,7 @@ def main() -> None:
     matrix = np.stack([np.frombuffer(bytes(vector), dtype="<f2") for _, vector in rows]).astype(np.float32)
     del rows
     query_vectors = embedder.embed(queries)
-    ann = engine.Indexes.get().vector_index(embedder.dimensions)
+    ann = engine.OpenIndexes.get().vector_index(embedder.dimensions)
     recall = []
     for vector in query_vectors[:100]:
         exact = set(keys[np.argsort(-(matrix @ vector))[:10]].tolist())

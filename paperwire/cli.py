@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from paperwire.private import restrict_new_files, secure_home
+from paperwire.core.private import restrict_new_files, secure_home
 
 # Commands that need no database, or manage migrations themselves.
 NO_AUTO_MIGRATE = {

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from paperwire.argtypes import ARXIV_CATEGORY
+from paperwire.core.argtypes import ARXIV_CATEGORY
 
 
 def invalid(name: str, value: str, expected: str) -> ImproperlyConfigured:
@@ -86,12 +86,12 @@ def envfloat(name: str, default: float, low: float, high: float) -> float:
 
 
 RATE_COUNT = (0, 1_000_000)
-# At most a day: the counters of older windows are deleted (paperwire/ratelimit.py).
+# At most a day: the counters of older windows are deleted (paperwire/core/limits.py).
 RATE_SECONDS = (1, 86_400)
 
 
 def envrate(name: str, default: str) -> str:
-    """A rate limit, "<count>/<seconds>" (paperwire/ratelimit.py), in ASCII digits."""
+    """A rate limit, "<count>/<seconds>" (paperwire/core/limits.py), in ASCII digits."""
     value = envraw(name) or default
     count, slash, seconds = value.partition("/")
     count = read_number(count.strip(SPACE), int, *RATE_COUNT)
@@ -253,7 +253,7 @@ def _create_key_file(path: Path) -> None:
 SECRET_KEY = _secret_key()
 DEBUG = envbool("PAPERWIRE_DEBUG")
 # The public URL of every absolute link (mail, feeds); "" when unset: links then follow the
-# address each request came to, or the one `serve` listens on (paperwire/siteurl.py).
+# address each request came to, or the one `serve` listens on (paperwire/core/siteurl.py).
 BASE_URL = envurl("PAPERWIRE_BASE_URL", "", HOST_LABEL)
 
 
@@ -281,27 +281,31 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Floor by floor, from the bottom (docs/architecture.md): an app imports only from below it.
+    "paperwire.core",
     "paperwire.papers",
-    "paperwire.ingest",
     "paperwire.accounts",
-    "paperwire.api",
+    "paperwire.ingest",
     "paperwire.search",
     "paperwire.digests",
+    "paperwire.operations",
+    "paperwire.api",
+    "paperwire.web",
 ]
 
 MIDDLEWARE = [
-    "paperwire.head.HeadWithoutBodyMiddleware",
-    "paperwire.csp.ContentSecurityPolicyMiddleware",
+    "paperwire.operations.head.HeadWithoutBodyMiddleware",
+    "paperwire.operations.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "paperwire.api.errors.JsonErrorMiddleware",
-    "paperwire.requestlimits.RequestLimitsMiddleware",
-    "paperwire.staticstorage.StaticFilesMiddleware",  # WhiteNoise, that damaged copies cannot break
+    "paperwire.operations.errors.JsonErrorMiddleware",
+    "paperwire.operations.requestlimits.RequestLimitsMiddleware",
+    "paperwire.operations.staticstorage.StaticFilesMiddleware",  # WhiteNoise, that damaged copies cannot break
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "paperwire.siteurl.RequestSiteMiddleware",
+    "paperwire.core.siteurl.RequestSiteMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "paperwire.ratelimit.RateLimitMiddleware",
+    "paperwire.operations.ratelimit.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -373,11 +377,11 @@ STATIC_URL = "/static/"
 STATIC_ROOT = PAPERWIRE_HOME / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Made by `paperwire serve`, which collects the files into it at every start; until then (and
-# should it be damaged) pages link the package's files (paperwire/staticstorage.py).
+# should it be damaged) pages link the package's files (paperwire/operations/staticstorage.py).
 WHITENOISE_USE_FINDERS = True  # files not collected yet are served from the package
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "paperwire.staticstorage.StaticStorage"},
+    "staticfiles": {"BACKEND": "paperwire.operations.staticstorage.StaticStorage"},
 }
 
 SESSION_COOKIE_HTTPONLY = True
@@ -388,7 +392,7 @@ CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_FAILURE_VIEW = "paperwire.urls.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-# Only the site's own files run or style a page (paperwire/csp.py, docs/security.md).
+# Only the site's own files run or style a page (paperwire/operations/csp.py, docs/security.md).
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
@@ -408,7 +412,7 @@ if BASE_URL.startswith("https://"):
 SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008"]
 
 # Whole responses of anonymous GETs, per process, keyed by the database's content version
-# (paperwire/pagecache.py): a vote or an import in any process makes every process recompute.
+# (paperwire/operations/pagecache.py): a vote or an import in any process makes every process recompute.
 PAGE_CACHE_SECONDS = envint("PAPERWIRE_PAGE_CACHE_SECONDS", 60, low=0, high=86_400)
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
@@ -497,7 +501,7 @@ INDEX_INTERVAL = envfloat("PAPERWIRE_INDEX_INTERVAL", 60.0, low=0, high=86_400)
 # Papers per indexing batch; the index files are saved every 16 batches.
 INDEX_BATCH = envint("PAPERWIRE_INDEX_BATCH", 256, low=1, high=4096)
 # Seconds between two progress lines of a long command whose stderr is not a terminal (a
-# terminal gets a bar): paperwire/progress.py.
+# terminal gets a bar): paperwire/core/progress.py.
 PROGRESS_SECONDS = envfloat("PAPERWIRE_PROGRESS_SECONDS", 30.0, low=0, high=86_400)
 # How often a serving process looks for index files written by another process.
 SEARCH_RELOAD_SECONDS = envfloat("PAPERWIRE_SEARCH_RELOAD_SECONDS", 2.0, low=0, high=3600)
@@ -554,7 +558,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {"()": "paperwire.logs.JsonFormatter"},
+        "json": {"()": "paperwire.core.logs.JsonFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },
     "handlers": {

@@ -9,16 +9,15 @@ from django.middleware.csrf import REASON_NO_CSRF_COOKIE
 from django.urls import include, path, re_path
 from django.views.decorators.http import require_safe
 
-from paperwire.accounts.views import account_settings
 from paperwire.api import feeds, openapi
 from paperwire.api import views as api
-from paperwire.api.errors import error_page, error_response, json_error, wants_json
-from paperwire.digests import views as digests
-from paperwire.pagecache import cache_for_anonymous
-from paperwire.papers import views as papers
-from paperwire.papers.views import same_site_path
-from paperwire.search import views as search
-from paperwire.search.indexes import index_version
+from paperwire.operations import health
+from paperwire.operations.errors import error_page, error_response, json_error, wants_json
+from paperwire.operations.pagecache import cache_for_anonymous
+from paperwire.search import index_version
+from paperwire.web import digests, papers, search
+from paperwire.web.accounts import account_settings
+from paperwire.web.papers import same_site_path
 
 # Paper ids may contain a slash (old arXiv ids such as hep-th/9901001).
 PAPER_ID = r"(?P<paper_id>[A-Za-z0-9][A-Za-z0-9._:/-]{0,80}?)"
@@ -59,7 +58,7 @@ urlpatterns = [
     # Slugs keep the letters of any script (papers.orgnames); old URLs held names. No control
     # character is either (PostgreSQL refuses NUL in a query).
     re_path(r"^orgs/(?P<slug>[^/\x00-\x1f\x7f]{1,300})$", papers.organization, name="organization"),
-    path("accounts/", include("paperwire.accounts.urls")),
+    path("accounts/", include("paperwire.web.account_urls")),
     path("search", search.search_page, name="search"),
     path("subscribe", digests.subscribe, name="subscribe"),
     path("subscribe/confirm/<str:token>", digests.confirm, name="confirm_subscription"),
@@ -72,7 +71,7 @@ urlpatterns = [
     path("api/daily_papers", api.daily_papers, name="api_daily_papers"),
     path("api/papers/search", api.papers_search, name="api_search"),
     re_path(rf"^api/papers/{PAPER_ID}$", api.paper_detail, name="api_paper"),
-    path("healthz", api.api_view(api.healthz), name="healthz"),
+    path("healthz", api.api_view(health.healthz), name="healthz"),
     path("api/openapi.json", api.api_view(openapi.openapi_json), name="openapi"),
     path("admin/", admin.site.urls),
 ]

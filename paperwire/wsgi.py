@@ -2,7 +2,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-from paperwire.private import restrict_new_files
+from paperwire.core.private import restrict_new_files
 
 restrict_new_files()  # also when a WSGI server other than `paperwire serve` loads this
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "paperwire.settings")

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from paperwire.api.models import RateCounter
+from paperwire.core.models import RateCounter
 from paperwire.digests.models import Subscriber
 from tests.conftest import PINNED_NOW
 

@@ -207,7 +207,7 @@ def test_healthz(client, db):
 
 
 def test_healthz_reports_how_far_the_index_is_behind(client, papers):
-    from paperwire.search.indexer import update_indexes
+    from paperwire.search.updating import update_indexes
 
     update_indexes()
     assert client.get("/healthz").json()["index"]["status"] == "ok"

@@ -18,7 +18,7 @@ from django.core.management import load_command_class
 from tests.conftest import ROOT, paperwire_env, run_paperwire
 
 DEPLOY = ROOT / "deploy"
-COMMAND_APPS = {"serve": "paperwire.papers", "worker": "paperwire.digests"}
+COMMAND_APPS = {"serve": "paperwire.operations", "worker": "paperwire.operations"}
 
 
 def settings_read() -> set[str]:

@@ -17,7 +17,7 @@ from paperwire.digests.models import Delivery, ShownPaper, Subscriber
 from paperwire.digests.sending import send_period
 from paperwire.ingest.importer import import_files
 from paperwire.papers.models import Paper
-from paperwire.search.indexer import update_indexes
+from paperwire.search.updating import update_indexes
 from tests.conftest import free_port, paper, write_jsonl
 
 pytestmark = pytest.mark.django_db

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from paperwire.search.indexes import LEXICAL_FALLBACK_NOTICE
+from paperwire.search.index_files import LEXICAL_FALLBACK_NOTICE
 from tests.conftest import DEMO, paperwire_env, run_paperwire, start_site, stop_site
 
 PAPERS = [json.loads(line) for line in DEMO.read_text().splitlines()]

@@ -11,10 +11,10 @@ import pytest
 from django.db import connection
 
 from paperwire.ingest.importer import import_files
-from paperwire.search.engine import Indexes, search
-from paperwire.search.indexer import update_indexes
-from paperwire.search.indexes import LEXICAL_FALLBACK_NOTICE
+from paperwire.search.engine import OpenIndexes, search
+from paperwire.search.index_files import LEXICAL_FALLBACK_NOTICE
 from paperwire.search.integrity import check, index_dir
+from paperwire.search.updating import update_indexes
 from tests.conftest import DEMO
 
 PAPERS = [json.loads(line) for line in DEMO.read_text().splitlines()]
@@ -25,7 +25,7 @@ SINKS = next(p for p in PAPERS if p["id"] == "2410.10781")
 def indexed(db):
     import_files([DEMO], progress=False)
     update_indexes(show_progress=False)
-    Indexes._instance = None
+    OpenIndexes._instance = None
 
 
 def found(query: str, **options) -> tuple[str | None, str]:
@@ -54,8 +54,8 @@ def test_a_reader_sees_the_old_or_the_new_index_while_it_is_rebuilt(settings):
     writer.start()
     seen = []
     while writer.is_alive():
-        Indexes._instance = None  # as a process that opens the files for the first time
-        indexes = Indexes.get()
+        OpenIndexes._instance = None  # as a process that opens the files for the first time
+        indexes = OpenIndexes.get()
         vectors = indexes.vector_index(384, None).reader()
         seen.append((found(SINKS["title"], mode="lexical"), len(vectors) if vectors is not None else None))
     writer.join()
@@ -298,7 +298,7 @@ def test_a_commit_no_update_recorded_is_checked_not_trusted(client, indexed):
     """A writer stopped after its commit, before recording it: the files of that commit are
     unknown, so the index is rebuilt rather than searched unchecked."""
     from paperwire.papers.models import Paper
-    from paperwire.search.indexes import lexical_document, lexical_writer, open_lexical
+    from paperwire.search.index_files import lexical_document, lexical_writer, open_lexical
 
     index = open_lexical(index_dir() / "lexical")
     writer = lexical_writer(index)
@@ -396,7 +396,7 @@ def test_a_path_of_the_wrong_kind_is_moved_aside_and_the_index_rebuilt(client, i
     it) and rebuilds."""
     folder = index_dir()
     assert found(SINKS["title"], mode="lexical") == (SINKS["id"], "")
-    Indexes._instance = None  # a process that opens the index after the damage: it falls back
+    OpenIndexes._instance = None  # a process that opens the index after the damage: it falls back
     aside, reason = damage(folder)
     if reason:
         assert reason in check().values()

@@ -20,7 +20,7 @@ from paperwire.ingest.records import unwrap_abstract
 from paperwire.papers import latex
 from paperwire.papers.citations import bibtex
 from paperwire.papers.models import Paper
-from paperwire.search.indexer import update_indexes
+from paperwire.search.updating import update_indexes
 from tests.conftest import SHARED_DATA, paper, shared_data, write_jsonl
 
 TITLE = r"Attention in $\mathcal{O}(n^2)$ Time and $\frac{a}{b}$ Space"
@@ -250,7 +250,7 @@ def test_shortening_and_snippets_keep_text_mode_commands_whole():
     text = r"We propose \textbf{Personalize Anything}, a training-free method with 62.3\% gains."
     assert latex.truncate_words(text, 3) == r"We propose \textbf{Personalize} …"
     assert str(latex.html(latex.truncate_words(text, 3))) == "We propose <strong>Personalize</strong> …"
-    from paperwire.search.text import highlight
+    from paperwire.search.snippets import highlight
 
     snippet = str(highlight(text, {"anything"}, lambda w: [w.lower()], width=300))
     assert "<strong>Personalize <mark>Anything</mark></strong>" in snippet and "62.3% gains" in snippet
@@ -410,7 +410,7 @@ def test_cards_mark_formulas_in_feeds_organizations_and_search(client, maths_pap
 
 @pytest.mark.django_db
 def test_search_snippets_never_cut_a_formula(client, maths_paper):
-    from paperwire.search.text import highlight
+    from paperwire.search.snippets import highlight
 
     words = " ".join(f"word{i}" for i in range(60))
     text = f"{words} $a + b + c + d$ {words} needle $\\text{{needle}}$ end"

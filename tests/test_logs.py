@@ -3,7 +3,7 @@ import logging
 
 from django.test import RequestFactory
 
-from paperwire.logs import JsonFormatter
+from paperwire.core.logs import JsonFormatter
 
 
 def test_json_log_lines_carry_the_request_and_the_error():

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from paperwire.ingest.importer import import_files
 from paperwire.papers.models import Vote
-from paperwire.papers.views import PLAIN_PATH
+from paperwire.web.papers import PLAIN_PATH
 from tests.conftest import paper, write_jsonl
 
 pytestmark = pytest.mark.django_db

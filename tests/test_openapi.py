@@ -21,7 +21,7 @@ from jsonschema import Draft202012Validator
 
 from paperwire.ingest.importer import import_files
 from paperwire.search.engine import RANKED
-from paperwire.search.indexer import update_indexes
+from paperwire.search.updating import update_indexes
 from tests.conftest import paper, write_jsonl
 from tests.test_import import HF_ITEM
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from paperwire.ingest.importer import import_files
 from paperwire.papers.models import Organization, Paper, set_vote
-from paperwire.search.indexer import update_indexes
+from paperwire.search.updating import update_indexes
 from tests.conftest import paper, write_jsonl
 
 pytestmark = pytest.mark.django_db

@@ -1,5 +1,5 @@
 """Outside servers that answer a byte at a time (tarpits) never hold a caller longer than its
-overall deadline (paperwire/outside.py): not a web thread (a submission's arXiv fetch, a
+overall deadline (paperwire/core/outside.py): not a web thread (a submission's arXiv fetch, a
 subscription's or a password reset's mail), not the digest sender, not an ingest run."""
 
 from __future__ import annotations

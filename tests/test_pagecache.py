@@ -5,7 +5,7 @@ from django.test import Client
 
 from paperwire.ingest.importer import import_files
 from paperwire.papers.models import Paper
-from paperwire.search.indexer import update_indexes
+from paperwire.search.updating import update_indexes
 from tests.conftest import paper, write_jsonl
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,9 @@ from paperwire.ingest.importer import import_files
 from paperwire.papers.models import Paper
 from paperwire.search import embedder
 from paperwire.search.engine import related, search
-from paperwire.search.indexer import update_indexes
-from paperwire.search.indexes import LEXICAL_FALLBACK_NOTICE
+from paperwire.search.index_files import LEXICAL_FALLBACK_NOTICE
 from paperwire.search.models import PaperVector
+from paperwire.search.updating import update_indexes
 from tests.conftest import DEMO, paper, write_jsonl
 
 pytestmark = pytest.mark.django_db

@@ -12,11 +12,11 @@ import pytest
 
 from paperwire.ingest.importer import import_files
 from paperwire.papers.models import Paper, set_vote
-from paperwire.search.engine import Indexes, search
-from paperwire.search.indexer import update_indexes
-from paperwire.search.indexes import LEXICAL_FALLBACK_NOTICE
+from paperwire.search.engine import OpenIndexes, search
+from paperwire.search.index_files import LEXICAL_FALLBACK_NOTICE
 from paperwire.search.models import PaperVector
-from paperwire.search.text import parse_query
+from paperwire.search.query import parse_query
+from paperwire.search.updating import update_indexes
 from tests.conftest import paper, write_jsonl
 from tests.test_search import TOPICAL
 
@@ -126,7 +126,7 @@ def shown_count(html: str) -> str:
 
 
 def test_the_corpus_hides_the_papers_to_find_below_1000_candidates(deep):
-    bm25 = [hit.paper_id for hit in Indexes.get().lexical.search(parse_query("attention"), MATCHING)]
+    bm25 = [hit.paper_id for hit in OpenIndexes.get().lexical.search(parse_query("attention"), MATCHING)]
     assert len(bm25) == MATCHING and TOP_VOTED not in bm25[:1000] and NEWEST not in bm25[:1000]
     assert bm25[-2:] in ([TOP_VOTED, NEWEST], [NEWEST, TOP_VOTED])
 

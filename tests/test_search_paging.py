@@ -19,7 +19,7 @@ from django.core.management import call_command
 from paperwire.ingest.importer import import_files
 from paperwire.papers.models import Paper, set_vote
 from paperwire.search.engine import search
-from paperwire.search.indexer import update_indexes
+from paperwire.search.updating import update_indexes
 from tests.conftest import paper, write_jsonl
 from tests.test_search_counts import MATCHING, NEWEST, TOP_VOTED, ids, load_deep, load_topical, shown_count
 

@@ -229,7 +229,7 @@ def test_links_built_in_a_request_follow_its_address_when_no_base_url_is_set(loc
 def test_outside_a_request_links_use_the_default_address_and_say_so(settings, caplog, tmp_path, written):
     """Without a file `serve` wrote, or with one that does not read as its address (damaged,
     edited), the default address and a warning: a file is never followed to another site."""
-    from paperwire import siteurl
+    from paperwire.core import siteurl
 
     settings.PAPERWIRE_HOME = tmp_path
     if written is not None:
@@ -245,7 +245,7 @@ def test_outside_a_request_links_use_the_default_address_and_say_so(settings, ca
 
 
 def test_outside_a_request_links_use_the_address_serve_last_listened_on(settings, tmp_path):
-    from paperwire import siteurl
+    from paperwire.core import siteurl
 
     settings.BASE_URL = ""
     settings.PAPERWIRE_HOME = tmp_path / "site"
@@ -270,7 +270,7 @@ def test_outside_a_request_links_use_the_address_serve_last_listened_on(settings
     ],
 )
 def test_the_address_served_on(host, url):
-    from paperwire.siteurl import url_of_address
+    from paperwire.core.siteurl import url_of_address
 
     assert url_of_address(host, 8123) == url
 

@@ -227,7 +227,7 @@ def test_a_collection_that_fails_keeps_the_folder_and_says_why(settings, tmp_pat
     """In-process: `serve`'s collection step when a file of the package cannot be read (here a
     symbolic link to itself). The folder stays as it was, nothing is left behind, and /healthz
     says why; the site still serves (from the package)."""
-    from paperwire import staticstorage
+    from paperwire.operations import staticstorage
 
     monkeypatch.setattr(staticstorage, "collected", False)  # module state that `collect` sets
     monkeypatch.setattr(staticstorage, "collect_failure", None)
@@ -262,7 +262,7 @@ def test_a_start_skips_the_collection_only_for_the_folder_as_collected(settings,
     last collection wrote from the same sources. It never keeps what a fresh collection would
     repair: a file written over in place (same size, still a regular file), a file added, a
     changed source are collected again into a fresh folder; the record itself is not served."""
-    from paperwire import staticstorage
+    from paperwire.operations import staticstorage
 
     monkeypatch.setattr(staticstorage, "collected", False)
     monkeypatch.setattr(staticstorage, "collect_failure", None)

@@ -18,7 +18,7 @@ limit. So:
   the local part too; it is how addresses are compared and how subscribers are stored.
 - **Per-address mail limits** count a *mailbox*: the canonical address without its ``+tag``
   (``victim+news@`` and ``victim@`` reach one inbox at most providers), hashed like every
-  rate-limit key (``paperwire.ratelimit``).
+  rate-limit key (``paperwire.operations.ratelimit``).
 
 Sign-up, the admin's account forms, password reset and subscribing use ``AddressField``; the
 limits use ``mailbox_key``; comparisons use ``canonical_email``.
@@ -35,7 +35,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from paperwire.ratelimit import named_key
+from paperwire.core.limits import named_key
 
 MAX_LENGTH = 254
 PLAIN_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 
-from paperwire.ratelimit import RateLimited, ip_key, longest_wait, named_key
+from paperwire.core.limits import RateLimited, ip_key, longest_wait, named_key
 
 
 class LoginAttemptLimit:

@@ -7,8 +7,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.urls import reverse
 
-from paperwire.digests.emails import message
-from paperwire.siteurl import absolute
+from paperwire.core.mail import message
+from paperwire.core.siteurl import absolute
 
 FOLDER = "accounts/email"
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models.signals import pre_delete, pre_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 from django.utils import timezone
 
 from paperwire.accounts.addresses import canonical_email
@@ -53,13 +53,14 @@ def verified_owner(address: str):
     return record.user if record and record.current else None
 
 
-def retire_subscription_links(address: str) -> None:
-    """The account that verified ``address`` no longer has it: the manage link its settings page
-    showed (and any copy of it) stops working, and the subscription is no longer the account's."""
-    from paperwire.digests.models import Subscriber  # digests build on accounts, not the reverse
+# Sent when the account that verified an address no longer has it (changed or deleted): what
+# was tied to the address stops being the account's. The digests connect to it (their manage
+# link shown on the settings page stops working); accounts know nothing of digests.
+address_released = Signal()
 
-    for subscriber in Subscriber.objects.filter(email=canonical_email(address)):
-        subscriber.replace_links(detach=True)
+
+def release_address(address: str) -> None:
+    address_released.send(sender=VerifiedEmail, address=canonical_email(address))
 
 
 @receiver(pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="paperwire.accounts.address_changed")
@@ -73,11 +74,11 @@ def _address_changed(sender, instance, raw=False, **kwargs) -> None:
     if before is None or canonical_email(before) == canonical_email(instance.email or ""):
         return
     if VerifiedEmail.objects.filter(user_id=instance.pk, email=canonical_email(before)).exists():
-        retire_subscription_links(before)
+        release_address(before)
 
 
 @receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="paperwire.accounts.account_deleted")
 def _account_deleted(sender, instance, **kwargs) -> None:
     claim = VerifiedEmail.objects.filter(user_id=instance.pk).first()
     if claim is not None and claim.current:
-        retire_subscription_links(claim.email)
+        release_address(claim.email)

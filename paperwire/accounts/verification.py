@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from paperwire.accounts.addresses import mailbox_key
 from paperwire.accounts.emails import address_taken_message, verification_message
-from paperwire.accounts.models import VerifiedEmail, canonical_email, retire_subscription_links, verified_owner
-from paperwire.ratelimit import retry_after
+from paperwire.accounts.models import VerifiedEmail, canonical_email, release_address, verified_owner
+from paperwire.core.limits import retry_after
 
 SALT = "paperwire.accounts.verify"
 
@@ -67,10 +67,10 @@ def confirm_address(user, address: str) -> bool:
                 if other.current:
                     return False
                 other.delete()
-                retire_subscription_links(address)
+                release_address(address)
             before = VerifiedEmail.objects.filter(user=user).exclude(email=address).first()
             if before is not None:
-                retire_subscription_links(before.email)
+                release_address(before.email)
             claim = {"email": address, "verified_at": timezone.now()}
             VerifiedEmail.objects.update_or_create(user=user, defaults=claim)
     except IntegrityError:  # another account confirmed the same address at the same moment

@@ -12,9 +12,9 @@ from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
 
 from paperwire.api.params import SEARCH_FEED, BadRequest
+from paperwire.core.siteurl import absolute
 from paperwire.papers.models import Paper
-from paperwire.search.engine import search
-from paperwire.siteurl import absolute
+from paperwire.search import search
 
 FEED_SIZE = 50
 RELEVANT_SHARE = 0.5  # a saved search's feed keeps the hits scoring at least half the best one

@@ -11,9 +11,9 @@ from django.http import HttpRequest, JsonResponse
 
 import paperwire
 from paperwire.api import params
+from paperwire.core.siteurl import site_url
+from paperwire.operations.serving import MAX_REQUEST_LINE
 from paperwire.papers import hfusers
-from paperwire.serving import MAX_REQUEST_LINE
-from paperwire.siteurl import site_url
 
 STRING_OR_NULL = {"type": ["string", "null"]}
 

@@ -23,8 +23,7 @@ from django.http import HttpRequest
 
 from paperwire.papers.models import Paper
 from paperwire.papers.periods import parse_period
-from paperwire.search.engine import MODES, SORTS
-from paperwire.search.text import MAX_QUERY_CHARS, clean
+from paperwire.search import MAX_QUERY_CHARS, MODES, SORTS, clean
 
 
 class BadRequest(Exception):

@@ -1,27 +1,23 @@
-"""The Hugging Face-compatible JSON API and the health check."""
+"""The Hugging Face-compatible JSON API: the daily papers, search, one paper."""
 
 from __future__ import annotations
 
 import functools
 from urllib.parse import urlencode
 
-from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from paperwire.api import params
-from paperwire.api.errors import json_error, method_not_allowed
 from paperwire.api.params import BadRequest
 from paperwire.api.serializers import daily_item_json, paper_json
-from paperwire.pagecache import cache_for_anonymous
+from paperwire.core.siteurl import absolute
+from paperwire.operations.errors import json_error, method_not_allowed
+from paperwire.operations.pagecache import cache_for_anonymous
 from paperwire.papers import ranking
 from paperwire.papers.ids import arxiv_id
 from paperwire.papers.models import Paper
-from paperwire.search.engine import CANDIDATES, RANKED, search
-from paperwire.search.health import DEGRADED, index_health, pending_work
-from paperwire.search.indexes import index_version
-from paperwire.siteurl import absolute
-from paperwire.staticstorage import static_health
+from paperwire.search import CANDIDATES, RANKED, index_version, search
 
 READ_METHODS = ["GET", "HEAD"]
 TOTAL_HEADER = "X-Total-Count"  # how many papers the search matches (the page holds at most limit)
@@ -154,24 +150,3 @@ def paper_detail(request: HttpRequest, paper_id: str) -> JsonResponse:
     if paper is None:
         return json_error(f"paper {paper_id[:100]!r} not found", 404)
     return JsonResponse(paper_json(paper))
-
-
-def healthz(request: HttpRequest) -> JsonResponse:
-    """200 ``ok`` while the database answers, the search index is whole and the collected static
-    files are whole; 200 ``degraded``, with the reasons, while the index is missing, damaged or
-    being rebuilt (search then answers from a fallback) or the static files are damaged (pages
-    then link the package's files); 503 when the database does not answer. ``pending``: the work
-    still to be done in the background (`serve` answers before its index has caught up)."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        index = index_health()
-    except DatabaseError as error:
-        return JsonResponse({"status": "error", "database": str(error)}, status=503)
-    static = static_health()
-    reasons = [f"search index: {index['reason']}"] if index["status"] in DEGRADED else []
-    if static["status"] == "damaged":
-        reasons.append(f"static files: {static['reason']}")
-    health = {"status": "degraded", "reason": "; ".join(reasons)} if reasons else {"status": "ok"}
-    pending = pending_work(index)
-    return JsonResponse({**health, "database": "ok", "index": index, "static": static, "pending": pending})

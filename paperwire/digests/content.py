@@ -1,8 +1,7 @@
 """What a digest holds: the period's most upvoted papers and, per topic, its best new matches.
 
 A topic matches a paper of the period when the cosine similarity of their embeddings is at
-least DIGEST_TOPIC_THRESHOLD; matches are ranked like hybrid search (BM25 within the
-period's papers and the embedding similarity, each divided by its best, half and half).
+least DIGEST_TOPIC_THRESHOLD; matches are ranked like hybrid search (``search.Among``).
 Without the model, a topic matches the papers BM25 finds. No paper is shown twice to the
 same subscriber, across all their digests.
 """
@@ -12,17 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-import numpy as np
 from django.conf import settings
 
+from paperwire import search
 from paperwire.digests.models import ShownPaper, Subscriber
 from paperwire.papers import ranking
 from paperwire.papers.models import Paper
 from paperwire.papers.periods import Period, parse_period, period_containing
-from paperwire.search.embedder import ModelUnavailable, get_embedder
-from paperwire.search.engine import ALPHA, Indexes, normalise
-from paperwire.search.models import PaperVector
-from paperwire.search.text import parse_query
 
 KINDS = {"daily": "date", "weekly": "week"}
 
@@ -93,52 +88,14 @@ class PeriodPapers:
         self.ranked = list(ranking.papers_in(period.period)[: settings.DIGEST_CANDIDATES])
         self.by_id = {p.id: p for p in self.ranked}
         self._matches: dict[str, list[str]] = {}
-        self._vectors: tuple[list[str], np.ndarray] | None = None
-
-    def vectors(self) -> tuple[list[str], np.ndarray]:
-        if self._vectors is None:
-            rows = PaperVector.objects.filter(paper_id__in=list(self.by_id)).values_list("paper_id", "vector")
-            ids = [pid for pid, _ in rows]
-            matrix = (
-                np.stack([np.frombuffer(bytes(v), dtype="<f2") for _, v in rows]).astype(np.float32)
-                if ids
-                else np.zeros((0, 1), dtype=np.float32)
-            )
-            self._vectors = (ids, matrix)
-        return self._vectors
+        self._among = search.Among(self.by_id)
 
     def topic_matches(self, topic: str) -> list[str]:
-        """Paper ids of the period matching ``topic``, best first."""
+        """Paper ids of the period matching ``topic``, best first (search.Among)."""
         key = " ".join(topic.lower().split())
         if key not in self._matches:
-            self._matches[key] = self._match(topic)
+            self._matches[key] = self._among.matching(topic, settings.DIGEST_TOPIC_THRESHOLD)
         return self._matches[key]
-
-    def _match(self, topic: str) -> list[str]:
-        if not self.by_id:
-            return []
-        parsed = parse_query(topic)
-        lexical = self._lexical_scores(parsed)
-        try:
-            embedder = get_embedder()
-        except ModelUnavailable:
-            return sorted(lexical, key=lambda pid: -lexical[pid])
-        ids, matrix = self.vectors()
-        if not ids:
-            return sorted(lexical, key=lambda pid: -lexical[pid])
-        similarity = dict(zip(ids, (matrix @ embedder.embed([parsed.text or topic])[0]).tolist(), strict=True))
-        kept = [pid for pid, s in similarity.items() if s >= settings.DIGEST_TOPIC_THRESHOLD]
-        best_lexical = normalise(list(lexical.values()))
-        best_semantic = normalise([similarity[pid] for pid in kept])
-        score = {
-            pid: ALPHA * lexical.get(pid, 0.0) / best_lexical + (1 - ALPHA) * similarity[pid] / best_semantic
-            for pid in kept
-        }
-        return sorted(kept, key=lambda pid: (-score[pid], pid))
-
-    def _lexical_scores(self, parsed) -> dict[str, float]:
-        hits = Indexes.get().lexical.search(parsed, len(self.by_id), ids=self.by_id)
-        return {hit.paper_id: hit.score for hit in hits}
 
 
 def build_digest(subscriber: Subscriber, papers: PeriodPapers) -> Digest:

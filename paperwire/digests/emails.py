@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
 from django.urls import reverse
 
+from paperwire.core.mail import message
+from paperwire.core.siteurl import absolute
 from paperwire.digests.content import Digest
 from paperwire.digests.models import Delivery, Subscriber
 from paperwire.digests.tokens import confirmation_token, subscriber_token
-from paperwire.siteurl import absolute, site_url
 
 
 def subscriber_links(subscriber: Subscriber) -> dict[str, str]:
@@ -19,19 +19,6 @@ def subscriber_links(subscriber: Subscriber) -> dict[str, str]:
         "unsubscribe_url": absolute(reverse("unsubscribe", args=[token])),
         "manage_url": absolute(reverse("manage_subscription", args=[token])),
     }
-
-
-def message(
-    template: str, context: dict, to: str, headers: dict | None = None, folder: str = "digests/email"
-) -> EmailMultiAlternatives:
-    """The message of a template triplet in ``folder``: <template>_subject.txt, .txt and .html."""
-    context = {"base_url": site_url(), **context}
-    subject = " ".join(render_to_string(f"{folder}/{template}_subject.txt", context).split())
-    text = render_to_string(f"{folder}/{template}.txt", context)
-    html = render_to_string(f"{folder}/{template}.html", context)
-    email = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [to], headers=headers or {})
-    email.attach_alternative(html, "text/html")
-    return email
 
 
 def confirmation_message(subscriber: Subscriber, frequency: str, topics: str) -> EmailMultiAlternatives:

@@ -5,9 +5,11 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.dispatch import receiver
 from django.utils import timezone
 
 from paperwire.accounts.addresses import canonical_email
+from paperwire.accounts.models import address_released
 from paperwire.papers.models import Paper
 
 FREQUENCIES = [("daily", "Daily"), ("weekly", "Weekly")]
@@ -149,3 +151,11 @@ class ShownPaper(models.Model):
 def retry_delay(attempts: int) -> dt.timedelta:
     """5 minutes after the first temporary failure, doubling, at most 6 hours."""
     return min(dt.timedelta(minutes=5) * 2 ** max(attempts - 1, 0), dt.timedelta(hours=6))
+
+
+@receiver(address_released, dispatch_uid="paperwire.digests.address_released")
+def _detach_subscription(sender, address: str, **kwargs) -> None:
+    """The account that verified ``address`` no longer has it: the manage link its settings page
+    showed (and any copy of it) stops working, and the subscription is no longer the account's."""
+    for subscriber in Subscriber.objects.filter(email=address):
+        subscriber.replace_links(detach=True)

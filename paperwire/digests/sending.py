@@ -48,12 +48,12 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from paperwire.core.progress import progress
+from paperwire.core.siteurl import DEFAULT_BASE_URL
 from paperwire.digests.content import Digest, DigestPeriod, PeriodPapers, build_digest
 from paperwire.digests.emails import digest_message
 from paperwire.digests.models import Delivery, ShownPaper, Subscriber, retry_delay
 from paperwire.digests.smtp import CONNECT, SENDER, SmtpFailure, Superseded, close, transmit
-from paperwire.progress import progress
-from paperwire.siteurl import DEFAULT_BASE_URL
 
 # Permanent refusals, with the same code and nothing accepted, after which a run stops.
 SERVER_REFUSAL_STREAK = 5

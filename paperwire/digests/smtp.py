@@ -1,7 +1,7 @@
 """One SMTP transaction, step by step, so that a failure says whether the server may have the message.
 
 Every transaction (and every mail sent with ``EmailMessage.send()`` in a web request) runs under
-one overall deadline, the backend's ``timeout`` (paperwire.outside): a server that trickles its
+one overall deadline, the backend's ``timeout`` (paperwire.core.outside): a server that trickles its
 greeting, or any answer, a line at a time is cut off like a silent one. Its sockets are opened
 by ``WatchedSMTP``/``WatchedSMTP_SSL``, the connection classes of this module's ``EmailBackend``
 (the one PAPERWIRE_EMAIL_URL selects).
@@ -31,7 +31,7 @@ from django.core.mail.backends import smtp as django_smtp
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import sanitize_address
 
-from paperwire import outside
+from paperwire.core import outside
 
 CONNECT, SENDER, RECIPIENT, DATA, MESSAGE = "connect", "sender", "recipient", "data", "message"
 

@@ -14,7 +14,7 @@ import urllib.request
 from django.conf import settings
 
 import paperwire
-from paperwire import outside
+from paperwire.core import outside
 
 log = logging.getLogger(__name__)
 USER_AGENT = f"Paperwire/{paperwire.__version__} (self-hosted Daily Papers)"
@@ -47,7 +47,7 @@ def retry_after_seconds(value: str | None, default: float) -> float:
 
 
 class WatchedHTTPConnection(http.client.HTTPConnection):
-    """Its socket is opened under the current deadline (paperwire.outside)."""
+    """Its socket is opened under the current deadline (paperwire.core.outside)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -87,7 +87,7 @@ def read_body(response, url: str) -> bytes:
 
 def fetch_once(request: urllib.request.Request, timeout: float) -> bytes:
     """One attempt, ``timeout`` seconds in all: connection, status line, headers and body (a
-    server sending a byte a second is cut off like a silent one, paperwire.outside)."""
+    server sending a byte a second is cut off like a silent one, paperwire.core.outside)."""
     with outside.deadline(timeout) as limit:
         try:
             with OPENER.open(request, timeout=limit.timeout(timeout)) as response:

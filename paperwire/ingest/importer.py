@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from paperwire.core.progress import progress as progress_bar
 from paperwire.ingest.formats import SourceFile, UnreadableFile
 from paperwire.ingest.upsert import Upserter, UpsertStats
-from paperwire.progress import progress as progress_bar
 
 MAX_KEPT_REJECTIONS = 1000
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from paperwire.core.progress import progress
 from paperwire.ingest import http
 from paperwire.ingest.arxiv import MalformedFeed, parse_feed
 from paperwire.ingest.formats import UnreadableFile, items_from_bytes
@@ -20,7 +21,6 @@ from paperwire.ingest.importer import ImportReport
 from paperwire.ingest.models import SourceCursor
 from paperwire.ingest.records import PaperRecord
 from paperwire.ingest.upsert import Upserter
-from paperwire.progress import progress
 
 ARXIV_PAGE_SIZE = 100
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from paperwire.core.siteurl import absolute
 from paperwire.papers import latex
 from paperwire.papers.models import Paper
-from paperwire.siteurl import absolute
 
 
 def _ascii_word(text: str) -> str:

@@ -346,7 +346,7 @@ def refresh_upvotes(paper_ids: list[str]) -> None:
 
 
 class ContentVersion(models.Model):
-    """One row: what the pages show changes whenever ``counter`` does (see paperwire.pagecache).
+    """One row: what the pages show changes whenever ``counter`` does (see paperwire.operations.pagecache).
 
     ``token`` is drawn when the row is created, so a database that was emptied and
     started again never matches responses cached for the old one.

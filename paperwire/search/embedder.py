@@ -63,6 +63,16 @@ RETRY_SECONDS = 60.0  # a process that could not load the model tries again afte
 LEGACY_SHIPPED = re.compile(r"model-int8-[0-9a-f]{8}")
 
 
+def text_hash(title: str, abstract: str) -> str:
+    """What a stored vector was computed from: a changed title or abstract is embedded again."""
+    return hashlib.blake2b(f"{title}\n{abstract}".encode(), digest_size=16).hexdigest()
+
+
+def embedding_text(title: str, abstract: str) -> str:
+    """The text of a paper the model embeds."""
+    return f"{title}. {abstract}"
+
+
 class ModelUnavailable(Exception):
     """Semantic search cannot run; the message says why."""
 

@@ -23,10 +23,11 @@ import numpy as np
 
 from paperwire.papers.models import Paper, current_content_version
 from paperwire.search.embedder import Embedder, ModelUnavailable, get_embedder
-from paperwire.search.indexes import LexicalIndex, VectorIndex
+from paperwire.search.index_files import LexicalIndex, VectorIndex
 from paperwire.search.integrity import index_dir
 from paperwire.search.models import PaperVector
-from paperwire.search.text import Filters, ParsedQuery, highlight, parse_query
+from paperwire.search.query import Filters, ParsedQuery, parse_query
+from paperwire.search.snippets import highlight
 
 MODES = ("hybrid", "lexical", "semantic")
 SORTS = ("relevance", "date", "upvotes")
@@ -79,11 +80,11 @@ class Candidate:
     score: float = 0.0
 
 
-class Indexes:
+class OpenIndexes:
     """The index files of this process, opened once and reloaded when they change."""
 
     _lock = threading.Lock()
-    _instance: Indexes | None = None
+    _instance: OpenIndexes | None = None
 
     def __init__(self) -> None:
         self.folder = index_dir()
@@ -105,10 +106,10 @@ class Indexes:
         return embedder, vectors
 
     @classmethod
-    def get(cls) -> Indexes:
+    def get(cls) -> OpenIndexes:
         with cls._lock:
             if cls._instance is None or cls._instance.folder != index_dir():
-                cls._instance = Indexes()
+                cls._instance = OpenIndexes()
             return cls._instance
 
 
@@ -139,7 +140,7 @@ def search(
         raise ValueError(f"sort must be one of {', '.join(SORTS)}")
     parsed = parse_query(query)
     results = Results(query=parsed.text, mode=mode)
-    indexes = Indexes.get()
+    indexes = OpenIndexes.get()
     filters = Filters(date_from, date_to, category or None)
     hidden = hidden_ids()
     pinned = [pid for pid in pinned_ids(query, indexes.lexical) if pid not in hidden]
@@ -212,7 +213,7 @@ def search(
 
 
 def relevance_candidates(
-    indexes: Indexes,
+    indexes: OpenIndexes,
     words: ParsedQuery | None,
     neighbours: list[tuple[int, float]],
     depth: int,
@@ -278,7 +279,7 @@ def score_candidates(candidates: dict[str, Candidate], fusion: str, nearest: flo
 
 def categories() -> list[str]:
     """The categories the indexed papers have, most common first; none without a usable index."""
-    return Indexes.get().lexical.categories()
+    return OpenIndexes.get().lexical.categories()
 
 
 def pinned_ids(query: str, lexical: LexicalIndex) -> list[str]:
@@ -294,7 +295,7 @@ def pinned_ids(query: str, lexical: LexicalIndex) -> list[str]:
 def related(paper: Paper, limit: int = 5) -> list[Paper]:
     """Nearest neighbours by embedding; by shared words when the paper has no vector or the vector
     index is unavailable; none while neither index is (they are not worth a database scan)."""
-    indexes = Indexes.get()
+    indexes = OpenIndexes.get()
     neighbours: list[str] = []
     try:
         _, vectors = indexes.semantic()
@@ -313,3 +314,53 @@ def related(paper: Paper, limit: int = 5) -> list[Paper]:
     neighbours = [pid for pid in neighbours if pid != paper.pk]
     found = Paper.visible.select_related("organization").in_bulk(neighbours)
     return [found[pid] for pid in neighbours if pid in found][:limit]
+
+
+class Among:
+    """Search within a closed set of papers (a digest's period), for topics.
+
+    A topic matches a paper of the set when the cosine similarity of their embeddings is at least
+    ``threshold``; matches are ranked like hybrid search (BM25 within the set and the embedding
+    similarity, each divided by its best, ALPHA and 1 - ALPHA). Without the model, or without
+    vectors for the set, a topic matches the papers BM25 finds. The set's vectors are read once.
+    """
+
+    def __init__(self, ids) -> None:
+        self.ids = dict.fromkeys(ids)
+        self._vectors: tuple[list[str], np.ndarray] | None = None
+
+    def vectors(self) -> tuple[list[str], np.ndarray]:
+        if self._vectors is None:
+            rows = PaperVector.objects.filter(paper_id__in=list(self.ids)).values_list("paper_id", "vector")
+            ids = [pid for pid, _ in rows]
+            matrix = (
+                np.stack([np.frombuffer(bytes(v), dtype="<f2") for _, v in rows]).astype(np.float32)
+                if ids
+                else np.zeros((0, 1), dtype=np.float32)
+            )
+            self._vectors = (ids, matrix)
+        return self._vectors
+
+    def matching(self, topic: str, threshold: float) -> list[str]:
+        """Ids of the set's papers matching ``topic``, best first."""
+        if not self.ids:
+            return []
+        parsed = parse_query(topic)
+        hits = OpenIndexes.get().lexical.search(parsed, len(self.ids), ids=self.ids)
+        lexical = {hit.paper_id: hit.score for hit in hits}
+        try:
+            embedder = get_embedder()
+        except ModelUnavailable:
+            return sorted(lexical, key=lambda pid: -lexical[pid])
+        ids, matrix = self.vectors()
+        if not ids:
+            return sorted(lexical, key=lambda pid: -lexical[pid])
+        similarity = dict(zip(ids, (matrix @ embedder.embed([parsed.text or topic])[0]).tolist(), strict=True))
+        kept = [pid for pid, s in similarity.items() if s >= threshold]
+        best_lexical = normalise(list(lexical.values()))
+        best_semantic = normalise([similarity[pid] for pid in kept])
+        score = {
+            pid: ALPHA * lexical.get(pid, 0.0) / best_lexical + (1 - ALPHA) * similarity[pid] / best_semantic
+            for pid in kept
+        }
+        return sorted(kept, key=lambda pid: (-score[pid], pid))

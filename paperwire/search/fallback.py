@@ -19,7 +19,7 @@ from django.db.models import Q
 
 from paperwire.papers.models import Paper
 from paperwire.search.models import PaperVector
-from paperwire.search.text import NO_FILTERS, SORT_FIELDS, Filters, ParsedQuery, sort_keys, title_key
+from paperwire.search.query import NO_FILTERS, SORT_FIELDS, Filters, ParsedQuery, sort_keys, title_key
 
 MAX_TERMS = 8
 MAX_ROWS = 1000

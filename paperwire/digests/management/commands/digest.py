@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from paperwire import argtypes
+from paperwire.core import argtypes
 from paperwire.digests.content import DigestPeriod
 from paperwire.digests.sending import send_period
 

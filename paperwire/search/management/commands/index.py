@@ -5,8 +5,8 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from paperwire import argtypes
-from paperwire.search.indexer import update_indexes
+from paperwire.core import argtypes
+from paperwire.search.updating import update_indexes
 
 log = logging.getLogger(__name__)
 

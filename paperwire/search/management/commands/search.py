@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from paperwire import argtypes
+from paperwire.core import argtypes
 from paperwire.search.engine import MODES, RANKED, search
 
 

@@ -3,9 +3,10 @@
 ``settings.RATE_LIMITS`` maps a kind of request to "<count>/<seconds>". A kind is counted per
 key: the client (the logged-in user, else the remote address), or something the request names
 (the account a login is for, the address a mail would go to), so that changing addresses does
-not escape it. Writes are limited by ``limit_writes``; searches and the JSON API by
-``RateLimitMiddleware``; code deeper down (a password check) raises ``RateLimited``, which the
-middleware answers. Over the limit: HTTP 429 with Retry-After.
+not escape it. This module counts; paperwire/operations/ratelimit.py answers: writes are
+limited by ``limit_writes``, searches and the JSON API by ``RateLimitMiddleware``; code deeper
+down (a password check) raises ``RateLimited``, which the middleware answers. Over the limit:
+HTTP 429 with Retry-After.
 
 Every key, whatever it is built from (a client address, an account, a name or an email address
 typed into a form), reaches the counters table only through ``bucket``: as a keyed hash, never
@@ -14,7 +15,6 @@ in clear.
 
 from __future__ import annotations
 
-import functools
 import random
 import time
 import unicodedata
@@ -22,11 +22,10 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 
-from paperwire.api.errors import error_response
-from paperwire.api.models import RateCounter
+from paperwire.core.models import RateCounter
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -57,7 +56,7 @@ def bucket(kind: str, key: str) -> str:
     """The name a counter is stored under: the kind, and a keyed hash (HMAC with the secret key)
     of the key, so that the counters table holds no address, name or client address, and a
     guessed address cannot be checked against it without the secret key."""
-    return f"{kind}:{salted_hmac('paperwire.ratelimit', key, algorithm='sha256').hexdigest()[:40]}"
+    return f"{kind}:{salted_hmac('paperwire.operations.ratelimit', key, algorithm='sha256').hexdigest()[:40]}"
 
 
 def link_key(request: HttpRequest) -> str:
@@ -108,51 +107,3 @@ class RateLimited(Exception):
     def __init__(self, seconds: int, what: str = "requests") -> None:
         super().__init__(f"Too many {what}")
         self.seconds, self.what = seconds, what
-
-
-def too_many(request: HttpRequest, seconds: int, what: str = "requests") -> HttpResponse:
-    response = error_response(request, 429, f"Too many {what}: try again in {seconds} seconds.", title="Slow down")
-    response["Retry-After"] = str(seconds)
-    return response
-
-
-def limit_writes(kind: str, per: dict[str, Callable[[HttpRequest], str]] | None = None, what: str = "requests"):
-    """Decorator: rate-limit the POSTs of a view per client (``kind``) and, for each other kind
-    in ``per``, per the key its function reads from the request, e.g.
-    ``per={"password_reset_address": posted("email")}``."""
-
-    def decorate(view):
-        @functools.wraps(view)
-        def wrapper(request: HttpRequest, *args, **kwargs):
-            if request.method == "POST":
-                keyed = [(other, key(request)) for other, key in (per or {}).items()]
-                seconds = longest_wait((kind, client_key(request)), *keyed)
-                if seconds:
-                    return too_many(request, seconds, what)
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorate
-
-
-class RateLimitMiddleware:
-    """Limits GET requests to the JSON API and to search (pages and feeds) per client, and
-    answers ``RateLimited`` raised by any view."""
-
-    def __init__(self, get_response) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        path = request.path
-        kind = "api" if path.startswith("/api/") else "search" if path.startswith("/search") else None
-        if kind and request.method in ("GET", "HEAD"):
-            seconds = retry_after(kind, client_key(request))
-            if seconds:
-                return too_many(request, seconds)
-        return self.get_response(request)
-
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if isinstance(exception, RateLimited):
-            return too_many(request, exception.seconds, exception.what)
-        return None

@@ -2,9 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from paperwire.ingest.formats import FORMATS
-from paperwire.ingest.importer import import_files
-from paperwire.search.indexer import update_indexes
+from paperwire.ingest import FORMATS, import_files
+from paperwire.search import update_indexes
 
 MAX_LISTED = 100
 

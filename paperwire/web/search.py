@@ -1,3 +1,5 @@
+"""The search page (its feed is the API's: paperwire/api/feeds.py)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -8,12 +10,10 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from paperwire.api.params import MAX_PAGE, SEARCH_FEED, BadRequest, Param, Parameters
-from paperwire.pagecache import cache_for_anonymous
+from paperwire.operations.pagecache import cache_for_anonymous
 from paperwire.papers.periods import InvalidPeriod, parse_period
-from paperwire.papers.views import voted_ids
-from paperwire.search.engine import CANDIDATES, MODES, RANKED, SORTS, categories, search
-from paperwire.search.indexes import index_version
-from paperwire.search.text import clean
+from paperwire.search import CANDIDATES, MODES, RANKED, SORTS, categories, clean, index_version, search
+from paperwire.web.papers import voted_ids
 
 PAGE_SIZE = 20
 PAGE = Param("page", "Results page", type="integer", minimum=1, maximum=MAX_PAGE, default=1)

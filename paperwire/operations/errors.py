@@ -5,7 +5,7 @@ Views, the error handlers (paperwire/urls.py), the rate limiter and the vote but
 answer through ``error_response``; ``JsonErrorMiddleware`` catches what Django answers by itself
 (the 405 of ``require_POST``, the CSRF check's 403), so that an API client never gets an HTML
 page, and a person never gets an empty one. gunicorn's own refusals use ``error_body``
-(paperwire/serving.py).
+(paperwire/operations/serving.py).
 """
 
 from __future__ import annotations

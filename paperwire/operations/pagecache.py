@@ -30,8 +30,8 @@ from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 
+from paperwire.core.siteurl import site_url
 from paperwire.papers.models import current_content_version
-from paperwire.siteurl import site_url
 
 MESSAGES_COOKIE = "messages"
 

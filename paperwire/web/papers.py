@@ -1,3 +1,6 @@
+"""The pages of papers: the daily, weekly and monthly feeds, trending, organizations, a paper's
+page, votes and submissions."""
+
 from __future__ import annotations
 
 import re
@@ -13,17 +16,16 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
-from paperwire.api.errors import json_error, wants_json
-from paperwire.ingest.submissions import submit_paper
-from paperwire.pagecache import cache_for_anonymous
+from paperwire.ingest import submit_paper
+from paperwire.operations.errors import json_error, wants_json
+from paperwire.operations.pagecache import cache_for_anonymous
+from paperwire.operations.ratelimit import limit_writes
 from paperwire.papers import citations, ranking
 from paperwire.papers.ids import arxiv_id
 from paperwire.papers.models import Organization, Paper, Vote, set_vote
 from paperwire.papers.periods import InvalidPeriod, Period, parse_period, period_containing
 from paperwire.papers.submit import SubmissionError, waiting_or_failed
-from paperwire.ratelimit import limit_writes
-from paperwire.search.engine import related
-from paperwire.search.indexes import index_version
+from paperwire.search import index_version, related
 
 PAGE_SIZE = 50
 

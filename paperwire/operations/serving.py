@@ -6,7 +6,7 @@ from gunicorn import util
 from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine
 from gunicorn.workers.gthread import ThreadWorker
 
-from paperwire.api.errors import error_body
+from paperwire.operations.errors import error_body
 
 # gunicorn's largest limit_request_line (its default is 4094; 0, unlimited, would let a client
 # make a worker buffer a request line of any size). It leaves room for any parameter the API

@@ -25,10 +25,10 @@ import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
+from paperwire.core.progress import progress
 from paperwire.papers.models import Paper
-from paperwire.progress import progress
-from paperwire.search.embedder import Embedder, ModelUnavailable, get_embedder, same_model
-from paperwire.search.indexes import (
+from paperwire.search.embedder import Embedder, ModelUnavailable, embedding_text, get_embedder, same_model, text_hash
+from paperwire.search.index_files import (
     create_lexical,
     lexical_document,
     lexical_writer,
@@ -59,7 +59,6 @@ from paperwire.search.integrity import (
     write_lock,
 )
 from paperwire.search.models import PaperVector
-from paperwire.search.text import embedding_text, text_hash
 
 log = logging.getLogger(__name__)
 SAVE_EVERY = 16  # batches of settings.INDEX_BATCH papers

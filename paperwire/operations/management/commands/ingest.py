@@ -2,10 +2,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from paperwire import argtypes
-from paperwire.ingest import sources
-from paperwire.ingest.submissions import complete_pending_submissions
-from paperwire.search.indexer import update_indexes
+from paperwire import ingest
+from paperwire.core import argtypes
+from paperwire.ingest import complete_pending_submissions
+from paperwire.search import update_indexes
 
 
 class Command(BaseCommand):
@@ -39,14 +39,14 @@ class Command(BaseCommand):
             if options["date"]:
                 days = [options["date"]]
             elif options["since"]:
-                days = sources.days_between(options["since"], today)
+                days = ingest.days_between(options["since"], today)
             else:
-                days = sources.hf_daily_resume_days(today)
-            report = sources.hf_daily(days)
+                days = ingest.hf_daily_resume_days(today)
+            report = ingest.hf_daily(days)
         else:
             categories = options["categories"] or settings.ARXIV_CATEGORIES
-            since = options["since"] or sources.arxiv_resume_since(categories, today)
-            report = sources.arxiv_listing(categories, since)
+            since = options["since"] or ingest.arxiv_resume_since(categories, today)
+            report = ingest.arxiv_listing(categories, since)
         for where, reason in report.rejected[:100]:
             self.stderr.write(f"rejected {where}: {reason}")
         for failure in report.failures:

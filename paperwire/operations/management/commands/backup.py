@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from paperwire.private import private_file
+from paperwire.core.private import private_file
 
 
 class Command(BaseCommand):

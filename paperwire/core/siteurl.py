@@ -14,7 +14,7 @@ verifications, password resets, digests), in the RSS and Atom feeds, in the API 
   the log once per process.
 
 Cached pages and feeds hold such links, so the page cache keys them on ``site_url()`` too
-(paperwire/pagecache.py): constant when PAPERWIRE_BASE_URL is set.
+(paperwire/operations/pagecache.py): constant when PAPERWIRE_BASE_URL is set.
 """
 
 from __future__ import annotations

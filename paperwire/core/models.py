@@ -1,3 +1,5 @@
+"""The tables every floor shares: the rate-limit counters (paperwire/core/limits.py)."""
+
 from django.db import models
 
 
@@ -9,6 +11,7 @@ class RateCounter(models.Model):
     hits = models.IntegerField(default=0)
 
     class Meta:
+        db_table = "api_ratecounter"  # its name from when the api app held it
         constraints = [models.UniqueConstraint(fields=["bucket", "window_start"], name="one_counter_per_window")]
         indexes = [models.Index(fields=["window_start"], name="ratecounter_window")]
 

@@ -11,10 +11,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from gunicorn.app.base import BaseApplication
 
-from paperwire import argtypes
-from paperwire.serving import MAX_REQUEST_LINE, JsonErrorWorker
-from paperwire.siteurl import serve_on
-from paperwire.staticstorage import collect
+from paperwire.core import argtypes
+from paperwire.core.siteurl import serve_on
+from paperwire.operations.serving import MAX_REQUEST_LINE, JsonErrorWorker
+from paperwire.operations.staticstorage import collect
 
 MAX_PROCESSES = MAX_THREADS = 64
 INDEXER_NICENESS = 10
@@ -35,10 +35,11 @@ class PaperwireServer(BaseApplication):
 
     def load(self):
         # In each worker, after the fork and after collectstatic: WhiteNoise lists the
-        # collected files when the application is built.
-        from paperwire.wsgi import application
+        # collected files when the application is built. (What paperwire/wsgi.py builds for other
+        # WSGI servers; this process has set up Django and restricted new files already.)
+        from django.core.wsgi import get_wsgi_application
 
-        return application
+        return get_wsgi_application()
 
 
 class Command(BaseCommand):

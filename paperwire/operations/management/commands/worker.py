@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from paperwire.search.indexer import update_indexes
+from paperwire.search import update_indexes
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,9 @@
+"""The addresses of the account pages (/accounts/...)."""
+
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from paperwire.accounts import views
+from paperwire.web import accounts as views
 
 urlpatterns = [
     path("signup", views.signup, name="signup"),

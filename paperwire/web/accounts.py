@@ -1,3 +1,5 @@
+"""The account pages: sign up, log in and out, verify the address, reset the password, settings."""
+
 import logging
 
 from django.contrib import messages
@@ -15,12 +17,13 @@ from paperwire.accounts.addresses import posted_mailbox
 from paperwire.accounts.forms import AddressPasswordResetForm, SignupForm
 from paperwire.accounts.models import canonical_email, verified_email
 from paperwire.accounts.verification import confirm_address, read_verification_token, request_verification
+from paperwire.core.limits import link_key
+from paperwire.core.siteurl import site_url
 from paperwire.digests.emails import subscriber_links
 from paperwire.digests.models import Subscriber
-from paperwire.digests.views import link_expired
-from paperwire.papers.views import redirect_next, safe_next
-from paperwire.ratelimit import limit_writes, link_key, too_many
-from paperwire.siteurl import site_url
+from paperwire.operations.ratelimit import limit_writes, too_many
+from paperwire.web.digests import link_expired
+from paperwire.web.papers import redirect_next, safe_next
 
 log = logging.getLogger(__name__)
 

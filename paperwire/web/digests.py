@@ -20,13 +20,14 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from paperwire.accounts.addresses import AddressField, canonical_email, mailbox_key
 from paperwire.accounts.models import verified_email
+from paperwire.core.limits import client_key, link_key, longest_wait, retry_after
+from paperwire.core.siteurl import absolute
 from paperwire.digests.content import Digest, DigestPeriod, PeriodPapers, TopicSection, build_digest
 from paperwire.digests.emails import confirmation_message, new_links_message, subscriber_links
 from paperwire.digests.models import FREQUENCIES, Delivery, ShownPaper, Subscriber, new_link_secret, topic_lines
 from paperwire.digests.tokens import read_confirmation, read_subscriber_token
+from paperwire.operations.ratelimit import limit_writes, too_many
 from paperwire.papers.periods import InvalidPeriod
-from paperwire.ratelimit import client_key, limit_writes, link_key, longest_wait, retry_after, too_many
-from paperwire.siteurl import absolute
 
 log = logging.getLogger(__name__)
 

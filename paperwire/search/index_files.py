@@ -48,7 +48,7 @@ from paperwire.search.integrity import (
     stamp_of,
     unreadable,
 )
-from paperwire.search.text import NO_FILTERS, SORT_FIELDS, Filters, ParsedQuery, day_number, sort_keys, title_key
+from paperwire.search.query import NO_FILTERS, SORT_FIELDS, Filters, ParsedQuery, day_number, sort_keys, title_key
 
 log = logging.getLogger(__name__)
 MUST, SHOULD, MUST_NOT = tantivy.Occur.Must, tantivy.Occur.Should, tantivy.Occur.MustNot

@@ -1,0 +1,61 @@
+"""The answers of the rate limits (paperwire/core/limits.py counts): HTTP 429 with Retry-After,
+the decorator that limits a view's writes, and the middleware that limits searches and the JSON
+API and answers ``RateLimited`` raised deeper down."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from paperwire.core.limits import RateLimited, client_key, longest_wait, retry_after
+from paperwire.operations.errors import error_response
+
+
+def too_many(request: HttpRequest, seconds: int, what: str = "requests") -> HttpResponse:
+    response = error_response(request, 429, f"Too many {what}: try again in {seconds} seconds.", title="Slow down")
+    response["Retry-After"] = str(seconds)
+    return response
+
+
+def limit_writes(kind: str, per: dict[str, Callable[[HttpRequest], str]] | None = None, what: str = "requests"):
+    """Decorator: rate-limit the POSTs of a view per client (``kind``) and, for each other kind
+    in ``per``, per the key its function reads from the request, e.g.
+    ``per={"password_reset_address": posted("email")}``."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            if request.method == "POST":
+                keyed = [(other, key(request)) for other, key in (per or {}).items()]
+                seconds = longest_wait((kind, client_key(request)), *keyed)
+                if seconds:
+                    return too_many(request, seconds, what)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+class RateLimitMiddleware:
+    """Limits GET requests to the JSON API and to search (pages and feeds) per client, and
+    answers ``RateLimited`` raised by any view."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path
+        kind = "api" if path.startswith("/api/") else "search" if path.startswith("/search") else None
+        if kind and request.method in ("GET", "HEAD"):
+            seconds = retry_after(kind, client_key(request))
+            if seconds:
+                return too_many(request, seconds)
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, RateLimited):
+            return too_many(request, exception.seconds, exception.what)
+        return None
