@@ -7,6 +7,7 @@ checks the answers against it.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
 import paperwire
@@ -14,6 +15,7 @@ from paperwire.api import params
 from paperwire.core.siteurl import site_url
 from paperwire.operations.serving import MAX_REQUEST_LINE
 from paperwire.papers import hfusers
+from paperwire.search import CANDIDATES, RANKED
 
 STRING_OR_NULL = {"type": ["string", "null"]}
 
@@ -104,7 +106,8 @@ ERROR = {
 
 
 ERROR_STATUSES = {
-    400: "A parameter outside its schema (named in the message), more than 1000 parameters, "
+    400: "A parameter outside its schema (named in the message), "
+    f"more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} parameters, "
     "or a Host header that is not the site's",
     404: "Unknown id or path",
     405: "A method other than GET or HEAD (Allow lists them)",
@@ -188,8 +191,9 @@ def schema() -> dict:
                                 },
                                 "X-Paperwire-Notice": {
                                     "description": "Why the results are keyword matches only, or plain word matches; "
-                                    "that by relevance only the 200 most relevant matches are ranked; that a semantic "
-                                    "search's 100 nearest papers are not all the papers as close",
+                                    f"that by relevance only the {RANKED} most relevant matches are ranked; "
+                                    f"that a semantic search's {CANDIDATES} nearest papers are not all the papers "
+                                    "as close",
                                     "schema": {"type": "string"},
                                 },
                                 "Link": {
