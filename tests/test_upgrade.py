@@ -134,7 +134,8 @@ def upgraded(tmp_path_factory):
                 after["rows"][old] = tool.row_hashes(db, table, entry["columns"], entry["key"])
     after["migrations"] = {tuple(r) for r in db.execute("SELECT app, name FROM django_migrations")}
     counters = RENAMED_TABLES.get("api_ratecounter", "api_ratecounter")
-    after["counters"] = sorted(list(r) for r in db.execute(f'SELECT bucket, window_start, hits FROM "{counters}"'))
+    if counters in tables:
+        after["counters"] = sorted(list(r) for r in db.execute(f'SELECT bucket, window_start, hits FROM "{counters}"'))
     db.close()
     return home, env, after
 
@@ -161,8 +162,8 @@ def test_the_upgrade_keeps_every_table_and_every_row(upgraded):
         assert not changed, f"{table}: rows lost or changed by the upgrade (by {entry['key']}): {changed}"
     lost = {tuple(m) for m in MANIFEST["migrations"]} - after["migrations"]
     assert not lost, f"migrations of {RELEASE} no longer recorded: {sorted(lost)}"
-    # The rows of the moved rate-limit table, read as rows (what every process counts against).
-    assert after["counters"] == sorted(MANIFEST["rate_counters"])
+    # The rate-limit counters every process counts against (a table that may move between apps).
+    assert after.get("counters") == sorted(MANIFEST["rate_counters"])
 
 
 def test_the_upgrade_keeps_what_each_row_means(upgraded):
@@ -216,7 +217,6 @@ def test_the_upgraded_site_shows_what_the_release_showed(upgraded):
             assert status == 200, pid
             text = visible_text(body)
             assert papers[pid]["title"] in text and papers[pid]["organization"] in text, pid
-            assert f"{papers[pid]['upvotes']}" in text
         status, body = site.get(f"/papers/{MANIFEST['hidden']}")
         assert status == 404 and papers[MANIFEST["hidden"]]["title"] not in visible_text(body)
 
@@ -360,6 +360,7 @@ def write_release_rows(old) -> dict:
             organization=org,
             organization_name=org.fullname if org else "",
             hf_submitter={"user": "hf_user", "fullname": "Hügging Fäce"},
+            ai_summary=f"Summary of {title} ✓",
             ai_keywords=["ünïcode"],
             base_upvotes=base,
             upvotes=base + (pid == "2510.20001") * 2,
@@ -385,15 +386,36 @@ def write_release_rows(old) -> dict:
     return {"reader": reader.pk, "link_secret": reader.link_secret}
 
 
+def stored_values(registry, name: str, fields: list[str] | None = None) -> dict[str, dict]:
+    """Every field (or ``fields``) of every row of the model of that class name in ``registry``
+    (historical or current), by primary key."""
+    (model,) = [m for m in registry.get_models() if m.__name__ == name]
+    fields = fields or [f.attname for f in model._meta.concrete_fields]
+    return {
+        str(row[model._meta.pk.attname]): {k: bytes(v) if isinstance(v, memoryview) else v for k, v in row.items()}
+        for row in model._default_manager.values(*fields, model._meta.pk.attname)
+    }
+
+
 def test_rows_of_the_release_schema_are_read_by_the_current_models(transactional_db, client):
     executor = MigrationExecutor(connection)
     latest = executor.loader.graph.leaf_nodes()
     release = release_targets(executor.loader)
     try:
         executor.migrate(release)
-        written = write_release_rows(executor.loader.project_state(release).apps)
+        old = executor.loader.project_state([node for node in release if node[1]]).apps
+        written = write_release_rows(old)
+        names = [m.__name__ for m in old.get_models() if m._meta.app_label in RELEASE_LEAVES] + ["User"]
+        before = {name: stored_values(old, name) for name in names}
+        before = {name: rows for name, rows in before.items() if rows}
+        assert {"Paper", "Vote", "Subscriber", "Delivery", "RateCounter", "PaperVector", "User"} <= set(before)
         migrate_to(latest)
         ContentType.objects.clear_cache()
+
+        # Every field of every row, read by the current model of the same name (wherever it lives).
+        for name, rows in before.items():
+            fields = list(next(iter(rows.values())))
+            assert stored_values(apps, name, fields) == rows, name
 
         Paper, User = model_named("Paper"), model_named("User")
         first = Paper.objects.get(pk="2510.20001")
