@@ -1,18 +1,21 @@
-"""Import speed and peak memory for the arXiv set of ../shared/data, beside baselines.
+"""Import speed and peak memory for the arXiv set of ../shared/data (or, with ``--source hf_daily``,
+the Hugging Face archive: 580 daily responses), beside baselines.
 
 Measured: `paperwire import --no-index` of the same files into a fresh PAPERWIRE_HOME (all
 new), then the same command again (nothing changes), each a child process whose peak resident
-memory is read from the kernel. Indexing with embeddings is measured by bench/search_speed.py.
+memory is read from the kernel. ``--index`` also times `paperwire index` after the first import
+(the search indexes with every embedding); bench/search_speed.py measures it beside the model.
 
 Baselines, measured in the same run:
-- the same files only decompressed and parsed (json.loads of every line), in this process;
+- the same files only decompressed and parsed (json.loads of every line, or of every file of
+  the Hugging Face archive), in this process;
 - with ``--baseline-tree PATH``, the same measurement with the code of another checkout (a
   ``git worktree`` of an older commit, say): its figures and the ratio to them. Runs alternate
   between the two trees, in the order A B B A A B ..., so that a machine busier for a while
   weighs on both alike; figures are the median of ``--rounds`` runs each, with their range.
 
     .venv/bin/python bench/import_speed.py [--data ../shared/data] [--rounds 3]
-                                           [--baseline-tree ../perf-base]
+                                           [--baseline-tree ../perf-base] [--source hf_daily] [--index]
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ class Runs:
     tree: Path
     import_seconds: list[float] = field(default_factory=list)
     reimport_seconds: list[float] = field(default_factory=list)
+    index_seconds: list[float] = field(default_factory=list)
+    index_summaries: list[str] = field(default_factory=list)
     import_cpu: list[float] = field(default_factory=list)
     reimport_cpu: list[float] = field(default_factory=list)
     peak_mib: list[float] = field(default_factory=list)
@@ -53,6 +58,8 @@ class Child:
     output: str
     peak_mib: float
 
+
+SOURCES = {"arxiv": "*.jsonl.gz", "hf_daily": "*.json"}  # folder of --data: its files
 
 MEASURES = (  # label, wall-clock and CPU seconds of Runs
     ("import, all new", "import_seconds", "import_cpu"),
@@ -75,8 +82,8 @@ def run_child(command: list[str], env: dict[str, str], cwd: Path) -> Child:
         return Child(seconds, usage.ru_utime + usage.ru_stime, out.read().strip(), usage.ru_maxrss / 1024)
 
 
-def measure(runs: Runs, files: list[Path]) -> None:
-    """One round for one tree: a fresh home, the import, the import again."""
+def measure(runs: Runs, files: list[Path], index: bool = False) -> None:
+    """One round for one tree: a fresh home, the import (then `paperwire index`), the import again."""
     with tempfile.TemporaryDirectory() as home:
         env = dict(os.environ, PAPERWIRE_HOME=home, PAPERWIRE_SECRET_KEY="bench-secret-key-0123456789-abcdefghijklm")
         env.pop("DATABASE_URL", None)
@@ -84,6 +91,10 @@ def measure(runs: Runs, files: list[Path]) -> None:
         run_child([*python, "migrate", "-v0"], env, runs.tree)
         import_command = [*python, "import", "--no-index", *map(str, files)]
         first = run_child(import_command, env, runs.tree)
+        if index:
+            indexed = run_child([*python, "index"], env, runs.tree)
+            runs.index_seconds.append(indexed.seconds)
+            runs.index_summaries.append(indexed.output)
         again = run_child(import_command, env, runs.tree)
         runs.import_seconds.append(first.seconds)
         runs.import_cpu.append(first.cpu_seconds)
@@ -98,10 +109,14 @@ def parse_only(files: list[Path]) -> tuple[int, float]:
     started = time.perf_counter()
     records = 0
     for path in files:
-        with gzip.open(path, "rb") as f:
-            for line in f:
-                json.loads(line)
-                records += 1
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                for line in f:
+                    json.loads(line)
+                    records += 1
+        else:  # a Hugging Face daily response: a list of items, or {"data": [...]}
+            document = json.loads(path.read_bytes())
+            records += len(document.get("data", []) if isinstance(document, dict) else document)
     return records, time.perf_counter() - started
 
 
@@ -124,10 +139,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path(default))
     parser.add_argument("--rounds", type=int, default=1, help="runs of each tree (median and range)")
     parser.add_argument("--baseline-tree", type=Path, help="a checkout whose import is measured alike, alternated")
+    parser.add_argument("--source", choices=SOURCES, default="arxiv", help="which folder of --data to import")
+    parser.add_argument("--index", action="store_true", help="also time `paperwire index` (embeddings) after it")
     args = parser.parse_args()
-    files = sorted((args.data / "arxiv").glob("*.jsonl.gz"))
+    files = sorted((args.data / args.source).glob(SOURCES[args.source]))
     if not files:
-        sys.exit(f"no arXiv files under {args.data / 'arxiv'} (set PAPERWIRE_SHARED_DATA or --data)")
+        sys.exit(f"no {args.source} files under {args.data / args.source} (set PAPERWIRE_SHARED_DATA or --data)")
     if args.baseline_tree and not (args.baseline_tree / "paperwire" / "__main__.py").is_file():
         sys.exit(f"--baseline-tree {args.baseline_tree}: not a Paperwire checkout")
 
@@ -138,7 +155,7 @@ def main() -> None:
         records, seconds = parse_only(files)
         parse_seconds.append(seconds)
         for runs in trees if round_number % 2 == 0 else reversed(trees):
-            measure(runs, files)
+            measure(runs, files, args.index)
             print(f"round {round_number + 1}/{args.rounds} {runs.tree.name}: {runs.summaries[-1]}", file=sys.stderr)
 
     print(f"{records:,} records, {args.rounds} run(s) of each tree: median [range], in papers/s")
@@ -149,6 +166,9 @@ def main() -> None:
         for label, wall, cpu in MEASURES:
             print(f"  {label:<30}{rate(records, getattr(runs, wall))}  {rate(records, getattr(runs, cpu))}")
         print(f"    {runs.summaries[0]}; again: {runs.summaries[1]}")
+        if runs.index_seconds:
+            seconds = statistics.median(runs.index_seconds)
+            print(f"  {'paperwire index after it':<30}{seconds:,.0f} s: {runs.index_summaries[0]}")
         print(f"    peak memory {max(runs.peak_mib):,.0f} MiB, database {statistics.median(runs.db_mib):,.0f} MiB")
     if len(trees) == 2:
         base = trees[1]

@@ -7,8 +7,9 @@ archive (whose summaries lost their backslashes), as paperwire/papers/latex.py r
   ``latex.lost_backslashes``): on the arXiv set this must be about none;
 - how many of the arXiv formulas that have backslashes the rule would turn off once their
   backslashes are stripped the way Hugging Face strips them (what it catches);
-- formulas that are only words in a text command (shown as those words), and the text-mode
-  escapes and commands shown as what they mean.
+- formulas that are only words in a text command (shown as those words), the text-mode
+  escapes and commands shown as what they mean, and the prices (a `$` then a digit) that stay
+  text.
 
 Then (unless --counts-only) a feed day of the most formula-dense real arXiv abstracts, opened in
 headless Chromium (Debian's) through `paperwire serve`, beside the same measures for a feed day
@@ -107,7 +108,7 @@ def latex_counts(texts) -> dict:
 
     counts = collections.Counter()
     shown_as_written, uncaught = [], collections.Counter()
-    papers = set()
+    papers, priced = set(), set()
     for paper_id, text in texts:
         papers.add(paper_id)
         if "$" not in text and "\\" not in text:
@@ -135,7 +136,11 @@ def latex_counts(texts) -> dict:
                         uncaught[stripped] += 1
             elif segment.is_text:
                 counts["escapes"] += len(re.findall(r"\\[%&#_${}]", segment.raw))
-    counts["papers"] = len(papers)
+                prices = len(re.findall(r"(?<!\\)\$\d", segment.raw))  # "$5 and $10" stay text
+                counts["prices"] += prices
+                if prices:
+                    priced.add(paper_id)
+    counts["papers"], counts["priced papers"] = len(papers), len(priced)
     return {"counts": counts, "shown as written": shown_as_written, "uncaught": uncaught}
 
 
@@ -162,6 +167,7 @@ def print_counts(data: Path) -> None:
             print(f"  words in a text command        {c['phrases']:,} (shown as words)")
             print(f"  text-mode commands shown       {c['commands']:,} (\\emph, \\textbf...)")
             print(f"  escaped characters shown       {c['escapes']:,} (\\%, \\&, \\_...)")
+            print(f"  prices left as text            {c['prices']:,} in {c['priced papers']:,} papers ($ then a digit)")
     finally:
         shutil.rmtree(home, ignore_errors=True)
 

@@ -3,9 +3,10 @@
 A semantic neighbour less similar to the query than the floor is not a result. This prints,
 for the papers of PAPERWIRE_HOME:
 - the cosine of the nearest paper for real queries (research topics, the first words of
-  titles) and for gibberish (random letters, keyboard runs, made-up syllables; seeded), and for
-  each floor the share of gibberish that would still find something against the share of real
-  queries that keep at least one semantic result;
+  titles, SciFact's test claims when SciFact is there) and for gibberish (random letters,
+  keyboard runs, made-up syllables; seeded), and for each floor the share of gibberish that
+  would still find something against the share of real queries that keep at least one
+  semantic result;
 - with SciFact imported (the default for a new home; --scifact for an existing one), nDCG@10
   and recall@100 on the test split, hybrid and semantic, at each floor: the baseline is no
   floor, in the same run.
@@ -88,6 +89,8 @@ def main() -> None:
         "first 4 words of titles": [" ".join(t.split()[:4]) for t in titles],
         "first 2 words of titles": [" ".join(t.split()[:2]) for t in titles],
     }
+    if Paper.objects.filter(pk__startswith="scifact-").exists():
+        real["SciFact claims (test)"] = list(load_split(folder, "test")[0].values())
     noise = gibberish(args.gibberish)
     nearest = {}
     for name, queries in [*real.items(), ("gibberish", noise)]:

@@ -5,10 +5,12 @@ PAPERWIRE_HOME, indexed with `paperwire index`'s code, and every query goes thro
 `paperwire.search.engine.search`, the function behind /search, the API and the CLI.
 Lexical (BM25) is the baseline of the ratios.
 
-    .venv/bin/python bench/search_quality.py [--split test] [--tune]
+    .venv/bin/python bench/search_quality.py [--split test] [--tune] [--rrf-sweep] [--home DIR]
 
 --tune also sweeps the fusion parameters on the train split and prints the best ones;
-the defaults in engine.py were chosen that way. SciFact: Wadden et al., 2020
+the defaults in engine.py were chosen that way. --rrf-sweep prints reciprocal rank fusion on
+the evaluated split (--split) at each k, with the semantic weight tuned on train (0.8) and
+plain (1.0): what the tuned RRF would give with another k. SciFact: Wadden et al., 2020
 (claims CC BY 4.0, abstracts ODC-By 1.0).
 """
 
@@ -23,6 +25,9 @@ import time
 from pathlib import Path
 
 from common import scifact_jsonl, setup_django, shared_data_folder
+
+RRF_KS = (1, 2, 5, 10, 30, 60)
+RRF_WEIGHTS = (0.8, 1.0)  # tuned on train; plain RRF
 
 
 def load_split(folder: Path, split: str) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
@@ -67,7 +72,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=shared_data_folder())
     parser.add_argument("--split", default="test")
-    parser.add_argument("--tune", action="store_true")
+    parser.add_argument("--tune", action="store_true", help="sweep the fusion parameters on the train split")
+    parser.add_argument("--rrf-sweep", action="store_true", help="RRF at each k on --split (weights 0.8 and 1.0)")
     parser.add_argument("--home", type=Path, help="reuse this PAPERWIRE_HOME (default: a temporary one)")
     args = parser.parse_args()
     folder = args.data / "scifact"
@@ -114,6 +120,19 @@ def main() -> None:
         ndcg, recall, ms = evaluate(engine, queries, judgments, mode, fusion)
         baseline = baseline or ndcg
         print(f"{label:<26}{ndcg:>9.4f}{recall:>12.4f}{ms:>10.1f}{ndcg / baseline:>8.3f}x")
+
+    if args.rrf_sweep:
+        tuned = (engine.RRF_K, engine.RRF_SEMANTIC_WEIGHT)
+        print(f"\nhybrid rrf on SciFact {args.split}, nDCG@10 (recall@100) at each k; the default is k={tuned[0]}")
+        print(f"{'k':<6}" + "".join(f"{f'semantic weight {w}':>28}" for w in RRF_WEIGHTS))
+        for k in RRF_KS:
+            cells = []
+            for weight in RRF_WEIGHTS:
+                engine.RRF_K, engine.RRF_SEMANTIC_WEIGHT = k, weight
+                ndcg, recall, _ = evaluate(engine, queries, judgments, "hybrid", "rrf")
+                cells.append(f"{ndcg:.4f} ({recall:.4f})")
+            print(f"{k:<6}" + "".join(f"{cell:>28}" for cell in cells))
+        engine.RRF_K, engine.RRF_SEMANTIC_WEIGHT = tuned
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ Reports, each beside a baseline measured in the same run:
 - index build time, index files' sizes, peak memory;
 - search latency p50/p95 per mode, in-process and through HTTP (`paperwire serve`), against
   brute-force baselines (numpy over every vector; SQL LIKE scan over every abstract);
-- ANN recall@10 against the brute-force neighbours; exact titles and arXiv ids ranked first.
+- ANN recall@10 against the brute-force neighbours, for the mix of queries and for each kind
+  (bench/ann_recall.py measures it alone on any instance); exact titles and arXiv ids ranked first.
 
     .venv/bin/python bench/search_speed.py [--home DIR] [--queries 200]
 
@@ -31,6 +32,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from ann_recall import recall_at_10, stored_vectors
 from common import ROOT, scifact_jsonl, setup_django, shared_data_folder
 
 
@@ -72,7 +74,6 @@ def main() -> None:
     from paperwire.papers.models import Paper
     from paperwire.search import engine
     from paperwire.search.embedder import embedding_text, get_embedder
-    from paperwire.search.models import PaperVector
     from paperwire.search.updating import update_indexes
 
     print(f"PAPERWIRE_HOME {home}")
@@ -127,16 +128,10 @@ def main() -> None:
     for mode in engine.MODES:
         print(f"  {mode:<9} {percentiles(timed(lambda q, m=mode: engine.search(q, mode=m), queries))}")
 
-    rows = list(PaperVector.objects.values_list("pk", "vector").iterator())
-    keys = np.array([key for key, _ in rows])
-    matrix = np.stack([np.frombuffer(bytes(vector), dtype="<f2") for _, vector in rows]).astype(np.float32)
-    del rows
+    keys, matrix = stored_vectors()
     query_vectors = embedder.embed(queries)
     ann = engine.OpenIndexes.get().vector_index(embedder.dimensions)
-    recall = []
-    for vector in query_vectors[:100]:
-        exact = set(keys[np.argsort(-(matrix @ vector))[:10]].tolist())
-        recall.append(len(exact & {k for k, _ in ann.search(vector, 10)}) / 10)
+    recall = recall_at_10(ann, matrix, keys, query_vectors[:100])
     print(
         f"  baseline: brute-force cosine over {len(keys):,} vectors (numpy)  "
         f"{percentiles(timed(lambda v: np.argsort(-(matrix @ v))[:10], query_vectors))}"
@@ -144,8 +139,12 @@ def main() -> None:
     print(
         f"  HNSW alone                                      "
         f"{percentiles(timed(lambda v: ann.search(v, 10), query_vectors))}"
-        f"   recall@10 vs brute force {statistics.mean(recall):.3f}"
+        f"   recall@10 vs brute force {recall:.3f}"
     )
+    claim_set = set(claims)
+    for kind, wanted in (("SciFact claims", True), ("first 4 words of titles", False)):
+        vectors = [v for q, v in zip(queries, query_vectors, strict=True) if (q in claim_set) == wanted][:100]
+        print(f"    recall@10 vs brute force, {kind:<24} {recall_at_10(ann, matrix, keys, vectors):.3f}")
     words = [q.split()[0] for q in topics[:50]]
     like = timed(lambda w: list(Paper.objects.filter(abstract__icontains=w).values_list("id", flat=True)[:10]), words)
     print(f"  baseline: SQL LIKE scan, one word                       {percentiles(like)}")
