@@ -27,6 +27,8 @@ from django.utils.crypto import salted_hmac
 
 from paperwire.core.models import RateCounter
 
+BUCKET_SALT = "paperwire.ratelimit"  # the counters' names since the first release
+
 
 def parse_rate(rate: str) -> tuple[int, int]:
     count, seconds = rate.split("/")
@@ -56,7 +58,9 @@ def bucket(kind: str, key: str) -> str:
     """The name a counter is stored under: the kind, and a keyed hash (HMAC with the secret key)
     of the key, so that the counters table holds no address, name or client address, and a
     guessed address cannot be checked against it without the secret key."""
-    return f"{kind}:{salted_hmac('paperwire.operations.ratelimit', key, algorithm='sha256').hexdigest()[:40]}"
+    # The salt is a name counters are stored under, not a module path: it must never change
+    # (counters of processes of an earlier version, still counting, would no longer be read).
+    return f"{kind}:{salted_hmac(BUCKET_SALT, key, algorithm='sha256').hexdigest()[:40]}"
 
 
 def link_key(request: HttpRequest) -> str:

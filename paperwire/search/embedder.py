@@ -58,9 +58,17 @@ CONVERTED = "model.onnx"  # a model folder holding this file is ready to run
 SUMS = "SHA256SUMS"
 RETRY_SECONDS = 60.0  # a process that could not load the model tries again after this long
 # Before the model shipped converted, each install converted the same weights at run time and
-# named the result after its folder ("model") and path. Those bytes are the shipped ones
-# (PROVENANCE.md), so vectors and indexes recorded under such a name are the shipped model's.
+# named the result after its folder ("model") and path: vectors and indexes recorded under such
+# a name are the shipped model's (PROVENANCE.md). But any sentence-transformers folder named
+# "model" was (and is) named the same way, so the name alone proves nothing: a sample of the
+# vectors stored under it is embedded again and compared (``legacy_is_shipped``).
 LEGACY_SHIPPED = re.compile(r"model-int8-[0-9a-f]{8}")
+LEGACY_SAMPLE = 16  # vectors embedded again to tell whose a legacy name is
+# The mean cosine between a stored vector (float16) and the shipped model's for the same text.
+# The runtime conversions of all-MiniLM-L6-v2 by earlier versions give 0.996 on average (0.990
+# at worst: int8 quantization of another run); another model gives far less.
+LEGACY_AGREEMENT = 0.98
+_legacy_verdicts: dict[str, bool] = {}
 
 
 def text_hash(title: str, abstract: str) -> str:
@@ -132,10 +140,51 @@ def shipped_id() -> str:
 
 def same_model(recorded: str | None, current: str | None) -> bool:
     """Whether vectors recorded under the name ``recorded`` are those the model named
-    ``current`` computes: the same name, or the shipped model's name before it shipped converted."""
+    ``current`` computes: the same name, or the shipped model's name before it shipped converted
+    when the vectors stored under it are indeed the shipped model's."""
     if recorded == current:
         return True
-    return bool(recorded and current and LEGACY_SHIPPED.fullmatch(recorded) and current == shipped_id())
+    if not (recorded and current and LEGACY_SHIPPED.fullmatch(recorded)):
+        return False
+    if current != shipped_id():
+        return False
+    if recorded not in _legacy_verdicts:
+        try:
+            embedder = get_embedder()
+        except ModelUnavailable:
+            return False  # asked again once the model can run
+        _legacy_verdicts[recorded] = legacy_is_shipped(recorded, embedder)
+    return _legacy_verdicts[recorded]
+
+
+def legacy_is_shipped(recorded: str, embedder: Embedder) -> bool:
+    """Whether the vectors stored under the legacy name ``recorded`` are the shipped model's:
+    up to LEGACY_SAMPLE of them (of papers whose text has not changed since) are embedded again
+    with it and compared. None left to compare: no (whatever was built from them is rebuilt)."""
+    from paperwire.search.models import PaperVector  # the database, only when a legacy name is met
+
+    sample = PaperVector.objects.filter(model=recorded).select_related("paper").order_by("paper_id")
+    rows = [row for row in sample[:LEGACY_SAMPLE] if row.text_hash == text_hash(row.paper.title, row.paper.abstract)]
+    if not rows:
+        return False
+    stored = np.stack([np.frombuffer(bytes(row.vector), dtype="<f2").astype(np.float32) for row in rows])
+    if stored.shape[1] != embedder.dimensions:
+        return False
+    computed = embedder.embed([embedding_text(row.paper.title, row.paper.abstract) for row in rows])
+    norms = np.maximum(np.linalg.norm(stored, axis=1), 1e-12)
+    agreement = float(np.mean(np.sum(stored * computed, axis=1) / norms))
+    if agreement < LEGACY_AGREEMENT:
+        log.warning(
+            "the vectors stored as %s are not the shipped model's (cosine %.3f): they are embedded again",
+            recorded,
+            agreement,
+        )
+    return agreement >= LEGACY_AGREEMENT
+
+
+def not_recorded(source: Path, name: str) -> ModelUnavailable:
+    where = "reinstall Paperwire" if source == SHIPPED else f"convert it again into {source}"
+    return ModelUnavailable(f"{source / name} does not hold what {SUMS} records: damaged? ({where})")
 
 
 def checked_model(source: Path) -> Path:
@@ -143,9 +192,18 @@ def checked_model(source: Path) -> Path:
     path = source / CONVERTED
     expected = recorded_sums(source).get(CONVERTED)
     if expected is not None and sha256(path) != expected:
-        where = "reinstall Paperwire" if source == SHIPPED else f"convert it again into {source}"
-        raise ModelUnavailable(f"{path} does not hold what {SUMS} records: damaged? ({where})")
+        raise not_recorded(source, CONVERTED)
     return path
+
+
+def read_checked(source: Path, name: str, limit: int) -> bytes:
+    """A file of the model folder (tokenizer, configuration), when it holds what SHA256SUMS
+    records for it: each of them changes the vectors as much as the weights do."""
+    data = read_regular(source / name, limit)
+    expected = recorded_sums(source).get(name)
+    if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+        raise not_recorded(source, name)
+    return data
 
 
 def convert(source: Path, target: Path) -> None:
@@ -223,14 +281,14 @@ class Embedder:
     def max_length(self) -> int:
         config = self.source / "sentence_bert_config.json"
         if config.exists():
-            return int(json.loads(read_regular(config, 1 << 20)).get("max_seq_length", 256))
+            return int(json.loads(read_checked(self.source, config.name, 1 << 20)).get("max_seq_length", 256))
         return 256
 
     @cached_property
     def tokenizer(self):
         from tokenizers import Tokenizer
 
-        tokenizer = Tokenizer.from_str(read_regular(self.source / "tokenizer.json", 64 << 20).decode())
+        tokenizer = Tokenizer.from_str(read_checked(self.source, "tokenizer.json", 64 << 20).decode())
         tokenizer.enable_truncation(self.max_length)
         tokenizer.enable_padding()
         return tokenizer
@@ -268,7 +326,7 @@ class Embedder:
 
     @cached_property
     def dimensions(self) -> int:
-        return int(json.loads(read_regular(self.source / "config.json", 1 << 20))["hidden_size"])
+        return int(json.loads(read_checked(self.source, "config.json", 1 << 20))["hidden_size"])
 
     def load(self) -> None:
         """Read everything the model needs now, not in the middle of a request: ModelUnavailable
@@ -329,3 +387,4 @@ def get_embedder() -> Embedder:
 def reset_embedder() -> None:
     global _embedder, _embedder_error
     _embedder, _embedder_error = None, None
+    _legacy_verdicts.clear()

@@ -5,12 +5,14 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from gunicorn.app.base import BaseApplication
 
+import paperwire
 from paperwire.core import argtypes
 from paperwire.core.siteurl import serve_on
 from paperwire.operations.serving import MAX_REQUEST_LINE, JsonErrorWorker
@@ -69,12 +71,18 @@ class Command(BaseCommand):
         # Should it fail (logged), pages link the package's files (/healthz: degraded).
         collect()
         connections.close_all()
-        command = [sys.executable, "-m", "paperwire", "index"]
+        # This process's own Paperwire, and never a module of the current folder (`-m` would put
+        # it first on the module path: an `http.py` there was imported, and run, by the child).
+        package_root = str(Path(paperwire.__file__).resolve().parent.parent)
+        path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
+        command = [sys.executable, "-P", "-m", "paperwire", "index"]
         if settings.INDEX_INTERVAL > 0:
             command += ["--every", f"{settings.INDEX_INTERVAL:f}"]  # plain digits, as --every reads them
         # At a lower CPU priority: on a small machine, a long catch-up (embeddings) must not slow
         # the pages down, nor the start-up of the workers.
-        indexer = subprocess.Popen(command, stdout=subprocess.DEVNULL, preexec_fn=lower_priority)
+        indexer = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, preexec_fn=lower_priority, env={**os.environ, "PYTHONPATH": path}
+        )
         # Links in pages, feeds and mail follow the address served on unless PAPERWIRE_BASE_URL
         # names the public one; the workers forked below inherit it.
         url = serve_on(host, port)

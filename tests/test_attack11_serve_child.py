@@ -1,0 +1,51 @@
+"""`paperwire serve` starts its indexer as a child process: that child runs Paperwire's own code,
+whatever folder the command was started from. `python -m` puts the current folder first on the
+module path, so a file there named like a module of Python's (``http.py`` in /tmp, say) was
+imported instead (the indexer died, the index was never built; and it ran that file's code)."""
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+
+from tests.conftest import ROOT, LiveSite, free_port, paperwire_env, run_paperwire, stop_site
+
+DEMO = ROOT / "paperwire" / "demo" / "attention_papers.jsonl"
+
+
+def test_serve_builds_its_index_when_started_from_a_folder_with_a_module_named_like_pythons(tmp_path):
+    home = tmp_path / "home"
+    env = paperwire_env(home)
+    assert run_paperwire("import", str(DEMO), "--no-index", env=env).returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "http.py").write_text("raise SystemExit('the http.py of the current folder was imported')\n")
+    port = free_port()
+    # As the `paperwire` console script runs it: the current folder is not on the module path.
+    env = {**env, "PYTHONPATH": str(ROOT), "PAPERWIRE_BASE_URL": f"http://127.0.0.1:{port}"}
+    process = subprocess.Popen(
+        [sys.executable, "-P", "-m", "paperwire", "serve", "--port", str(port)],
+        cwd=elsewhere,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    site = LiveSite(f"http://127.0.0.1:{port}", home, env, process)
+    try:
+        health = {}
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and health.get("status") != "ok":
+            assert process.poll() is None, process.stdout.read()
+            try:
+                with urllib.request.urlopen(f"{site.url}/healthz", timeout=10) as answer:
+                    health = json.loads(answer.read())
+            except OSError:
+                pass
+            time.sleep(0.5)
+        assert health.get("status") == "ok", health
+        assert health["index"]["papers"] == 41 and health["index"]["vectors"] == 41
+    finally:
+        stop_site(site)
+    assert "http.py of the current folder" not in process.stdout.read()
