@@ -216,6 +216,38 @@ def test_healthz_reports_how_far_the_index_is_behind(client, papers):
     assert (index["status"], index["papers_not_indexed"]) == ("behind", 1)
 
 
+def test_healthz_names_the_embedding_model_and_says_when_it_cannot_run(client, db, settings, tmp_path):
+    """A damaged model file turns semantic search off: /healthz says so and why, as the search
+    page does; turned off on purpose (none), it is not a degradation."""
+    import shutil
+
+    from paperwire.search.embedder import SHIPPED, reset_embedder
+    from paperwire.search.updating import update_indexes
+
+    update_indexes()
+    model = client.get("/healthz").json()["model"]
+    assert (model["status"], model["name"].startswith("all-MiniLM-L6-v2-int8-")) == ("ok", True)
+
+    folder = tmp_path / "minilm"
+    shutil.copytree(SHIPPED, folder)
+    (folder / "tokenizer.json").write_text("{}")
+    settings.EMBEDDING_MODEL = str(folder)
+    reset_embedder()
+    try:
+        data = client.get("/healthz").json()
+        assert (data["status"], data["model"]["status"]) == ("degraded", "unavailable")
+        expected = f"{folder / 'tokenizer.json'} does not hold what SHA256SUMS records"
+        assert data["reason"].startswith(f"semantic search: {expected}")
+        assert data["model"]["reason"].startswith(expected)
+
+        settings.EMBEDDING_MODEL = "none"
+        reset_embedder()
+        data = client.get("/healthz").json()
+        assert (data["status"], data["model"]) == ("ok", {"status": "off"})
+    finally:
+        reset_embedder()
+
+
 def test_the_api_and_search_are_rate_limited(client, papers, settings):
     settings.RATE_LIMITS = dict(settings.RATE_LIMITS, api="3/60", search="2/60")
     assert [client.get("/api/daily_papers").status_code for _ in range(4)] == [200, 200, 200, 429]

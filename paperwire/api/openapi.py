@@ -215,7 +215,7 @@ def schema() -> dict:
                         "200": json_content(
                             {"$ref": "#/components/schemas/Health"},
                             "The database answers; degraded while a search index is missing, damaged or being rebuilt, "
-                            "or the collected static files are damaged",
+                            "the embedding model cannot run, or the collected static files are damaged",
                         ),
                         "503": json_content({"$ref": "#/components/schemas/Health"}, "The database does not answer"),
                         **error_responses(),
@@ -244,6 +244,11 @@ def schema() -> dict:
                         "reason": {"type": "string", "description": "Why the status is degraded"},
                         "database": {"type": "string"},
                         "index": {"type": "object"},
+                        "model": {
+                            "type": "object",
+                            "description": "The embedding model: status ok (with name), off "
+                            "(PAPERWIRE_EMBEDDING_MODEL=none) or unavailable (with reason: semantic search is off)",
+                        },
                         "static": {
                             "type": "object",
                             "description": "Collected static files: status ok, damaged (with reason) or not collected",

@@ -25,6 +25,7 @@ PUBLIC = {
     "index_version": "index_files",
     "index_health": "health",
     "pending_work": "health",
+    "model_health": "health",
     "DEGRADED": "health",
     "ModelUnavailable": "embedder",
 }

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
+
 from paperwire.papers.models import Paper
+from paperwire.search.embedder import ModelUnavailable, get_embedder
 from paperwire.search.integrity import NOT_BUILT, IndexState, check, index_dir, rebuilding
 
 # Index states in which search answers from a fallback or a stale copy: the node is degraded.
@@ -40,6 +43,18 @@ def index_health() -> dict:
         reason += f"; being {verb} from the database" if rebuild else f"; to be {verb} from the database"
     report.update(status=status, reason=reason)
     return report
+
+
+def model_health() -> dict:
+    """The embedding model of this process: ``ok`` (with its ``name``), ``off`` when
+    PAPERWIRE_EMBEDDING_MODEL=none, or ``unavailable`` with the ``reason`` (a damaged or missing
+    file: semantic search is off until it is repaired)."""
+    if settings.EMBEDDING_MODEL == "none":
+        return {"status": "off"}
+    try:
+        return {"status": "ok", "name": get_embedder().name}
+    except ModelUnavailable as error:
+        return {"status": "unavailable", "reason": str(error)}
 
 
 def pending_work(report: dict) -> list[str]:
