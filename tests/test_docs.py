@@ -69,3 +69,62 @@ def test_the_link_checker_sees_a_broken_link(tmp_path):
     page.write_text("# A title\nSee [the design](../shared/DESIGN.md), [x](#a-title), `[not](a-link)`.\n")
     assert relative_links(page) == ["../shared/DESIGN.md", "#a-title"]
     assert anchors_of(page) == {"a-title"}
+
+
+# Code the docs name: a path under paperwire/ (`paperwire/search/model/`) or a dotted name
+# (`paperwire.core.limits.bucket`), in backticks. Modules move between floors
+# (docs/architecture.md); a name left behind sends the reader to nothing.
+CODE_PATH = re.compile(r"`(paperwire/[\w./-]*)`")
+# (`paperwire.js`, `paperwire.sqlite3` are file names.)
+DOTTED_NAME = re.compile(r"`(paperwire(?:\.\w+)+)(?<!\.js)(?<!\.css)(?<!\.sqlite3)`")
+
+
+def missing_code_names(text: str) -> list[str]:
+    import importlib
+
+    missing = [path for path in CODE_PATH.findall(text) if not (ROOT / path).exists()]
+    for dotted in DOTTED_NAME.findall(text):
+        module, attributes = dotted, []
+        while module:
+            try:
+                value = importlib.import_module(module)
+                break
+            except ModuleNotFoundError:
+                module, _, last = module.rpartition(".")
+                attributes.insert(0, last)
+        try:
+            for attribute in attributes:
+                value = getattr(value, attribute)
+        except AttributeError:
+            missing.append(dotted)
+    return missing
+
+
+def test_every_module_and_name_the_docs_give_exists():
+    """README.md and docs/ (not the CHANGELOG, which tells of earlier layouts)."""
+    missing = []
+    for document in documents():
+        if document.name != "CHANGELOG.md":
+            missing += [f"{document.relative_to(ROOT)}: {name}" for name in missing_code_names(document.read_text())]
+    assert missing == []
+
+
+def test_the_architecture_names_only_modules_its_apps_have():
+    """The lists of modules inside an app ("Inside `search`: `engine` (...), ...")."""
+    text = (ROOT / "docs/architecture.md").read_text()
+    missing = []
+    for app, listing in re.findall(r"^Inside `(\w+)`:(.*?)(?:\n\n|\Z)", text, flags=re.M | re.S):
+        listing = re.sub(r"\([^()]*\)", "", listing)  # what each is, in brackets, names other things
+        for name in re.findall(r"`(\w+)/?`", listing):
+            folder = ROOT / "paperwire" / app
+            if not ((folder / f"{name}.py").exists() or (folder / name).is_dir()):
+                missing.append(f"{app}.{name}")
+    assert missing == []
+
+
+def test_the_code_name_check_sees_a_name_that_is_not_there():
+    text = (
+        "`paperwire/core/limits.py`, `paperwire/nowhere.py`, `paperwire.core.limits.bucket`, "
+        "`paperwire.core.limits.gone`, `paperwire.nowhere.x`, `paperwire.js`"
+    )
+    assert missing_code_names(text) == ["paperwire/nowhere.py", "paperwire.core.limits.gone", "paperwire.nowhere.x"]
