@@ -49,3 +49,64 @@ def test_serve_builds_its_index_when_started_from_a_folder_with_a_module_named_l
     finally:
         stop_site(site)
     assert "http.py of the current folder" not in process.stdout.read()
+
+
+def test_a_ctrl_c_right_after_the_start_stops_serve_and_its_indexer_cleanly(tmp_path):
+    """A Ctrl-C in the terminal reaches every process of its group: the indexer, still starting
+    Python, died of it with "Fatal Python error: init_import_site" and a traceback. It is not in
+    the terminal's group: `serve` stops it."""
+    import os
+    import signal
+
+    home = tmp_path / "home"
+    env = paperwire_env(home)
+    assert run_paperwire("import", str(DEMO), "--no-index", env=env).returncode == 0
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "paperwire", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env={**env, "PAPERWIRE_BASE_URL": f"http://127.0.0.1:{port}"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own group, as a terminal's foreground job
+    )
+    said = []
+    for line in process.stdout:  # the indexer is started just before this line
+        said.append(line)
+        if line.startswith("Paperwire serving on"):
+            break
+    indexers = []
+    deadline = time.monotonic() + 30
+    while not indexers and time.monotonic() < deadline:
+        indexers = [int(p) for p in os.listdir("/proc") if p.isdigit() and _is_indexer(p, home)]
+        time.sleep(0.05)
+    assert len(indexers) == 1, said
+    # Not in the group a terminal's Ctrl-C reaches: however early it comes, the indexer never gets it.
+    assert os.getpgid(indexers[0]) != os.getpgid(process.pid)
+    os.killpg(process.pid, signal.SIGINT)  # what a Ctrl-C does
+    rest, _ = process.communicate(timeout=60)
+    output = "".join(said) + rest
+    assert "Fatal Python error" not in output and "Traceback" not in output, output
+    assert process.returncode in (0, 130), output  # stopped by gunicorn, or "interrupted"
+    assert not any(p.isdigit() and _is_indexer(p, home) for p in os.listdir("/proc"))  # stopped with serve
+
+
+def _is_indexer(pid: str, home) -> bool:
+    return str(home).encode() in _environ(pid) and b"paperwire\x00index" in _cmdline(pid)
+
+
+def _environ(pid: str) -> bytes:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as file:
+            return file.read()
+    except OSError:
+        return b""
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            return file.read()
+    except OSError:
+        return b""

@@ -23,6 +23,9 @@ class Command(BaseCommand):
         if report.rejected_count > MAX_LISTED:
             self.stderr.write(f"... and {report.rejected_count - MAX_LISTED} more rejected records")
         if not no_index:
+            # The rows are in: say so before the index update, which may take long (embeddings).
+            # stdout ends with the import's summary, as ever; this line goes to stderr.
+            self.stderr.write(f"{report.summary()}; updating the search index (Ctrl-C leaves them imported)")
             self.stdout.write(update_indexes().summary())
         self.stdout.write(report.summary())
         if report.unreadable:

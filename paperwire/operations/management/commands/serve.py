@@ -81,7 +81,13 @@ class Command(BaseCommand):
         # At a lower CPU priority: on a small machine, a long catch-up (embeddings) must not slow
         # the pages down, nor the start-up of the workers.
         indexer = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, preexec_fn=lower_priority, env={**os.environ, "PYTHONPATH": path}
+            command,
+            stdout=subprocess.DEVNULL,
+            preexec_fn=lower_priority,
+            env={**os.environ, "PYTHONPATH": path},
+            # Not in the terminal's process group: a Ctrl-C stops `serve`, which stops it (below),
+            # rather than reaching it half-started. It also stops once orphaned (index --every).
+            start_new_session=True,
         )
         # Links in pages, feeds and mail follow the address served on unless PAPERWIRE_BASE_URL
         # names the public one; the workers forked below inherit it.
