@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import gzip
 import json
 import os
@@ -16,6 +17,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -285,6 +287,14 @@ def start_paperwire(*args: str, env: dict, **options) -> subprocess.Popen:
     """`paperwire <args>` in the background, its output in pipes as text (``options``: Popen's)."""
     options = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **options}
     return subprocess.Popen([sys.executable, "-m", "paperwire", *args], env=env, cwd=ROOT, **options)
+
+
+@contextmanager
+def index_writer_busy(home: Path) -> Iterator[None]:
+    """Hold the index write lock: the node's updater waits for it before it can update or rebuild."""
+    with open(home / "index.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def start_site(

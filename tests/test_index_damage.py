@@ -11,7 +11,6 @@ rebuild waits for it, so the degraded state is seen however fast the rebuild is.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -26,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from paperwire.search.index_files import LEXICAL_FALLBACK_NOTICE
-from tests.conftest import DEMO, paperwire_env, run_paperwire, start_site, stop_site
+from tests.conftest import DEMO, index_writer_busy, paperwire_env, run_paperwire, start_site, stop_site
 
 PAPERS = [json.loads(line) for line in DEMO.read_text().splitlines()]
 SINKS = "2410.10781"
@@ -121,14 +120,6 @@ DAMAGE = {
     "random-bytes-over-a-segment": random_bytes_over_a_segment,
     "segment-truncated-in-place": segment_truncated_in_place,
 }
-
-
-@contextmanager
-def index_writer_busy(home: Path) -> Iterator[None]:
-    """Hold the index write lock: the node's updater waits for it before it can rebuild."""
-    with open(home / "index.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 def health(site) -> dict:

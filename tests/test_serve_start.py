@@ -9,7 +9,7 @@ import os
 import re
 from pathlib import Path
 
-from tests.conftest import paper, paperwire_env, run_paperwire, start_site, stop_site, write_jsonl
+from tests.conftest import index_writer_busy, paper, paperwire_env, run_paperwire, start_site, stop_site, write_jsonl
 
 
 def index_children(pid: int) -> list[int]:
@@ -82,9 +82,11 @@ def test_healthz_says_what_is_still_pending(tmp_path):
         health = json.loads(site.get("/healthz")[1])
         assert (health["status"], health["pending"]) == ("ok", [])
         more = write_jsonl(tmp_path / "more.jsonl", [paper(f"2401.0001{n}", f"More {n}") for n in range(3)])
-        result = site.command("import", "--no-index", str(more))
-        assert result.returncode == 0, result.stderr
-        status, body = site.get("/healthz")
+        # The lock held: the site's first update may not have started yet (it would index them).
+        with index_writer_busy(home):
+            result = site.command("import", "--no-index", str(more))
+            assert result.returncode == 0, result.stderr
+            status, body = site.get("/healthz")
         health = json.loads(body)
         assert (status, health["status"], health["index"]["status"]) == (200, "ok", "behind")
         assert health["pending"] == ["search index: 3 papers not indexed yet"]
