@@ -285,6 +285,7 @@ INSTALLED_APPS = [
     "paperwire.core",
     "paperwire.papers",
     "paperwire.accounts",
+    "paperwire.discussions",
     "paperwire.ingest",
     "paperwire.search",
     "paperwire.digests",
