@@ -260,6 +260,17 @@ def set_hidden(comment_ids, hidden: bool, moderator=None) -> int:
     return changed
 
 
+def delete_for_good(comment_ids) -> None:
+    """Remove comments and their replies entirely (the admin's delete; hiding is the usual way)."""
+    ids = list(comment_ids)
+    with transaction.atomic():
+        papers = sorted(set(Comment.objects.filter(pk__in=ids).values_list("paper_id", flat=True)))
+        list(Paper.objects.select_for_update().filter(pk__in=papers).order_by("pk").values_list("pk", flat=True))
+        Comment.objects.filter(pk__in=ids).delete()
+        recount(papers)
+        content_changed()
+
+
 def _resolve(reports, moderator, resolution: str) -> int:
     return reports.filter(resolved_at__isnull=True).update(
         resolved_at=timezone.now(), resolved_by=moderator, resolution=resolution
