@@ -143,7 +143,7 @@ def test_editing_through_the_edit_page(attention, alice, bob, settings):
     with time_machine.travel(now, tick=False):
         comment = post_comment(alice, attention, "Frist")
         page = signed_in(alice).get(f"/comments/{comment.pk}/edit").content.decode()
-        assert '<textarea id="edit-body" name="body"' in page and ">Frist</textarea>" in page
+        assert f'<textarea id="edit-{comment.pk}" name="body"' in page and ">Frist</textarea>" in page
         assert "It can be edited until Jul 22, 2025, 12:15 UTC." in page
         assert signed_in(bob).get(f"/comments/{comment.pk}/edit").status_code == 404
         response = signed_in(bob).post(f"/comments/{comment.pk}/edit", {"body": "Bob was here"})

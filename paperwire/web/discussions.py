@@ -24,6 +24,7 @@ from paperwire.discussions.models import Comment, CommentReport
 from paperwire.discussions.threads import (
     THREADS_PER_PAGE,
     CommentError,
+    Thread,
     can_edit,
     delete_comment,
     edit_comment,
@@ -122,16 +123,33 @@ def refused_on_page(request: HttpRequest, paper: Paper, error: CommentError, for
     return render(request, "papers/paper.html", context, status=error.status)
 
 
-def answered(request: HttpRequest, comment: Comment, status: int = 200, **extra) -> HttpResponse:
+def thread_html(request: HttpRequest, comment: Comment) -> str:
+    """A new top comment's thread as the page shows it (with its reply form), for the script."""
+    context = {
+        "thread": Thread(comment),
+        "paper": comment.paper,
+        "form_state": {},
+        "max_body": rendering.MAX_BODY_CHARS,
+        **viewer_context(request, [comment]),
+    }
+    return render_to_string("discussions/_thread.html", context, request=request)
+
+
+def answered(request: HttpRequest, comment: Comment, status: int = 200) -> HttpResponse:
+    """Where the comment is now shown (a redirect to it), or for the script: its HTML as the page
+    shows it ("" when it is no longer shown), a new top comment's whole thread, and the counts."""
     if wants_json(request):
         paper = Paper.objects.get(pk=comment.paper_id)
         data = {
             "id": comment.pk,
             "html": comment_html(request, comment),
+            "count": paper.local_comments,
             "numComments": paper.comment_count,
             "url": comment_url(comment, paper),
         }
-        return JsonResponse(data | extra, status=status)
+        if status == 201 and comment.parent_id is None:
+            data["thread"] = thread_html(request, comment)
+        return JsonResponse(data, status=status)
     return HttpResponseRedirect(comment_url(comment))
 
 
