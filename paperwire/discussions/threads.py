@@ -4,9 +4,12 @@ version in step; and the threads of a paper as pages show them.
 
 Locks, always in this order, so that no two writers wait on each other in a cycle: the paper's row
 (every change to which comments a thread shows: post, reply, delete, hide), then a comment's row
-(a vote, a delete), then the content version (``content_changed``, last). Taking the paper's row
-before inserting matters on PostgreSQL: an insert takes a share lock on the rows it refers to, and
-two inserts that then both asked for the paper's row would each wait for the other.
+(a vote, a delete), then the content version (``content_changed``, last). The rows are locked FOR
+NO KEY UPDATE: on PostgreSQL a new row's foreign keys are checked when its transaction commits
+(Django makes them deferred), with a FOR KEY SHARE lock on the rows it refers to, after that
+transaction took the content version. A reply committing while someone votes on its top comment
+would otherwise wait for the voter's FOR UPDATE, and the voter for the content version the reply
+holds: a deadlock, which tests/test_comment_races.py met before this.
 """
 
 from __future__ import annotations
@@ -79,8 +82,15 @@ def can_edit(user, comment: Comment, now: dt.datetime | None = None) -> bool:
     )
 
 
+def _lock(model, ids) -> list:
+    """Lock these rows (FOR NO KEY UPDATE) in id order, so that two writers never wait on each
+    other in a cycle; the ids found."""
+    rows = model.objects.select_for_update(no_key=True).filter(pk__in=sorted(set(ids))).order_by("pk")
+    return list(rows.values_list("pk", flat=True))
+
+
 def _lock_paper(paper_id: str) -> None:
-    if not Paper.objects.select_for_update().filter(pk=paper_id).exists():
+    if not _lock(Paper, [paper_id]):
         raise CommentError("This paper is no longer here.", 404)
 
 
@@ -194,8 +204,7 @@ def refresh_comment_upvotes(comment_ids) -> None:
     in id order, as ``papers.models.refresh_upvotes`` does and for the same reason)."""
     votes = CommentVote.objects.filter(comment=OuterRef("pk")).order_by().values("comment").annotate(n=Count("pk"))
     with transaction.atomic():
-        ids = sorted(set(comment_ids))
-        list(Comment.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+        ids = _lock(Comment, comment_ids)
         Comment.objects.filter(pk__in=ids).update(upvotes=Coalesce(Subquery(votes.values("n")), Value(0)))
 
 
@@ -205,7 +214,7 @@ def set_comment_vote(user, comment_id: int, up: bool) -> tuple[int, bool]:
     counted one after the other (the unique constraint holds one vote per person)."""
     check_writer(user)
     with transaction.atomic():
-        comment = Comment.objects.select_for_update().filter(pk=comment_id).first()
+        comment = Comment.objects.select_for_update(no_key=True).filter(pk=comment_id).first()
         if comment is None or not comment.visible:
             raise CommentError("This comment is no longer shown: it cannot be voted on.", 404)
         if up:
@@ -250,7 +259,7 @@ def set_hidden(comment_ids, hidden: bool, moderator=None) -> int:
     ids = list(comment_ids)
     with transaction.atomic():
         papers = sorted(set(Comment.objects.filter(pk__in=ids).values_list("paper_id", flat=True)))
-        list(Paper.objects.select_for_update().filter(pk__in=papers).order_by("pk").values_list("pk", flat=True))
+        _lock(Paper, papers)
         changed = Comment.objects.filter(pk__in=ids).exclude(hidden=hidden).update(hidden=hidden)
         if hidden:
             _resolve(CommentReport.objects.filter(comment_id__in=ids), moderator, CommentReport.HIDDEN)
@@ -265,7 +274,7 @@ def delete_for_good(comment_ids) -> None:
     ids = list(comment_ids)
     with transaction.atomic():
         papers = sorted(set(Comment.objects.filter(pk__in=ids).values_list("paper_id", flat=True)))
-        list(Paper.objects.select_for_update().filter(pk__in=papers).order_by("pk").values_list("pk", flat=True))
+        _lock(Paper, papers)
         Comment.objects.filter(pk__in=ids).delete()
         recount(papers)
         content_changed()
@@ -297,7 +306,7 @@ def erase_authors_comments(user_ids) -> None:
     ids = list(user_ids)
     with transaction.atomic():
         papers = sorted(set(Comment.objects.filter(author_id__in=ids).values_list("paper_id", flat=True)))
-        list(Paper.objects.select_for_update().filter(pk__in=papers).order_by("pk").values_list("pk", flat=True))
+        _lock(Paper, papers)
         _erase(Comment.objects.filter(author_id__in=ids, deleted_at__isnull=True))
         withdraw_votes(ids)
         if papers:
@@ -310,7 +319,7 @@ def withdraw_votes(user_ids) -> None:
     with transaction.atomic():
         voted = set(CommentVote.objects.filter(user_id__in=list(user_ids)).values_list("comment_id", flat=True))
         if voted:
-            list(Comment.objects.select_for_update().filter(pk__in=voted).order_by("pk").values_list("pk", flat=True))
+            _lock(Comment, voted)
             CommentVote.objects.filter(user_id__in=list(user_ids)).delete()
             refresh_comment_upvotes(voted)
             content_changed()
