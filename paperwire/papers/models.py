@@ -347,10 +347,14 @@ def refresh_upvotes(paper_ids: list[str]) -> None:
     UPDATE that waited for another transaction's lock still computes its subquery from the
     snapshot it started with, so two votes committed at once could each miss the other's.
     After the lock, the UPDATE is a new statement with a new snapshot that sees them all.
+    The lock is FOR NO KEY UPDATE: a transaction committing a row that refers to the paper (a
+    comment) checks the reference then, with FOR KEY SHARE, after taking the content version;
+    FOR UPDATE would make it wait in a cycle with this one (tests/test_lock_order.py).
     """
     votes = Vote.objects.filter(paper=OuterRef("pk")).order_by().values("paper").annotate(n=Count("pk")).values("n")
     with transaction.atomic():
-        list(Paper.objects.select_for_update().filter(pk__in=paper_ids).order_by("pk").values_list("pk", flat=True))
+        locked = Paper.objects.select_for_update(no_key=True).filter(pk__in=paper_ids).order_by("pk")
+        list(locked.values_list("pk", flat=True))
         Paper.objects.filter(pk__in=paper_ids).update(
             # PostgreSQL adds an integer and a count as bigints: the sum is held before it is stored.
             upvotes=Least(F("base_upvotes") + Coalesce(Subquery(votes), Value(0)), Value(MAX_COUNT)),
