@@ -73,6 +73,7 @@ urlpatterns = [
     path("comments/<id:pk>/delete", discussions.delete, name="delete_comment"),
     path("comments/<id:pk>/vote", discussions.vote, name="vote_comment"),
     path("comments/<id:pk>/report", discussions.report, name="report_comment"),
+    path("comments/<id:pk>/reply", discussions.reply, name="reply_comment"),
     re_path(rf"^papers/{PAPER_ID}$", papers.paper_detail, name="paper"),
     path("submit", papers.submit, name="submit"),
     path("orgs", papers.organizations, name="organizations"),

@@ -92,13 +92,14 @@ def test_comment_reply_edit_upvote_and_delete_in_place(site, browser):
     bob = signed_in(browser, site, "bob")
     bob.goto(site.url + paper)
     bob_navigations = watch_navigations(bob)
-    bob.click("details.reply > summary")
+    bob.click(f"#comment-{comment_id} a.comment-reply")
+    expect(bob.locator(f"#reply-{comment_id}")).to_be_focused()  # the form opened under the thread
     bob.fill(f"#reply-{comment_id}", "Is it $O(n \\log n)$ with sparsity?")
-    bob.click("details.reply button:has-text('Reply')")
+    bob.click("form.comment-replier button:has-text('Reply')")
     reply = bob.locator("ol.replies article.comment")
     expect(reply.locator(".comment-author")).to_have_text("bob")
     expect(reply.locator("span.maths.rendered")).to_have_count(1)
-    expect(bob.locator("details.reply")).not_to_have_attribute("open", "")
+    expect(bob.locator("form.comment-replier")).to_have_count(0)
     vote = bob.locator(f"#comment-{comment_id} form.comment-vote")
     vote.locator("button").click()
     expect(vote.locator(".count")).to_have_text("1")
@@ -150,11 +151,11 @@ def test_an_error_shows_beside_the_form_and_keeps_the_text(site, browser):
     alice.locator("details.comment-delete button").click()
     expect(alice.locator("#discussion article.comment")).to_have_count(0)
     # Bob's page still shows the thread; his reply is refused there, in place, his words kept.
-    bob.click("details.reply > summary")
-    textarea = bob.locator("details.reply textarea")
+    bob.click("a.comment-reply")
+    textarea = bob.locator("form.comment-replier textarea")
     textarea.fill("My careful answer")
-    bob.click("details.reply button:has-text('Reply')")
-    error = bob.locator("details.reply p.errorlist[role=alert]")
+    bob.click("form.comment-replier button:has-text('Reply')")
+    error = bob.locator("form.comment-replier p.errorlist[role=alert]")
     expect(error).to_have_text("The comment you replied to was deleted: your reply was not posted.")
     expect(textarea).to_have_value("My careful answer")
     expect(textarea).to_have_attribute("aria-invalid", "true")
@@ -173,11 +174,13 @@ def test_every_form_works_without_javascript(site, browser):
     assert carol.url == f"{site.url}{paper}#{comment_id}"
     expect(comment.locator(".comment-body em")).to_have_text("without")
     expect(comment.locator("span.maths")).to_have_count(0)
-    # A reply: the <details> opens without a script.
-    carol.click("details.reply > summary")
-    carol.fill("details.reply textarea", "And a reply, $x$")
-    carol.click("details.reply button:has-text('Reply')")
+    # A reply, on its own page without a script, then back at it.
+    carol.click(f"#{comment_id} a.comment-reply")
+    expect(carol.locator("h1")).to_have_text("Reply to carol")
+    carol.fill("textarea", "And a reply, $x$")
+    carol.click("button:has-text('Reply')")
     expect(carol.locator("ol.replies .comment-body")).to_have_text("And a reply, $x$")  # KaTeX needs the script
+    assert "#comment-" in carol.url and carol.url.startswith(site.url + paper)
     # An empty comment is refused by the browser; an over-long edit by the server, beside the field.
     carol.click(f"#{comment_id} a.comment-edit")
     assert carol.url.endswith("/edit")
@@ -262,9 +265,9 @@ def test_the_discussion_fits_phones_reads_in_dark_mode_and_passes_axe(site, brow
         setup.fill("#new-comment", HOSTILE_LOOKING)
         setup.click("#discussion form.comment-form button:has-text('Comment')")
         expect(setup.locator("#discussion article.comment")).to_have_count(1)
-        setup.click("details.reply > summary")
-        setup.fill("details.reply textarea", "A reply with `code` and *emphasis*.")
-        setup.click("details.reply button:has-text('Reply')")
+        setup.click("a.comment-reply")
+        setup.fill("form.comment-replier textarea", "A reply with `code` and *emphasis*.")
+        setup.click("form.comment-replier button:has-text('Reply')")
         expect(setup.locator("ol.replies article.comment")).to_have_count(1)
     setup.context.close()
     options = {"viewport": {"width": width, "height": 844}, "color_scheme": scheme}
@@ -278,8 +281,8 @@ def test_the_discussion_fits_phones_reads_in_dark_mode_and_passes_axe(site, brow
             page.goto(site.url + path)
             expect(page.locator("html[data-maths=rendered]")).to_have_count(1)  # the comment's formula
             if who and path == paper:
-                page.click("details.reply > summary")
-                page.locator("#discussion details.comment-delete").count()
+                page.click("a.comment-reply >> nth=0")  # the reply form open too
+                expect(page.locator("form.comment-replier")).to_have_count(1)
             problems = page.evaluate(AUDIT)
             assert problems == [], (who, path, problems)
             assert page.evaluate(SIDEWAYS) <= 0, (who, path, width)
@@ -316,12 +319,12 @@ def test_the_keyboard_reaches_every_action(site, browser):
         alice.keyboard.press("Tab")
         reached.append(alice.evaluate(FOCUSED))
     assert reached[0].startswith("A ")  # the comment's time, its link
-    actions = ["BUTTON ▲0 upvotes", "A Edit", "SUMMARY Delete", "SUMMARY Reply", "TEXTAREA ", "BUTTON Comment"]
+    actions = ["BUTTON ▲0 upvotes", "A Reply", "A Edit", "SUMMARY Delete", "TEXTAREA ", "BUTTON Comment"]
     assert reached[1:] == actions
-    alice.keyboard.press("Shift+Tab")
-    alice.keyboard.press("Shift+Tab")
-    alice.keyboard.press("Enter")  # opens the <details>
-    alice.keyboard.press("Tab")
+    for _ in range(4):
+        alice.keyboard.press("Shift+Tab")
+    assert alice.evaluate(FOCUSED) == "A Reply"
+    alice.keyboard.press("Enter")  # the reply form opens, its field focused
     alice.keyboard.type("A reply typed from the keyboard")
     alice.keyboard.press("Tab")
     alice.keyboard.press("Enter")

@@ -90,32 +90,42 @@ def test_a_refused_comment_shows_its_error_in_place_and_keeps_the_text(attention
     assert Comment.objects.count() == 0
 
 
-def test_a_reply_to_a_reply_joins_the_thread_and_errors_show_at_that_thread(attention, alice, bob):
+def test_a_reply_to_a_reply_joins_the_thread_and_errors_show_on_the_reply_page(attention, alice, bob):
     top = post_comment(alice, attention, "Top")
     reply = post_comment(bob, attention, "Reply", reply_to=top.pk)
-    response = signed_in(alice).post(f"{PAGE}/comments", {"body": "Answer", "reply_to": reply.pk})
+    page = signed_in(alice).get(f"/comments/{reply.pk}/reply").content.decode()
+    assert (
+        "<h1>Reply to bob</h1>" in page
+        and '<blockquote class="comment-body reported-body" dir="auto"><p>Reply</p>' in page
+    )
+    assert f'<form class="comment-form" method="post" action="/comments/{reply.pk}/reply">' in page
+    response = signed_in(alice).post(f"/comments/{reply.pk}/reply", {"body": "Answer"})
     answer = Comment.objects.get(body="Answer")
     assert answer.parent_id == top.pk and response["Location"] == f"{PAGE}#comment-{answer.pk}"
-    # Refused: the error under that thread's reply form, opened, the text kept.
-    response = signed_in(bob).post(f"{PAGE}/comments", {"body": "x" * 10_001, "reply_to": answer.pk})
+    # Refused: the error beside the reply's field, the text kept.
+    response = signed_in(bob).post(f"/comments/{answer.pk}/reply", {"body": "x" * 10_001})
     page = response.content.decode()
-    assert response.status_code == 400 and '<details class="reply" open>' in page
-    assert f'<p class="errorlist" id="reply-{top.pk}_error" role="alert">' in page and "x" * 10_001 in page
-    # A reply whose thread is gone: the error and the text move to the form of a new comment.
+    assert response.status_code == 400 and f'id="reply-{answer.pk}_error"' in page
+    assert error_text(page) == "A comment can be at most 10,000 characters long; this one has 10,001."
+    assert f'aria-invalid="true">{"x" * 10_001}</textarea>' in page
+    # A reply whose thread is gone: refused, the text kept.
     lonely = post_comment(alice, attention, "Lonely")
     signed_in(alice).post(f"/comments/{lonely.pk}/delete")
-    response = signed_in(bob).post(f"{PAGE}/comments", {"body": "Too late", "reply_to": lonely.pk})
+    response = signed_in(bob).post(f"/comments/{lonely.pk}/reply", {"body": "Too late"})
     page = response.content.decode()
     assert response.status_code == 409 and error_text(page) == (
         "The comment you replied to was deleted: your reply was not posted."
     )
-    assert 'aria-invalid="true">Too late</textarea>' in page and 'id="new-comment_error"' in page
+    assert 'aria-invalid="true">Too late</textarea>' in page
+    # A script's reply through the paper's form (reply_to): refused ones go to the new comment's form.
+    response = signed_in(bob).post(f"{PAGE}/comments", {"body": "Via the form", "reply_to": lonely.pk})
+    page = response.content.decode()
+    assert response.status_code == 409 and 'aria-invalid="true">Via the form</textarea>' in page
+    assert 'id="new-comment_error"' in page
     for bad in ["x", "-1", "99999999999999999999999", "1e3", "٣"]:
         response = signed_in(bob).post(f"{PAGE}/comments", {"body": "Hi", "reply_to": bad})
         assert response.status_code == 404, bad
-        assert (
-            error_text(response.content.decode()) == "The comment you replied to is not on this paper's page any more."
-        )
+        assert error_text(response.content.decode()) == GONE
     assert Comment.objects.count() == 4
 
 

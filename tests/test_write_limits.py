@@ -80,7 +80,7 @@ def links(tmp_path, alice):
         "post_comment": lambda: reverse("post_comment", args=["2410.10819"]),
         **{
             name: (lambda name=name: reverse(name, args=[comment.pk]))
-            for name in ("edit_comment", "delete_comment", "vote_comment", "report_comment")
+            for name in ("edit_comment", "delete_comment", "vote_comment", "report_comment", "reply_comment")
         },
         "organization": lambda: Organization.objects.get(name="Acme").get_absolute_url(),
         "verify_email": lambda: reverse("verify_email", args=[verification_token(alice)]),

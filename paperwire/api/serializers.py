@@ -112,15 +112,15 @@ def daily_item_json(paper: Paper) -> dict:
     return item
 
 
-def author_json(user) -> dict:
+def author_json(user_id: int, name: str) -> dict:
     """A comment's author as huggingface.co's discussions name one (huggingface_hub reads ``name``)."""
     return {
-        "_id": f"pw-user-{user.pk}",
+        "_id": f"pw-user-{user_id}",
         "avatarUrl": "",
         "isPro": False,
-        "fullname": user.get_username(),
-        "name": user.get_username(),
-        "user": user.get_username(),
+        "fullname": name,
+        "name": name,
+        "user": name,
         "type": "user",
     }
 
@@ -147,7 +147,7 @@ def comment_json(comment: Comment, stub: str = "") -> dict:
         data["parentCommentId"] = str(comment.parent_id)
     item: dict = {"id": str(comment.pk), "type": "comment", "createdAt": hf_time(comment.created_at), "data": data}
     if comment.author_id is not None and not stub:
-        item["author"] = author_json(comment.author)
+        item["author"] = author_json(comment.author_id, comment.author_name)  # read by ``threads``
     return item
 
 

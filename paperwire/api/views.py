@@ -164,7 +164,7 @@ def paper_comments(request: HttpRequest, paper_id: str) -> JsonResponse:
     paper = Paper.visible.filter(pk=key).first()
     if paper is None:
         return json_error(f"paper {paper_id[:100]!r} not found", 404)
-    every = threads(paper)
+    every = threads(paper, with_text=True)
     offset = query["p"] * query["limit"]
     response = JsonResponse([thread_json(t) for t in every[offset : offset + query["limit"]]], safe=False)
     response[TOTAL_HEADER] = len(every)

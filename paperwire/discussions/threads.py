@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, OuterRef, Q, Subquery, Value
+from django.db.models import Count, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -342,17 +342,36 @@ def stub_of(comment: Comment) -> str:
     return "" if comment.visible else ("deleted" if comment.deleted_at else "hidden")
 
 
-def threads(paper: Paper) -> list[Thread]:
+# What a page shows of a comment: not its Markdown (read when it is rendered again), and of its
+# author only the name (``author_name``).
+SHOWN = (
+    "paper",
+    "parent",
+    "author",
+    "html",
+    "html_version",
+    "created_at",
+    "edited_at",
+    "deleted_at",
+    "hidden",
+    "upvotes",
+)
+
+
+def threads(paper: Paper, *, with_text: bool = False) -> list[Thread]:
     """Every thread of ``paper`` a reader sees, oldest first: visible top comments, and the others
-    (as stubs) while they have visible replies. Two queries, whatever the number of comments."""
-    tops = list(
-        Comment.objects.filter(paper=paper, parent__isnull=True).select_related("author").order_by("created_at", "pk")
-    )
-    replies = (
-        Comment.objects.filter(paper=paper, parent__isnull=False, deleted_at__isnull=True, hidden=False)
-        .select_related("author")
+    (as stubs) while they have visible replies. Two queries, whatever the number of comments;
+    each comment has its author's name as ``author_name`` ("" for a deleted account);
+    ``with_text``: the comments' Markdown too (the API gives it)."""
+    comments = (
+        Comment.objects.filter(paper=paper)
+        .annotate(author_name=Coalesce(F("author__username"), Value("")))
         .order_by("created_at", "pk")
     )
+    if not with_text:
+        comments = comments.only(*SHOWN)
+    tops = list(comments.filter(parent__isnull=True))
+    replies = comments.filter(parent__isnull=False, deleted_at__isnull=True, hidden=False)
     by_top: dict[int, list[Comment]] = {}
     for reply in replies:
         by_top.setdefault(reply.parent_id, []).append(reply)

@@ -14,7 +14,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -37,11 +36,11 @@ from paperwire.discussions.threads import (
     set_comment_vote,
     stub_of,
     threads,
-    voted_comments,
 )
 from paperwire.operations.errors import json_error, wants_json
 from paperwire.operations.ratelimit import limit_writes
 from paperwire.papers.models import Paper
+from paperwire.web.comment_html import Viewer, comment_html, thread_html, threads_html
 
 
 def thread_page(request: HttpRequest) -> int:
@@ -51,37 +50,26 @@ def thread_page(request: HttpRequest) -> int:
     return int(raw)
 
 
-def viewer_context(request: HttpRequest, comments: list[Comment]) -> dict:
-    """What the signed-in reader may do with each comment shown."""
-    user = request.user
-    return {
-        "voted_comments": voted_comments(user, comments),
-        "reported_comments": reported_comments(user, comments),
-        "editable_comments": {c.pk for c in comments if can_edit(user, c)},
-    }
-
-
 def discussion_context(request: HttpRequest, paper: Paper, form_state: dict | None = None) -> dict:
-    """The threads of the paper's page (``?comments=<n>`` for the n-th page of them), and the state
-    of a form that was refused (its kind, comment, text and error), for the paper's template."""
+    """The threads of the paper's page (``?comments=<n>`` for the n-th page of them), and the
+    state of the new comment's form when it was refused (its text and error)."""
     every = threads(paper)
     number = thread_page(request)
     pages = max((len(every) + THREADS_PER_PAGE - 1) // THREADS_PER_PAGE, 1)
     if number > pages:
         raise Http404("There is no such page of comments.")
     shown = page_of_threads(every, number)
-    state = dict(form_state or {})
-    if state.get("form") == "reply" and state.get("target") not in {t.comment.pk for t in shown}:
-        state["form"] = "new"  # its thread is not shown: the error, and the text, go to a new comment's form
     comments = [c for t in shown for c in ([] if t.stub else [t.comment]) + t.replies]
+    state = form_state or {}
     return {
         "threads": shown,
+        "threads_html": threads_html(shown, Viewer.of(request, comments, paper.get_absolute_url())),
         "comment_page": number,
         "comment_pages": pages,
         "form_state": state,
+        "new_form_refused": state.get("form") == "new",
+        "new_comment_url": reverse("post_comment", args=[paper.pk]),
         "max_body": rendering.MAX_BODY_CHARS,
-        "edit_minutes": settings.COMMENT_EDIT_MINUTES,
-        **viewer_context(request, comments),
     }
 
 
@@ -98,13 +86,13 @@ def comment_url(comment: Comment, paper: Paper | None = None) -> str:
     return f"{paper.get_absolute_url()}{query}#{anchor}"
 
 
-def comment_html(request: HttpRequest, comment: Comment) -> str:
-    """The comment as the paper's page shows it, for the script to put in place ("" when no longer shown)."""
+def shown_html(request: HttpRequest, comment: Comment) -> str:
+    """The comment as the paper's page shows it, for the script to put in place ("" when it is no
+    longer shown)."""
     stub = stub_of(comment)
     if stub and (comment.parent_id or not comment.replies.filter(deleted_at__isnull=True, hidden=False).exists()):
         return ""
-    context = {"comment": comment, "stub": stub, "paper": comment.paper, **viewer_context(request, [comment])}
-    return render_to_string("discussions/_comment.html", context, request=request)
+    return comment_html(comment, Viewer.of(request, [comment], comment.paper.get_absolute_url()), stub)
 
 
 def log_in_first(request: HttpRequest, paper: Paper) -> HttpResponse:
@@ -123,18 +111,6 @@ def refused_on_page(request: HttpRequest, paper: Paper, error: CommentError, for
     return render(request, "papers/paper.html", context, status=error.status)
 
 
-def thread_html(request: HttpRequest, comment: Comment) -> str:
-    """A new top comment's thread as the page shows it (with its reply form), for the script."""
-    context = {
-        "thread": Thread(comment),
-        "paper": comment.paper,
-        "form_state": {},
-        "max_body": rendering.MAX_BODY_CHARS,
-        **viewer_context(request, [comment]),
-    }
-    return render_to_string("discussions/_thread.html", context, request=request)
-
-
 def answered(request: HttpRequest, comment: Comment, status: int = 200) -> HttpResponse:
     """Where the comment is now shown (a redirect to it), or for the script: its HTML as the page
     shows it ("" when it is no longer shown), a new top comment's whole thread, and the counts."""
@@ -142,13 +118,14 @@ def answered(request: HttpRequest, comment: Comment, status: int = 200) -> HttpR
         paper = Paper.objects.get(pk=comment.paper_id)
         data = {
             "id": comment.pk,
-            "html": comment_html(request, comment),
+            "html": shown_html(request, comment),
             "count": paper.local_comments,
             "numComments": paper.comment_count,
             "url": comment_url(comment, paper),
         }
         if status == 201 and comment.parent_id is None:
-            data["thread"] = thread_html(request, comment)
+            viewer = Viewer.of(request, [comment], paper.get_absolute_url())
+            data["thread"] = thread_html(Thread(comment), viewer)
         return JsonResponse(data, status=status)
     return HttpResponseRedirect(comment_url(comment))
 
@@ -167,19 +144,53 @@ def post(request: HttpRequest, paper_id: str) -> HttpResponse:
     if not request.user.is_authenticated:
         return log_in_first(request, paper)
     body = request.POST.get("body", "")
-    raw_target = request.POST.get("reply_to", "")
+    raw_target = request.POST.get("reply_to", "")  # a reply from a script (the pages reply by /reply)
     target = int(raw_target) if raw_target.isascii() and raw_target.isdigit() and len(raw_target) < 19 else None
-    state = {"form": "reply" if raw_target else "new", "body": body}
     try:
         if raw_target and target is None:
             raise CommentError("The comment you replied to is not on this paper's page any more.", 404)
         comment = post_comment(request.user, paper, body, target)
     except CommentError as error:
-        # The thread whose reply form shows the error: its top comment's.
-        replied = Comment.objects.filter(pk=target, paper=paper).first() if target else None
-        state["target"] = (replied.parent_id or replied.pk) if replied else None
-        return refused_on_page(request, paper, error, state)
+        return refused_on_page(request, paper, error, {"form": "new", "body": body})
     return answered(request, comment, status=201)
+
+
+def reply(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the form that replies to a comment (the page works without JavaScript; the script
+    shows the same form under the comment); POST: the reply, in the comment's thread."""
+    comment = find_comment(pk)
+    if not request.user.is_authenticated:
+        return log_in_first(request, comment.paper)
+    if request.method == "POST":
+        return send_reply(request, comment)
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
+    return reply_page(request, comment, {})
+
+
+def reply_page(request: HttpRequest, comment: Comment, state: dict, status: int = 200) -> HttpResponse:
+    context = {
+        "comment": comment,
+        "paper": comment.paper,
+        "action": reverse("reply_comment", args=[comment.pk]),
+        "form_state": state,
+        "refused": bool(state),
+        "max_body": rendering.MAX_BODY_CHARS,
+        "back": comment_url(comment),
+    }
+    return render(request, "discussions/reply.html", context, status=status)
+
+
+@limit_writes("comment", per={"comment_new": new_account}, what="comments")
+def send_reply(request: HttpRequest, comment: Comment) -> HttpResponse:
+    body = request.POST.get("body", "")
+    try:
+        posted = post_comment(request.user, comment.paper, body, comment.pk)
+    except CommentError as error:
+        if wants_json(request):
+            return json_error(error.message, error.status)
+        return reply_page(request, comment, {"body": body, "error": error.message}, error.status)
+    return answered(request, posted, status=201)
 
 
 def edit(request: HttpRequest, pk: int) -> HttpResponse:

@@ -1,9 +1,10 @@
 // The discussion under a paper, in place: posting a comment or a reply, editing and deleting
 // one's own, without a page load. Every form works without this file (it posts, and the server
-// redirects back to the comment or shows the error beside the form); this file sends the same
-// forms asking for JSON (paperwire/web/discussions.py) and puts the answer where it belongs:
-// the comment's HTML as the page would show it, or the error beside the form, the text kept.
-// Upvotes are paperwire.js's (every form.vote). Reports go to their own page.
+// redirects back to the comment or shows the error beside the form; replying and editing have
+// pages of their own); this file sends the same forms asking for JSON (paperwire/web/discussions.py)
+// and puts the answer where it belongs: the comment's HTML as the page would show it, or the error
+// beside the form, the text kept. Upvotes are paperwire.js's (every form.vote). Reports go to
+// their own page.
 (() => {
   "use strict";
   const discussion = document.getElementById("discussion");
@@ -111,13 +112,13 @@
       if (!replies) {
         replies = document.createElement("ol");
         replies.className = "replies";
-        thread.querySelector("details.reply").before(replies);
+        form.before(replies);
       }
       const item = document.createElement("li");
       item.append(fragment(data.html));
       replies.append(item);
       added = item;
-      form.closest("details").open = false;
+      form.remove();
     } else {
       let threads = discussion.querySelector("ol.threads");
       if (!threads) {
@@ -130,7 +131,7 @@
       threads.append(fragment(data.thread));
       added = threads.lastElementChild;
     }
-    form.reset();
+    if (!thread) form.reset();
     setCount(data.count);
     rendered(added);
     const comment = added.querySelector("article.comment");
@@ -224,6 +225,45 @@
     (edit || replacement).focus();
   }
 
+  // Replying in place: the form of a new comment, under the thread, sent to the reply's address.
+  function openReply(link) {
+    const thread = link.closest("li.thread");
+    const open = thread.querySelector("form.comment-replier");
+    if (open) {
+      open.querySelector("textarea").focus();
+      return;
+    }
+    const model = discussion.querySelector("form.comment-form:not(.comment-replier):not(.comment-editor)");
+    const form = model.cloneNode(true);
+    form.reset();
+    form.classList.add("comment-replier");
+    form.setAttribute("action", link.getAttribute("href"));
+    const id = "reply-" + link.closest("article.comment").id.replace("comment-", "");
+    const textarea = form.querySelector("textarea");
+    textarea.textContent = "";
+    textarea.id = id;
+    form.querySelector("label").setAttribute("for", id);
+    form.querySelector("label").textContent = "Your reply";
+    form.querySelector(".helptext").id = id + "_helptext";
+    textarea.setAttribute("aria-describedby", id + "_helptext");
+    textarea.removeAttribute("aria-invalid");
+    const error = form.querySelector("p.errorlist");
+    if (error) error.remove();
+    form.querySelector(".field").classList.remove("invalid");
+    form.querySelector("button[type=submit]").textContent = "Reply";
+    const cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "link";
+    cancel.textContent = "Cancel";
+    cancel.addEventListener("click", () => {
+      form.remove();
+      link.focus();
+    });
+    form.querySelector(".form-actions").append(" ", cancel);
+    thread.append(form);
+    textarea.focus();
+  }
+
   discussion.addEventListener("submit", async (event) => {
     const form = event.target;
     let work = null;
@@ -244,8 +284,14 @@
   });
 
   discussion.addEventListener("click", (event) => {
-    const link = event.target.closest("a.comment-edit");
+    const link = event.target.closest("a.comment-edit, a.comment-reply");
     if (!link || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    if (link.matches("a.comment-reply")) {
+      if (!discussion.querySelector("form.comment-form")) return; // no form to copy: the reply page
+      event.preventDefault();
+      openReply(link);
+      return;
+    }
     event.preventDefault();
     openEditor(link).catch(() => {
       window.location = link.href;
