@@ -99,7 +99,7 @@ def render_times() -> None:
     for name, body in bodies.items():
         best = min(_once(render, body) for _ in range(3))
         base = base or best
-        print(f"render {name}: {best * 1000:.0f} ms ({best / base:.1f}x)")
+        print(f"render {name}: {best * 1000:.1f} ms ({best / base:.0f}x)")
 
 
 def _once(render, body: str) -> float:
@@ -136,19 +136,18 @@ def main() -> None:
     users = [User.objects.create_user(f"reader{n}", password="a long pass phrase") for n in range(20)]
     make_discussion(copy, args.comments, users)
     copy.refresh_from_db()
-    print(f"{original.pk} against its copy {copy.pk} with {args.comments} comments ({copy.local_comments} shown)")
-
+    print(
+        f"{original.pk} against its copy {copy.pk} with {args.comments} comments "
+        f"({copy.local_comments} visible, one deleted above its replies)"
+    )
+    pages = (f"/papers/{original.pk}", f"/papers/{copy.pk}")
     reader = Client()
     reader.force_login(users[0])
-    ratios = [compare("signed in", reader, f"/papers/{original.pk}", f"/papers/{copy.pk}", args.rounds)]
+    ratios = [compare("signed in", reader, *pages, args.rounds)]
     with override_settings(PAGE_CACHE_SECONDS=0):
-        ratios.append(
-            compare("anonymous, no page cache", Client(), f"/papers/{original.pk}", f"/papers/{copy.pk}", args.rounds)
-        )
+        ratios.append(compare("anonymous, no page cache", Client(), *pages, args.rounds))
     caches["pages"].clear()
-    ratios.append(
-        compare("anonymous, page cache", Client(), f"/papers/{original.pk}", f"/papers/{copy.pk}", args.rounds)
-    )
+    ratios.append(compare("anonymous, page cache", Client(), *pages, args.rounds))
     print(f"worst ratio {max(ratios):.2f} (target: within 2)")
     if args.render:
         render_times()
