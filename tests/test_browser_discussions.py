@@ -265,11 +265,16 @@ def test_the_discussion_fits_phones_reads_in_dark_mode_and_passes_axe(site, brow
         setup.fill("#new-comment", HOSTILE_LOOKING)
         setup.click("#discussion form.comment-form button:has-text('Comment')")
         expect(setup.locator("#discussion article.comment")).to_have_count(1)
-        setup.click("a.comment-reply")
-        setup.fill("form.comment-replier textarea", "A reply with `code` and *emphasis*.")
-        setup.click("form.comment-replier button:has-text('Reply')")
-        expect(setup.locator("ol.replies article.comment")).to_have_count(1)
+        replier = signed_in(browser, site, "alice")
+        replier.goto(site.url + paper)
+        replier.click("a.comment-reply")
+        replier.fill("form.comment-replier textarea", "A reply with `code` and *emphasis*.")
+        replier.click("form.comment-replier button:has-text('Reply')")
+        expect(replier.locator("ol.replies article.comment")).to_have_count(1)
+        replier.context.close()
     setup.context.close()
+    top, reply = comments_of(site, paper)
+    pages = [paper, f"/comments/{top}/report", f"/comments/{top}/reply", f"/comments/{reply}/edit"]
     options = {"viewport": {"width": width, "height": 844}, "color_scheme": scheme}
     for who in ("alice", None):
         if who:
@@ -277,28 +282,26 @@ def test_the_discussion_fits_phones_reads_in_dark_mode_and_passes_axe(site, brow
         else:
             page = browser.new_context(**options).new_page()
         page.context.add_init_script(path=str(AXE))
-        for path in [paper] + ([f"/comments/{first_comment(site, paper)}/report"] if who else []):
+        for path in pages if who else [paper]:
             page.goto(site.url + path)
-            expect(page.locator("html[data-maths=rendered]")).to_have_count(1)  # the comment's formula
+            if not path.endswith("/edit"):  # the edit page shows the reply's Markdown, which has no formula
+                expect(page.locator("html[data-maths=rendered]")).to_have_count(1)  # the comment's formula
             if who and path == paper:
                 page.click("a.comment-reply >> nth=0")  # the reply form open too
                 expect(page.locator("form.comment-replier")).to_have_count(1)
             problems = page.evaluate(AUDIT)
             assert problems == [], (who, path, problems)
             assert page.evaluate(SIDEWAYS) <= 0, (who, path, width)
-        if scheme == "dark":
-            colour = page.evaluate("getComputedStyle(document.querySelector('.comment-body')).color")
-            assert colour == "rgb(230, 237, 243)", colour  # the dark theme's text
+            if scheme == "dark" and path == paper:
+                colour = page.evaluate("getComputedStyle(document.querySelector('.comment-body')).color")
+                assert colour == "rgb(230, 237, 243)", colour  # the dark theme's text
         page.context.close()
 
 
-def first_comment(site, paper: str) -> int:
-    row = (
-        database(site)
-        .execute("select min(id) from discussions_comment where paper_id = ?", (paper.rsplit("/", 1)[1],))
-        .fetchone()
-    )
-    return row[0]
+def comments_of(site, paper: str) -> tuple[int, int]:
+    """The ids of the first comment on the paper (bob's) and of the last (alice's reply)."""
+    query = "select min(id), max(id) from discussions_comment where paper_id = ?"
+    return database(site).execute(query, (paper.rsplit("/", 1)[1],)).fetchone()
 
 
 FOCUSED = "document.activeElement.tagName + ' ' + document.activeElement.textContent.trim()"
