@@ -285,6 +285,7 @@ INSTALLED_APPS = [
     "paperwire.core",
     "paperwire.papers",
     "paperwire.accounts",
+    "paperwire.discussions",
     "paperwire.ingest",
     "paperwire.search",
     "paperwire.digests",
@@ -528,9 +529,23 @@ RATE_LIMITS = {
     # POSTs on a link from a mail (confirm, manage, unsubscribe, verify, set a new password): per
     # client and per link; one-click unsubscribe per subscription only (mail providers post it).
     "link": envrate("PAPERWIRE_RATE_LINK", "30/3600"),
+    # Discussions (docs/community.md): per account; an account younger than NEW_ACCOUNT_HOURS is
+    # also counted against the "_new" kind of each, which is stricter.
+    "comment": envrate("PAPERWIRE_RATE_COMMENT", "10/600"),
+    "comment_new": envrate("PAPERWIRE_RATE_COMMENT_NEW", "3/600"),
+    "comment_edit": envrate("PAPERWIRE_RATE_COMMENT_EDIT", "30/600"),
+    "comment_edit_new": envrate("PAPERWIRE_RATE_COMMENT_EDIT_NEW", "10/600"),
+    "comment_vote": envrate("PAPERWIRE_RATE_COMMENT_VOTE", "60/60"),
+    "comment_vote_new": envrate("PAPERWIRE_RATE_COMMENT_VOTE_NEW", "20/60"),
+    "comment_report": envrate("PAPERWIRE_RATE_COMMENT_REPORT", "10/3600"),
+    "comment_report_new": envrate("PAPERWIRE_RATE_COMMENT_REPORT_NEW", "3/3600"),
     "search": envrate("PAPERWIRE_RATE_SEARCH", "120/60"),
     "api": envrate("PAPERWIRE_RATE_API", "600/60"),
 }
+# Discussions (docs/community.md): how long after posting its author may edit a comment (0: never),
+# and how young an account is "new" for the rate limits.
+COMMENT_EDIT_MINUTES = envint("PAPERWIRE_COMMENT_EDIT_MINUTES", 60, low=0, high=525_600)
+NEW_ACCOUNT_HOURS = envint("PAPERWIRE_NEW_ACCOUNT_HOURS", 24, low=0, high=8760)
 
 # Digests (docs/digests.md)
 DIGEST_TOP_PAPERS = envint("PAPERWIRE_DIGEST_TOP_PAPERS", 10, low=0, high=100)

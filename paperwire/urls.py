@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import REASON_NO_CSRF_COOKIE
-from django.urls import include, path, re_path
+from django.urls import include, path, re_path, register_converter
 from django.views.decorators.http import require_safe
 
 from paperwire.api import feeds, openapi
@@ -15,12 +15,28 @@ from paperwire.operations import health
 from paperwire.operations.errors import error_page, error_response, json_error, wants_json
 from paperwire.operations.pagecache import cache_for_anonymous
 from paperwire.search import index_version
-from paperwire.web import digests, papers, search
+from paperwire.web import digests, discussions, papers, search
 from paperwire.web.accounts import account_settings
 from paperwire.web.papers import same_site_path
 
 # Paper ids may contain a slash (old arXiv ids such as hep-th/9901001).
 PAPER_ID = r"(?P<paper_id>[A-Za-z0-9][A-Za-z0-9._:/-]{0,80}?)"
+
+
+class RowId:
+    """A row's id in a path: digits that fit a 64-bit column (a longer number is a 404, not a
+    database error)."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(RowId, "id")
 
 
 @cache
@@ -52,6 +68,12 @@ urlpatterns = [
     re_path(r"^papers/(?P<kind>date|week|month)/(?P<value>[^/]{1,20})$", papers.feed, name="feed"),
     re_path(rf"^papers/{PAPER_ID}\.md$", papers.paper_markdown, name="paper_markdown"),
     re_path(rf"^papers/{PAPER_ID}/vote$", papers.vote, name="vote"),
+    re_path(rf"^papers/{PAPER_ID}/comments$", discussions.post, name="post_comment"),
+    path("comments/<id:pk>/edit", discussions.edit, name="edit_comment"),
+    path("comments/<id:pk>/delete", discussions.delete, name="delete_comment"),
+    path("comments/<id:pk>/vote", discussions.vote, name="vote_comment"),
+    path("comments/<id:pk>/report", discussions.report, name="report_comment"),
+    path("comments/<id:pk>/reply", discussions.reply, name="reply_comment"),
     re_path(rf"^papers/{PAPER_ID}$", papers.paper_detail, name="paper"),
     path("submit", papers.submit, name="submit"),
     path("orgs", papers.organizations, name="organizations"),
@@ -70,6 +92,7 @@ urlpatterns = [
     path("accounts/settings", account_settings, name="account_settings"),
     path("api/daily_papers", api.daily_papers, name="api_daily_papers"),
     path("api/papers/search", api.papers_search, name="api_search"),
+    re_path(rf"^api/papers/{PAPER_ID}/comments$", api.paper_comments, name="api_paper_comments"),
     re_path(rf"^api/papers/{PAPER_ID}$", api.paper_detail, name="api_paper"),
     path("healthz", api.api_view(health.healthz), name="healthz"),
     path("api/openapi.json", api.api_view(openapi.openapi_json), name="openapi"),

@@ -14,12 +14,15 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from django.contrib.auth.models import User
 from hypothesis import HealthCheck, assume, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from paperwire.discussions.threads import delete_comment, post_comment
 from paperwire.ingest.importer import import_files
+from paperwire.papers.models import Paper
 from paperwire.search.engine import RANKED
 from paperwire.search.updating import update_indexes
 from tests.conftest import paper, write_jsonl
@@ -27,7 +30,9 @@ from tests.test_import import HF_ITEM
 
 pytestmark = pytest.mark.django_db
 
-LIST_ENDPOINTS = ["/api/daily_papers", "/api/papers/search"]
+LIST_ENDPOINTS = ["/api/daily_papers", "/api/papers/search", "/api/papers/{id}/comments"]
+# Where an endpoint of the schema is asked (a path with a parameter: a paper that has comments).
+URLS = {"/api/papers/{id}/comments": "/api/papers/2507.14683/comments"}
 PERIODS = ("date", "week", "month")  # the operation's description: at most one of them
 KNOWN_IDS = {"2507.14683", "2507.70001", "2507.70002", "2507.70003"}
 EXAMPLES = 60  # per property: bounded for CI
@@ -40,6 +45,12 @@ def papers(tmp_path):
     records = [paper(f"2507.7000{n}", f"Paper {n}", published="2025-07-21", upvotes=n) for n in range(1, 4)]
     import_files([hf, write_jsonl(tmp_path / "p.jsonl", records)], progress=False)
     update_indexes()
+    author = User.objects.create_user("commenter", password="a long pass phrase")
+    known = Paper.objects.get(pk="2507.14683")
+    for n in range(3):
+        top = post_comment(author, known, f"Thread {n}: $x^{n}$ and [a link](https://example.org)")
+        post_comment(author, known, f"Reply to {n}", reply_to=top.pk)
+    delete_comment(author, top.pk)  # a stub above its reply
 
 
 @pytest.fixture
@@ -179,6 +190,7 @@ def test_the_schema_is_valid_openapi_shaped_json_schema(spec):
     assert set(spec["paths"]) == {
         "/api/daily_papers",
         "/api/papers/{id}",
+        "/api/papers/{id}/comments",
         "/api/papers/search",
         "/healthz",
         "/api/openapi.json",
@@ -196,6 +208,7 @@ def test_every_status_an_endpoint_answers_is_listed_with_the_error_schema(spec):
         "/api/daily_papers": {"200", "400"},
         "/api/papers/search": {"200", "400"},
         "/api/papers/{id}": {"200", "404"},
+        "/api/papers/{id}/comments": {"200", "400", "404"},
         "/api/openapi.json": {"200"},
         "/healthz": {"200", "503"},
     }
@@ -229,6 +242,11 @@ def test_the_schema_states_each_limit(spec):
         ("/api/daily_papers", "/api/daily_papers?week=２０２５-W30", 400),
         ("/api/papers/{id}", "/api/papers/2507.14683", 200),
         ("/api/papers/{id}", "/api/papers/9999.99999", 404),
+        ("/api/papers/{id}/comments", "/api/papers/2507.14683/comments", 200),
+        ("/api/papers/{id}/comments", "/api/papers/2507.14683v2/comments?limit=1&p=2", 200),
+        ("/api/papers/{id}/comments", "/api/papers/2507.70001/comments", 200),
+        ("/api/papers/{id}/comments", "/api/papers/9999.99999/comments", 404),
+        ("/api/papers/{id}/comments", "/api/papers/2507.14683/comments?limit=101", 400),
         ("/api/papers/search", "/api/papers/search?q=reasoning", 200),
         ("/api/papers/search", "/api/papers/search?q=x&limit=0", 400),
         ("/api/papers/search", "/api/papers/search?mode=AAA", 400),
@@ -248,7 +266,7 @@ def test_real_responses_match_the_schema(client, papers, spec, path, url, status
 @given(data=st.data(), path=st.sampled_from(LIST_ENDPOINTS))
 def test_what_the_schema_allows_is_answered_200(client, papers, spec, data, path):
     query = data.draw(valid_query(spec, path))
-    response = client.get(path, query)
+    response = client.get(URLS.get(path, path), query)
     assert response.status_code == 200, (query, response.content)
     validate(spec, path, response)
 
@@ -262,7 +280,7 @@ def test_one_value_outside_the_schema_is_answered_400_naming_it(client, papers, 
     schema = parameters(spec, path)[name]
     week_53 = name == "week" and value.endswith("W53")
     assert week_53 or not schema_accepts(schema, value), (name, value)
-    response = client.get(path, query)
+    response = client.get(URLS.get(path, path), query)
     assert response.status_code == 400, (query, response.content)
     validate(spec, path, response)
     assert set(response.json()) == {"error"} and response.json()["error"].startswith(f"{name} must be "), query
@@ -288,6 +306,7 @@ UNLISTED = ["_=123", "Limit=1", "x=1&x=2", "cursor=%00"]
         ("/api/papers/search?q=reasoning", [*UNLISTED, "date=x"]),
         ("/api/papers/2507.14683", [*UNLISTED, "date=x&limit=0&q=%00"]),
         ("/api/papers/9999.99999", UNLISTED),
+        ("/api/papers/2507.14683/comments?limit=2", [*UNLISTED, "q=x&date=x"]),
         ("/api/openapi.json", [*UNLISTED, "limit=0"]),
     ],
 )
@@ -313,7 +332,7 @@ def test_the_docs_state_the_schema_s_parameters():
     from paperwire.api import params
 
     docs = (Path(__file__).resolve().parent.parent / "docs" / "api.md").read_text()
-    for declared in (params.DAILY_PAPERS, params.SEARCH):
+    for declared in (params.DAILY_PAPERS, params.SEARCH, params.COMMENTS):
         assert declared.markdown() in docs, f"update docs/api.md with:\n{declared.markdown()}"
 
 

@@ -17,8 +17,9 @@ from django.utils.http import urlsafe_base64_encode
 from paperwire.accounts.verification import verification_token
 from paperwire.digests.models import Subscriber
 from paperwire.digests.tokens import confirmation_token, subscriber_token
+from paperwire.discussions.threads import post_comment
 from paperwire.ingest.importer import import_files
-from paperwire.papers.models import Organization
+from paperwire.papers.models import Organization, Paper
 from tests.conftest import paper, write_jsonl
 
 pytestmark = pytest.mark.django_db
@@ -57,6 +58,7 @@ def links(tmp_path, alice):
     through may have retired the links made before it)."""
     import_files([write_jsonl(tmp_path / "p.jsonl", [paper("2410.10819", "Attention", organization="Acme")])])
     Subscriber.objects.create(email="sub@example.org", state=Subscriber.CONFIRMED)
+    comment = post_comment(alice, Paper.objects.get(pk="2410.10819"), "A comment")
 
     def subscriber():
         return Subscriber.objects.get(email="sub@example.org")
@@ -74,6 +76,12 @@ def links(tmp_path, alice):
         "paper_markdown": lambda: reverse("paper_markdown", args=["2410.10819"]),
         "vote": lambda: reverse("vote", args=["2410.10819"]),
         "api_paper": lambda: reverse("api_paper", args=["2410.10819"]),
+        "api_paper_comments": lambda: reverse("api_paper_comments", args=["2410.10819"]),
+        "post_comment": lambda: reverse("post_comment", args=["2410.10819"]),
+        **{
+            name: (lambda name=name: reverse(name, args=[comment.pk]))
+            for name in ("edit_comment", "delete_comment", "vote_comment", "report_comment", "reply_comment")
+        },
         "organization": lambda: Organization.objects.get(name="Acme").get_absolute_url(),
         "verify_email": lambda: reverse("verify_email", args=[verification_token(alice)]),
         "password_reset_confirm": reset,

@@ -97,6 +97,43 @@ DAILY_ITEM = {
     "required": ["paper", "publishedAt", "title", "summary", "numComments"],
     "additionalProperties": False,
 }
+COMMENT = {
+    "type": "object",
+    "description": "A comment in the shape of a huggingface.co discussion event (huggingface_hub's "
+    "DiscussionComment reads id, type, createdAt, author.name and data). A top comment holds its replies; "
+    "a deleted or hidden one with visible replies is a stub: hidden true, no author, empty text",
+    "properties": {
+        "id": {"type": "string"},
+        "type": {"type": "string", "enum": ["comment"]},
+        "createdAt": {"type": "string", "format": "date-time"},
+        "author": {"$ref": "#/components/schemas/User"},
+        "data": {
+            "type": "object",
+            "properties": {
+                "edited": {"type": "boolean"},
+                "hidden": {"type": "boolean", "description": "A stub: deleted by its author or hidden by a moderator"},
+                "deleted": {"type": "boolean", "description": "A stub of a comment its author deleted"},
+                "upvotes": {"type": "integer", "minimum": 0},
+                "parentCommentId": {"type": "string", "description": "A reply's top comment"},
+                "latest": {
+                    "type": "object",
+                    "properties": {
+                        "raw": {"type": "string", "description": "The Markdown written"},
+                        "html": {"type": "string", "description": "As the page shows it (sanitised)"},
+                        "updatedAt": {"type": "string", "format": "date-time"},
+                    },
+                    "required": ["raw", "html", "updatedAt"],
+                    "additionalProperties": False,
+                },
+            },
+            "required": ["edited", "hidden", "deleted", "upvotes", "latest"],
+            "additionalProperties": False,
+        },
+        "replies": {"type": "array", "items": {"$ref": "#/components/schemas/Comment"}},
+    },
+    "required": ["id", "type", "createdAt", "data"],
+    "additionalProperties": False,
+}
 ERROR = {
     "type": "object",
     "properties": {"error": {"type": "string"}},
@@ -175,6 +212,38 @@ def schema() -> dict:
                     },
                 }
             },
+            "/api/papers/{id}/comments": {
+                "get": {
+                    "summary": "A paper's discussion: its threads, oldest first, each a top comment with its replies",
+                    "operationId": "listPaperComments",
+                    "parameters": [
+                        {
+                            "name": "id",
+                            "in": "path",
+                            "required": True,
+                            "description": "arXiv or local id; any other answers 404",
+                            "schema": {"type": "string"},
+                        },
+                        *params.COMMENTS.openapi(),
+                    ],
+                    "responses": {
+                        "200": {
+                            **list_of("Comment", "Threads, oldest first"),
+                            "headers": {
+                                "X-Total-Count": {
+                                    "description": "How many threads the discussion has",
+                                    "schema": {"type": "integer", "minimum": 0},
+                                },
+                                "Link": {
+                                    "description": 'The next page, `<URL>; rel="next"` (RFC 8288), while there is one',
+                                    "schema": {"type": "string"},
+                                },
+                            },
+                        },
+                        **error_responses(400, 404),
+                    },
+                }
+            },
             "/api/papers/search": {
                 "get": {
                     "summary": "Hybrid search; an exact arXiv id or title comes first. Without q, the newest papers",
@@ -236,6 +305,7 @@ def schema() -> dict:
                 "Organization": ORGANIZATION,
                 "Paper": PAPER,
                 "DailyItem": DAILY_ITEM,
+                "Comment": COMMENT,
                 "Error": ERROR,
                 "Health": {
                     "type": "object",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from paperwire.discussions.models import Comment
+from paperwire.discussions.threads import Thread
 from paperwire.papers.hfusers import hf_user
 from paperwire.papers.links import web_url
 from paperwire.papers.models import Organization, Paper
@@ -63,7 +65,7 @@ def paper_json(paper: Paper) -> dict:
         "summary": paper.abstract,
         "upvotes": max(paper.upvotes, 0),
         "discussionId": paper.id,
-        "numComments": paper.num_comments,
+        "numComments": paper.comment_count,
     }
     if paper.submitted_on_daily_at:
         data["submittedOnDailyAt"] = hf_time(paper.submitted_on_daily_at)
@@ -97,7 +99,7 @@ def daily_item_json(paper: Paper) -> dict:
         "title": paper.title,
         "summary": paper.abstract,
         "thumbnail": "",
-        "numComments": paper.num_comments,
+        "numComments": paper.comment_count,
         "isAuthorParticipating": False,
     }
     if submitter := submitter_json(paper):
@@ -108,3 +110,47 @@ def daily_item_json(paper: Paper) -> dict:
         if key in inner:
             item[key] = inner[key]
     return item
+
+
+def author_json(user_id: int, name: str) -> dict:
+    """A comment's author as huggingface.co's discussions name one (huggingface_hub reads ``name``)."""
+    return {
+        "_id": f"pw-user-{user_id}",
+        "avatarUrl": "",
+        "isPro": False,
+        "fullname": name,
+        "name": name,
+        "user": name,
+        "type": "user",
+    }
+
+
+def comment_json(comment: Comment, stub: str = "") -> dict:
+    """A comment in the shape of a huggingface.co discussion event of type "comment" (what
+    huggingface_hub's ``deserialize_event`` reads): ``id``, ``type``, ``createdAt``, ``author``
+    (absent for a deleted account or a stub), ``data`` with ``edited``, ``hidden`` and
+    ``latest: {raw, html, updatedAt}``; and Paperwire's own ``data.upvotes``, ``data.deleted``
+    and, for a reply, ``data.parentCommentId``. A stub (deleted, or hidden by a moderator) has
+    no text."""
+    data: dict = {
+        "edited": comment.edited_at is not None,
+        "hidden": bool(stub),
+        "deleted": stub == "deleted",
+        "upvotes": 0 if stub else comment.upvotes,
+        "latest": {
+            "raw": "" if stub else comment.body,
+            "html": "" if stub else comment.html,
+            "updatedAt": hf_time(comment.edited_at or comment.created_at),
+        },
+    }
+    if comment.parent_id:
+        data["parentCommentId"] = str(comment.parent_id)
+    item: dict = {"id": str(comment.pk), "type": "comment", "createdAt": hf_time(comment.created_at), "data": data}
+    if comment.author_id is not None and not stub:
+        item["author"] = author_json(comment.author_id, comment.author_name)  # read by ``threads``
+    return item
+
+
+def thread_json(thread: Thread) -> dict:
+    """A top comment (or its stub) with its visible replies, oldest first."""
+    return comment_json(thread.comment, thread.stub) | {"replies": [comment_json(reply) for reply in thread.replies]}

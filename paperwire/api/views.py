@@ -1,4 +1,4 @@
-"""The Hugging Face-compatible JSON API: the daily papers, search, one paper."""
+"""The Hugging Face-compatible JSON API: the daily papers, search, one paper, its comments."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from paperwire.api import params
 from paperwire.api.params import BadRequest
-from paperwire.api.serializers import daily_item_json, paper_json
+from paperwire.api.serializers import daily_item_json, paper_json, thread_json
 from paperwire.core.siteurl import absolute
+from paperwire.discussions.threads import threads
 from paperwire.operations.errors import json_error, method_not_allowed
 from paperwire.operations.pagecache import cache_for_anonymous
 from paperwire.papers import ranking
@@ -150,3 +151,21 @@ def paper_detail(request: HttpRequest, paper_id: str) -> JsonResponse:
     if paper is None:
         return json_error(f"paper {paper_id[:100]!r} not found", 404)
     return JsonResponse(paper_json(paper))
+
+
+@cache_for_anonymous
+@api_view
+def paper_comments(request: HttpRequest, paper_id: str) -> JsonResponse:
+    """``/api/papers/<id>/comments?p=&limit=``: the paper's discussion as its page shows it, thread
+    by thread, oldest first; ``X-Total-Count``: how many threads; ``Link: <…>; rel="next"`` while
+    there are more (docs/api.md)."""
+    query = params.COMMENTS.parse(request)
+    key = arxiv_id(paper_id) or paper_id
+    paper = Paper.visible.filter(pk=key).first()
+    if paper is None:
+        return json_error(f"paper {paper_id[:100]!r} not found", 404)
+    every = threads(paper, with_text=True)
+    offset = query["p"] * query["limit"]
+    response = JsonResponse([thread_json(t) for t in every[offset : offset + query["limit"]]], safe=False)
+    response[TOTAL_HEADER] = len(every)
+    return with_next_link(response, request, query, offset + query["limit"] < len(every))

@@ -26,6 +26,7 @@ from paperwire.papers.models import Organization, Paper, Vote, set_vote
 from paperwire.papers.periods import InvalidPeriod, Period, parse_period, period_containing
 from paperwire.papers.submit import SubmissionError, waiting_or_failed
 from paperwire.search import index_version, related
+from paperwire.web.discussions import discussion_context
 
 PAGE_SIZE = 50
 
@@ -119,14 +120,19 @@ def paper_detail(request: HttpRequest, paper_id: str) -> HttpResponse:
     if response := canonical_redirect(paper_id):
         return response
     paper = find_paper(paper_id)
-    context = {
+    context = paper_context(request, paper) | discussion_context(request, paper)
+    return render(request, "papers/paper.html", context)
+
+
+def paper_context(request: HttpRequest, paper: Paper) -> dict:
+    """What the paper's page shows above its discussion."""
+    return {
         "paper": paper,
         "voted": voted_ids(request, [paper]),
         "bibtex": citations.bibtex(paper),
         "day": period_containing("date", paper.daily_date) if paper.daily_date else None,
         "related": related(paper),
     }
-    return render(request, "papers/paper.html", context)
 
 
 @require_safe
