@@ -56,8 +56,8 @@ def approve(claim: AuthorClaim, staff) -> AuthorClaim:
     """Link the claim's author to its user. Refused when another account holds the author or the
     claim was decided already; the other claims waiting on the author are rejected."""
     with transaction.atomic():
-        author = Author.objects.select_for_update().select_related("user").get(pk=claim.author_id)
-        claim = AuthorClaim.objects.select_for_update().select_related("user").get(pk=claim.pk)
+        author = Author.objects.select_for_update(of=("self",)).select_related("user").get(pk=claim.author_id)
+        claim = AuthorClaim.objects.select_for_update(of=("self",)).select_related("user").get(pk=claim.pk)
         if claim.state != AuthorClaim.PENDING:
             raise ClaimRefused(f"This claim was {claim.get_state_display()} already.")
         if author.user_id and author.user_id != claim.user_id:
