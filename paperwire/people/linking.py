@@ -8,12 +8,23 @@ Every step is idempotent: running it again over the same papers changes nothing.
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 from django.db import IntegrityError, OperationalError, connection, models, transaction
 
-from paperwire.people.names import Entry, Name, merge_targets, numbered, parse, slug_for, spelling_rank
+from paperwire.people.names import (
+    Entry,
+    Name,
+    candidates,
+    merge_targets,
+    numbered,
+    parse,
+    signature,
+    slug_for,
+    spelling_rank,
+)
 
 CHUNK = 2000  # keys or ids in one query (below every database's limit on parameters)
 
@@ -155,45 +166,103 @@ def link_papers(papers: Mapping[str, list[str]], author_ids: Mapping[str, int], 
     return _rewrite(PaperAuthor, before, wanted)
 
 
+MEMBER_FIELDS = ("pk", "family", "initials", "abbreviated", "user_id", "same_as_id", "support")
+
+
 def resolve(author_ids: Iterable[int], Author=None, PaperAuthor=None) -> int:
-    """Apply the matching rule (``names.merge_targets``) to the family names of these authors:
-    every author of those families gets the ``same_as`` the corpus gives it now. The authors
-    are locked first (in id order), so that two imports resolving one family one after the
-    other leave what the later one saw. Returns how many authors changed."""
+    """Apply the matching rules (``names.merge_targets``) to the family names of these authors,
+    and to those of the matches their names may have made ambiguous (a co-author's signature
+    that supported a match is carried by one author more): every author of those families gets
+    the ``same_as`` the corpus gives it now. The authors are locked first (in id order), so
+    that two imports resolving one family one after the other leave what the later one saw.
+    Returns how many authors changed."""
     Author_, PaperAuthor_ = _models() if Author is None else (Author, PaperAuthor)
     ids = sorted(set(author_ids))
     families: set[str] = set()
+    carried: set[str] = set()
     for chunk in chunks(ids):
-        families.update(Author_.objects.filter(pk__in=chunk).exclude(family="").values_list("family", flat=True))
+        for family, initials, key in Author_.objects.filter(pk__in=chunk).values_list("family", "initials", "key"):
+            families.add(family)
+            carried.add(signature(family, initials, key))
+    # Matches are few (a match needs a rare name, bench/author_matching.py): all of them are read.
+    for family, support in Author_.objects.filter(same_as__isnull=False).values_list("family", "support"):
+        if carried & set(support.split()):
+            families.add(family)
+    families.discard("")
     if not families:
         return 0
     with transaction.atomic():
         members = []
-        fields = ("pk", "family", "initials", "abbreviated", "user_id", "same_as_id")
         for chunk in chunks(sorted(families)):
-            members += list(
-                Author_.objects.select_for_update().filter(family__in=chunk).order_by("pk").values_list(*fields)
-            )
+            locked = Author_.objects.select_for_update().filter(family__in=chunk).order_by("pk")
+            members += list(locked.values_list(*MEMBER_FIELDS))
         linked: set[int] = set()
         for chunk in chunks([m[0] for m in members]):
-            linked.update(
-                PaperAuthor_.objects.filter(author_id__in=chunk).values_list("author_id", flat=True).distinct()
+            rows = PaperAuthor_.objects.filter(author_id__in=chunk).values_list("author_id", flat=True).distinct()
+            linked.update(rows)
+        entries = entries_of(members, linked)
+        pairs = candidates(entries)
+        papers: dict[int, set[str]] = defaultdict(set)
+        signatures: dict[str, set[str]] = defaultdict(set)
+        for chunk in chunks(sorted(set(pairs) | set(pairs.values()))):
+            for aid, pid in PaperAuthor_.objects.filter(author_id__in=chunk).values_list("author_id", "paper_id"):
+                papers[aid].add(pid)
+        for chunk in chunks(sorted({p for ps in papers.values() for p in ps})):
+            rows = PaperAuthor_.objects.filter(paper_id__in=chunk).values_list(
+                "paper_id", "author__family", "author__initials", "author__key"
             )
-        return apply_targets(Author_, members, linked)
+            for pid, family, initials, key in rows:
+                signatures[pid].add(signature(family, initials, key))
+        supports: dict[int, list[str]] = {}
+        targets = merge_targets(entries, papers, signatures, carriers(Author_), supports=supports)
+        return apply_targets(Author_, members, targets, supports)
 
 
-def apply_targets(Author, members: list[tuple], linked: set[int]) -> int:
-    """Set ``same_as`` of ``members`` ((pk, family, initials, abbreviated, user_id, same_as_id)
-    of whole families) as the rule gives it over the authors that have papers (``linked``)."""
-    entries = [
+def carriers(Author):
+    """``merge_targets``' count of the authors carrying signatures, asked of the database."""
+
+    def count(found: set[str]) -> dict[str, int]:
+        counts = {}
+        for sig in found:
+            initial, bar, family = sig.partition("|")
+            if bar and len(initial) == 1 and family:
+                counts[sig] = Author.objects.filter(family=family, initials__startswith=initial).count()
+        return counts
+
+    return count
+
+
+def entries_of(members: list[tuple], linked: set[int]) -> list[Entry]:
+    """The authors the rules read: those of ``members`` (MEMBER_FIELDS of whole families) that
+    have papers (``linked``)."""
+    return [
         Entry(pk, family, initials, abbreviated, claimed=user_id is not None)
-        for pk, family, initials, abbreviated, user_id, _ in members
+        for pk, family, initials, abbreviated, user_id, *_ in members
         if pk in linked
     ]
-    targets = merge_targets(entries)
-    changed = [Author(pk=pk, same_as_id=targets.get(pk)) for pk, *_, same_as in members if targets.get(pk) != same_as]
-    Author.objects.bulk_update(changed, ["same_as"], batch_size=1000)
-    return len(changed)
+
+
+def apply_targets(Author, members: list[tuple], targets: dict[int, int], supports: dict[int, list[str]]) -> int:
+    """Set ``same_as`` and ``support`` of ``members`` as ``targets`` (pk -> pk) and ``supports``
+    say; returns how many authors changed page."""
+    changed, moved = [], 0
+    for pk, *_, same_as, support in members:
+        wanted = support_text(supports.get(pk, []))
+        if targets.get(pk) != same_as or wanted != support:
+            changed.append(Author(pk=pk, same_as_id=targets.get(pk), support=wanted))
+            moved += targets.get(pk) != same_as
+    Author.objects.bulk_update(changed, ["same_as", "support"], batch_size=1000)
+    return moved
+
+
+def support_text(signatures: list[str]) -> str:
+    """Signatures, space-separated, as many whole ones as the column holds."""
+    text = ""
+    for sig in signatures:
+        if len(text) + len(sig) + 1 > 255:
+            break
+        text = f"{text} {sig}" if text else sig
+    return text
 
 
 def relink(papers: Mapping[str, object]) -> int:
@@ -244,8 +313,10 @@ def link_all(Paper, Author, PaperAuthor, report=None) -> dict[str, int]:
     taken = set(Author.objects.values_list("slug", flat=True).iterator(chunk_size=CHUNK))
     new = {key: slug_for(spelling) for key, spelling in spellings.items() if key not in existing}
     slugs = free_slugs(Author, new, taken=taken)
-    fields = ["key", "slug", "name", "family", "initials", "abbreviated"]
-    rows = [(k, slugs[k], spellings[k], found[k].family, found[k].initials, found[k].abbreviated) for k in sorted(new)]
+    fields = ["key", "slug", "name", "family", "initials", "abbreviated", "support"]
+    rows = [
+        (k, slugs[k], spellings[k], found[k].family, found[k].initials, found[k].abbreviated, "") for k in sorted(new)
+    ]
     insert_rows(Author, fields, rows)
     if report:
         report(f"{len(new)} authors created for {len(papers)} papers")
@@ -258,13 +329,26 @@ def link_all(Paper, Author, PaperAuthor, report=None) -> dict[str, int]:
     touched = _rewrite(PaperAuthor, before, wanted)
     if report:
         report(f"{len(wanted)} places of names linked")
-    linked = set(wanted.values())
-    members = list(
-        Author.objects.order_by("pk")
-        .values_list("pk", "family", "initials", "abbreviated", "user_id", "same_as_id")
-        .iterator(chunk_size=CHUNK)
-    )
-    merged = apply_targets(Author, members, linked)
+    members = list(Author.objects.order_by("pk").values_list(*MEMBER_FIELDS).iterator(chunk_size=CHUNK))
+    entries = entries_of(members, set(wanted.values()))
+    pairs = candidates(entries)
+    involved = set(pairs) | set(pairs.values())
+    papers_of: dict[int, set[str]] = defaultdict(set)
+    signatures: dict[str, set[str]] = defaultdict(set)
+    found_by_id = {author_ids[key]: name for key, name in found.items()}
+    for (pid, _), aid in wanted.items():
+        if aid in involved:
+            papers_of[aid].add(pid)
+    around = {pid for ps in papers_of.values() for pid in ps}
+    for (pid, _), aid in wanted.items():
+        if pid in around:
+            name = found_by_id.get(aid)
+            signatures[pid].add(signature(name.family, name.initials, name.key) if name else str(aid))
+    everyone = Counter(signature(family, initials, "") for _, family, initials, *_ in members if family and initials)
+    supports: dict[int, list[str]] = {}
+    count = lambda found: {s: everyone[s] for s in found}  # noqa: E731
+    targets = merge_targets(entries, papers_of, signatures, count, supports=supports)
+    merged = apply_targets(Author, members, targets, supports)
     return {
         "papers": len(papers),
         "authors": len(new),

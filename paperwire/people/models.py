@@ -41,6 +41,12 @@ class Author(models.Model):
         related_name="variants",
         help_text="The full name whose page this abbreviated name is on (set by the matching rules).",
     )
+    support = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="The signatures of the co-authors that support the match (space-separated), so that an import "
+        "that makes one of them ambiguous checks the match again.",
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

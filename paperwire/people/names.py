@@ -28,14 +28,26 @@ How a name is read (``parse``):
   the key ``yann|lecun``; "Y. LeCun" and "Y LeCun" have ``y.|lecun``. Spellings with one key
   are one author. A name with no letter or digit at all keeps its own characters, lower-cased.
 
-When an abbreviated name joins a full one (``merge_targets``): within one family name, the
-names whose given names start with the same letter form a group. The abbreviated names of a
-group go to the page of its full name when the group holds exactly one full name (one key:
-spellings of it count once) and the initials of every abbreviated name of the group begin that
-full name's initials ("Y." and "Y. A." fit "Yann André"; "Y. B." does not). Anything else in
-the group (a second full name, "Yves LeCun" or "Yann A. LeCun" beside "Yann LeCun"; an
-abbreviation that fits no full name) is a contradiction, and every name of the group keeps its
-own page. A claimed author keeps its own page too.
+When an abbreviated name joins a full one (``merge_targets``), all of these hold:
+1. Nothing contradicts it (``candidates``). Within one family name, the names whose given names
+   start with the same letter form a group. The group holds exactly one full name (one key:
+   spellings of it count once), and the initials of every abbreviated name of the group begin
+   that full name's initials ("Y." and "Y. A." fit "Yann André"; "Y. B." does not). Anything
+   else in the group (a second full name, "Yves LeCun" or "Yann A. LeCun" beside "Yann LeCun";
+   an abbreviation that fits no full name) is a contradiction: every name of the group keeps
+   its own page.
+2. No paper lists both names (they would be two people).
+3. Something supports it: the two names share a co-author, and that co-author is
+   unambiguous. Co-authors are compared by family name and first initial (``signature``), so
+   that "A. Koursaris" on one paper and "Athanasios Koursaris" on another are one co-author
+   (the two names' own signature does not count); a signature counts when at most
+   ``UNAMBIGUOUS`` authors of the corpus carry it ("F. Kofler" and "Florian Kofler" do; the 27
+   names that "S. Sharma" may stand for prove nothing).
+   bench/author_matching.py measures each rule on the arXiv set by hand (docs/community.md):
+   without rule 3, a quarter of the merges were wrong (a collaboration listing hundreds of
+   abbreviated astronomers met computer scientists of the same family name and initial); with
+   any shared co-author, 2 of 76; with unambiguous ones, none.
+A claimed author keeps its own page.
 """
 
 from __future__ import annotations
@@ -44,7 +56,7 @@ import hashlib
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
 from paperwire.papers.orgnames import LATIN_FOLDS, clean_name
@@ -199,15 +211,24 @@ class Entry:
     claimed: bool = False
 
 
-def merge_targets(entries: Iterable[Entry]) -> dict[Hashable, Hashable]:
-    """The full-name author each abbreviated author's page is (the module's rule), by id; the
-    authors that keep their own page are left out. ``entries`` must hold every author of each
-    family name it holds (the rule reads whole groups)."""
+UNAMBIGUOUS = 3  # authors carrying a co-author's signature, at most, for it to support a match
+
+
+def signature(family: str, initials: str, key: str) -> str:
+    """What co-authors are compared by: the family name and first initial ("y|lecun" for "Yann
+    LeCun" and "Y. LeCun" alike), else the key (a name without family name or initials)."""
+    return f"{initials[0]}|{family}" if family and initials else key
+
+
+def candidates(entries: Iterable[Entry]) -> dict[Hashable, Hashable]:
+    """The abbreviated authors nothing contradicts joining a full name (rule 1 of the module's
+    docstring): id -> the full name's id. ``entries`` must hold every author of each family
+    name it holds (the rule reads whole groups)."""
     groups: dict[tuple[str, str], list[Entry]] = defaultdict(list)
     for entry in entries:
         if entry.family and entry.initials:
             groups[(entry.family, entry.initials[0])].append(entry)
-    targets: dict[Hashable, Hashable] = {}
+    pairs: dict[Hashable, Hashable] = {}
     for members in groups.values():
         full = [e for e in members if not e.abbreviated]
         short = [e for e in members if e.abbreviated]
@@ -215,7 +236,44 @@ def merge_targets(entries: Iterable[Entry]) -> dict[Hashable, Hashable]:
             continue
         (target,) = full
         if all(target.initials.startswith(e.initials) for e in short):
-            targets.update((e.id, target.id) for e in short if not e.claimed)
+            pairs.update((e.id, target.id) for e in short if not e.claimed)
+    return pairs
+
+
+def merge_targets(
+    entries: Iterable[Entry],
+    papers: Mapping[Hashable, Collection[Hashable]],
+    signatures: Mapping[Hashable, Collection[str]],
+    carriers: Callable[[set[str]], Mapping[str, int]],
+    unambiguous: int | None = UNAMBIGUOUS,
+    supports: dict[Hashable, list[str]] | None = None,
+) -> dict[Hashable, Hashable]:
+    """The full-name author each abbreviated author's page is (the module's rules), by id; the
+    authors that keep their own page are left out. ``papers``: the papers of each author of
+    ``candidates`` (at least); ``signatures``: the signatures of the authors of those papers;
+    ``carriers(signatures)``: how many authors of the corpus carry each of them. A shared
+    co-author counts when at most ``unambiguous`` authors carry its signature (None: any
+    shared co-author counts, as bench/author_matching.py compares). ``supports``, when given,
+    receives the shared signatures of each match (sorted)."""
+    entries = list(entries)
+    by_id = {e.id: e for e in entries}
+    shared: dict[tuple[Hashable, Hashable], set[str]] = {}
+    for short, full in candidates(entries).items():
+        mine, theirs = set(papers.get(short, ())), set(papers.get(full, ()))
+        if mine & theirs:
+            continue  # one paper lists both: two people
+        own = signature(by_id[short].family, by_id[short].initials, "")
+        around_mine = {s for p in mine for s in signatures.get(p, ())} - {own}
+        around_theirs = {s for p in theirs for s in signatures.get(p, ())} - {own}
+        if around_mine & around_theirs:
+            shared[(short, full)] = around_mine & around_theirs
+    counts = carriers({s for found in shared.values() for s in found}) if unambiguous is not None else {}
+    targets = {}
+    for (short, full), found in shared.items():
+        if unambiguous is None or any(counts.get(s, 1) <= unambiguous for s in found):
+            targets[short] = full
+            if supports is not None:
+                supports[short] = sorted(found)
     return targets
 
 
