@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 from django.db import IntegrityError, OperationalError, connection, models, transaction
+from django.db.models import Count
 
 from paperwire.people.names import (
     Entry,
@@ -21,7 +22,6 @@ from paperwire.people.names import (
     merge_targets,
     numbered,
     parse,
-    signature,
     slug_for,
     spelling_rank,
 )
@@ -80,35 +80,28 @@ def _ensure(Author, best: dict[str, str]) -> dict[str, int]:
     keys = sorted(best)
     found: dict[str, tuple[int, str]] = {}
     for chunk in chunks(keys):
-        found.update(
-            (k, (pk, name)) for pk, k, name in Author.objects.filter(key__in=chunk).values_list("pk", "key", "name")
-        )
+        found.update((k, (pk, name)) for pk, k, name in select_in(Author, ["pk", "key", "name"], "key", chunk))
     respelled = [Author(pk=pk, name=best[k]) for k, (pk, name) in found.items() if _better(name, best[k])]
     if respelled:
         Author.objects.bulk_update(sorted(respelled, key=lambda a: a.pk), ["name"])
     new = [k for k in keys if k not in found]
     if new:
         slugs = free_slugs(Author, {k: slug_for(best[k]) for k in new})
-        Author.objects.bulk_create(
-            [new_author(Author, best[k], slugs[k]) for k in new], ignore_conflicts=True, batch_size=500
-        )
+        insert_rows(Author, AUTHOR_FIELDS, [author_row(best[k], slugs[k]) for k in new], ignore_conflicts=True)
         for chunk in chunks(new):
-            found.update((k, (pk, "")) for pk, k in Author.objects.filter(key__in=chunk).values_list("pk", "key"))
+            found.update((k, (pk, "")) for pk, k in select_in(Author, ["pk", "key"], "key", chunk))
         if missing := [k for k in new if k not in found]:
             raise IntegrityError(f"{len(missing)} authors not created (their slug was taken meanwhile)")
     return {k: pk for k, (pk, _) in found.items()}
 
 
-def new_author(Author, spelling: str, slug: str):
-    name = parsed(spelling)
-    return Author(
-        key=name.key,
-        slug=slug,
-        name=spelling,
-        family=name.family,
-        initials=name.initials,
-        abbreviated=name.abbreviated,
-    )
+AUTHOR_FIELDS = ["key", "slug", "name", "family", "initials", "abbreviated", "signature", "support"]
+
+
+def author_row(spelling: str, slug: str, name: Name | None = None) -> tuple:
+    """The AUTHOR_FIELDS of a new author of this spelling (``name``: it read, when at hand)."""
+    name = name or parsed(spelling)
+    return (name.key, slug, spelling, name.family, name.initials, name.abbreviated, name.signature, "")
 
 
 def free_slugs(Author, bases: Mapping[str, str], taken: set[str] | None = None) -> dict[str, str]:
@@ -119,7 +112,7 @@ def free_slugs(Author, bases: Mapping[str, str], taken: set[str] | None = None) 
     taken = set(taken or ())
     if not complete:
         for chunk in chunks(sorted(set(bases.values()))):
-            taken.update(Author.objects.filter(slug__in=chunk).values_list("slug", flat=True))
+            taken.update(slug for (slug,) in select_in(Author, ["slug"], "slug", chunk))
     chosen: dict[str, str] = {}
     for key in sorted(bases):
         base, n = bases[key], 1
@@ -139,7 +132,7 @@ def _rewrite(PaperAuthor, before: dict[tuple[str, int], int], wanted: dict[tuple
     changed = {place[0] for place, aid in before.items() if wanted.get(place) != aid}
     changed |= {place[0] for place, aid in wanted.items() if before.get(place) != aid}
     for chunk in chunks(sorted(changed)):
-        PaperAuthor.objects.filter(paper_id__in=chunk).delete()
+        delete_in(PaperAuthor, "paper", chunk)
     rows = [(pid, pos, aid) for (pid, pos), aid in wanted.items() if pid in changed]
     insert_rows(PaperAuthor, ["paper", "position", "author"], rows)
     old = {(pid, aid) for (pid, _), aid in before.items() if pid in changed}
@@ -155,7 +148,7 @@ def link_papers(papers: Mapping[str, list[str]], author_ids: Mapping[str, int], 
     ids = sorted(papers)
     before: dict[tuple[str, int], int] = {}
     for chunk in chunks(ids):
-        rows = PaperAuthor.objects.filter(paper_id__in=chunk).values_list("paper_id", "position", "author_id")
+        rows = select_in(PaperAuthor, ["paper", "position", "author"], "paper", chunk)
         before.update(((pid, pos), aid) for pid, pos, aid in rows)
     wanted: dict[tuple[str, int], int] = {}
     for pid in ids:
@@ -170,32 +163,51 @@ MEMBER_FIELDS = ("pk", "family", "initials", "abbreviated", "user_id", "same_as_
 
 
 def resolve(author_ids: Iterable[int], Author=None, PaperAuthor=None) -> int:
-    """Apply the matching rules (``names.merge_targets``) to the family names of these authors,
-    and to those of the matches their names may have made ambiguous (a co-author's signature
-    that supported a match is carried by one author more): every author of those families gets
-    the ``same_as`` the corpus gives it now. The authors are locked first (in id order), so
-    that two imports resolving one family one after the other leave what the later one saw.
-    Returns how many authors changed."""
+    """Apply the matching rules (``names.merge_targets``) where these authors may change what
+    they decide: the groups (family name, first initial) of these authors that hold an
+    abbreviated name, and the groups of the matches whose support their names may have made
+    ambiguous (a co-author's signature carried by one author more). Every author of those
+    groups gets the ``same_as`` the corpus gives it now. The authors are locked first (in id
+    order), so that two imports resolving one group one after the other leave what the later
+    one saw. Returns how many authors changed page."""
     Author_, PaperAuthor_ = _models() if Author is None else (Author, PaperAuthor)
-    ids = sorted(set(author_ids))
-    families: set[str] = set()
+    groups: set[str] = set()
     carried: set[str] = set()
-    for chunk in chunks(ids):
-        for family, initials, key in Author_.objects.filter(pk__in=chunk).values_list("family", "initials", "key"):
-            families.add(family)
-            carried.add(signature(family, initials, key))
+    for chunk in chunks(sorted(set(author_ids))):
+        for sig, family, initials in select_in(Author_, ["signature", "family", "initials"], "pk", chunk):
+            carried.add(sig)
+            if family and initials:
+                groups.add(sig)
     # Matches are few (a match needs a rare name, bench/author_matching.py): all of them are read.
-    for family, support in Author_.objects.filter(same_as__isnull=False).values_list("family", "support"):
+    for sig, support in Author_.objects.filter(same_as__isnull=False).values_list("signature", "support"):
         if carried & set(support.split()):
-            families.add(family)
-    families.discard("")
-    if not families:
+            groups.add(sig)
+    # Only a group with an abbreviated name can match anything (a small index: they are 1 in 100).
+    abbreviated: set[str] = set()
+    for chunk in chunks(sorted(groups)):
+        abbreviated.update(sig for (sig,) in select_in(Author_, ["signature"], "signature", chunk, abbreviated=True))
+    groups &= abbreviated
+    if not groups:
         return 0
     with transaction.atomic():
+        # A group with two full names that have papers matches nothing (rule 1): counted in the
+        # database, since the common ones ("y|wang") hold thousands of names.
+        crowded: set[str] = set()
+        for chunk in chunks(sorted(groups)):
+            full = Author_.objects.filter(signature__in=chunk, abbreviated=False, paper_links__isnull=False)
+            counts = full.values_list("signature").annotate(n=Count("pk", distinct=True)).order_by()
+            crowded.update(sig for sig, n in counts if n > 1)
+        undone = 0
+        for chunk in chunks(sorted(crowded)):
+            left = Author_.objects.filter(signature__in=chunk).exclude(same_as=None, support="")
+            undone += left.exclude(same_as=None).count()
+            left.update(same_as=None, support="")
+        groups -= crowded
         members = []
-        for chunk in chunks(sorted(families)):
-            locked = Author_.objects.select_for_update().filter(family__in=chunk).order_by("pk")
+        for chunk in chunks(sorted(groups)):
+            locked = Author_.objects.select_for_update().filter(signature__in=chunk).order_by("pk")
             members += list(locked.values_list(*MEMBER_FIELDS))
+        members.sort()
         linked: set[int] = set()
         for chunk in chunks([m[0] for m in members]):
             rows = PaperAuthor_.objects.filter(author_id__in=chunk).values_list("author_id", flat=True).distinct()
@@ -208,25 +220,23 @@ def resolve(author_ids: Iterable[int], Author=None, PaperAuthor=None) -> int:
             for aid, pid in PaperAuthor_.objects.filter(author_id__in=chunk).values_list("author_id", "paper_id"):
                 papers[aid].add(pid)
         for chunk in chunks(sorted({p for ps in papers.values() for p in ps})):
-            rows = PaperAuthor_.objects.filter(paper_id__in=chunk).values_list(
-                "paper_id", "author__family", "author__initials", "author__key"
-            )
-            for pid, family, initials, key in rows:
-                signatures[pid].add(signature(family, initials, key))
+            for pid, sig in PaperAuthor_.objects.filter(paper_id__in=chunk).values_list(
+                "paper_id", "author__signature"
+            ):
+                signatures[pid].add(sig)
         supports: dict[int, list[str]] = {}
         targets = merge_targets(entries, papers, signatures, carriers(Author_), supports=supports)
-        return apply_targets(Author_, members, targets, supports)
+        return undone + apply_targets(Author_, members, targets, supports)
 
 
 def carriers(Author):
     """``merge_targets``' count of the authors carrying signatures, asked of the database."""
 
     def count(found: set[str]) -> dict[str, int]:
-        counts = {}
-        for sig in found:
-            initial, bar, family = sig.partition("|")
-            if bar and len(initial) == 1 and family:
-                counts[sig] = Author.objects.filter(family=family, initials__startswith=initial).count()
+        counts: dict[str, int] = {}
+        for chunk in chunks(sorted(found)):
+            rows = Author.objects.filter(signature__in=chunk).values_list("signature").annotate(n=Count("pk"))
+            counts.update(rows.order_by())
         return counts
 
     return count
@@ -276,15 +286,50 @@ def relink(papers: Mapping[str, object]) -> int:
     return len(touched) + (resolve(touched) if touched else 0)
 
 
-def insert_rows(model, fields: list[str], rows: list[tuple]) -> None:
-    """Many rows in a few statements, without building a model instance for each (the
-    migration writes hundreds of thousands)."""
-    table = connection.ops.quote_name(model._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(model._meta.get_field(f).column) for f in fields)
+def _table_and_columns(model, fields: list[str]) -> tuple[str, str]:
+    quote = connection.ops.quote_name
+    meta = model._meta
+    columns = (meta.pk.column if f == "pk" else meta.get_field(f).column for f in fields)
+    return quote(meta.db_table), ", ".join(quote(c) for c in columns)
+
+
+def select_in(model, fields: list[str], field: str, values, **equal) -> list[tuple]:
+    """``fields`` of the rows whose ``field`` is one of ``values`` (and whose other fields
+    equal ``equal``), in plain SQL: the ORM prepares each value of a long IN list one by one,
+    which an import of thousands of names a batch pays for many times over."""
+    table, columns = _table_and_columns(model, fields)
+    _, column = _table_and_columns(model, [field])
+    where = "".join(f" AND {_table_and_columns(model, [name])[1]} = %s" for name in equal)
+    found: list[tuple] = []
+    with connection.cursor() as cursor:
+        for chunk in chunks(sorted(set(values))):
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(
+                f"SELECT {columns} FROM {table} WHERE {column} IN ({marks}){where}", [*chunk, *equal.values()]
+            )
+            found += cursor.fetchall()
+    return found
+
+
+def delete_in(model, field: str, values) -> None:
+    """Delete the rows whose ``field`` is one of ``values`` (plain SQL, as ``select_in``; for
+    models no signal or cascade listens to)."""
+    table, column = _table_and_columns(model, [field])
+    with connection.cursor() as cursor:
+        for chunk in chunks(sorted(set(values))):
+            cursor.execute(f"DELETE FROM {table} WHERE {column} IN ({', '.join(['%s'] * len(chunk))})", chunk)
+
+
+def insert_rows(model, fields: list[str], rows: list[tuple], ignore_conflicts: bool = False) -> None:
+    """Many rows in a few statements, without building a model instance for each (an import
+    and the migration write hundreds of thousands). ``ignore_conflicts``: a row a unique
+    index refuses (another process wrote it first) is left out (SQLite 3.24+ and PostgreSQL)."""
+    table, columns = _table_and_columns(model, fields)
     marks = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})" + (" ON CONFLICT DO NOTHING" if ignore_conflicts else "")
     with connection.cursor() as cursor:
         for chunk in chunks(rows, 5000):
-            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", chunk)
+            cursor.executemany(sql, chunk)
 
 
 def link_all(Paper, Author, PaperAuthor, report=None) -> dict[str, int]:
@@ -313,11 +358,7 @@ def link_all(Paper, Author, PaperAuthor, report=None) -> dict[str, int]:
     taken = set(Author.objects.values_list("slug", flat=True).iterator(chunk_size=CHUNK))
     new = {key: slug_for(spelling) for key, spelling in spellings.items() if key not in existing}
     slugs = free_slugs(Author, new, taken=taken)
-    fields = ["key", "slug", "name", "family", "initials", "abbreviated", "support"]
-    rows = [
-        (k, slugs[k], spellings[k], found[k].family, found[k].initials, found[k].abbreviated, "") for k in sorted(new)
-    ]
-    insert_rows(Author, fields, rows)
+    insert_rows(Author, AUTHOR_FIELDS, [author_row(spellings[k], slugs[k], found[k]) for k in sorted(new)])
     if report:
         report(f"{len(new)} authors created for {len(papers)} papers")
     author_ids = dict(Author.objects.values_list("key", "pk").iterator(chunk_size=CHUNK))
@@ -335,16 +376,15 @@ def link_all(Paper, Author, PaperAuthor, report=None) -> dict[str, int]:
     involved = set(pairs) | set(pairs.values())
     papers_of: dict[int, set[str]] = defaultdict(set)
     signatures: dict[str, set[str]] = defaultdict(set)
-    found_by_id = {author_ids[key]: name for key, name in found.items()}
+    signature_of = dict(Author.objects.values_list("pk", "signature").iterator(chunk_size=CHUNK))
     for (pid, _), aid in wanted.items():
         if aid in involved:
             papers_of[aid].add(pid)
     around = {pid for ps in papers_of.values() for pid in ps}
     for (pid, _), aid in wanted.items():
         if pid in around:
-            name = found_by_id.get(aid)
-            signatures[pid].add(signature(name.family, name.initials, name.key) if name else str(aid))
-    everyone = Counter(signature(family, initials, "") for _, family, initials, *_ in members if family and initials)
+            signatures[pid].add(signature_of[aid])
+    everyone = Counter(signature_of.values())
     supports: dict[int, list[str]] = {}
     count = lambda found: {s: everyone[s] for s in found}  # noqa: E731
     targets = merge_targets(entries, papers_of, signatures, count, supports=supports)

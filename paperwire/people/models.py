@@ -30,9 +30,15 @@ class Author(models.Model):
         max_length=100, unique=True, allow_unicode=True, help_text="Its URL: /authors/<slug>. Set once, then kept."
     )
     name = models.CharField(max_length=NAME_LENGTH, help_text="The name shown: the best of its spellings.")
-    family = models.CharField(max_length=FAMILY_LENGTH, blank=True, db_index=True)
+    family = models.CharField(max_length=FAMILY_LENGTH, blank=True)
     initials = models.CharField(max_length=INITIALS_LENGTH, blank=True)
     abbreviated = models.BooleanField(default=False, help_text="Its given names are all initials.")
+    signature = models.CharField(
+        max_length=KEY_LENGTH,
+        db_index=True,
+        help_text="The first initial and the family name (else the key): the group the matching rules read, and "
+        "what co-authors are compared by (paperwire.people.names.signature).",
+    )
     same_as = models.ForeignKey(
         "self",
         null=True,
@@ -59,6 +65,10 @@ class Author(models.Model):
 
     class Meta:
         ordering = ["name"]
+        indexes = [
+            # The matching rules read the groups that hold an abbreviated name (1 author in 100).
+            models.Index(fields=["signature"], condition=models.Q(abbreviated=True), name="author_abbreviated"),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -89,6 +89,10 @@ class Name:
     initials: str  # the first letters of the given names
     abbreviated: bool  # has given names, all initials
 
+    @property
+    def signature(self) -> str:
+        return signature(self.family, self.initials, self.key)
+
 
 def _is_word_char(c: str) -> bool:
     return unicodedata.category(c)[0] in "LNM"
