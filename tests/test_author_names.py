@@ -28,6 +28,7 @@ from paperwire.people.names import (
     best_spelling,
     merge_targets,
     parse,
+    shown_name,
     signature,
     slug_for,
 )
@@ -262,6 +263,7 @@ def test_any_name_is_read_and_gets_a_slug_its_url_serves(name):
     assert parse(name) == parsed
     if any(not c.isspace() and c.isprintable() for c in name):
         assert parsed.key
+    assert len(shown_name(name)) <= 200
     slug = slug_for(name)
     assert slug and len(slug) <= SLUG_LENGTH
     assert "/" not in slug and not slug.startswith("-") and not slug.endswith("-") and "--" not in slug

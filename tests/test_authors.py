@@ -77,6 +77,21 @@ def test_an_import_links_every_name_to_its_author(tmp_path):
     assert found["ada|lovelace"][:2] == ("ada-lovelace-engines", "Ada Lovelace [Engines]")
 
 
+def test_a_name_longer_than_the_column_is_shown_cut(tmp_path, client):
+    """A list of names pasted as one (the arXiv set has one of 300 characters): the paper is
+    imported, its author shown by the first 200 characters. PostgreSQL refused the whole
+    record before (SQLite does not check a column's length)."""
+    long = "Ada Lovelace and the Analytical Engine Society " * 7
+    result = run_import(tmp_path, [paper("2501.00009", "Long", authors=[long, "Charles\x07 Babbage"])])
+    assert (result.stats.new, result.rejected_count) == (1, 0)
+    shown = Author.objects.get(paper_links__paper_id="2501.00009", paper_links__position=0)
+    assert shown.name == long.strip()[:200].strip() and len(shown.name) <= 200
+    assert Author.objects.get(key="charles|babbage").name == "Charles Babbage"
+    response = client.get(shown.get_absolute_url())
+    assert response.status_code == 200 and shown.name in response.content.decode()
+    assert run_import(tmp_path, [paper("2501.00009", "Long", authors=[long])], "b.jsonl").rejected_count == 0
+
+
 def test_importing_again_changes_nothing(tmp_path):
     run_import(tmp_path, PAPERS)
     before = (places(), authors(), list(Author.objects.values_list("pk", flat=True)), current_content_version())

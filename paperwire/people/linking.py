@@ -22,6 +22,7 @@ from paperwire.people.names import (
     merge_targets,
     numbered,
     parse,
+    shown_name,
     slug_for,
     spelling_rank,
 )
@@ -63,9 +64,9 @@ def ensure_authors(spellings: Iterable[str], Author: type[models.Model] | None =
     Author = Author or _models()[0]
     best: dict[str, str] = {}
     for spelling in set(spellings):
-        key = parsed(spelling).key
-        if key and (key not in best or _better(best[key], spelling)):
-            best[key] = spelling
+        key, shown = parsed(spelling).key, shown_name(spelling)
+        if key and (key not in best or _better(best[key], shown)):
+            best[key] = shown
     for attempt in range(4):
         try:
             with transaction.atomic():
@@ -99,7 +100,8 @@ AUTHOR_FIELDS = ["key", "slug", "name", "family", "initials", "abbreviated", "si
 
 
 def author_row(spelling: str, slug: str, name: Name | None = None) -> tuple:
-    """The AUTHOR_FIELDS of a new author of this spelling (``name``: it read, when at hand)."""
+    """The AUTHOR_FIELDS of a new author shown by this spelling (``shown_name``; ``name``: it
+    read, when at hand)."""
     name = name or parsed(spelling)
     return (name.key, slug, spelling, name.family, name.initials, name.abbreviated, name.signature, "")
 
@@ -346,8 +348,9 @@ def link_all(Paper, Author, PaperAuthor, report=None) -> dict[str, int]:
             if spelling not in keys:
                 name = parse(spelling)
                 keys[spelling] = name.key
-                if name.key and (name.key not in spellings or _better(spellings[name.key], spelling)):
-                    spellings[name.key], found[name.key] = spelling, name
+                shown = shown_name(spelling)
+                if name.key and (name.key not in spellings or _better(spellings[name.key], shown)):
+                    spellings[name.key], found[name.key] = shown, name
     existing = dict(Author.objects.values_list("key", "pk").iterator(chunk_size=CHUNK))
     respelled = [
         Author(pk=pk, name=spellings[key])

@@ -291,6 +291,15 @@ def spelling_rank(spelling: str) -> tuple:
     return (not mixed, -accents, -len(spelling), spelling)
 
 
+def shown_name(spelling: str) -> str:
+    """A spelling as an author's page shows it: cleaned (control characters dropped, whitespace
+    collapsed) and cut to NAME_LENGTH, the column's size (a list of names pasted as one
+    name runs longer)."""
+    if spelling.isascii() and spelling.isprintable() and "  " not in spelling:
+        return spelling.strip()[:NAME_LENGTH].strip()
+    return clean_name(spelling)[:NAME_LENGTH].strip()
+
+
 def best_spelling(spellings: Iterable[str]) -> str:
     """The spelling an author is shown by, among those of its key: the same whatever the order
     they were met in."""
