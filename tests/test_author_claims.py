@@ -62,7 +62,7 @@ def approve_in_admin(admin_client, *claims: AuthorClaim):
     return admin_client.post(CLAIMS, data, follow=True)
 
 
-def test_a_claim_waits_for_staff_and_their_approval_links_the_account(client, admin_client, corpus, alice):
+def test_a_claim_waits_for_staff_and_their_approval_links_the_account(client, admin_client, corpus, alice, bob):
     signed_in(client, verified(alice))
     response = claim(client, "2503.00002", 1, follow=False)  # "Y. LeCun", on Yann LeCun's page
     assert response.status_code == 302 and response["Location"] == "/papers/2503.00002#authors"
@@ -99,7 +99,12 @@ def test_a_claim_waits_for_staff_and_their_approval_links_the_account(client, ad
             f'<bdi>{name}</bdi></a><span class="on-site" title="On Paperwire as alice"><span aria-hidden="true">✓'
             in body
         ), pid
-    assert "Y. LeCun on Paperwire as alice" in visible_text(client.get("/papers/2503.00002").content)
+    # Alice sees she is on the paper, and no more buttons.
+    body = client.get("/papers/2503.00002").content.decode()
+    assert "You are on this paper as Y. LeCun ." in visible_text(body) and "This is me" not in body
+    assert "Y. LeCun on Paperwire as alice" in visible_text(
+        signed_in(type(client)(), verified(bob)).get("/papers/2503.00002").content
+    )
 
 
 def test_the_api_gives_a_claimed_author_its_user_as_huggingface_does(client, admin_client, corpus, alice):

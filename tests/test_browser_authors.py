@@ -24,6 +24,8 @@ vahab = User.objects.create_user("vahab", "vahab@example.org", "pass phrase 71")
 VerifiedEmail.objects.create(user=vahab, email="vahab@example.org")
 User.objects.create_user("unverified", "unverified@example.org", "pass phrase 72")
 User.objects.create_superuser("staff", "staff@example.org", "pass phrase 73")
+peilin = User.objects.create_user("peilin", "peilin@example.org", "pass phrase 74")
+VerifiedEmail.objects.create(user=peilin, email="peilin@example.org")
 print("ok")
 """
 
@@ -178,9 +180,19 @@ def test_claiming_from_the_keyboard(site, browser):
     page.goto(site.url + "/papers/2501.00663")  # Titans: Vahab Mirrokni's author is linked already
     page.focus("details.claim summary")
     page.keyboard.press("Enter")
+    expect(page.locator("details.claim")).to_contain_text("You are on this paper as Vahab Mirrokni.")
+    expect(page.locator("details.claim button")).to_have_count(0)
+    # Another author of it claims from the keyboard.
+    page.goto(site.url + "/accounts/settings")
+    page.locator(".account-nav button", has_text="Log out").click()
+    sign_in(page, site, "peilin", "pass phrase 74")
+    page.goto(site.url + "/papers/2501.00663")
+    page.focus("details.claim summary")
+    page.keyboard.press("Enter")
     expect(page.locator("details.claim li", has_text="Vahab Mirrokni")).to_contain_text("on Paperwire as vahab")
-    button = page.locator("details.claim li", has_text="Peilin Zhong").get_by_role("button", name="This is me")
-    button.focus()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "This is me: Peilin Zhong"
     page.keyboard.press("Enter")
     expect(page.locator(".messages")).to_contain_text("your claim to be “Peilin Zhong” is waiting for staff")
     context.close()

@@ -132,6 +132,7 @@ def paper_detail(request: HttpRequest, paper_id: str) -> HttpResponse:
         # Claims ("I am this author") are offered to signed-in users with a verified address.
         "can_claim": bool(verified_email(request.user)),
         "claims_waiting": waiting_for(request.user, [n.author for n in paper.names]),
+        "own_names": [n for n in paper.names if n.user and n.user.pk == request.user.pk],
         "bibtex": citations.bibtex(paper),
         "day": period_containing("date", paper.daily_date) if paper.daily_date else None,
         "related": related(paper),
