@@ -73,6 +73,8 @@ def links(tmp_path, alice):
         "paper": lambda: reverse("paper", args=["2410.10819"]),
         "paper_markdown": lambda: reverse("paper_markdown", args=["2410.10819"]),
         "vote": lambda: reverse("vote", args=["2410.10819"]),
+        "claim": lambda: reverse("claim", args=["2410.10819"]),
+        "author": lambda: reverse("author", args=["ada-lovelace"]),
         "api_paper": lambda: reverse("api_paper", args=["2410.10819"]),
         "organization": lambda: Organization.objects.get(name="Acme").get_absolute_url(),
         "verify_email": lambda: reverse("verify_email", args=[verification_token(alice)]),

@@ -30,7 +30,7 @@ from paperwire.people.names import (
 CHUNK = 2000  # keys or ids in one query (below every database's limit on parameters)
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=32_768)  # a batch's names, read once by ensure_authors, again by link_papers
 def parsed(name: str) -> Name:
     return parse(name)
 
