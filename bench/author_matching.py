@@ -233,6 +233,13 @@ def main() -> None:
     )
     for reason, count in left.most_common():
         print(f"  left alone, {reason}: {count:,}")
+    for short, full in sorted(any_coauthor.items()):
+        if short not in targets:
+            shared = corpus.coauthor_signatures(short) & corpus.coauthor_signatures(full)
+            carried = ", ".join(f"{sig} by {everyone[sig]:,}" for sig in sorted(shared))
+            print(
+                f"    {corpus.name_of[short]} / {corpus.name_of[full]}: shared co-authors carried by many ({carried})"
+            )
     print(f"authors shown (pages): {len(keys) - len(targets):,}")
 
     print("\nevidence read from the corpus (a shared co-author, by family name and initial, supports; one paper")

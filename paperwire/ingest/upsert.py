@@ -230,7 +230,8 @@ class Upserter:
         touched = {p.organization_id for p in [*created.values(), *changed]}
         touched |= {organizations_before[p.pk] for p in changed}
         renamed = [*created.values(), *(p for p in changed if p.authors != authors_before[p.pk])]
-        authors = link_papers({p.pk: names_of(p.authors) for p in renamed}, author_ids) if renamed else set()
+        names = {p.pk: names_of(p.authors) for p in renamed}
+        authors = link_papers(names, author_ids, new=created) if renamed else set()
         stats = UpsertStats(new=len(created), updated=len(changed), unchanged=len(existing) - len(changed))
         return stats, touched - {None}, authors
 

@@ -9,7 +9,7 @@ Every step is idempotent: running it again over the same papers changes nothing.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from functools import lru_cache
 
 from django.db import IntegrityError, OperationalError, connection, models, transaction
@@ -128,12 +128,14 @@ def free_slugs(Author, bases: Mapping[str, str], taken: set[str] | None = None) 
     return chosen
 
 
-def _rewrite(PaperAuthor, before: dict[tuple[str, int], int], wanted: dict[tuple[str, int], int]) -> set[int]:
-    """Replace the rows of the papers whose places differ; the ids of the authors that gained or
-    lost a place."""
+def _rewrite(
+    PaperAuthor, before: dict[tuple[str, int], int], wanted: dict[tuple[str, int], int], new: Collection[str] = ()
+) -> set[int]:
+    """Replace the rows of the papers whose places differ (``new``: papers that have none); the
+    ids of the authors that gained or lost a place."""
     changed = {place[0] for place, aid in before.items() if wanted.get(place) != aid}
     changed |= {place[0] for place, aid in wanted.items() if before.get(place) != aid}
-    for chunk in chunks(sorted(changed)):
+    for chunk in chunks(sorted(changed - set(new))):
         delete_in(PaperAuthor, "paper", chunk)
     rows = [(pid, pos, aid) for (pid, pos), aid in wanted.items() if pid in changed]
     insert_rows(PaperAuthor, ["paper", "position", "author"], rows)
@@ -142,14 +144,16 @@ def _rewrite(PaperAuthor, before: dict[tuple[str, int], int], wanted: dict[tuple
     return {aid for _, aid in old ^ new}
 
 
-def link_papers(papers: Mapping[str, list[str]], author_ids: Mapping[str, int], PaperAuthor=None) -> set[int]:
+def link_papers(
+    papers: Mapping[str, list[str]], author_ids: Mapping[str, int], new: Collection[str] = (), PaperAuthor=None
+) -> set[int]:
     """Point each paper's positions at the authors of its names (``papers``: paper id -> names,
-    ``author_ids``: key -> author id, from ``ensure_authors``). Returns the ids of the authors
-    that gained or lost a paper."""
+    ``author_ids``: key -> author id, from ``ensure_authors``; ``new``: papers just created,
+    which have no places yet). Returns the ids of the authors that gained or lost a paper."""
     PaperAuthor = PaperAuthor or _models()[1]
     ids = sorted(papers)
     before: dict[tuple[str, int], int] = {}
-    for chunk in chunks(ids):
+    for chunk in chunks(sorted(set(ids) - set(new))):
         rows = select_in(PaperAuthor, ["paper", "position", "author"], "paper", chunk)
         before.update(((pid, pos), aid) for pid, pos, aid in rows)
     wanted: dict[tuple[str, int], int] = {}
@@ -158,7 +162,7 @@ def link_papers(papers: Mapping[str, list[str]], author_ids: Mapping[str, int], 
             key = parsed(spelling).key
             if key:
                 wanted[(pid, position)] = author_ids[key]
-    return _rewrite(PaperAuthor, before, wanted)
+    return _rewrite(PaperAuthor, before, wanted, new)
 
 
 MEMBER_FIELDS = ("pk", "family", "initials", "abbreviated", "user_id", "same_as_id", "support")
