@@ -286,6 +286,7 @@ INSTALLED_APPS = [
     "paperwire.papers",
     "paperwire.accounts",
     "paperwire.discussions",
+    "paperwire.people",
     "paperwire.ingest",
     "paperwire.search",
     "paperwire.digests",
@@ -515,6 +516,8 @@ SUBMISSION_MAX_ATTEMPTS = envint("PAPERWIRE_SUBMISSION_MAX_ATTEMPTS", 5, low=1, 
 RATE_LIMITS = {
     "vote": envrate("PAPERWIRE_RATE_VOTE", "60/60"),
     "submit": envrate("PAPERWIRE_RATE_SUBMIT", "10/60"),
+    # "I am this author" claims, per client (docs/community.md).
+    "claim": envrate("PAPERWIRE_RATE_CLAIM", "10/3600"),
     "signup": envrate("PAPERWIRE_RATE_SIGNUP", "5/3600"),
     # Logins are counted per client address and per account name, on every login form
     # (paperwire/accounts/backends.py): over either, even the right password waits.

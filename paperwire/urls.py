@@ -15,7 +15,7 @@ from paperwire.operations import health
 from paperwire.operations.errors import error_page, error_response, json_error, wants_json
 from paperwire.operations.pagecache import cache_for_anonymous
 from paperwire.search import index_version
-from paperwire.web import digests, discussions, papers, search
+from paperwire.web import authors, digests, discussions, papers, search
 from paperwire.web.accounts import account_settings
 from paperwire.web.papers import same_site_path
 
@@ -74,12 +74,15 @@ urlpatterns = [
     path("comments/<id:pk>/vote", discussions.vote, name="vote_comment"),
     path("comments/<id:pk>/report", discussions.report, name="report_comment"),
     path("comments/<id:pk>/reply", discussions.reply, name="reply_comment"),
+    re_path(rf"^papers/{PAPER_ID}/claim$", authors.claim, name="claim"),
     re_path(rf"^papers/{PAPER_ID}$", papers.paper_detail, name="paper"),
     path("submit", papers.submit, name="submit"),
     path("orgs", papers.organizations, name="organizations"),
     # Slugs keep the letters of any script (papers.orgnames); old URLs held names. No control
     # character is either (PostgreSQL refuses NUL in a query).
     re_path(r"^orgs/(?P<slug>[^/\x00-\x1f\x7f]{1,300})$", papers.organization, name="organization"),
+    # Author slugs keep the letters of any script, like organizations' (paperwire.people.names).
+    re_path(r"^authors/(?P<slug>[^/\x00-\x1f\x7f]{1,300})$", authors.author, name="author"),
     path("accounts/", include("paperwire.web.account_urls")),
     path("search", search.search_page, name="search"),
     path("subscribe", digests.subscribe, name="subscribe"),

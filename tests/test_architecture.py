@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "paperwire"
 FLOORS = [
     {"core"},
     {"papers", "accounts"},
-    {"discussions"},
+    {"discussions", "people"},
     {"ingest", "search"},
     {"digests"},
     {"operations"},

@@ -75,6 +75,8 @@ def links(tmp_path, alice):
         "paper": lambda: reverse("paper", args=["2410.10819"]),
         "paper_markdown": lambda: reverse("paper_markdown", args=["2410.10819"]),
         "vote": lambda: reverse("vote", args=["2410.10819"]),
+        "claim": lambda: reverse("claim", args=["2410.10819"]),
+        "author": lambda: reverse("author", args=["ada-lovelace"]),
         "api_paper": lambda: reverse("api_paper", args=["2410.10819"]),
         "api_paper_comments": lambda: reverse("api_paper_comments", args=["2410.10819"]),
         "post_comment": lambda: reverse("post_comment", args=["2410.10819"]),

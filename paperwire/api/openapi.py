@@ -53,8 +53,18 @@ PAPER = {
             "type": "array",
             "items": {
                 "type": "object",
-                "properties": {"_id": {"type": "string"}, "name": {"type": "string"}, "hidden": {"type": "boolean"}},
+                "properties": {
+                    "_id": {"type": "string"},
+                    "name": {"type": "string"},
+                    "hidden": {"type": "boolean"},
+                    # An author linked to an account of this site by an approved claim, as
+                    # huggingface.co gives a claimed author (docs/community.md, "Claiming").
+                    "user": {"$ref": "#/components/schemas/User"},
+                    "status": {"type": "string", "enum": ["claimed_verified"]},
+                    "statusLastChangedAt": {"type": "string", "format": "date-time"},
+                },
                 "required": ["name"],
+                "dependentRequired": {"user": ["status", "statusLastChangedAt"]},
                 "additionalProperties": False,
             },
         },

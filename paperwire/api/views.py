@@ -10,7 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from paperwire.api import params
 from paperwire.api.params import BadRequest
-from paperwire.api.serializers import daily_item_json, paper_json, thread_json
+from paperwire.api.serializers import claims_of, daily_items_json, paper_json, thread_json
 from paperwire.core.siteurl import absolute
 from paperwire.discussions.threads import threads
 from paperwire.operations.errors import json_error, method_not_allowed
@@ -67,7 +67,7 @@ def daily_papers(request: HttpRequest) -> JsonResponse:
         selected = trending_page(papers, order, offset, limit, whole=bool(period or query["submitter"]))
     else:
         selected = list(order[offset : offset + limit])
-    return JsonResponse([daily_item_json(p) for p in selected], safe=False)
+    return JsonResponse(daily_items_json(selected), safe=False)
 
 
 def trending_page(papers, order, offset: int, limit: int, *, whole: bool) -> list[Paper]:
@@ -98,7 +98,7 @@ def papers_search(request: HttpRequest) -> JsonResponse:
         papers = Paper.visible.filter(daily_date__isnull=False).select_related("organization", "submitter")
         newest = papers.order_by("-daily_date", "-upvotes", "id")[offset : offset + limit]
         total = papers.count()
-        response = JsonResponse([daily_item_json(p) for p in newest], safe=False)
+        response = JsonResponse(daily_items_json(newest), safe=False)
         response[TOTAL_HEADER] = total
         return with_next_link(response, request, query, offset + limit < total)
     if query["sort"] == "relevance" and offset >= RANKED:
@@ -117,7 +117,7 @@ def papers_search(request: HttpRequest) -> JsonResponse:
         category=(query["category"] or "").strip() or None,
         snippets=False,
     )
-    response = JsonResponse([daily_item_json(h.paper) for h in results.hits], safe=False)
+    response = JsonResponse(daily_items_json(h.paper for h in results.hits), safe=False)
     response[TOTAL_HEADER] = results.total
     notices = [results.notice] if results.notice else []
     if results.ranked < results.total:
@@ -150,7 +150,7 @@ def paper_detail(request: HttpRequest, paper_id: str) -> JsonResponse:
     paper = Paper.visible.select_related("organization", "submitter").filter(pk=key).first()
     if paper is None:
         return json_error(f"paper {paper_id[:100]!r} not found", 404)
-    return JsonResponse(paper_json(paper))
+    return JsonResponse(paper_json(paper, claims_of([paper]).get(paper.pk)))
 
 
 @cache_for_anonymous
