@@ -121,11 +121,13 @@ def following_page(request: HttpRequest) -> HttpResponse:
     reasons = following.reasons_for(request.user, papers)
     for paper in papers:
         paper.reasons = reasons.get(paper.pk, [])
+    followed = following.followed(request.user)
     context = {
         "page": page,
         "papers": papers,
         "voted": voted_ids(request, papers),
-        "followed": following.followed(request.user),
+        "followed": followed,
+        "followed_count": sum(len(items) for items in followed.values()),
         "feed_url": reverse("following_feed", args=[following.feed_token(request.user)]),
     }
     return render(request, "people/following.html", context)

@@ -5,10 +5,12 @@ document.addEventListener("submit", async (event) => {
   const form = event.target;
   if (!form.matches("form.follow")) return;
   event.preventDefault();
+  // Not disabled while it waits: a disabled button loses the keyboard's focus.
+  if (form.getAttribute("aria-busy") === "true") return;
   const button = form.querySelector("button");
   const status = form.querySelector(".follow-status");
   const action = form.querySelector("input[name=action]");
-  button.disabled = true;
+  form.setAttribute("aria-busy", "true");
   try {
     const response = await fetch(form.getAttribute("action"), {
       method: "POST",
@@ -31,6 +33,6 @@ document.addEventListener("submit", async (event) => {
   } catch (error) {
     form.submit();
   } finally {
-    button.disabled = false;
+    form.removeAttribute("aria-busy");
   }
 });
