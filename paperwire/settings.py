@@ -518,6 +518,10 @@ RATE_LIMITS = {
     "submit": envrate("PAPERWIRE_RATE_SUBMIT", "10/60"),
     # "I am this author" claims, per client (docs/community.md).
     "claim": envrate("PAPERWIRE_RATE_CLAIM", "10/3600"),
+    # Follows and unfollows, and profile edits (with new addresses of the Following feed), per
+    # client (docs/community.md).
+    "follow": envrate("PAPERWIRE_RATE_FOLLOW", "60/600"),
+    "profile": envrate("PAPERWIRE_RATE_PROFILE", "20/3600"),
     "signup": envrate("PAPERWIRE_RATE_SIGNUP", "5/3600"),
     # Logins are counted per client address and per account name, on every login form
     # (paperwire/accounts/backends.py): over either, even the right password waits.
@@ -553,6 +557,8 @@ NEW_ACCOUNT_HOURS = envint("PAPERWIRE_NEW_ACCOUNT_HOURS", 24, low=0, high=8760)
 # Digests (docs/digests.md)
 DIGEST_TOP_PAPERS = envint("PAPERWIRE_DIGEST_TOP_PAPERS", 10, low=0, high=100)
 DIGEST_TOPIC_PAPERS = envint("PAPERWIRE_DIGEST_TOPIC_PAPERS", 5, low=0, high=100)
+# "From what you follow" (docs/community.md, "Following"): papers at most in that section.
+DIGEST_FOLLOWED_PAPERS = envint("PAPERWIRE_DIGEST_FOLLOWED_PAPERS", 10, low=0, high=100)
 DIGEST_MAX_TOPICS = 10
 DIGEST_CANDIDATES = 2000  # papers of a period considered for topics
 DIGEST_TOPIC_THRESHOLD = envfloat("PAPERWIRE_DIGEST_TOPIC_THRESHOLD", 0.35, low=-1, high=1)

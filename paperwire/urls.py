@@ -15,7 +15,7 @@ from paperwire.operations import health
 from paperwire.operations.errors import error_page, error_response, json_error, wants_json
 from paperwire.operations.pagecache import cache_for_anonymous
 from paperwire.search import index_version
-from paperwire.web import authors, digests, discussions, papers, search
+from paperwire.web import authors, digests, discussions, papers, people, search
 from paperwire.web.accounts import account_settings
 from paperwire.web.papers import same_site_path
 
@@ -83,6 +83,15 @@ urlpatterns = [
     re_path(r"^orgs/(?P<slug>[^/\x00-\x1f\x7f]{1,300})$", papers.organization, name="organization"),
     # Author slugs keep the letters of any script, like organizations' (paperwire.people.names).
     re_path(r"^authors/(?P<slug>[^/\x00-\x1f\x7f]{1,300})$", authors.author, name="author"),
+    # Usernames: Django's letters, digits and @.+-_ (of any script); anything else is a 404.
+    re_path(r"^u/(?P<username>[^/\x00-\x1f\x7f]{1,150})$", people.profile, name="profile"),
+    path("follow", people.follow, name="follow"),
+    path("following", people.following_page, name="following"),
+    path("following/feed/rotate", people.rotate_feed, name="rotate_feed"),
+    re_path(
+        r"^following/feed/(?P<token>[0-9]{1,18}-[0-9a-f]{40})\.atom$", people.following_feed, name="following_feed"
+    ),
+    path("accounts/profile", people.edit_profile, name="edit_profile"),
     path("accounts/", include("paperwire.web.account_urls")),
     path("search", search.search_page, name="search"),
     path("subscribe", digests.subscribe, name="subscribe"),

@@ -20,6 +20,7 @@ from paperwire.digests.tokens import confirmation_token, subscriber_token
 from paperwire.discussions.threads import post_comment
 from paperwire.ingest.importer import import_files
 from paperwire.papers.models import Organization, Paper
+from paperwire.people.following import feed_token
 from tests.conftest import paper, write_jsonl
 
 pytestmark = pytest.mark.django_db
@@ -85,6 +86,8 @@ def links(tmp_path, alice):
             for name in ("edit_comment", "delete_comment", "vote_comment", "report_comment", "reply_comment")
         },
         "organization": lambda: Organization.objects.get(name="Acme").get_absolute_url(),
+        "profile": lambda: reverse("profile", args=["alice"]),
+        "following_feed": lambda: reverse("following_feed", args=[feed_token(alice)]),
         "verify_email": lambda: reverse("verify_email", args=[verification_token(alice)]),
         "password_reset_confirm": reset,
         "confirm_subscription": lambda: reverse(

@@ -138,6 +138,9 @@ class ShownPaper(models.Model):
     paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="+")
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="shown")
     topic = models.CharField(max_length=200, blank=True, help_text="The topic it matched; blank for top papers.")
+    followed = models.BooleanField(
+        default=False, help_text="Shown under “From what you follow” (the account of the address follows it)."
+    )
     position = models.IntegerField(default=0)
     shown_at = models.DateTimeField(default=timezone.now)
 

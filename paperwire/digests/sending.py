@@ -189,6 +189,10 @@ def record_sent(delivery: Delivery, digest: Digest) -> None:
             for s in digest.topics
             for n, p in enumerate(s.papers)
         ]
+        rows += [
+            ShownPaper(subscriber=digest.subscriber, paper=p, delivery=delivery, followed=True, position=n)
+            for n, p in enumerate(digest.following)
+        ]
         ShownPaper.objects.bulk_create(rows, ignore_conflicts=True)
         Subscriber.objects.filter(pk=digest.subscriber.pk, bounces__gt=0).update(bounces=0)
 
@@ -294,8 +298,9 @@ def send_period(
                 continue
             digest = build_digest(subscriber, papers)
             topics = ", ".join(f"{s.topic!r}: {len(s.papers)}" for s in digest.topics) or "no topic matches"
+            followed = f"{len(digest.following)} from what they follow; " if digest.following else ""
             report.planned.append(
-                f"{subscriber.email}: {len(digest.top)} top papers; {topics}"
+                f"{subscriber.email}: {followed}{len(digest.top)} top papers; {topics}"
                 if not digest.empty
                 else f"{subscriber.email}: nothing new (skipped)"
             )

@@ -157,3 +157,78 @@ def _paper_deleted(sender, instance: Paper, **kwargs) -> None:
     authors = list(PaperAuthor.objects.filter(paper_id=instance.pk).values_list("author_id", flat=True))
     if authors:
         transaction.on_commit(lambda: resolve(authors) and content_changed(), robust=True)
+
+
+class Profile(models.Model):
+    """What a user says about themselves on their public page (``/u/<username>``), and their
+    choices of what it shows (docs/community.md, "Profiles"). An account without a row has the
+    defaults: a public page, upvotes not shown. ``feed_nonce`` makes the secret address of the
+    account's private Following feed (``people.following.feed_token``); rotating it retires
+    the address given out before."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    display_name = models.CharField(max_length=80, blank=True)
+    bio = models.TextField(blank=True, help_text="Plain text, shown escaped.")
+    links = models.JSONField(default=list, blank=True, help_text="http(s) URLs (papers.links.web_url).")
+    public = models.BooleanField(default=True, help_text="Others may see the profile page.")
+    upvotes_public = models.BooleanField(default=False, help_text="The profile lists the papers upvoted.")
+    feed_nonce = models.CharField(max_length=64, blank=True, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"profile of {self.user}"
+
+
+class Follow(models.Model):
+    """A user following one author, one organization or one other user: exactly one of the three
+    targets is set, and a user follows each target at most once (the database says so: two
+    requests racing to follow make one row)."""
+
+    AUTHOR, ORGANIZATION, USER = "author", "organization", "user"
+    KINDS = (AUTHOR, ORGANIZATION, USER)
+
+    follower = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="follows")
+    author = models.ForeignKey(Author, null=True, blank=True, on_delete=models.CASCADE, related_name="followers")
+    organization = models.ForeignKey(
+        "papers.Organization", null=True, blank=True, on_delete=models.CASCADE, related_name="followers"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="followers"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(author__isnull=False, organization__isnull=True, user__isnull=True)
+                    | models.Q(author__isnull=True, organization__isnull=False, user__isnull=True)
+                    | models.Q(author__isnull=True, organization__isnull=True, user__isnull=False)
+                ),
+                name="follow_one_target",
+            ),
+            models.UniqueConstraint(
+                fields=["follower", "author"], condition=models.Q(author__isnull=False), name="follow_author_once"
+            ),
+            models.UniqueConstraint(
+                fields=["follower", "organization"],
+                condition=models.Q(organization__isnull=False),
+                name="follow_organization_once",
+            ),
+            models.UniqueConstraint(
+                fields=["follower", "user"], condition=models.Q(user__isnull=False), name="follow_user_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.follower} follows {self.target}"
+
+    @property
+    def target(self):
+        return self.author or self.organization or self.user
+
+
+@receiver(post_save, sender=Profile, dispatch_uid="paperwire.people.profile_saved")
+def _profile_saved(sender, **kwargs) -> None:
+    """A profile edited: its page (cached for anonymous readers) changes."""
+    transaction.on_commit(content_changed, robust=True)

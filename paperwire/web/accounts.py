@@ -2,6 +2,7 @@
 
 import logging
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
@@ -10,6 +11,7 @@ from django.core import signing
 from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -18,10 +20,13 @@ from paperwire.accounts.forms import AddressPasswordResetForm, SignupForm
 from paperwire.accounts.models import canonical_email, verified_email
 from paperwire.accounts.verification import confirm_address, read_verification_token, request_verification
 from paperwire.core.limits import link_key
-from paperwire.core.siteurl import site_url
+from paperwire.core.siteurl import absolute, site_url
 from paperwire.digests.emails import subscriber_links
 from paperwire.digests.models import Subscriber
 from paperwire.operations.ratelimit import limit_writes, too_many
+from paperwire.papers.models import site_path
+from paperwire.people import profiles
+from paperwire.people.following import feed_token
 from paperwire.web.digests import link_expired
 from paperwire.web.papers import redirect_next, safe_next
 
@@ -91,19 +96,75 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     pass
 
 
-@require_safe  # a page to read: its one form posts to resend_verification
+class ProfileForm(forms.Form):
+    """The profile section of the settings page; the rules are paperwire.people.profiles'."""
+
+    display_name = forms.CharField(
+        label="Display name", required=False, max_length=profiles.DISPLAY_NAME_CHARS, strip=False
+    )
+    bio = forms.CharField(
+        label="About you",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": profiles.BIO_CHARS}),
+        help_text=f"Plain text, at most {profiles.BIO_CHARS:,} characters.",
+    )
+    links = forms.CharField(
+        label="Links",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=f"Up to {profiles.MAX_LINKS} http:// or https:// addresses, one a line.",
+    )
+    public = forms.BooleanField(label="Show my profile page to everyone", required=False)
+    upvotes_public = forms.BooleanField(label="List the papers I upvote on my profile", required=False)
+
+    def clean(self):
+        data = {k: self.data.get(k, "") for k in ("display_name", "bio", "links", "public", "upvotes_public")}
+        try:
+            self.values = profiles.clean_profile(data)
+        except profiles.ProfileError as error:
+            self.add_error(error.field, str(error))
+        return self.cleaned_data
+
+
+def profile_form(user, data=None) -> ProfileForm:
+    profile = profiles.profile_of(user)
+    initial = {
+        "display_name": profile.display_name,
+        "bio": profile.bio,
+        "links": "\n".join(profile.links),
+        "public": profile.public,
+        "upvotes_public": profile.upvotes_public,
+    }
+    return ProfileForm(data, initial=initial, auto_id="profile_%s")
+
+
+@require_safe  # a page to read: its forms post to resend_verification, edit_profile, rotate_feed
 @login_required
 def account_settings(request):
-    """The account's page: the digest subscription of its address, once the account has proved
-    it receives mail there; before that, nothing about it (not even whether there is one)."""
+    return settings_page(request)
+
+
+def settings_page(request, form: ProfileForm | None = None, status: int = 200):
+    """The account's page: the profile (``form``: as posted, with its errors), the Following
+    feed's address, and the digest subscription of its address, once the account has proved it
+    receives mail there; before that, nothing about it (not even whether there is one)."""
     address = verified_email(request.user)
     # Exact match: both sides are canonical (lower-cased by Python). A database's case-insensitive
     # match is not the same: PostgreSQL's UPPER() makes the dotless "ı" an "I", so "victim@gıthub.io"
     # matched "victim@github.io".
     subscriber = Subscriber.objects.filter(email=address).first() if address else None
     manage_url = subscriber_links(subscriber)["manage_url"] if subscriber else ""
-    context = {"verified": bool(address), "subscriber": subscriber, "manage_url": manage_url}
-    return render(request, "registration/settings.html", context)
+    context = {
+        "verified": bool(address),
+        "subscriber": subscriber,
+        "manage_url": manage_url,
+        "profile_form": form or profile_form(request.user),
+        "feed_url": absolute(reverse("following_feed", args=[feed_token(request.user)])),
+        "profile_url": site_path("profile", request.user.get_username(), "/u/{}"),
+    }
+    return render(request, "registration/settings.html", context, status=status)
 
 
 @login_required
