@@ -17,6 +17,7 @@ from django.test import Client
 from paperwire.discussions.models import Comment, CommentReport, CommentVote
 from paperwire.discussions.threads import post_comment
 from paperwire.papers.models import Paper
+from paperwire.people.profiles import clean_profile, save_profile
 
 pytestmark = pytest.mark.django_db
 PAGE = "/papers/2410.10819"
@@ -66,9 +67,28 @@ def test_a_comment_posted_without_javascript_shows_at_its_anchor(client, attenti
     page = client.get(PAGE).content.decode()
     assert f'id="comment-{comment.pk}"' in page
     assert comment_texts(page) == ['<p>Nice <em>result</em>: <span class="maths">$O(n)$</span></p>']
-    assert '<span class="comment-author">alice</span>' in page
+    assert '<a class="comment-author" href="/u/alice">alice</a>' in page  # their profile
     assert '<h2 id="discussion-heading">Discussion <span class="muted">(1)</span></h2>' in page
     assert '<a class="comments" href="#discussion">1 comment</a>' in page
+
+
+def test_an_author_is_linked_to_their_profile_only_while_others_may_see_it(client, attention, alice, django_user_model):
+    odd = django_user_model.objects.create_user("o'neil+test@x", password="pw-long-enough-1")
+    post_comment(alice, attention, "Hello")
+    post_comment(odd, attention, "Hi")
+    page = client.get(PAGE).content.decode()
+    assert '<a class="comment-author" href="/u/alice">alice</a>' in page
+    assert '<a class="comment-author" href="/u/o%27neil%2Btest%40x">o&#x27;neil+test@x</a>' in page
+    assert client.get("/u/o%27neil%2Btest%40x").status_code == 200  # the link leads to the page
+
+    save_profile(alice, clean_profile({"public": ""}))  # the box unticked: hidden
+    page = client.get(PAGE + "?after=hidden").content.decode()
+    assert '<span class="comment-author">alice</span>' in page and 'href="/u/alice"' not in page
+    assert client.get("/u/alice").status_code == 404
+
+    django_user_model.objects.filter(pk=odd.pk).update(is_active=False)
+    page = client.get(PAGE + "?after=inactive").content.decode()
+    assert "/u/o%27neil" not in page
 
 
 def test_an_anonymous_reader_sees_the_thread_and_no_form(client, attention, alice):

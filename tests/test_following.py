@@ -26,6 +26,7 @@ from paperwire.ingest.importer import import_files
 from paperwire.papers.models import Organization, Paper
 from paperwire.people.following import feed_token
 from paperwire.people.models import Author, Follow
+from paperwire.people.profiles import clean_profile, save_profile
 from tests.conftest import paper, paperwire_env, run_paperwire, start_site, stop_site, write_jsonl
 
 pytestmark = pytest.mark.django_db
@@ -341,3 +342,20 @@ def test_racing_follows_from_real_processes_make_one_row(tmp_path, database):
             assert count.stdout.strip()[-2:] in ("\n0", "\n1"), count.stderr
     finally:
         stop_site(site)
+
+
+def test_a_hidden_profile_cannot_be_followed_but_can_be_unfollowed(client, alice, bob, corpus):
+    client.force_login(alice)
+    assert follow(client, "user", "bob").status_code == 302
+    assert Follow.objects.filter(follower=alice, user=bob).count() == 1
+    save_profile(bob, clean_profile({}))  # every box unticked: a hidden profile
+    Follow.objects.all().delete()
+    data = {"kind": "user", "key": "bob", "action": "follow"}
+    response = client.post(reverse("follow"), data, HTTP_ACCEPT="application/json")
+    assert response.status_code == 404
+    assert json.loads(response.content) == {"error": "nothing to follow at this name"}
+    assert follow(client, "user", "bob").status_code == 404 and not Follow.objects.exists()
+    Follow.objects.create(follower=alice, user=bob)  # followed before the profile was hidden
+    response = follow(client, "user", "bob", "unfollow", next="/following")
+    assert response.status_code == 302 and response["Location"] == "/following"
+    assert not Follow.objects.exists()

@@ -7,6 +7,7 @@ import re
 import unicodedata
 
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 
 from paperwire.papers.links import web_url
 from paperwire.people.models import Profile
@@ -76,6 +77,16 @@ def profile_of(user) -> Profile:
 def save_profile(user, values: dict) -> Profile:
     profile, _ = Profile.objects.update_or_create(user=user, defaults=values)
     return profile
+
+
+def unlisted_users(user_ids) -> set[int]:
+    """Of ``user_ids``, the accounts whose profile page nobody else may see (a hidden profile, a
+    banned or inactive account): their names are shown without a link to it."""
+    ids = set(user_ids)
+    if not ids:
+        return set()
+    unlisted = get_user_model().objects.filter(pk__in=ids).filter(Q(is_active=False) | Q(profile__public=False))
+    return set(unlisted.values_list("pk", flat=True))
 
 
 def shown_user(username: str, viewer):

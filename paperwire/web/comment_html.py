@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from html import escape
+from urllib.parse import quote
 
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
@@ -23,6 +24,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from paperwire.discussions.models import Comment
 from paperwire.discussions.threads import Thread, edit_window, reported_comments, voted_comments
+from paperwire.people.profiles import unlisted_users
 
 ACTIONS = ("vote_comment", "edit_comment", "delete_comment", "report_comment", "reply_comment")
 PLACEHOLDER = 987654321987654321  # an id no comment has: replaced by each comment's
@@ -40,14 +42,31 @@ class Viewer:
     editable: set[int] = field(default_factory=set)
     urls: dict[str, tuple[str, str]] = field(default_factory=dict)  # before and after the id
     zone: object = None
+    unlisted: set[int] = field(default_factory=set)  # authors without a profile page to link
+    profile_url: tuple[str, str] = ("", "")  # before and after the name
+
+    def author_html(self, comment: Comment) -> str:
+        """The author's name, a link to their profile page when others may see it."""
+        name = author_name(comment)
+        if not name:
+            return '<span class="comment-author">deleted account</span>'
+        if comment.author_id in self.unlisted or not self.profile_url[0]:
+            return f'<span class="comment-author">{escape(name)}</span>'
+        before, after = self.profile_url
+        return f'<a class="comment-author" href="{before}{escape(quote(name))}{after}">{escape(name)}</a>'
 
     @classmethod
     def of(cls, request: HttpRequest, comments: list[Comment], paper_url: str) -> Viewer:
         user = request.user
         urls = {name: tuple(reverse(name, args=[PLACEHOLDER]).split(str(PLACEHOLDER))) for name in ACTIONS}
+        shown = {
+            "unlisted": unlisted_users({c.author_id for c in comments if c.author_id}),
+            "profile_url": tuple(reverse("profile", args=[str(PLACEHOLDER)]).split(str(PLACEHOLDER))),
+            "zone": timezone.get_current_timezone(),
+        }
         if not user.is_authenticated:
             login_url = f"{reverse('login')}?{urlencode({'next': paper_url})}"
-            return cls(None, login_url=login_url, urls=urls, zone=timezone.get_current_timezone())
+            return cls(None, login_url=login_url, urls=urls, **shown)
         csrf = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request))
         return cls(
             user.pk,
@@ -56,7 +75,7 @@ class Viewer:
             reported=reported_comments(user, comments),
             editable=editable(user, comments),
             urls=urls,
-            zone=timezone.get_current_timezone(),
+            **shown,
         )
 
     def url(self, name: str, comment: Comment) -> str:
@@ -98,14 +117,13 @@ def comment_html(comment: Comment, viewer: Viewer, stub: str = "") -> SafeString
             f'<article class="comment comment-stub" id="comment-{comment.id}"><p class="stub-text">{STUBS[stub]}</p>'
             "</article>"
         )
-    author = escape(author_name(comment)) or "deleted account"
     edited = ""
     if comment.edited_at:
         when = shown_time(comment.edited_at, viewer.zone)
         edited = f' <span class="comment-edited" title="Edited {when} UTC">edited</span>'
     return mark_safe(
         f'<article class="comment" id="comment-{comment.id}">'
-        f'<header class="comment-head"><span class="comment-author">{author}</span> '
+        f'<header class="comment-head">{viewer.author_html(comment)} '
         f'<a class="comment-time" href="#comment-{comment.id}"><time datetime="{comment.created_at.isoformat()}">'
         f"{shown_time(comment.created_at, viewer.zone)}</time></a>{edited}</header>"
         f'<div class="comment-body" dir="auto">{comment.html}</div>'

@@ -90,8 +90,11 @@ def follow(request: HttpRequest) -> HttpResponse:
     and ``action`` (follow or unfollow): answered with JSON for the script, else a redirect back
     (``next``, a path of this site, else the followed page)."""
     kind, key = request.POST.get("kind", ""), request.POST.get("key", "")
+    follow = request.POST.get("action", "follow") != "unfollow"
     try:
         target = following.find_target(kind, key)
+        if follow and kind == Follow.USER and target.pk in profiles.unlisted_users([target.pk]):
+            raise following.NotFollowable(key)  # a hidden profile: no page to follow (unfollowing stays possible)
     except following.NotFollowable:
         if wants_json(request):
             return json_error("nothing to follow at this name", 404)
@@ -101,7 +104,7 @@ def follow(request: HttpRequest) -> HttpResponse:
         if wants_json(request):
             return json_error("log in to follow", 401)
         return HttpResponseRedirect(f"{reverse('login')}?next={page}")
-    now = following.set_following(request.user, target, request.POST.get("action", "follow") != "unfollow")
+    now = following.set_following(request.user, target, follow)
     if wants_json(request):
         return JsonResponse({"kind": kind, "key": key, "following": now})
     name = target.get_username() if kind == Follow.USER else str(target)
