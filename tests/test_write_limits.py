@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 UNLIMITED = {
     "logout": "logging out only ends the client's own session; a limit would keep a person logged in",
     "admin:logout": "the same, for the admin",
-    "revoke_api_token": "revoking only disables one of the account's own tokens; a limit would keep a leaked one working",
+    "revoke_api_token": "revoking only disables one of the account's own tokens; a limit would keep a leak working",
 }
 
 
