@@ -14,6 +14,7 @@ from django.test import Client
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
 from paperwire.accounts.models import ApiToken
 from paperwire.accounts.tokens import MAX_TOKENS, create_token
@@ -430,3 +431,42 @@ def test_organization_overview(client, attention):
     slug = Organization.objects.get().slug
     assert client.get(f"/api/organizations/{slug}/overview").json()["name"] == "google"
     assert error_of(client.get("/api/organizations/nope/overview"), 404) == "organization 'nope' not found"
+
+
+# --- the schema -----------------------------------------------------------------------------------
+
+
+def test_real_answers_match_the_openapi_schema(client, alice, attention):
+    spec = client.get("/api/openapi.json").json()
+    _, secret = create_token(alice, "bot")
+
+    def check(method: str, path: str, response) -> None:
+        responses = spec["paths"][path][method]["responses"]
+        assert str(response.status_code) in responses, (method, path, response.status_code)
+        schema = responses[str(response.status_code)]["content"]["application/json"]["schema"]
+        Draft202012Validator({**schema, "components": spec["components"]}).validate(response.json())
+
+    top = comment(client, secret, {"body": "Top"})
+    new_comment = {**spec["components"]["schemas"]["NewComment"], "components": spec["components"]}
+    for sent in ({"body": "Top"}, {"body": "x", "reply_to": top.json()["id"]}, {"body": "x", "reply_to": 3}):
+        Draft202012Validator(new_comment).validate(sent)
+    answers = [
+        ("post", "/api/papers/{id}/comments", top),
+        ("post", "/api/papers/{id}/comments", comment(client, secret, {"body": "R", "reply_to": top.json()["id"]})),
+        ("post", "/api/papers/{id}/comments", comment(client, secret, {"body": ""})),
+        ("post", "/api/papers/{id}/comments", comment(client, "pw_" + "x" * 43, {"body": "x"})),
+        ("post", "/api/papers/{id}/vote", vote(client, secret)),
+        ("delete", "/api/papers/{id}/vote", vote(client, secret, method="delete")),
+        ("post", "/api/papers/{id}/vote", vote(client, secret, "9999.99999")),
+        ("get", "/api/whoami-v2", client.get("/api/whoami-v2", **bearer(secret))),
+        ("get", "/api/whoami-v2", client.get("/api/whoami-v2")),
+        ("get", "/api/users/{name}/overview", client.get("/api/users/alice/overview")),
+        ("get", "/api/users/{name}/overview", client.get("/api/users/nobody/overview")),
+        ("get", "/api/organizations/{name}/overview", client.get("/api/organizations/google/overview")),
+        ("get", "/api/organizations/{name}/overview", client.get("/api/organizations/nope/overview")),
+        ("get", "/api/papers/{id}", client.get("/api/papers/2410.10819", HTTP_AUTHORIZATION="Bearer")),
+    ]
+    for method, path, response in answers:
+        check(method, path, response)
+    client.force_login(alice)
+    check("get", "/api/whoami-v2", client.get("/api/whoami-v2"))
