@@ -24,7 +24,7 @@ from paperwire.papers.models import Organization, Paper, Vote
 
 pytestmark = pytest.mark.django_db
 
-SECRET = re.compile(r'value="(pw_[A-Za-z0-9_-]{43})"')
+SECRET = re.compile(r'id="new-token-secret"[^>]*>(pw_[A-Za-z0-9_-]{43})<')
 
 
 @pytest.fixture
