@@ -27,7 +27,8 @@ def site(tmp_path_factory):
     made = site.command(
         "shell",
         "-c",
-        "from django.contrib.auth.models import User; User.objects.create_user('member', 'm@example.org', 'pass phrase 62')",
+        "from django.contrib.auth.models import User; "
+        "User.objects.create_user('member', 'm@example.org', 'pass phrase 62')",
     )
     assert made.returncode == 0, made.stderr
     yield site
