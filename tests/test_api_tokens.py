@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 
 from paperwire.accounts.models import ApiToken
 from paperwire.accounts.tokens import MAX_TOKENS, create_token
+from paperwire.api.writes import COMMENT_FIELDS
 from paperwire.discussions.models import Comment
 from paperwire.discussions.threads import post_comment
 from paperwire.papers.models import Organization, Paper, Vote
@@ -448,6 +449,7 @@ def test_real_answers_match_the_openapi_schema(client, alice, attention):
 
     top = comment(client, secret, {"body": "Top"})
     new_comment = {**spec["components"]["schemas"]["NewComment"], "components": spec["components"]}
+    assert tuple(new_comment["properties"]) == COMMENT_FIELDS  # the fields the endpoint reads
     for sent in ({"body": "Top"}, {"body": "x", "reply_to": top.json()["id"]}, {"body": "x", "reply_to": 3}):
         Draft202012Validator(new_comment).validate(sent)
     answers = [
