@@ -307,6 +307,7 @@ MIDDLEWARE = [
     "paperwire.core.siteurl.RequestSiteMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "paperwire.operations.tokens.BearerTokenMiddleware",  # on /api/: a token's owner replaces the session's
     "paperwire.operations.ratelimit.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -546,6 +547,8 @@ RATE_LIMITS = {
     "comment_vote_new": envrate("PAPERWIRE_RATE_COMMENT_VOTE_NEW", "20/60"),
     "comment_report": envrate("PAPERWIRE_RATE_COMMENT_REPORT", "10/3600"),
     "comment_report_new": envrate("PAPERWIRE_RATE_COMMENT_REPORT_NEW", "3/3600"),
+    # Personal API tokens made (docs/security.md, "API tokens"), per account.
+    "api_token": envrate("PAPERWIRE_RATE_API_TOKEN", "10/3600"),
     "search": envrate("PAPERWIRE_RATE_SEARCH", "120/60"),
     "api": envrate("PAPERWIRE_RATE_API", "600/60"),
 }

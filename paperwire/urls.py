@@ -105,7 +105,17 @@ urlpatterns = [
     path("api/daily_papers", api.daily_papers, name="api_daily_papers"),
     path("api/papers/search", api.papers_search, name="api_search"),
     re_path(rf"^api/papers/{PAPER_ID}/comments$", api.paper_comments, name="api_paper_comments"),
+    re_path(rf"^api/papers/{PAPER_ID}/vote$", api.paper_vote, name="api_paper_vote"),
     re_path(rf"^api/papers/{PAPER_ID}$", api.paper_detail, name="api_paper"),
+    path("api/whoami-v2", api.whoami, name="api_whoami"),
+    # Names as huggingface.co's (a user name, an organization's handle); imported organization
+    # names may hold any letter or space, never a slash or a control character.
+    re_path(r"^api/users/(?P<name>[^/\x00-\x1f\x7f]{1,150})/overview$", api.user_overview, name="api_user"),
+    re_path(
+        r"^api/organizations/(?P<name>[^/\x00-\x1f\x7f]{1,300})/overview$",
+        api.organization_overview,
+        name="api_organization",
+    ),
     path("healthz", api.api_view(health.healthz), name="healthz"),
     path("api/openapi.json", api.api_view(openapi.openapi_json), name="openapi"),
     path("admin/", admin.site.urls),

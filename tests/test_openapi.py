@@ -191,7 +191,11 @@ def test_the_schema_is_valid_openapi_shaped_json_schema(spec):
         "/api/daily_papers",
         "/api/papers/{id}",
         "/api/papers/{id}/comments",
+        "/api/papers/{id}/vote",
         "/api/papers/search",
+        "/api/whoami-v2",
+        "/api/users/{name}/overview",
+        "/api/organizations/{name}/overview",
         "/healthz",
         "/api/openapi.json",
     }
@@ -204,19 +208,28 @@ def test_the_schema_is_valid_openapi_shaped_json_schema(spec):
 
 def test_every_status_an_endpoint_answers_is_listed_with_the_error_schema(spec):
     answered_by_every_endpoint = {"400", "405", "414", "429", "431", "500"}  # 400: a foreign Host
+    # Under /api/, a 401 too: an Authorization header that is no valid token is never read as anonymous.
     expected = {
-        "/api/daily_papers": {"200", "400"},
-        "/api/papers/search": {"200", "400"},
-        "/api/papers/{id}": {"200", "404"},
-        "/api/papers/{id}/comments": {"200", "400", "404"},
-        "/api/openapi.json": {"200"},
-        "/healthz": {"200", "503"},
+        ("get", "/api/daily_papers"): {"200", "400", "401"},
+        ("get", "/api/papers/search"): {"200", "400", "401"},
+        ("get", "/api/papers/{id}"): {"200", "401", "404"},
+        ("get", "/api/papers/{id}/comments"): {"200", "400", "401", "404"},
+        ("post", "/api/papers/{id}/comments"): {"201", "400", "401", "403", "404", "409", "413"},
+        ("post", "/api/papers/{id}/vote"): {"200", "401", "403", "404"},
+        ("delete", "/api/papers/{id}/vote"): {"200", "401", "403", "404"},
+        ("get", "/api/whoami-v2"): {"200", "401"},
+        ("get", "/api/users/{name}/overview"): {"200", "401", "404"},
+        ("get", "/api/organizations/{name}/overview"): {"200", "401", "404"},
+        ("get", "/api/openapi.json"): {"200", "401"},
+        ("get", "/healthz"): {"200", "503"},
     }
-    for path, statuses in expected.items():
-        responses = spec["paths"][path]["get"]["responses"]
+    assert {(method, path) for path, operations in spec["paths"].items() for method in operations} == set(expected)
+    for (method, path), statuses in expected.items():
+        responses = spec["paths"][path][method]["responses"]
         assert set(responses) == statuses | answered_by_every_endpoint, path
-        for status in set(responses) - {"200", "503"}:
-            assert response_schema(spec, path, status)["$ref"] == "#/components/schemas/Error", (path, status)
+        for status in set(responses) - {"200", "201", "503"}:
+            schema = responses[status]["content"]["application/json"]["schema"]
+            assert schema["$ref"] == "#/components/schemas/Error", (path, status)
 
 
 def test_the_schema_states_each_limit(spec):

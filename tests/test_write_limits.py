@@ -14,6 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from paperwire.accounts.tokens import create_token
 from paperwire.accounts.verification import verification_token
 from paperwire.digests.models import Subscriber
 from paperwire.digests.tokens import confirmation_token, subscriber_token
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.django_db
 UNLIMITED = {
     "logout": "logging out only ends the client's own session; a limit would keep a person logged in",
     "admin:logout": "the same, for the admin",
+    "revoke_api_token": "revoking only disables one of the account's own tokens; a limit would keep a leak working",
 }
 
 
@@ -80,6 +82,10 @@ def links(tmp_path, alice):
         "author": lambda: reverse("author", args=["ada-lovelace"]),
         "api_paper": lambda: reverse("api_paper", args=["2410.10819"]),
         "api_paper_comments": lambda: reverse("api_paper_comments", args=["2410.10819"]),
+        "api_paper_vote": lambda: reverse("api_paper_vote", args=["2410.10819"]),
+        "api_user": lambda: reverse("api_user", args=["alice"]),
+        "api_organization": lambda: reverse("api_organization", args=["Acme"]),
+        "revoke_api_token": lambda: reverse("revoke_api_token", args=[create_token(alice, "bot")[0].pk]),
         "post_comment": lambda: reverse("post_comment", args=["2410.10819"]),
         **{
             name: (lambda name=name: reverse(name, args=[comment.pk]))

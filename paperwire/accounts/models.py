@@ -82,3 +82,25 @@ def _account_deleted(sender, instance, **kwargs) -> None:
     claim = VerifiedEmail.objects.filter(user_id=instance.pk).first()
     if claim is not None and claim.current:
         release_address(claim.email)
+
+
+class ApiToken(models.Model):
+    """A personal API token (docs/security.md, "API tokens"): a secret its owner's scripts send as
+    ``Authorization: Bearer <secret>``. Only the SHA-256 of the secret is kept (``digest``): the
+    secret is shown once, when it is made, and cannot be read back. ``prefix`` (the first
+    characters) is what the settings page shows to tell tokens apart. A revoked token keeps its
+    row, so that using it says "revoked" rather than "unknown"."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What its owner called it.")
+    prefix = models.CharField(max_length=16, help_text="The first characters of the secret, shown to tell it apart.")
+    digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the secret, in hexadecimal.")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "revoked_at"], name="api_token_owner")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…, {self.user})"

@@ -19,15 +19,19 @@ def too_many(request: HttpRequest, seconds: int, what: str = "requests") -> Http
     return response
 
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
+
+
 def limit_writes(kind: str, per: dict[str, Callable[[HttpRequest], str]] | None = None, what: str = "requests"):
-    """Decorator: rate-limit the POSTs of a view per client (``kind``) and, for each other kind
-    in ``per``, per the key its function reads from the request, e.g.
+    """Decorator: rate-limit the writes (POST, and the API's DELETE) of a view per client
+    (``kind``) and, for each other kind in ``per``, per the key its function reads from the
+    request, e.g.
     ``per={"password_reset_address": posted("email")}``."""
 
     def decorate(view):
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs):
-            if request.method == "POST":
+            if request.method not in SAFE_METHODS:
                 keyed = [(other, key(request)) for other, key in (per or {}).items()]
                 seconds = longest_wait((kind, client_key(request)), *keyed)
                 if seconds:
@@ -40,16 +44,19 @@ def limit_writes(kind: str, per: dict[str, Callable[[HttpRequest], str]] | None 
 
 
 class RateLimitMiddleware:
-    """Limits GET requests to the JSON API and to search (pages and feeds) per client, and
-    answers ``RateLimited`` raised by any view."""
+    """Limits requests to the JSON API (every method: reads, and the writes of API tokens) and
+    GET requests to search (pages and feeds) per client, and answers ``RateLimited`` raised by
+    any view. The client of a request with an API token is its account (BearerTokenMiddleware
+    runs before)."""
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         path = request.path
-        kind = "api" if path.startswith("/api/") else "search" if path.startswith("/search") else None
-        if kind and request.method in ("GET", "HEAD"):
+        api = path.startswith("/api/")
+        kind = "api" if api else "search" if path.startswith("/search") else None
+        if kind and (api or request.method in ("GET", "HEAD")):
             seconds = retry_after(kind, client_key(request))
             if seconds:
                 return too_many(request, seconds)

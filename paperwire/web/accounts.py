@@ -12,12 +12,15 @@ from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from paperwire.accounts.addresses import posted_mailbox
 from paperwire.accounts.forms import AddressPasswordResetForm, SignupForm
 from paperwire.accounts.models import canonical_email, verified_email
+from paperwire.accounts.tokens import MAX_NAME_CHARS as MAX_TOKEN_NAME
+from paperwire.accounts.tokens import TokenError, create_token, live_tokens, revoke_token
 from paperwire.accounts.verification import confirm_address, read_verification_token, request_verification
 from paperwire.core.limits import link_key
 from paperwire.core.siteurl import absolute, site_url
@@ -146,7 +149,7 @@ def account_settings(request):
     return settings_page(request)
 
 
-def settings_page(request, form: ProfileForm | None = None, status: int = 200):
+def settings_page(request, form: ProfileForm | None = None, status: int = 200, **token_state):
     """The account's page: the profile (``form``: as posted, with its errors), the Following
     feed's address, and the digest subscription of its address, once the account has proved it
     receives mail there; before that, nothing about it (not even whether there is one)."""
@@ -163,8 +166,46 @@ def settings_page(request, form: ProfileForm | None = None, status: int = 200):
         "profile_form": form or profile_form(request.user),
         "feed_url": absolute(reverse("following_feed", args=[feed_token(request.user)])),
         "profile_url": site_path("profile", request.user.get_username(), "/u/{}"),
-    }
+    } | tokens_context(request.user, **token_state)
     return render(request, "registration/settings.html", context, status=status)
+
+
+def tokens_context(user, **state) -> dict:
+    """The settings page's section of API tokens: the live ones (name, when made and last used,
+    the first characters), and ``state``: a new token's secret (shown once), or the error of the
+    form that made or revoked one, with the name typed."""
+    return {"tokens": list(live_tokens(user)), "max_token_name": MAX_TOKEN_NAME, **state}
+
+
+def settings_with_tokens(request, status: int = 200, **state):
+    """The settings page again (not a redirect: a new token's secret is shown on this answer only,
+    never stored), kept out of every cache."""
+    response = settings_page(request, status=status, **state)
+    add_never_cache_headers(response)
+    return response
+
+
+@login_required
+@require_POST
+@limit_writes("api_token", what="API tokens")
+def create_api_token(request):
+    """A new personal API token: its secret is on this answer, once."""
+    name = request.POST.get("name", "")
+    try:
+        token, secret = create_token(request.user, name)
+    except TokenError as error:
+        return settings_with_tokens(request, 400, token_error=str(error), token_name=name[:MAX_TOKEN_NAME])
+    return settings_with_tokens(request, new_token=token, new_secret=secret)
+
+
+@login_required
+@require_POST
+def revoke_api_token(request, pk: int):
+    token = revoke_token(request.user, pk)
+    if token is None:
+        raise Http404("You have no such API token.")
+    messages.success(request, f"The token “{token.name}” ({token.prefix}…) is revoked: it no longer works.")
+    return redirect(f"{reverse('account_settings')}#api-tokens")
 
 
 @login_required
