@@ -2,6 +2,7 @@
 
 import logging
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
@@ -23,6 +24,7 @@ from paperwire.digests.emails import subscriber_links
 from paperwire.digests.models import Subscriber
 from paperwire.operations.ratelimit import limit_writes, too_many
 from paperwire.web.digests import link_expired
+from paperwire.web.notifications import NotificationForm, settings_of
 from paperwire.web.papers import redirect_next, safe_next
 
 log = logging.getLogger(__name__)
@@ -102,7 +104,13 @@ def account_settings(request):
     # matched "victim@github.io".
     subscriber = Subscriber.objects.filter(email=address).first() if address else None
     manage_url = subscriber_links(subscriber)["manage_url"] if subscriber else ""
-    context = {"verified": bool(address), "subscriber": subscriber, "manage_url": manage_url}
+    context = {
+        "verified": bool(address),
+        "subscriber": subscriber,
+        "manage_url": manage_url,
+        "notification_form": NotificationForm(instance=settings_of(request.user)),
+        "notification_minutes": settings.NOTIFY_INTERVAL_MINUTES,
+    }
     return render(request, "registration/settings.html", context)
 
 
