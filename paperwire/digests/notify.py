@@ -50,6 +50,7 @@ from paperwire.people.models import PaperAuthor
 
 EXCERPT_CHARS = 300  # of a comment's text in a mail
 MAX_ENTRIES = 50  # comments listed in one mail; the rest are counted, with a link to the paper
+BLOCK_TAG = re.compile(r"</?(?:p|br|hr|li|ul|ol|blockquote|pre|h[1-6])\b[^>]*>")  # a space between blocks
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
@@ -144,7 +145,7 @@ def plan_mail(user_id: int, now: dt.datetime) -> bool:
 def excerpt(comment: Comment, limit: int = EXCERPT_CHARS) -> str:
     """The comment's sanitised text (its rendered HTML as text), one line, at most ``limit``
     characters: no markup, no control or direction characters (escaped again by the templates)."""
-    text = html.unescape(strip_tags(comment.html.replace("<", " <")))
+    text = html.unescape(strip_tags(BLOCK_TAG.sub(" ", comment.html)))
     text = " ".join(CONTROL.sub(" ", text).split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -154,7 +155,7 @@ def one_line(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def entries(events: list[NotificationEvent]) -> list[dict]:
+def entries(events: list[NotificationEvent], row: NotificationSettings) -> list[dict]:
     paths: dict[int, str] = {}
     shown = []
     for event in events[:MAX_ENTRIES]:
@@ -162,11 +163,11 @@ def entries(events: list[NotificationEvent]) -> list[dict]:
         if comment.pk not in paths:
             paths[comment.pk] = comment_path(comment, comment.paper)
         why = []
-        if event.as_reply:
+        if event.as_reply and row.replies:
             why.append("a reply to your comment")
-        if event.as_submitter:
+        if event.as_submitter and row.paper_comments:
             why.append("on a paper you submitted")
-        if event.as_author:
+        if event.as_author and row.paper_comments:
             why.append("on a paper you authored")
         shown.append(
             {
@@ -197,7 +198,7 @@ def notification_message(user, address: str, events: list[NotificationEvent], ma
     links = notification_links(row)
     context = {
         "user": user,
-        "entries": entries(events),
+        "entries": entries(events, row),
         "more": max(len(events) - MAX_ENTRIES, 0),
         "count": len(events),
         "minutes": settings.NOTIFY_INTERVAL_MINUTES,

@@ -29,6 +29,7 @@ class NotificationForm(forms.ModelForm):
             "replies": "Replies to my comments",
             "paper_comments": "New comments on papers I submitted or authored",
         }
+        help_texts = {"replies": "", "paper_comments": ""}
 
 
 def settings_of(user) -> NotificationSettings:
