@@ -122,13 +122,16 @@ def plan_mails(now: dt.datetime | None = None) -> int:
 
 
 def plan_mail(user_id: int, now: dt.datetime) -> bool:
-    mails = NotificationMail.objects.filter(user_id=user_id)
-    if mails.filter(state__in=NotificationMail.OPEN).exists():
+    """The person's next mail, decided on one read of their last one: the new mail's number is
+    that one's plus one, so a planner that read before another wrote a mail conflicts with it
+    (the unique key) instead of planning a second mail within the hour."""
+    last = NotificationMail.objects.filter(user_id=user_id).order_by("-number").first()
+    if last is not None and last.state in NotificationMail.OPEN:
         return False  # the one under way goes first; these events wait for the next
     went = last_went_out(user_id)
     if went is not None and went > now - interval():
         return False
-    number = (mails.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+    number = (last.number if last else 0) + 1
     with transaction.atomic():
         try:
             with transaction.atomic():
