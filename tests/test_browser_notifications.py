@@ -44,9 +44,7 @@ def check_layout(browser, url: str, **options) -> None:
             context.close()
 
 
-def test_a_reply_in_the_page_is_mailed_with_a_working_link_and_one_click_unsubscribe(
-    tmp_path, browser, smtp_server
-):
+def test_a_reply_in_the_page_is_mailed_with_a_working_link_and_one_click_unsubscribe(tmp_path, browser, smtp_server):
     home = tmp_path / "home"
     records = write_jsonl(tmp_path / "p.jsonl", [paper(PAPER, "Sparse attention for long documents")])
     assert run_paperwire("import", str(records), env=paperwire_env(home)).returncode == 0
