@@ -346,7 +346,7 @@ def deliver(rows, prepare, report: SendReport, run: Run, *, ident=None, bounce=N
         for row in rows:
             if step:
                 step()
-            if not claim(row, ident(row) if ident else None):
+            if not (claim(row, ident(row)) if ident else claim(row)):
                 continue  # another sender has it
             prepared = prepare(row)
             if prepared is None:
