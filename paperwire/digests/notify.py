@@ -255,7 +255,7 @@ def send_notifications(*, now: dt.datetime | None = None, resend_uncertain: bool
             return None
         return notification_message(user, address, events, mail, row), lambda: record_mail_sent(mail, address)
 
-    deliver(todo.iterator(chunk_size=500), prepare, report, Run(), ident=mail_message_id, bounce=lambda mail: None)
+    deliver(todo, prepare, report, Run(), ident=mail_message_id, bounce=lambda mail: None)
     report.uncertain = NotificationMail.objects.filter(state=NotificationMail.UNCERTAIN).count()
     return report
 

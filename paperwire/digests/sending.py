@@ -329,21 +329,22 @@ def send_period(
         return digest_message(digest, delivery), lambda: record_sent(delivery, digest)
 
     with progress(total=todo.count(), desc=f"digest {period.key}", unit="mail", show=show_progress) as bar:
-        deliver(todo.iterator(chunk_size=500), prepare, report, run, step=lambda: bar.update(1))
+        deliver(todo, prepare, report, run, step=lambda: bar.update(1))
     report.uncertain = Delivery.objects.filter(period=period.key, state=Delivery.UNCERTAIN).count()
     return report
 
 
 def deliver(rows, prepare, report: SendReport, run: Run, *, ident=None, bounce=None, step=None) -> None:
-    """Send each row of ``rows`` (Delivery or NotificationMail rows, due) exactly once: claim it,
+    """Send each row of ``rows`` (a queryset of due Delivery or NotificationMail rows) exactly once: claim it,
     ``prepare(row)`` its message (None: nothing to send, the row is ``skipped``; else the message
     and what records it sent, called after the server's 250), transmit it step by step, record
     the outcome. ``ident(row)``: its Message-ID; ``bounce(row)``: what a refusal of its address
     counts. Stops on a server-wide failure or a streak of the server's refusals (the rest stay
     due for the next run); fills ``report``."""
     connection = get_connection(timeout=settings.BACKGROUND_EMAIL_TIMEOUT)
+    each = rows.iterator(chunk_size=500)
     try:
-        for row in rows:
+        for row in each:
             if step:
                 step()
             if not (claim(row, ident(row)) if ident else claim(row)):
@@ -374,6 +375,7 @@ def deliver(rows, prepare, report: SendReport, run: Run, *, ident=None, bounce=N
             run.accepted += 1
             report.sent += 1
     finally:
+        each.close()  # its cursor, now: a failure's traceback would keep it open until the interpreter exits
         close(connection)
         settle_refusals(run, bounce)
     report.failed, report.retrying = run.count(Delivery.FAILED), run.count(Delivery.RETRY)
