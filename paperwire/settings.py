@@ -569,6 +569,8 @@ DIGEST_BOUNCE_LIMIT = envint("PAPERWIRE_DIGEST_BOUNCE_LIMIT", 3, low=1, high=100
 DIGEST_MAX_ATTEMPTS = envint("PAPERWIRE_DIGEST_MAX_ATTEMPTS", 8, low=1, high=100)
 DIGEST_LEASE_MINUTES = envint("PAPERWIRE_DIGEST_LEASE_MINUTES", 15, low=0, high=1440)
 DIGEST_CONFIRM_DAYS = envint("PAPERWIRE_DIGEST_CONFIRM_DAYS", 3, low=1, high=365)
+# Notifications of comments (docs/community.md): at most one mail a person this often.
+NOTIFY_INTERVAL_MINUTES = envint("PAPERWIRE_NOTIFY_INTERVAL_MINUTES", 60, low=1, high=10_080)
 # `paperwire worker`: what it ingests each cycle (e.g. "hf-daily arxiv"; none by default:
 # an offline install has no source), how often, and when digests go out (UTC).
 WORKER_INGEST = os.environ.get("PAPERWIRE_WORKER_INGEST", "").split()

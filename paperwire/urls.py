@@ -15,7 +15,7 @@ from paperwire.operations import health
 from paperwire.operations.errors import error_page, error_response, json_error, wants_json
 from paperwire.operations.pagecache import cache_for_anonymous
 from paperwire.search import index_version
-from paperwire.web import authors, digests, discussions, papers, people, search
+from paperwire.web import authors, digests, discussions, notifications, papers, people, search
 from paperwire.web.accounts import account_settings
 from paperwire.web.papers import same_site_path
 
@@ -102,6 +102,8 @@ urlpatterns = [
     path("digest/preview", digests.preview, name="digest_preview"),
     path("digest/<str:token>/<str:period>", digests.web_version, name="digest_web"),
     path("accounts/settings", account_settings, name="account_settings"),
+    path("accounts/settings/notifications", notifications.save_settings, name="notification_settings"),
+    path("notifications/unsubscribe/<str:token>", notifications.unsubscribe, name="notifications_unsubscribe"),
     path("api/daily_papers", api.daily_papers, name="api_daily_papers"),
     path("api/papers/search", api.papers_search, name="api_search"),
     re_path(rf"^api/papers/{PAPER_ID}/comments$", api.paper_comments, name="api_paper_comments"),

@@ -16,8 +16,8 @@ from django.utils.http import urlsafe_base64_encode
 
 from paperwire.accounts.tokens import create_token
 from paperwire.accounts.verification import verification_token
-from paperwire.digests.models import Subscriber
-from paperwire.digests.tokens import confirmation_token, subscriber_token
+from paperwire.digests.models import NotificationSettings, Subscriber
+from paperwire.digests.tokens import confirmation_token, notification_token, subscriber_token
 from paperwire.discussions.threads import post_comment
 from paperwire.ingest.importer import import_files
 from paperwire.papers.models import Organization, Paper
@@ -103,6 +103,9 @@ def links(tmp_path, alice):
         "new_subscription_links": lambda: reverse("new_subscription_links", args=[subscriber_token(subscriber())]),
         "unsubscribe": lambda: reverse("unsubscribe", args=[subscriber_token(subscriber())]),
         "digest_web": lambda: reverse("digest_web", args=[subscriber_token(subscriber()), "daily-2024-10-14"]),
+        "notifications_unsubscribe": lambda: reverse(
+            "notifications_unsubscribe", args=[notification_token(NotificationSettings.of(alice))]
+        ),
     }
 
 

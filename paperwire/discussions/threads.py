@@ -395,6 +395,20 @@ def page_number(all_threads: list[Thread], comment: Comment) -> int:
     return 1
 
 
+def comment_path(comment: Comment, paper: Paper | None = None) -> str:
+    """Where a comment is shown: the page of the paper's threads that holds it, at its anchor
+    (at its thread's, or the discussion's, when it is no longer shown). The pages' redirects and
+    the notification mails link it."""
+    paper = paper or comment.paper
+    every = threads(paper)
+    number = page_number(every, comment)
+    query = f"?comments={number}" if number > 1 else ""
+    top = comment.parent_id or comment.pk
+    shown = {c.pk for t in every for c in [t.comment, *t.replies]}
+    anchor = f"comment-{comment.pk}" if comment.pk in shown else f"comment-{top}" if top in shown else "discussion"
+    return f"{paper.get_absolute_url()}{query}#{anchor}"
+
+
 def fresh_html(comments: list[Comment]) -> None:
     """Comments rendered by another version of the renderer are rendered again, and kept."""
     stale = [c for c in comments if c.html_version != rendering.VERSION]

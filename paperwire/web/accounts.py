@@ -3,6 +3,7 @@
 import logging
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
@@ -31,6 +32,7 @@ from paperwire.papers.models import site_path
 from paperwire.people import profiles
 from paperwire.people.following import feed_token
 from paperwire.web.digests import link_expired
+from paperwire.web.notifications import NotificationForm, settings_of
 from paperwire.web.papers import redirect_next, safe_next
 
 log = logging.getLogger(__name__)
@@ -166,6 +168,8 @@ def settings_page(request, form: ProfileForm | None = None, status: int = 200, *
         "profile_form": form or profile_form(request.user),
         "feed_url": absolute(reverse("following_feed", args=[feed_token(request.user)])),
         "profile_url": site_path("profile", request.user.get_username(), "/u/{}"),
+        "notification_form": NotificationForm(instance=settings_of(request.user)),
+        "notification_minutes": settings.NOTIFY_INTERVAL_MINUTES,
     } | tokens_context(request.user, **token_state)
     return render(request, "registration/settings.html", context, status=status)
 

@@ -25,10 +25,10 @@ from paperwire.discussions.threads import (
     CommentError,
     Thread,
     can_edit,
+    comment_path,
     delete_comment,
     edit_comment,
     editable_until,
-    page_number,
     page_of_threads,
     post_comment,
     report_comment,
@@ -73,17 +73,7 @@ def discussion_context(request: HttpRequest, paper: Paper, form_state: dict | No
     }
 
 
-def comment_url(comment: Comment, paper: Paper | None = None) -> str:
-    """Where a comment is shown: the page of the paper's threads that holds it, at its anchor
-    (at its thread's, or the discussion's, when it is no longer shown)."""
-    paper = paper or comment.paper
-    every = threads(paper)
-    number = page_number(every, comment)
-    query = f"?comments={number}" if number > 1 else ""
-    top = comment.parent_id or comment.pk
-    shown = {c.pk for t in every for c in [t.comment, *t.replies]}
-    anchor = f"comment-{comment.pk}" if comment.pk in shown else f"comment-{top}" if top in shown else "discussion"
-    return f"{paper.get_absolute_url()}{query}#{anchor}"
+comment_url = comment_path  # where a comment is shown (paperwire.discussions.threads)
 
 
 def shown_html(request: HttpRequest, comment: Comment) -> str:
