@@ -122,6 +122,8 @@ def test_huggingface_hub_reads_the_account_and_the_organization_with_a_token(liv
     # The papers' client methods with the token, and without one.
     assert api.paper_info(PAPER).title == "Tokens"
     assert HfApi(endpoint=site.url, token=False).paper_info(PAPER).upvotes == BASE_UPVOTES
+    # A huggingface.co token (HF_TOKEN, `hf auth login`) is not this site's: reads go on without it.
+    assert HfApi(endpoint=site.url, token="hf_" + "x" * 34).paper_info(PAPER).upvotes == BASE_UPVOTES
     with pytest.raises(HfHubHTTPError) as refused:
         HfApi(endpoint=site.url, token="pw_" + "0" * 43).whoami()
     assert refused.value.response.status_code == 401 and "Invalid user token." in str(refused.value)

@@ -10,8 +10,13 @@ has a session, and its forms a CSRF token). On the API:
   needs no CSRF token: a browser never adds this header by itself to a request another site
   makes, so the header is proof of intent, as the CSRF token is for a cookie; the session
   cookie, if any, is not read;
-- anything else (an unknown, revoked or malformed token, another scheme, a disabled account):
-  a 401 with ``{"error": ...}`` saying which, before any view: never answered as anonymous.
+- a Paperwire token (``Bearer pw_…``) that is unknown, revoked, malformed or a disabled
+  account's: a 401 with ``{"error": ...}`` saying which, before any view: never answered as
+  anonymous;
+- another header (a huggingface.co ``hf_`` token that ``huggingface_hub`` sends from
+  ``HF_TOKEN``, another scheme): not meant for this site. A read goes on as if it were not
+  there (as before tokens existed: the HF-compatible API serves that client as it is set up);
+  a write is refused with a 401 saying that it is not a Paperwire token.
 
 A token in the query string (``?token=pw_…``) is refused with a 401 too: URLs end up in logs,
 histories and Referer headers.
@@ -25,12 +30,13 @@ import functools
 
 from django.http import HttpRequest, HttpResponse
 
-from paperwire.accounts.tokens import TOKEN, TokenError, user_of
+from paperwire.accounts.tokens import PREFIX, TOKEN, TokenError, user_of
 from paperwire.core.limits import ip_key, retry_after
 from paperwire.operations.errors import json_error
 from paperwire.operations.ratelimit import too_many
 
 API_PATHS = ("/api/",)
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 SCHEME = "bearer"
 MAX_HEADER_CHARS = 200  # a token is 46 characters; longer values are not looked at
 
@@ -58,6 +64,12 @@ def bearer_secret(header: str) -> str:
     return secret
 
 
+def names_paperwire_token(header: str) -> bool:
+    """Whether an ``Authorization`` value is meant for this site: ``Bearer pw_…``."""
+    scheme, _, secret = header.strip(" \t").partition(" ")
+    return scheme.lower() == SCHEME and secret.strip(" \t").startswith(PREFIX)
+
+
 def token_in_query(request: HttpRequest) -> bool:
     return any(TOKEN.fullmatch(value) for _, values in request.GET.lists() for value in values)
 
@@ -81,7 +93,7 @@ class BearerTokenMiddleware:
                 'Authorization header ("Bearer <token>"), and revoke this one on your settings page.',
             )
         header = request.META.get("HTTP_AUTHORIZATION")
-        if header is None:
+        if header is None or (request.method in SAFE_METHODS and not names_paperwire_token(header)):
             return self.get_response(request)
         try:
             user, token = user_of(bearer_secret(header))
