@@ -22,6 +22,8 @@ from paperwire.api.writes import COMMENT_FIELDS
 from paperwire.discussions.models import Comment
 from paperwire.discussions.threads import post_comment
 from paperwire.papers.models import Organization, Paper, Vote
+from paperwire.people.following import set_following
+from paperwire.people.profiles import clean_profile, save_profile
 
 pytestmark = pytest.mark.django_db
 
@@ -430,7 +432,28 @@ def test_user_overview(client, alice, attention):
     assert data["user"] == "alice" and data["type"] == "user" and data["numPapers"] == 0 and data["orgs"] == []
     assert client.get("/api/users/ALICE/overview").json()["user"] == "alice"
     assert error_of(client.get("/api/users/nobody/overview"), 404) == "user 'nobody' not found"
+    assert (data["fullname"], data["details"], data["numFollowers"], data["numFollowing"]) == ("alice", "", 0, 0)
+    assert "isFollowing" not in data  # nobody asked
+    # As the profile page shows it: its display name and bio; who follows it.
+    bob = User.objects.create_user("bob", password="a long pass phrase")
+    set_following(bob, alice, True)
+    save_profile(alice, clean_profile({"display_name": "Alice Ó", "bio": "<b>hi</b>", "public": "on"}))
+    client.force_login(bob)
+    data = client.get("/api/users/alice/overview").json()
+    assert (data["fullname"], data["details"], data["numFollowers"], data["isFollowing"]) == (
+        "Alice Ó",
+        "<b>hi</b>",
+        1,
+        True,
+    )
+    assert client.get("/api/users/bob/overview").json()["numFollowing"] == 1
+    # A hidden profile is not found, but by its owner.
+    save_profile(alice, clean_profile({}))
+    assert error_of(client.get("/api/users/alice/overview"), 404) == "user 'alice' not found"
+    client.force_login(alice)
+    assert client.get("/api/users/alice/overview").json()["user"] == "alice"
     User.objects.filter(pk=alice.pk).update(is_active=False)
+    client.logout()
     assert error_of(client.get("/api/users/alice/overview"), 404) == "user 'alice' not found"
 
 

@@ -216,12 +216,17 @@ WHOAMI = {
 }
 USER_OVERVIEW = {
     "type": "object",
-    "description": "An account as huggingface_hub's get_user_overview reads it; counts Paperwire does not keep "
-    "(models, datasets, Spaces, likes, followers) are absent",
+    "description": "An account as huggingface_hub's get_user_overview reads it, as its profile page shows it "
+    "(a hidden profile: 404 but to its owner); counts Paperwire does not keep (models, datasets, Spaces, likes) "
+    "are absent",
     "properties": {
         "_id": {"type": "string"},
         "user": {"type": "string"},
-        "fullname": {"type": "string"},
+        "fullname": {"type": "string", "description": "The display name of the profile, else the user name"},
+        "details": {"type": "string", "description": "The profile's bio (plain text)"},
+        "numFollowers": {"type": "integer", "minimum": 0},
+        "numFollowing": {"type": "integer", "minimum": 0, "description": "Authors, organizations and users"},
+        "isFollowing": {"type": "boolean", "description": "Whether the caller follows it (with an account only)"},
         "avatarUrl": {"type": "string"},
         "isPro": {"type": "boolean"},
         "type": {"type": "string", "enum": ["user"]},
@@ -233,7 +238,7 @@ USER_OVERVIEW = {
             "description": "Visible papers naming an author linked to the account (approved claims)",
         },
     },
-    "required": ["_id", "user", "fullname", "avatarUrl", "type", "numPapers"],
+    "required": ["_id", "user", "fullname", "avatarUrl", "type", "numPapers", "numFollowers", "numFollowing"],
     "additionalProperties": False,
 }
 ORGANIZATION_OVERVIEW = {

@@ -14,8 +14,9 @@ from paperwire.api.serializers import hf_time, organization_json, user_json
 from paperwire.operations.errors import json_error
 from paperwire.papers.links import web_url
 from paperwire.papers.models import Organization, Paper
+from paperwire.people import following, profiles
 from paperwire.people.authors import papers_of
-from paperwire.people.models import Author
+from paperwire.people.models import Author, Follow
 
 
 def whoami(request: HttpRequest) -> JsonResponse:
@@ -57,16 +58,25 @@ def claimed_papers(user) -> int:
 
 
 def user_overview(request: HttpRequest, name: str) -> JsonResponse:
-    """``GET /api/users/<name>/overview``: an active account of this site, by its user name."""
+    """``GET /api/users/<name>/overview``: an account of this site, by its user name, as its
+    profile page shows it (``/u/<name>``: none for a hidden profile but to its owner, nor for an
+    inactive account); ``fullname`` is its display name, ``details`` its bio."""
     accounts = get_user_model().objects.filter(is_active=True)
-    user = accounts.filter(username=name).first() or accounts.filter(username__iexact=name).first()
+    found = accounts.filter(username=name).first() or accounts.filter(username__iexact=name).first()
+    user, profile = profiles.shown_user(found.get_username(), request.user) if found else (None, None)
     if user is None:
         return json_error(f"user {name[:100]!r} not found", 404)
     data = user_json(user) | {
+        "fullname": profile.display_name or user.get_username(),
+        "details": profile.bio,
         "orgs": [],
         "createdAt": hf_time(user.date_joined),
         "numPapers": claimed_papers(user),
+        "numFollowers": Follow.objects.filter(user=user, follower__is_active=True).count(),
+        "numFollowing": Follow.objects.filter(follower=user).count(),
     }
+    if request.user.is_authenticated:
+        data["isFollowing"] = following.is_following(request.user, user)
     return JsonResponse(data)
 
 
