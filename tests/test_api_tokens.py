@@ -322,6 +322,8 @@ def test_a_comment_and_a_reply_through_the_api(client, alice, bob, attention):
         ("[1, 2]", 400, 'the body must be a JSON object, {"body": "..."}'),
         ("{", 400, "the body is not valid JSON (UTF-8)"),
         (b"\xff\xfe", 400, "the body is not valid JSON (UTF-8)"),
+        ("[" * 5000 + "]" * 5000, 400, "the body is not valid JSON (UTF-8)"),  # RecursionError, once a 500
+        ('{"body": ' + "[" * 1100 + "]" * 1100 + "}", 400, "the body is not valid JSON (UTF-8)"),
     ],
 )
 def test_a_refused_comment_says_why_and_writes_nothing(client, alice, attention, body, status, error):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+from django.contrib.auth.models import User
+
 from tests.conftest import DEMO, paperwire_env, run_paperwire, start_site, stop_site
 
 DUO = "2410.10819"  # DuoAttention: a thread of three demo comments, and its claimed author
@@ -74,3 +76,52 @@ def test_demo_says_what_to_run_first_without_the_demo_corpus(tmp_path):
         "CommandError: the demo corpus is not imported (no paper 1506.03134, 2410.10781, 2410.10819, 2501.00663): "
         "run `paperwire import paperwire/demo/attention_papers.jsonl` first"
     )
+
+
+def test_demo_never_writes_as_a_real_account_named_demo(tmp_path):
+    """Sign-up refuses the prefix, but an account made otherwise (the admin, an older version)
+    with a password is someone's: the demo neither comments as it nor gives it an author."""
+    env = paperwire_env(tmp_path / "home")
+    assert run_paperwire("import", "--no-index", str(DEMO), env=env).returncode == 0
+    made = run_paperwire(
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User; User.objects.create_user('demo-chloe', password='Att4cker-pw!!')",
+        env=env,
+    )
+    assert made.returncode == 0, made.stderr
+    refused = run_paperwire("demo", env=env)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "CommandError: an account named demo-chloe exists and is not a demo account (it has a password, an "
+        "address or has logged in): nothing was seeded; rename or delete it in the admin first"
+    )
+    counted = run_paperwire(
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User; from paperwire.discussions.models import Comment;"
+        "from paperwire.people.models import Author, AuthorClaim;"
+        "print(sorted(User.objects.values_list('username', flat=True)), Comment.objects.count(),"
+        " AuthorClaim.objects.count(), Author.objects.filter(user__isnull=False).count())",
+        env=env,
+    )
+    assert counted.stdout.strip().splitlines()[-1] == "['demo-chloe'] 0 0 0"
+
+
+def test_sign_up_keeps_the_demo_prefix_for_the_demo(client, db):
+    page = client.get("/accounts/signup").content.decode()
+    token = page.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
+    for name in ("demo-zed", "Demo-Zed", "DEMO-x"):
+        response = client.post(
+            "/accounts/signup",
+            {
+                "csrfmiddlewaretoken": token,
+                "username": name,
+                "email": "zed@example.org",
+                "password1": "a long pass phrase 42",
+                "password2": "a long pass phrase 42",
+            },
+        )
+        assert response.status_code == 200, name
+        assert "are kept for the demo community" in response.content.decode()
+    assert not User.objects.exists()

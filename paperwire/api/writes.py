@@ -9,12 +9,11 @@ cache's content version behave the same whichever way a vote or comment comes.
 
 from __future__ import annotations
 
-import json
-
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from paperwire.api.params import BadRequest
 from paperwire.api.serializers import comment_json
+from paperwire.core import jsondata
 from paperwire.core.limits import new_account
 from paperwire.core.siteurl import absolute
 from paperwire.discussions.threads import CommentError, post_comment
@@ -52,7 +51,7 @@ def json_object(request: HttpRequest) -> dict:
     if kind != "application/json":
         raise BadRequest(f'send the body as JSON with "Content-Type: application/json" (not {kind[:100]!r})')
     try:
-        data = json.loads(request.body.decode("utf-8"))
+        data = jsondata.parse(request.body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise BadRequest("the body is not valid JSON (UTF-8)") from None
     if not isinstance(data, dict):

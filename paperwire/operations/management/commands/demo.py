@@ -37,7 +37,8 @@ class Command(BaseCommand):
                 f"the demo corpus is not imported (no paper {', '.join(missing)}): run "
                 "`paperwire import paperwire/demo/attention_papers.jsonl` first"
             )
-        users = {name: self.account(name) for name in data["accounts"]}
+        with transaction.atomic():  # every account checked before anything is written
+            users = {name: self.account(name) for name in data["accounts"]}
         comments, added = {}, 0
         for item in data["comments"]:
             body = item["body"] + MARK
@@ -71,6 +72,13 @@ class Command(BaseCommand):
         if created:
             user.set_unusable_password()  # nobody logs in as a demo account
             user.save(update_fields=["password"])
+        elif user.has_usable_password() or user.email or user.last_login or user.is_staff:
+            # Someone's account (sign-up refuses the prefix, but an admin or an older version
+            # may have made one): never written as, nor given the demo's author.
+            raise CommandError(
+                f"an account named {name} exists and is not a demo account (it has a password, an address "
+                "or has logged in): nothing was seeded; rename or delete it in the admin first"
+            )
         return user
 
     def claim(self, user, paper: Paper | None, item: dict) -> int:
