@@ -191,6 +191,41 @@ def test_one_open_report_per_person_and_comment(attention, alice, bob, charlie, 
     assert set(CommentReport.objects.values_list("resolution", flat=True)) == {"kept", "hidden"}
 
 
+def test_what_a_moderator_hid_or_must_judge_stays_for_them_when_its_author_deletes(attention, alice, bob, admin_user):
+    """An author could erase the evidence: delete a hidden comment, or delete a reported one
+    before the moderators saw it (its reports then resolved themselves as gone)."""
+    hidden = post_comment(alice, attention, "abusive text EVIDENCE-1")
+    report_comment(bob, hidden.pk, "abuse")
+    resolve_reports(CommentReport.objects.values_list("pk", flat=True), admin_user, hide=True)
+    with pytest.raises(CommentError) as refused:
+        delete_comment(alice, hidden.pk)
+    assert (refused.value.status, refused.value.message) == (
+        409,
+        "This comment was hidden by a moderator: it cannot be deleted.",
+    )
+    hidden.refresh_from_db()
+    assert (hidden.body, hidden.deleted_at) == ("abusive text EVIDENCE-1", None)
+
+    reported = post_comment(alice, attention, "abusive text EVIDENCE-2")
+    report, _ = report_comment(bob, reported.pk, "abuse")
+    delete_comment(alice, reported.pk)
+    reported.refresh_from_db()
+    assert reported.deleted_at is not None and reported.body == "abusive text EVIDENCE-2"  # for the moderators
+    assert shown(attention) == [] and count(attention) == 7  # for no one else
+    report.refresh_from_db()
+    assert report.resolved_at is None  # still in their queue
+    # Kept by the moderators: the author's deletion then takes its text.
+    resolve_reports([report.pk], admin_user, hide=False)
+    reported.refresh_from_db()
+    assert (reported.body, reported.html) == ("", "")
+
+    # Without reports, a deletion takes the text at once, as before.
+    plain = post_comment(alice, attention, "just a thought")
+    delete_comment(alice, plain.pk)
+    plain.refresh_from_db()
+    assert (plain.body, plain.html) == ("", "")
+
+
 def test_a_hidden_comment_is_a_stub_above_its_replies_and_can_be_shown_again(attention, alice, bob):
     top = post_comment(alice, attention, "Rude words")
     post_comment(bob, attention, "Please be kind", reply_to=top.pk)

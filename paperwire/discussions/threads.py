@@ -175,12 +175,18 @@ def edit_comment(user, comment_id: int, body: object) -> Comment:
     return comment
 
 
-def _erase(comments) -> None:
-    """Delete these comments (a queryset): their text and votes go, the rows stay as stubs."""
+def _erase(comments, *, keep_reported: bool = False) -> None:
+    """Delete these comments (a queryset): their text and votes go, the rows stay as stubs.
+    ``keep_reported``: a comment with open reports keeps its text for the moderators (shown to
+    no one else), and its reports stay open: deleting it does not take it out of their queue."""
     ids = list(comments.values_list("pk", flat=True))
-    Comment.objects.filter(pk__in=ids).update(deleted_at=timezone.now(), body="", html="", upvotes=0)
+    reported = CommentReport.objects.filter(comment_id__in=ids, resolved_at__isnull=True)
+    kept = set(reported.values_list("comment_id", flat=True)) if keep_reported else set()
+    now = timezone.now()
+    Comment.objects.filter(pk__in=ids).exclude(pk__in=kept).update(deleted_at=now, body="", html="", upvotes=0)
+    Comment.objects.filter(pk__in=kept).update(deleted_at=now, upvotes=0)
     CommentVote.objects.filter(comment_id__in=ids).delete()
-    _resolve(CommentReport.objects.filter(comment_id__in=ids), None, CommentReport.GONE)
+    _resolve(CommentReport.objects.filter(comment_id__in=ids).exclude(comment_id__in=kept), None, CommentReport.GONE)
 
 
 def delete_comment(user, comment_id: int) -> Comment:
@@ -190,9 +196,12 @@ def delete_comment(user, comment_id: int) -> Comment:
     comment = own_comment(user, comment_id)
     with transaction.atomic():
         _lock_paper(comment.paper_id)
-        if not Comment.objects.filter(pk=comment.pk, deleted_at__isnull=True).exists():
+        now = Comment.objects.filter(pk=comment.pk).values("deleted_at", "hidden").first()
+        if now is None or now["deleted_at"] is not None:
             return comment
-        _erase(Comment.objects.filter(pk=comment.pk))
+        if now["hidden"]:  # what a moderator hid stays as it is, for them (as an edit would not change it)
+            raise CommentError("This comment was hidden by a moderator: it cannot be deleted.", 409)
+        _erase(Comment.objects.filter(pk=comment.pk), keep_reported=True)
         recount([comment.paper_id])
         content_changed()
     comment.refresh_from_db()
@@ -297,6 +306,8 @@ def resolve_reports(report_ids, moderator, hide: bool) -> tuple[int, int]:
         if hide:
             open_before = of_them.filter(resolved_at__isnull=True).count()
             return open_before, set_hidden(comment_ids, True, moderator)
+        # Kept: a comment its author deleted while it was reported loses its text now.
+        Comment.objects.filter(pk__in=comment_ids, deleted_at__isnull=False, hidden=False).update(body="", html="")
         return _resolve(of_them, moderator, CommentReport.KEPT), 0
 
 
