@@ -247,3 +247,41 @@ def test_a_deleted_account_leaves_its_authors(client, admin_client, corpus, alic
         alice.delete()
     assert Author.objects.get(key="yann|lecun").user is None and current_content_version() != version
     assert "On Paperwire" not in visible_text(client.get("/authors/yann-lecun").content)
+
+
+def test_a_banned_account_is_shown_as_no_author_and_its_waiting_claims_are_rejected(
+    client, admin_client, corpus, alice, bob, settings, django_capture_on_commit_callbacks
+):
+    settings.PAGE_CACHE_SECONDS = 300
+    signed_in(client, verified(alice))
+    claim(client, "2503.00001", 0)
+    approve_in_admin(admin_client, AuthorClaim.objects.get())
+    signed_in(client, verified(bob))
+    claim(client, "2503.00001", 1)  # Yoshua Bengio: waiting for staff
+    anonymous = type(client)()
+    for path in ("/authors/yann-lecun", "/papers/2503.00001", "/api/papers/2503.00001"):
+        assert "alice" in anonymous.get(path).content.decode() and anonymous.get(path)["X-Cache"] == "hit"
+
+    data = {"action": "ban", "_selected_action": [alice.pk, bob.pk]}
+    assert admin_client.post("/admin/auth/user/", data, follow=True).status_code == 200
+    # Shown nowhere, at once (the cached pages are stale), the link kept for a reactivation.
+    for path in ("/authors/yann-lecun", "/papers/2503.00001", "/api/papers/2503.00001"):
+        response = anonymous.get(path)
+        assert response["X-Cache"] == "miss" and "alice" not in response.content.decode(), path
+    assert all("user" not in a for a in client.get("/api/papers/2503.00002").json()["authors"])
+    assert Author.objects.get(key="yann|lecun").user == alice
+    # Bob's waiting claim is rejected, and no approval can link a disabled account.
+    waiting = AuthorClaim.objects.get(user=bob)
+    assert (waiting.state, waiting.note) == (AuthorClaim.REJECTED, "The account was disabled.")
+    AuthorClaim.objects.filter(pk=waiting.pk).update(state=AuthorClaim.PENDING)
+    response = approve_in_admin(admin_client, waiting)
+    assert "The account bob is disabled (banned): reject this claim." in response.content.decode()
+    assert Author.objects.get(key="yoshua|bengio").user is None
+
+    # Active again (the admin's form): shown again, and the cached pages know it.
+    with django_capture_on_commit_callbacks(execute=True):
+        alice.refresh_from_db()
+        alice.is_active = True
+        alice.save()
+    response = anonymous.get("/authors/yann-lecun")
+    assert response["X-Cache"] == "miss" and "On Paperwire as alice" in visible_text(response.content)

@@ -15,7 +15,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from paperwire.discussions.models import Comment, CommentReport, CommentVote
-from paperwire.discussions.threads import post_comment
+from paperwire.discussions.threads import delete_comment, post_comment, set_hidden
 from paperwire.papers.models import Paper
 from paperwire.people.profiles import clean_profile, save_profile
 
@@ -358,3 +358,26 @@ def test_every_comment_action_refreshes_the_anonymous_page(client, attention, al
     assert anonymous() == ("miss", ["This comment was deleted.", "<p>Two</p>"])
     signed_in(alice).post(f"/comments/{two.pk}/report", {"reason": "spam"})
     assert anonymous() == ("hit", ["This comment was deleted.", "<p>Two</p>"])
+
+
+def test_no_reply_form_nor_reply_for_a_reply_shown_to_no_one(attention, alice, bob):
+    """The reply page named the author of a deleted or hidden reply (any signed-in user could walk
+    the ids), and a reply to it went into the thread."""
+    top = post_comment(alice, attention, "Top")
+    deleted = post_comment(bob, attention, "Oops", reply_to=top.pk)
+    hidden = post_comment(bob, attention, "Rude", reply_to=top.pk)
+    delete_comment(bob, deleted.pk)
+    set_hidden([hidden.pk], True)
+    client = signed_in(alice)
+    for gone in (deleted, hidden):
+        response = client.get(f"/comments/{gone.pk}/reply")
+        assert response.status_code == 404 and "bob" not in response.content.decode()
+        response = client.post(f"/comments/{gone.pk}/reply", {"body": "to nobody"}, HTTP_ACCEPT="application/json")
+        assert response.status_code == 409
+        assert response.json() == {"error": "The comment you replied to was deleted: your reply was not posted."}
+    assert not Comment.objects.filter(body="to nobody").exists()
+    # A top comment deleted above visible replies is still a thread to reply in.
+    reply = post_comment(bob, attention, "Visible", reply_to=top.pk)
+    delete_comment(alice, top.pk)
+    assert client.get(f"/comments/{top.pk}/reply").status_code == 200
+    assert client.get(f"/comments/{reply.pk}/reply").status_code == 200

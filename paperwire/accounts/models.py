@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models.signals import pre_delete, pre_save
 from django.dispatch import Signal, receiver
 from django.utils import timezone
 
 from paperwire.accounts.addresses import canonical_email
+from paperwire.papers.models import content_changed
 
 __all__ = ["VerifiedEmail", "canonical_email", "verified_email", "verified_owner"]
 
@@ -75,6 +76,20 @@ def _address_changed(sender, instance, raw=False, **kwargs) -> None:
         return
     if VerifiedEmail.objects.filter(user_id=instance.pk, email=canonical_email(before)).exists():
         release_address(before)
+
+
+@receiver(pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="paperwire.accounts.shown_change")
+def _shown_change(sender, instance, raw=False, **kwargs) -> None:
+    """An account renamed, deactivated or activated again (the admin's form): pages show its name
+    (comments, claimed authors, profiles), so those cached for anonymous readers are stale."""
+    update_fields = kwargs.get("update_fields")
+    if raw or instance.pk is None:
+        return
+    if update_fields is not None and not {"username", "is_active"} & set(update_fields):
+        return  # a login saves last_login only
+    before = sender._default_manager.filter(pk=instance.pk).values("username", "is_active").first()
+    if before and (before["username"], before["is_active"]) != (instance.get_username(), instance.is_active):
+        transaction.on_commit(content_changed, robust=True)
 
 
 @receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="paperwire.accounts.account_deleted")

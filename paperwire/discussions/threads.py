@@ -112,6 +112,15 @@ def _has_visible_replies(top: Comment) -> bool:
     return top.replies.filter(deleted_at__isnull=True, hidden=False).exists()
 
 
+def can_reply_to(comment: Comment) -> bool:
+    """Whether a reply to ``comment`` goes in its thread: a comment shown, or the stub of a top
+    comment above visible replies (a reply that was deleted or hidden is shown to no one: no
+    reply to it, nor a form that names its author)."""
+    if comment.visible:
+        return True
+    return comment.parent_id is None and _has_visible_replies(comment)
+
+
 def post_comment(user, paper: Paper, body: object, reply_to: int | None = None) -> Comment:
     """A new comment on ``paper``, or a reply in the thread of ``reply_to`` (a top comment or a
     reply: a reply to a reply joins its top comment). The paper's count and the content version
@@ -126,9 +135,9 @@ def post_comment(user, paper: Paper, body: object, reply_to: int | None = None) 
             target = Comment.objects.filter(pk=reply_to, paper=paper).select_related("parent").first()
             if target is None:
                 raise CommentError("The comment you replied to is not on this paper's page any more.", 404)
-            parent = target.parent or target
-            if not parent.visible and not _has_visible_replies(parent):
+            if not can_reply_to(target):
                 raise CommentError("The comment you replied to was deleted: your reply was not posted.", 409)
+            parent = target.parent or target
         comment = Comment.objects.create(
             paper=paper, parent=parent, author=user, body=text, html=html, html_version=rendering.VERSION
         )

@@ -91,6 +91,7 @@ class ModeratedUserAdmin(UserAdmin):
             Vote.objects.filter(user__in=queryset).delete()
             banned = queryset.update(is_active=False)
             users_banned.send(sender=User, user_ids=list(queryset.values_list("pk", flat=True)))
+            content_changed()  # their names leave pages cached for anonymous readers
         self.message_user(request, f"Banned {banned} users and removed their votes.", messages.SUCCESS)
 
     # Deleting users deletes their votes (a cascade): their papers are recounted once each.

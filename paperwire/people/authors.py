@@ -33,7 +33,7 @@ class NameOnPaper:
     @property
     def user(self):
         """The account linked to the author, if a claim was approved."""
-        return self.author.user if self.author and self.author.user_id else None
+        return self.author.account if self.author else None
 
     @property
     def claimed_at(self) -> dt.datetime | None:
@@ -124,6 +124,6 @@ def claimed_names(papers) -> dict[str, dict[int, NameOnPaper]]:
     found: dict[str, dict[int, NameOnPaper]] = {}
     for link in links:
         author = link.author.shown
-        if author.user_id:
+        if author.account:
             found.setdefault(link.paper_id, {})[link.position] = NameOnPaper(link.position, "", author)
     return found

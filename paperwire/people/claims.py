@@ -60,6 +60,8 @@ def approve(claim: AuthorClaim, staff) -> AuthorClaim:
         claim = AuthorClaim.objects.select_for_update(of=("self",)).select_related("user").get(pk=claim.pk)
         if claim.state != AuthorClaim.PENDING:
             raise ClaimRefused(f"This claim was {claim.get_state_display()} already.")
+        if not claim.user.is_active:
+            raise ClaimRefused(f"The account {claim.user.get_username()} is disabled (banned): reject this claim.")
         if author.user_id and author.user_id != claim.user_id:
             raise ClaimRefused(
                 f"“{author.name}” is linked to {author.user.get_username()} already: one account per author. "

@@ -18,8 +18,9 @@ from django.conf import settings
 from django.db import models, transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
+from django.utils import timezone
 
-from paperwire.papers.models import Paper, content_changed, site_path
+from paperwire.papers.models import Paper, content_changed, site_path, users_banned
 from paperwire.people.linking import relink, resolve
 from paperwire.people.names import FAMILY_LENGTH, INITIALS_LENGTH, KEY_LENGTH, NAME_LENGTH
 
@@ -75,6 +76,12 @@ class Author(models.Model):
 
     def get_absolute_url(self) -> str:
         return site_path("author", self.slug, "/authors/{}")
+
+    @property
+    def account(self):
+        """The account linked to this author (an approved claim), while it is active: a banned or
+        deactivated account is shown nowhere, its link kept should it be active again."""
+        return self.user if self.user_id and self.user.is_active else None
 
     @property
     def shown(self) -> Author:
@@ -232,3 +239,12 @@ class Follow(models.Model):
 def _profile_saved(sender, **kwargs) -> None:
     """A profile edited: its page (cached for anonymous readers) changes."""
     transaction.on_commit(content_changed, robust=True)
+
+
+@receiver(users_banned, dispatch_uid="paperwire.people.users_banned")
+def _users_banned(sender, user_ids, **kwargs) -> None:
+    """Banned accounts' claims waiting for staff are rejected (their approved authors stay linked,
+    shown nowhere while the account is disabled: ``Author.account``)."""
+    AuthorClaim.objects.filter(user_id__in=list(user_ids), state=AuthorClaim.PENDING).update(
+        state=AuthorClaim.REJECTED, decided_at=timezone.now(), note="The account was disabled."
+    )

@@ -25,6 +25,7 @@ from paperwire.discussions.threads import (
     CommentError,
     Thread,
     can_edit,
+    can_reply_to,
     comment_path,
     delete_comment,
     edit_comment,
@@ -155,6 +156,8 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
         return send_reply(request, comment)
     if request.method not in ("GET", "HEAD"):
         return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
+    if not can_reply_to(comment):
+        raise Http404("There is no such comment.")
     return reply_page(request, comment, {})
 
 
