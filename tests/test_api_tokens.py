@@ -105,7 +105,7 @@ def test_a_token_is_made_shown_once_listed_used_and_revoked(client, alice, atten
     assert "last used" in client.get("/accounts/settings").content.decode()
 
     revoked = client.post(f"/accounts/tokens/{token.pk}/revoke")
-    assert revoked.status_code == 302 and revoked["Location"] == "/accounts/settings#api-tokens"
+    assert revoked.status_code == 302 and revoked["Location"] == "/accounts/settings"
     page = client.get("/accounts/settings").content.decode()
     assert "is revoked" in page and "You have no API token." in page
     assert error_of(vote(scripts, secret, method="delete"), 401) == "This API token was revoked."
@@ -172,8 +172,8 @@ def test_another_users_token_is_neither_listed_nor_revocable_and_acts_for_its_ow
 def test_unknown_malformed_and_foreign_tokens_are_401_never_anonymous(client, attention):
     unknown = "pw_" + "A" * 43
     assert error_of(client.get("/api/papers/2410.10819", **bearer(unknown)), 401) == "Unknown API token."
-    assert error_of(client.get("/api/papers/2410.10819", **bearer("pw_short")), 401).startswith(
-        "This is not a Paperwire API token"
+    assert error_of(client.get("/api/papers/2410.10819", **bearer("pw_short")), 401) == (
+        "This API token is cut or changed: a Paperwire token is pw_ and 43 letters, digits, - or _."
     )
     # A header meant for another site (huggingface_hub sends HF_TOKEN's hf_ token to whatever
     # endpoint it is given; another scheme): a read goes on as if it were not there, as it did
@@ -512,3 +512,15 @@ def test_real_answers_match_the_openapi_schema(client, alice, attention):
         check(method, path, response)
     client.force_login(alice)
     check("get", "/api/whoami-v2", client.get("/api/whoami-v2"))
+
+
+def test_answers_say_they_depend_on_the_token_and_an_account_s_are_private(client, alice, attention):
+    _, secret = create_token(alice, "bot")
+    anonymous = client.get("/api/papers/2410.10819")
+    assert "Authorization" in anonymous["Vary"] and "private" not in anonymous.get("Cache-Control", "")
+    mine = client.get("/api/whoami-v2", **bearer(secret))
+    assert mine.status_code == 200 and "Authorization" in mine["Vary"]
+    assert "private" in mine["Cache-Control"]
+    client.force_login(alice)
+    settings_page = client.get("/accounts/settings")
+    assert "no-store" in settings_page["Cache-Control"] or "private" in settings_page["Cache-Control"]

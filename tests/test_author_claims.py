@@ -285,3 +285,14 @@ def test_a_banned_account_is_shown_as_no_author_and_its_waiting_claims_are_rejec
         alice.save()
     response = anonymous.get("/authors/yann-lecun")
     assert response["X-Cache"] == "miss" and "On Paperwire as alice" in visible_text(response.content)
+
+
+def test_the_list_of_names_opens_again_after_a_refused_claim_only(client, corpus, alice):
+    signed_in(client, verified(alice))
+    refused = claim(client, "2503.00001", 9)
+    assert messages_of(refused) == ["Choose your name among the paper's authors."]
+    assert '<details class="claim" open>' in refused.content.decode()
+    made = claim(client, "2503.00001", 0)  # another message on the page: the list stays closed
+    assert messages_of(made)[0].startswith("Thanks: your claim")
+    assert '<details class="claim">' in made.content.decode() or "claim" not in made.content.decode()
+    assert '<details class="claim" open>' not in made.content.decode()

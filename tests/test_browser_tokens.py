@@ -78,6 +78,7 @@ def test_make_see_once_use_and_revoke_a_token(site, browser, javascript, tmp_pat
     secret = page.locator("#new-token-secret").inner_text()
     assert secret.startswith("pw_") and len(secret) == 46
     expect(page.locator(".new-token")).to_contain_text("shown this once")
+    expect(page.locator("#new-token-secret")).to_be_in_viewport()  # not 1,400 px below, unseen
     expect(section.locator(".token-list li")).to_have_count(1)
     expect(section.locator(".token-list li code")).to_have_text(secret[:11] + "…")
     if javascript:  # checked once: the page is the same without JavaScript
@@ -97,6 +98,7 @@ def test_make_see_once_use_and_revoke_a_token(site, browser, javascript, tmp_pat
 
     section.get_by_role("button", name=f"Revoke the token {LONG_NAME}").click()
     expect(page.locator(".messages")).to_contain_text("is revoked")
+    expect(page.locator(".messages")).to_be_in_viewport()
     expect(section).to_contain_text("You have no API token.")
     assert whoami(site, secret) == (401, {"error": "This API token was revoked."})
     context.close()

@@ -189,7 +189,7 @@ def test_the_private_atom_feed(client, alice, bob, corpus, settings):
     assert "Convolutional nets" not in bobs
     # A new address: the old one is gone at once, even for a reader whose last answer was cached.
     response = client.post(reverse("rotate_feed"))
-    assert response.status_code == 302 and response["Location"] == "/accounts/settings#following-feed"
+    assert response.status_code == 302 and response["Location"] == "/accounts/settings"
     assert anonymous.get(url).status_code == 404
     new = re.search(
         r'value="http://testserver(/following/feed/[^"]+\.atom)"', client.get("/accounts/settings").content.decode()

@@ -216,7 +216,7 @@ def test_each_kind_is_switched_off_on_the_settings_page(corpus, alice, bob, char
     assert NotificationSettings.objects.filter(user=alice).count() == 0
     token = browser.cookies["csrftoken"].value
     response = browser.post(url, {"paper_comments": "on", "csrfmiddlewaretoken": token})
-    assert response.status_code == 302 and response["Location"] == "/accounts/settings#notifications"
+    assert response.status_code == 302 and response["Location"] == "/accounts/settings"
     page = browser.get("/accounts/settings").content.decode()
     assert "Your notification settings are saved." in page
     assert '<input type="checkbox" name="replies" id="id_replies">' in page  # unchecked now

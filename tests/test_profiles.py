@@ -110,6 +110,8 @@ def test_settings_save_a_profile_shown_escaped(client, alice):
         "/relative",
         "vbscript:msgbox(1)",
         "https://ok.example/\n" * 6,
+        "https://example.org/\u202egpj.exe",  # shown as .../exe.jpg
+        "https://exa\u200bmple.org/",
     ],
 )
 def test_links_other_than_http_are_refused(client, alice, links):
@@ -117,7 +119,11 @@ def test_links_other_than_http_are_refused(client, alice, links):
     response = edit(client, links=links, bio="kept")
     body = response.content.decode()
     assert response.status_code == 400
-    assert "Only http:// and https:// addresses can be links" in body or "At most 5 links" in body
+    assert (
+        "Only http:// and https:// addresses can be links" in body
+        or "At most 5 links" in body
+        or "written plainly" in body
+    )
     assert "kept" in body  # what was typed stays in the form
     assert not Profile.objects.filter(user=alice, bio="kept").exists()
 
@@ -214,3 +220,12 @@ def test_the_page_cache_forgets_a_profile_when_it_changes(client, alice, papers,
     assert anonymous.get("/u/alice").status_code == 404
     # The owner's own view is never cached, nor served from the cache.
     assert client.get("/u/alice").get("X-Cache") is None
+
+
+def test_a_display_name_cannot_turn_the_text_after_it_around(client, alice):
+    client.force_login(alice)
+    for name in ("Alice \u202eevil", "\u2067Alice", "Alice\u202d"):
+        response = edit(client, display_name=name)
+        assert response.status_code == 400, name
+        assert "a control character or a broken one" in response.content.decode()
+    assert edit(client, display_name="\u05d0\u05dc\u05d9\u05e1 \u200fAlice").status_code == 302  # Hebrew, a mark

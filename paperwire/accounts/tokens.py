@@ -84,6 +84,10 @@ def revoke_token(user, token_id: int) -> ApiToken | None:
 def user_of(secret: str):
     """The active account whose live token ``secret`` is; TokenError saying why not otherwise."""
     if not TOKEN.fullmatch(secret):
+        if secret.startswith(PREFIX):
+            raise TokenError(
+                f"This API token is cut or changed: a Paperwire token is {PREFIX} and 43 letters, digits, - or _."
+            )
         raise TokenError(
             "This is not a Paperwire API token (they start with pw_; a huggingface.co token is not valid here)."
         )

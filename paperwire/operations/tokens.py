@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control, patch_vary_headers
 
 from paperwire.accounts.tokens import PREFIX, TOKEN, TokenError, user_of
 from paperwire.core.limits import ip_key, retry_after
@@ -94,14 +95,16 @@ class BearerTokenMiddleware:
             )
         header = request.META.get("HTTP_AUTHORIZATION")
         if header is None or (request.method in SAFE_METHODS and not names_paperwire_token(header)):
-            return self.get_response(request)
+            return vary(self.get_response(request))
         try:
             user, token = user_of(bearer_secret(header))
         except TokenError as error:
-            return self.refuse(request, str(error))
+            return vary(self.refuse(request, str(error)))
         request.user, request.api_token = user, token
         request._dont_enforce_csrf_checks = True  # read by Django's CsrfViewMiddleware
-        return self.get_response(request)
+        response = vary(self.get_response(request))
+        patch_cache_control(response, private=True)  # an account's answer (whoami: its address)
+        return response
 
     @staticmethod
     def refuse(request: HttpRequest, message: str) -> HttpResponse:
@@ -111,6 +114,12 @@ class BearerTokenMiddleware:
         if seconds:
             return too_many(request, seconds)
         return unauthorized(message)
+
+
+def vary(response: HttpResponse) -> HttpResponse:
+    """The API's answers depend on the Authorization header: shared caches must know it."""
+    patch_vary_headers(response, ["Authorization"])
+    return response
 
 
 def require_user(view):

@@ -15,8 +15,9 @@ from urllib.parse import urlsplit
 
 MAX_URL_LENGTH = 2048
 # Whitespace and control characters, which browsers strip or skip (and which a plainly
-# written URL never holds).
-UNPRINTABLE = re.compile(r"[\x00-\x20\x7f-\x9f\s]")
+# written URL never holds), and the invisible formatting characters: bidirectional marks and
+# overrides (".../\u202egpj.exe" reads ".../exe.jpg"), zero-width ones, the byte order mark.
+UNPRINTABLE = re.compile(r"[\x00-\x20\x7f-\x9f\s\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 PLAIN_PREFIX = re.compile(r"^https?://[^/\\]", re.IGNORECASE)
 
 

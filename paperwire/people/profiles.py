@@ -18,8 +18,10 @@ MAX_LINKS = 5
 LINK_CHARS = 300
 
 # Characters no profile text holds: NUL and the other C0/C1 controls (line ends aside, in a bio),
-# lone surrogates (not text: they cannot be written as UTF-8), the non-characters U+FFFE/U+FFFF.
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# lone surrogates (not text: they cannot be written as UTF-8), the non-characters U+FFFE/U+FFFF,
+# and the bidirectional overrides and isolates, which turn the text after them around (a display
+# name shown beside others'; the marks U+200E/U+200F, which right-to-left names use, stay).
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\u202a-\u202e\u2066-\u2069]")
 _LINE_ENDS = re.compile("[\r\n]")
 
 

@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from paperwire.accounts.addresses import posted_mailbox
@@ -147,6 +148,7 @@ def profile_form(user, data=None) -> ProfileForm:
 
 @require_safe  # a page to read: its forms post to resend_verification, edit_profile, rotate_feed
 @login_required
+@never_cache  # the private feed's secret address is on it
 def account_settings(request):
     return settings_page(request)
 
@@ -209,7 +211,7 @@ def revoke_api_token(request, pk: int):
     if token is None:
         raise Http404("You have no such API token.")
     messages.success(request, f"The token “{token.name}” ({token.prefix}…) is revoked: it no longer works.")
-    return redirect(f"{reverse('account_settings')}#api-tokens")
+    return redirect("account_settings")  # the page's top, where the message is
 
 
 @login_required

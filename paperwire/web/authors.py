@@ -60,12 +60,12 @@ def claim(request: HttpRequest, paper_id: str) -> HttpResponse:
         if not 0 <= position < len(paper.authors):
             raise ValueError(position)
     except ValueError:
-        messages.error(request, "Choose your name among the paper's authors.")
+        messages.error(request, "Choose your name among the paper's authors.", extra_tags="claim")
         return HttpResponseRedirect(back)
     try:
         made = request_claim(request.user, paper, position)
     except ClaimRefused as refusal:
-        messages.error(request, str(refusal))
+        messages.error(request, str(refusal), extra_tags="claim")
         return HttpResponseRedirect(back)
     messages.success(
         request,

@@ -46,7 +46,7 @@ def save_settings(request: HttpRequest) -> HttpResponse:
     if form.is_valid():  # two check boxes: always valid (an absent box is off)
         form.save()
         messages.success(request, "Your notification settings are saved.")
-    return redirect(reverse("account_settings") + "#notifications")
+    return redirect("account_settings")  # the page's top, where the message is
 
 
 @csrf_exempt  # RFC 8058 one-click: the mail client POSTs with no session and no token

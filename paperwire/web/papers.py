@@ -140,6 +140,8 @@ def paper_context(request: HttpRequest, paper: Paper) -> dict:
         "can_claim": bool(verified_email(request.user)),
         "claims_waiting": waiting_for(request.user, [n.author for n in paper.names]),
         "own_names": [n for n in paper.names if n.user and n.user.pk == request.user.pk],
+        # The list of names opens again after a refused claim only (not after any other message).
+        "claim_open": any("claim" in m.extra_tags.split() for m in messages.get_messages(request)),
         "bibtex": citations.bibtex(paper),
         "day": period_containing("date", paper.daily_date) if paper.daily_date else None,
         "related": related(paper),

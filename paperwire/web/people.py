@@ -44,7 +44,7 @@ def edit_profile(request: HttpRequest) -> HttpResponse:
 def rotate_feed(request: HttpRequest) -> HttpResponse:
     following.rotate_feed_token(request.user)
     messages.success(request, "Your Following feed has a new address; the old one no longer works.")
-    return HttpResponseRedirect(reverse("account_settings") + "#following-feed")
+    return HttpResponseRedirect(reverse("account_settings"))  # the page's top, where the message is
 
 
 @require_safe
