@@ -173,10 +173,14 @@ def test_claims_that_cannot_be_made(client, corpus, alice, bob):
     signed_in(client, alice)  # no verified address
     response = claim(client, "2503.00001", 0)
     assert messages_of(response) == [
-        "Verify your email address first (on your settings page): staff need it to check who you are."
+        "Verify your email address first (the link of the mail sent at sign-up; your settings page sends it "
+        "again): staff need it to check who you are."
     ]
     body = visible_text(response.content)
-    assert "To claim your name, first verify your email address on your settings page" in body
+    assert (
+        "To claim your name, first verify your email address: open the link of the mail sent when you signed up, "
+        "or send it again from your settings page." in body
+    )
     verified(alice)
     for position in ("", "x", "-1", "2", "99999999999999999999999"):
         assert messages_of(claim(client, "2503.00001", position)) == ["Choose your name among the paper's authors."]

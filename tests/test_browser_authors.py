@@ -122,7 +122,8 @@ def test_an_unverified_account_is_told_why_it_cannot_claim(site, browser):
     page.goto(site.url + PAPER)
     page.locator("details.claim summary").click()
     expect(page.locator("details.claim")).to_contain_text(
-        "To claim your name, first verify your email address on your settings page."
+        "To claim your name, first verify your email address: open the link of the mail sent when you signed up, "
+        "or send it again from your settings page."
     )
     expect(page.locator("details.claim button")).to_have_count(0)
     context.close()

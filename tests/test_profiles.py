@@ -229,3 +229,10 @@ def test_a_display_name_cannot_turn_the_text_after_it_around(client, alice):
         assert response.status_code == 400, name
         assert "a control character or a broken one" in response.content.decode()
     assert edit(client, display_name="\u05d0\u05dc\u05d9\u05e1 \u200fAlice").status_code == 302  # Hebrew, a mark
+
+
+def test_a_comment_excerpt_shows_its_formulas_as_the_abstracts_do(client, alice, papers):
+    post_comment(alice, papers["2501.00001"], "Cost $O(n^2)$ & *more* <b>x</b>")
+    page = client.get("/u/alice").content.decode()
+    excerpt = page.split('<p class="comment-excerpt" dir="auto">', 1)[1].split("</p>", 1)[0]
+    assert excerpt == 'Cost <span class="maths">$O(n^2)$</span> &amp; more &lt;b&gt;x&lt;/b&gt;'

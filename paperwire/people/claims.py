@@ -27,7 +27,8 @@ def request_claim(user, paper: Paper, position: int) -> AuthorClaim:
     """A claim by ``user`` to be the author at ``position`` of ``paper``, waiting for staff."""
     if not verified_email(user):
         raise ClaimRefused(
-            "Verify your email address first (on your settings page): staff need it to check who you are."
+            "Verify your email address first (the link of the mail sent at sign-up; your settings page sends it "
+            "again): staff need it to check who you are."
         )
     link = PaperAuthor.objects.filter(paper=paper, position=position).select_related("author__same_as__user").first()
     if link is None:

@@ -254,6 +254,9 @@ def verify_email(request, token: str):
         if not confirm_address(user, data["email"]):
             message = f"{data['email']} is already verified by another account; {user.get_username()} stays unverified."
             return render(request, "digests/message.html", {"title": "Not verified", "message": message}, status=409)
-        message = f"The account {user.get_username()} can now manage the digest of {data['email']}."
+        message = (
+            f"The account {user.get_username()} can now claim its author names, receive notifications and "
+            f"manage the digest of {data['email']}."
+        )
         return render(request, "digests/message.html", {"title": "Your address is verified", "message": message})
     return render(request, "registration/verify.html", {"account": user, "email": data["email"]})

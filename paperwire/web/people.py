@@ -3,11 +3,14 @@ organizations and people, the Following page (``/following``) and its private At
 
 from __future__ import annotations
 
+from html import unescape
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.html import strip_tags
 from django.views.decorators.http import require_POST, require_safe
 
 from paperwire.api.feeds import PaperFeed, SafeAtom
@@ -67,6 +70,8 @@ def profile(request: HttpRequest, username: str) -> HttpResponse:
         .select_related("paper")
         .order_by("-created_at", "-pk")[:PROFILE_ITEMS]
     )
+    for comment in comments:  # its text as the page shows it, plain (formulas rendered like abstracts')
+        comment.excerpt = unescape(strip_tags(comment.html))
     cards = submitted + authored + upvoted
     attach_names(cards, first=CARD_NAMES)
     context = {
