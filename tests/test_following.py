@@ -359,3 +359,15 @@ def test_a_hidden_profile_cannot_be_followed_but_can_be_unfollowed(client, alice
     response = follow(client, "user", "bob", "unfollow", next="/following")
     assert response.status_code == 302 and response["Location"] == "/following"
     assert not Follow.objects.exists()
+
+
+def test_nobody_is_offered_to_follow_their_own_author_page(client, alice, bob, corpus):
+    Author.objects.filter(slug="yann-lecun").update(user=alice)
+    client.force_login(alice)
+    assert 'action="/follow"' not in client.get("/authors/yann-lecun").content.decode()
+    client.force_login(bob)
+    page = client.get("/authors/yann-lecun").content.decode()
+    assert 'action="/follow"' in page and ">Follow<" in page
+    follow(client, "author", "yann-lecun")
+    page = client.get("/authors/yann-lecun").content.decode()
+    assert 'title="You follow Yann LeCun: press to stop following" aria-pressed="true"' in page

@@ -29,6 +29,8 @@ document.addEventListener("submit", async (event) => {
     action.value = data.following ? "unfollow" : "follow";
     button.setAttribute("aria-pressed", String(data.following));
     button.firstChild.textContent = data.following ? "Following" : "Follow";
+    if (data.following) button.title = "You follow " + name + ": press to stop following";
+    else button.removeAttribute("title");
     if (status) status.textContent = data.following ? "You follow " + name + "." : "You no longer follow " + name + ".";
   } catch (error) {
     form.submit();

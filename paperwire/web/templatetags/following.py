@@ -21,6 +21,11 @@ def follow_button(context, kind: str, key: str, target, name: str = "") -> dict:
         "kind": kind,
         "key": key,
         "name": name or str(target),
-        "own": kind == "user" and user.is_authenticated and user.pk == target.pk,
+        # Nobody follows themselves: their profile, nor an author linked to their account.
+        "own": user.is_authenticated
+        and (
+            (kind == "user" and user.pk == target.pk)
+            or (kind == "author" and getattr(target, "user_id", None) == user.pk)
+        ),
         "following": is_following(user, target),
     }
