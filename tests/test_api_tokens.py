@@ -524,3 +524,14 @@ def test_answers_say_they_depend_on_the_token_and_an_account_s_are_private(clien
     client.force_login(alice)
     settings_page = client.get("/accounts/settings")
     assert "no-store" in settings_page["Cache-Control"] or "private" in settings_page["Cache-Control"]
+
+
+def test_staff_revoke_a_leaked_token_in_the_admin(client, admin_client, alice, attention):
+    token, secret = create_token(alice, "leaked")
+    page = admin_client.get("/admin/accounts/apitoken/").content.decode()
+    assert token.prefix in page and secret not in page
+    assert admin_client.get("/admin/accounts/apitoken/add/").status_code == 403
+    data = {"action": "revoke", "_selected_action": [token.pk]}
+    answer = admin_client.post("/admin/accounts/apitoken/", data, follow=True).content.decode()
+    assert "Revoked 1 token: they no longer work." in answer
+    assert error_of(vote(client, secret), 401) == "This API token was revoked."

@@ -231,7 +231,7 @@ def test_a_report_and_a_moderator_who_hides_the_comment(site, browser):
     row.locator("input.action-select").check()
     moderator.select_option("select[name=action]", "hide_comments")
     moderator.click("button[name=index]")
-    expect(moderator.locator(".messagelist")).to_contain_text("Hid 1 comments; resolved 1 reports.")
+    expect(moderator.locator(".messagelist")).to_contain_text("Hid 1 comment; resolved 1 report.")
     expect(moderator.locator("#result_list tbody tr")).to_have_count(0)
 
     reader = browser.new_page()

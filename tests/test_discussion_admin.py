@@ -43,7 +43,7 @@ def test_hiding_from_the_queue_resolves_every_report_of_the_comment(admin_client
     response = admin_client.post(
         "/admin/discussions/commentreport/", {"action": "hide_comments", "_selected_action": [one.pk]}, follow=True
     )
-    assert "Hid 1 comments; resolved 2 reports." in response.content.decode()
+    assert "Hid 1 comment; resolved 2 reports." in response.content.decode()
     assert Comment.objects.get(pk=spam.pk).hidden
     paper.refresh_from_db()
     assert paper.local_comments == visible_count(paper) == 1
@@ -61,7 +61,7 @@ def test_keeping_a_comment_resolves_its_reports(admin_client, reported):
     response = admin_client.post(
         "/admin/discussions/commentreport/", {"action": "keep_comments", "_selected_action": [report.pk]}, follow=True
     )
-    assert "Kept the comments; resolved 1 reports." in response.content.decode()
+    assert "Kept the comments; resolved 1 report." in response.content.decode()
     assert Comment.objects.get(pk=fine.pk).visible
     assert CommentReport.objects.get(pk=report.pk).resolution == "kept"
 
@@ -84,6 +84,7 @@ def test_a_comment_s_page_shows_it_as_rendered_and_cannot_be_edited(admin_client
     assert '<div class="comment-body"><p>Buy <strong>cheap</strong> watches</p></div>' in page
     assert f'href="/papers/2410.10819#comment-{spam.pk}"' in page
     assert 'name="body"' not in page and 'name="hidden"' not in page
+    assert "&lt;p&gt;Buy" not in page and ">Html:<" not in page  # the raw HTML is not shown beside it
     assert admin_client.get("/admin/discussions/comment/add/").status_code == 403
 
 

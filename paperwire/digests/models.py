@@ -128,6 +128,7 @@ class Delivery(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["subscriber", "period"], name="one_digest_per_period")]
+        verbose_name_plural = "deliveries"
 
     def __str__(self) -> str:
         return f"{self.period} to {self.subscriber.email}: {self.state}"
@@ -183,6 +184,9 @@ class NotificationSettings(models.Model):
     )
     link_secret = models.CharField(max_length=64, default=new_link_secret, editable=False)
     changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "notification settings"
 
     def __str__(self) -> str:
         return f"notifications of {self.user}: replies {self.replies}, paper comments {self.paper_comments}"

@@ -48,7 +48,12 @@ class ReadOnly:
         return False
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields] + list(self.extra_readonly)
+        hidden = set(self.exclude or ())  # not shown at all (a comment's HTML: shown rendered instead)
+        return [f.name for f in self.model._meta.fields if f.name not in hidden] + list(self.extra_readonly)
+
+
+def plural(n: int) -> str:
+    return "" if n == 1 else "s"
 
 
 @admin.register(Comment)
@@ -162,9 +167,15 @@ class CommentReportAdmin(ReadOnly, admin.ModelAdmin):
     @admin.action(description="Hide the reported comments and resolve their reports")
     def hide_comments(self, request, queryset):
         resolved, hidden = resolve_reports(queryset.values_list("pk", flat=True), request.user, hide=True)
-        self.message_user(request, f"Hid {hidden} comments; resolved {resolved} reports.", messages.SUCCESS)
+        self.message_user(
+            request,
+            f"Hid {hidden} comment{plural(hidden)}; resolved {resolved} report{plural(resolved)}.",
+            messages.SUCCESS,
+        )
 
     @admin.action(description="Keep the reported comments and resolve their reports")
     def keep_comments(self, request, queryset):
         resolved, _ = resolve_reports(queryset.values_list("pk", flat=True), request.user, hide=False)
-        self.message_user(request, f"Kept the comments; resolved {resolved} reports.", messages.SUCCESS)
+        self.message_user(
+            request, f"Kept the comments; resolved {resolved} report{plural(resolved)}.", messages.SUCCESS
+        )
