@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.html import strip_tags
 from django.views.decorators.http import require_POST, require_safe
 
-from paperwire.api.feeds import PaperFeed, SafeAtom
+from paperwire.api.feeds import PaperFeed, SafeAtom, text_html
 from paperwire.core.siteurl import absolute
 from paperwire.discussions.models import Comment
 from paperwire.operations.errors import json_error, wants_json
@@ -172,7 +172,7 @@ class FollowingAtom(PaperFeed):
 
     def item_description(self, paper: Paper) -> str:
         why = "; ".join(r.text for r in paper.reasons)
-        return (f"Why: {why}.\n\n" if why else "") + paper.abstract
+        return text_html(f"Why: {why}." if why else "", paper.abstract)
 
 
 _atom = FollowingAtom()
