@@ -368,7 +368,7 @@ def test_new_accounts_are_limited_harder_through_the_api_too(client, alice, atte
     settings.RATE_LIMITS = dict(settings.RATE_LIMITS, comment="100/600", comment_new="1/600")
     _, secret = create_token(alice, "bot")  # alice was made just now: a new account
     assert comment(client, secret, {"body": "one"}).status_code == 201
-    assert error_of(comment(client, secret, {"body": "two"}), 429).startswith("Too many comments")
+    assert error_of(comment(client, secret, {"body": "two"}), 429).startswith("Too many comments for a new account")
 
 
 def test_the_api_limit_counts_token_requests_per_account(client, alice, bob, attention, settings):

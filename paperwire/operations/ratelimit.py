@@ -7,9 +7,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from paperwire.core.limits import RateLimited, client_key, longest_wait, retry_after
+from paperwire.core.limits import RateLimited, client_key, retry_after
 from paperwire.operations.errors import error_response
 
 
@@ -20,6 +21,15 @@ def too_many(request: HttpRequest, seconds: int, what: str = "requests") -> Http
 
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
+NEW_ACCOUNT_KINDS = "_new"  # the suffix of the stricter limits of young accounts (docs/community.md)
+
+
+def why(what: str, kind: str) -> str:
+    """What was too many, saying so when the limit that stopped it is a young account's."""
+    if kind.endswith(NEW_ACCOUNT_KINDS):
+        hours = settings.NEW_ACCOUNT_HOURS
+        return f"{what} for a new account (a stricter limit for its first {hours} hour{'s' if hours != 1 else ''})"
+    return what
 
 
 def limit_writes(kind: str, per: dict[str, Callable[[HttpRequest], str]] | None = None, what: str = "requests"):
@@ -32,10 +42,12 @@ def limit_writes(kind: str, per: dict[str, Callable[[HttpRequest], str]] | None 
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs):
             if request.method not in SAFE_METHODS:
-                keyed = [(other, key(request)) for other, key in (per or {}).items()]
-                seconds = longest_wait((kind, client_key(request)), *keyed)
+                hits = [(kind, client_key(request))] + [(other, key(request)) for other, key in (per or {}).items()]
+                # Every limit counts every attempt, so none can be spent to reset another.
+                waits = {name: retry_after(name, key) or 0 for name, key in hits if key}
+                seconds = max(waits.values(), default=0)
                 if seconds:
-                    return too_many(request, seconds, what)
+                    return too_many(request, seconds, why(what, max(waits, key=waits.get)))
             return view(request, *args, **kwargs)
 
         return wrapper
