@@ -320,7 +320,11 @@ def test_votes_edits_and_reports_are_rate_limited(attention, alice, bob, setting
 def test_cards_and_the_api_show_the_local_count_once_there_is_one(client, attention, alice):
     def shown() -> tuple[str, int, int]:
         card = client.get("/papers/date/2024-10-14").content.decode()
-        stats = re.search(r'<span class="comments"[^>]*>([^<]*)</span>', card).group(1)
+        # Local comments link to the discussion; Hugging Face's count is text (nothing to read here).
+        found = re.search(r'<(span|a) class="comments"([^>]*)>([^<]*)</(?:span|a)>', card)
+        element, attributes, stats = found.groups()
+        local = 'href="/papers/2410.10819#discussion"' in attributes
+        assert (element == "a") == local and (element == "span") == ("Hugging Face" in attributes)
         day = client.get("/api/daily_papers?date=2024-10-14").json()[0]
         one = client.get("/api/papers/2410.10819").json()
         assert day["paper"]["numComments"] == day["numComments"]
