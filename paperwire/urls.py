@@ -110,6 +110,7 @@ urlpatterns = [
     re_path(rf"^api/papers/{PAPER_ID}/vote$", api.paper_vote, name="api_paper_vote"),
     re_path(rf"^api/papers/{PAPER_ID}$", api.paper_detail, name="api_paper"),
     path("api/whoami-v2", api.whoami, name="api_whoami"),
+    path("api/following", api.following_feed, name="api_following"),
     # Names as huggingface.co's (a user name, an organization's handle); imported organization
     # names may hold any letter or space, never a slash or a control character.
     re_path(r"^api/users/(?P<name>[^/\x00-\x1f\x7f]{1,150})/overview$", api.user_overview, name="api_user"),

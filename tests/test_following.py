@@ -371,3 +371,31 @@ def test_nobody_is_offered_to_follow_their_own_author_page(client, alice, bob, c
     follow(client, "author", "yann-lecun")
     page = client.get("/authors/yann-lecun").content.decode()
     assert 'title="You follow Yann LeCun: press to stop following" aria-pressed="true"' in page
+
+
+def test_a_script_reads_the_following_feed_with_its_token(client, alice, corpus):
+    from jsonschema import Draft202012Validator
+
+    from paperwire.accounts.tokens import create_token
+    from tests.test_openapi import response_schema
+
+    client.force_login(alice)
+    follow(client, "author", "yann-lecun")
+    follow(client, "organization", Organization.objects.get(name="Meta AI").slug)
+    _, secret = create_token(alice, "reader")
+    script = Client()
+    assert script.get("/api/following").status_code == 401  # no account: nothing to read
+    answer = script.get("/api/following", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert answer.status_code == 200 and "private" in answer["Cache-Control"]
+    items = answer.json()
+    spec = client.get("/api/openapi.json").json()
+    Draft202012Validator(response_schema(spec, "/api/following", 200)).validate(items)
+    assert [(i["paper"]["id"], i["reasons"]) for i in items] == [  # newest first
+        ("2507.00001", ["by Yann LeCun (you follow)"]),
+        ("2507.00002", ["from Meta AI"]),
+        ("2507.00005", ["by Yann LeCun (you follow)"]),  # as "Y. LeCun", on his page
+    ]
+    first = script.get("/api/following", {"limit": 1}, HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert len(first.json()) == 1 and 'rel="next"' in first["Link"]
+    bad = script.get("/api/following", {"limit": 0}, HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert bad.status_code == 400

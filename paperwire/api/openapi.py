@@ -429,6 +429,26 @@ def schema() -> dict:
                     },
                 },
             },
+            "/api/following": {
+                "get": {
+                    "summary": "The caller's Following feed: new papers by what they follow, newest first, with why",
+                    "operationId": "listFollowing",
+                    "security": BEARER,
+                    "parameters": params.FOLLOWING.openapi(),
+                    "responses": {
+                        "200": {
+                            **list_of("FollowedItem", "Papers, newest first"),
+                            "headers": {
+                                "Link": {
+                                    "description": 'The next page, `<URL>; rel="next"` (RFC 8288), while there is one',
+                                    "schema": {"type": "string"},
+                                },
+                            },
+                        },
+                        **api_errors(400),
+                    },
+                }
+            },
             "/api/whoami-v2": {
                 "get": {
                     "summary": "The account of the token (or of the session); huggingface_hub's whoami",
@@ -536,6 +556,19 @@ def schema() -> dict:
                 "Organization": ORGANIZATION,
                 "Paper": PAPER,
                 "DailyItem": DAILY_ITEM,
+                "FollowedItem": {
+                    **DAILY_ITEM,
+                    "description": "A daily item of the Following feed, with why it is there",
+                    "properties": {
+                        **DAILY_ITEM["properties"],
+                        "reasons": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": 'Why it is in the feed, e.g. "by Yann LeCun", "from Meta AI"',
+                        },
+                    },
+                    "required": [*DAILY_ITEM.get("required", []), "reasons"],
+                },
                 "Comment": COMMENT,
                 "NewComment": NEW_COMMENT,
                 "Vote": VOTE,

@@ -19,6 +19,7 @@ from paperwire.operations.tokens import require_user
 from paperwire.papers import ranking
 from paperwire.papers.ids import arxiv_id
 from paperwire.papers.models import Paper
+from paperwire.people import following
 from paperwire.search import CANDIDATES, RANKED, index_version, search
 
 READ_METHODS = ["GET", "HEAD"]
@@ -188,7 +189,23 @@ def paper_comments(request: HttpRequest, paper_id: str) -> JsonResponse:
     return with_next_link(response, request, query, offset + query["limit"] < len(every))
 
 
+def following_papers(request: HttpRequest) -> JsonResponse:
+    """``/api/following?p=&limit=``: the caller's Following feed (docs/community.md, "Following"),
+    newest first, as daily items with ``reasons``: why each is there."""
+    query = params.FOLLOWING.parse(request)
+    offset = query["p"] * query["limit"]
+    chosen = following.followed_papers(request.user).select_related("organization", "submitter")
+    page = list(chosen[offset : offset + query["limit"] + 1])
+    more, page = len(page) > query["limit"], page[: query["limit"]]
+    reasons = following.reasons_for(request.user, page)
+    items = daily_items_json(page)
+    for item, paper in zip(items, page, strict=True):
+        item["reasons"] = [reason.text for reason in reasons.get(paper.pk, [])]
+    return with_next_link(JsonResponse(items, safe=False), request, query, more)
+
+
 paper_vote = api_view(writes.vote, writes=("POST", "DELETE"), reads=False)
+following_feed = api_view(require_user(following_papers))
 whoami = api_view(require_user(users.whoami))
 # Not cached: an account disabled in the admin, or an organization edited there, must be seen at
 # once, and neither changes the content version by itself.
