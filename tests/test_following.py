@@ -399,3 +399,19 @@ def test_a_script_reads_the_following_feed_with_its_token(client, alice, corpus)
     assert len(first.json()) == 1 and 'rel="next"' in first["Link"]
     bad = script.get("/api/following", {"limit": 0}, HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert bad.status_code == 400
+
+
+def test_an_account_follows_at_most_a_thousand(client, alice, bob, corpus, monkeypatch):
+    from paperwire.people import following
+
+    monkeypatch.setattr(following, "MAX_FOLLOWS", 2)
+    client.force_login(alice)
+    follow(client, "author", "yann-lecun")
+    follow(client, "user", "bob")
+    data = {"kind": "organization", "key": Organization.objects.get(name="Meta AI").slug, "action": "follow"}
+    refused = client.post(reverse("follow"), data, HTTP_ACCEPT="application/json")
+    assert refused.status_code == 409 and refused.json()["error"].startswith("You follow 2 authors, organizations")
+    assert Follow.objects.filter(follower=alice).count() == 2
+    follow(client, "author", "yann-lecun")  # following again what one follows is no new follow
+    follow(client, "user", "bob", "unfollow")
+    assert client.post(reverse("follow"), data, HTTP_ACCEPT="application/json").json()["following"] is True

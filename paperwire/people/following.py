@@ -19,6 +19,13 @@ from paperwire.people.models import Author, Follow, PaperAuthor, Profile
 FEED_SALT = "paperwire.people.following.feed"
 
 
+MAX_FOLLOWS = 1000  # authors, organizations and users one account follows at most
+
+
+class TooManyFollows(Exception):
+    """An account follows MAX_FOLLOWS already."""
+
+
 class NotFollowable(LookupError):
     """No author, organization or active user by that name."""
 
@@ -65,6 +72,11 @@ def set_following(user, target, follow: bool) -> bool:
     if not follow:
         Follow.objects.filter(follower=user, **{field: target}).delete()
         return False
+    if Follow.objects.filter(follower=user).count() >= MAX_FOLLOWS and not is_following(user, target):
+        raise TooManyFollows(
+            f"You follow {MAX_FOLLOWS:,} authors, organizations and people already, the most one account can: "
+            "stop following some first (on your Following page)."
+        )
     try:
         with transaction.atomic():
             Follow.objects.get_or_create(follower=user, **{field: target})

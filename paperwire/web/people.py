@@ -109,7 +109,13 @@ def follow(request: HttpRequest) -> HttpResponse:
         if wants_json(request):
             return json_error("log in to follow", 401)
         return HttpResponseRedirect(f"{reverse('login')}?next={page}")
-    now = following.set_following(request.user, target, follow)
+    try:
+        now = following.set_following(request.user, target, follow)
+    except following.TooManyFollows as refusal:
+        if wants_json(request):
+            return json_error(str(refusal), 409)
+        messages.error(request, str(refusal))
+        return redirect_next(request, page)
     if wants_json(request):
         return JsonResponse({"kind": kind, "key": key, "following": now})
     name = target.get_username() if kind == Follow.USER else str(target)
