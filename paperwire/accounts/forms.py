@@ -26,7 +26,7 @@ class SignupForm(UserCreationForm):
 
     def clean_username(self):
         username = super().clean_username()
-        if username.casefold().startswith(DEMO_PREFIX):
+        if isinstance(username, str) and username.casefold().startswith(DEMO_PREFIX):
             raise ValidationError(
                 f"Usernames starting with “{DEMO_PREFIX}” are kept for the demo community's accounts: choose another."
             )
