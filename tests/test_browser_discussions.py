@@ -318,12 +318,13 @@ def test_the_keyboard_reaches_every_action(site, browser):
     # Focus moved to the new comment; from there Tab reaches its vote, edit and delete, then Reply.
     expect(alice.locator("#discussion article.comment")).to_be_focused()
     reached = []
-    for _ in range(7):
+    for _ in range(8):
         alice.keyboard.press("Tab")
         reached.append(alice.evaluate(FOCUSED))
-    assert reached[0].startswith("A ")  # the comment's time, its link
+    assert reached[0] == "A alice"  # the author's name, a link to their profile
+    assert reached[1].startswith("A ")  # the comment's time, its link
     actions = ["BUTTON ▲0 upvotes", "A Reply", "A Edit", "SUMMARY Delete", "TEXTAREA ", "BUTTON Comment"]
-    assert reached[1:] == actions
+    assert reached[2:] == actions
     for _ in range(4):
         alice.keyboard.press("Shift+Tab")
     assert alice.evaluate(FOCUSED) == "A Reply"
