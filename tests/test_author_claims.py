@@ -300,3 +300,16 @@ def test_the_list_of_names_opens_again_after_a_refused_claim_only(client, corpus
     assert messages_of(made)[0].startswith("Thanks: your claim")
     assert '<details class="claim">' in made.content.decode() or "claim" not in made.content.decode()
     assert '<details class="claim" open>' not in made.content.decode()
+
+
+def test_a_claimed_author_page_links_the_account_s_profile_while_others_may_see_it(client, admin_client, corpus, alice):
+    from paperwire.people.profiles import clean_profile, save_profile
+
+    signed_in(client, verified(alice))
+    claim(client, "2503.00001", 0)
+    approve_in_admin(admin_client, AuthorClaim.objects.get())
+    reader = type(client)()
+    assert '<a href="/u/alice"><strong>alice</strong></a>' in reader.get("/authors/yann-lecun").content.decode()
+    save_profile(alice, clean_profile({}))  # hidden
+    page = reader.get("/authors/yann-lecun?hidden").content.decode()
+    assert "On Paperwire as <strong>alice</strong>" in page and 'href="/u/alice"' not in page

@@ -307,6 +307,12 @@ def json_content(schema: dict, description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+NEXT_PAGE_LINK = {
+    "description": 'The next page, `<URL>; rel="next"` (RFC 8288), while there is one',
+    "schema": {"type": "string"},
+}
+
+
 def list_of(ref: str, description: str) -> dict:
     return json_content({"type": "array", "items": {"$ref": f"#/components/schemas/{ref}"}}, description)
 
@@ -371,10 +377,7 @@ def schema() -> dict:
                                     "description": "How many threads the discussion has",
                                     "schema": {"type": "integer", "minimum": 0},
                                 },
-                                "Link": {
-                                    "description": 'The next page, `<URL>; rel="next"` (RFC 8288), while there is one',
-                                    "schema": {"type": "string"},
-                                },
+                                "Link": NEXT_PAGE_LINK,
                             },
                         },
                         **api_errors(400, 404),
@@ -439,10 +442,7 @@ def schema() -> dict:
                         "200": {
                             **list_of("FollowedItem", "Papers, newest first"),
                             "headers": {
-                                "Link": {
-                                    "description": 'The next page, `<URL>; rel="next"` (RFC 8288), while there is one',
-                                    "schema": {"type": "string"},
-                                },
+                                "Link": NEXT_PAGE_LINK,
                             },
                         },
                         **api_errors(400),

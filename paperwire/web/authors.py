@@ -12,9 +12,11 @@ from django.views.decorators.http import require_POST, require_safe
 from paperwire.operations.pagecache import cache_for_anonymous
 from paperwire.operations.ratelimit import limit_writes
 from paperwire.papers import ranking
+from paperwire.papers.models import site_path
 from paperwire.people.authors import attach_names, coauthors, group_of, organizations_of, papers_of, spellings_of
 from paperwire.people.claims import ClaimRefused, request_claim
 from paperwire.people.models import Author
+from paperwire.people.profiles import unlisted_users
 from paperwire.web.papers import CARD_NAMES, find_paper, paginate, voted_ids
 
 
@@ -42,6 +44,12 @@ def author(request: HttpRequest, slug: str) -> HttpResponse:
         "coauthors": coauthors(group),
         "organizations": organizations_of(group),
         "spellings": spellings_of(group),
+        # The account's profile page, when others may see it (else its name alone).
+        "account_url": (
+            site_path("profile", found.account.get_username(), "/u/{}")
+            if found.account and found.account.pk not in unlisted_users([found.account.pk])
+            else ""
+        ),
     }
     return render_page(request, "papers/author.html", context)
 

@@ -149,16 +149,26 @@ def post(request: HttpRequest, paper_id: str) -> HttpResponse:
 def reply(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: the form that replies to a comment (the page works without JavaScript; the script
     shows the same form under the comment); POST: the reply, in the comment's thread."""
-    comment = find_comment(pk)
-    if not request.user.is_authenticated:
-        return log_in_first(request, comment.paper)
-    if request.method == "POST":
-        return send_reply(request, comment)
-    if request.method not in ("GET", "HEAD"):
-        return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
+    comment, answer = form_request(request, pk, send_reply)
+    if answer is not None:
+        return answer
     if not can_reply_to(comment):
         raise Http404("There is no such comment.")
     return reply_page(request, comment, {})
+
+
+def form_request(request: HttpRequest, pk: int, send) -> tuple[Comment, HttpResponse | None]:
+    """What the forms of an action on a comment (reply, edit, report) share: the comment, and the
+    answer when there is one already (signed out: the login page; POST: ``send``'s; another
+    method: 405); None when the form's page is to be shown."""
+    comment = find_comment(pk)
+    if not request.user.is_authenticated:
+        return comment, log_in_first(request, comment.paper)
+    if request.method == "POST":
+        return comment, send(request, comment)
+    if request.method not in ("GET", "HEAD"):
+        return comment, HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
+    return comment, None
 
 
 def reply_page(request: HttpRequest, comment: Comment, state: dict, status: int = 200) -> HttpResponse:
@@ -188,13 +198,9 @@ def send_reply(request: HttpRequest, comment: Comment) -> HttpResponse:
 
 def edit(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: the form that edits a comment (the page works without JavaScript); POST: the edit."""
-    comment = find_comment(pk)
-    if not request.user.is_authenticated:
-        return log_in_first(request, comment.paper)
-    if request.method == "POST":
-        return save_edit(request, comment)
-    if request.method not in ("GET", "HEAD"):
-        return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
+    comment, answer = form_request(request, pk, save_edit)
+    if answer is not None:
+        return answer
     if comment.author_id != request.user.pk or not comment.visible:
         raise Http404("There is no such comment of yours.")
     return edit_page(request, comment, comment.body)
@@ -260,13 +266,9 @@ def vote(request: HttpRequest, pk: int) -> HttpResponse:
 
 def report(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: the form that reports a comment to the moderators; POST: the report."""
-    comment = find_comment(pk)
-    if not request.user.is_authenticated:
-        return log_in_first(request, comment.paper)
-    if request.method == "POST":
-        return send_report(request, comment)
-    if request.method not in ("GET", "HEAD"):
-        return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
+    comment, answer = form_request(request, pk, send_report)
+    if answer is not None:
+        return answer
     if not comment.visible:
         raise Http404("There is no such comment.")
     return report_page(request, comment, {})
