@@ -132,6 +132,18 @@ def test_self_reply_and_comments_on_ones_own_paper_mail_nothing(corpus, alice, s
     assert not smtp_server.handler.messages and not NotificationEvent.objects.exists()
 
 
+def test_a_reply_to_a_reply_tells_both_the_reply_s_author_and_the_thread_s(corpus, alice, bob, charlie):
+    """Replies go one level deep: Charlie's answer to Bob's reply joins Alice's thread, and both
+    Bob (answered) and Alice (her thread) are told; a reply answering a top comment tells its
+    author once."""
+    top = post_comment(alice, corpus, "Top")
+    first = post_comment(bob, corpus, "A reply", reply_to=top.pk)
+    second = post_comment(charlie, corpus, "Answering Bob", reply_to=first.pk)
+    assert (second.parent_id, second.answers_id, first.answers_id) == (top.pk, first.pk, top.pk)
+    told = {(e.user.username, e.comment_id, e.as_reply) for e in NotificationEvent.objects.select_related("user")}
+    assert told == {("alice", first.pk, True), ("alice", second.pk, True), ("bob", second.pk, True)}
+
+
 def test_at_most_one_mail_an_hour_collecting_everything_since_the_last(corpus, alice, bob, smtp_server):
     verify(alice, bob)
     top = post_comment(alice, corpus, "Top.")

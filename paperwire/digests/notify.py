@@ -65,8 +65,11 @@ def record_events(comment: Comment) -> None:
         if user_id is not None and user_id != comment.author_id:
             reasons.setdefault(user_id, {})[reason] = True
 
-    if comment.parent_id is not None:
-        add(Comment.objects.filter(pk=comment.parent_id).values_list("author_id", flat=True).first(), "as_reply")
+    # A reply tells the author of the comment it answers (a reply in the thread too) and the
+    # author of the thread's top comment.
+    answered = {comment.parent_id, comment.answers_id} - {None}
+    for author_id in Comment.objects.filter(pk__in=answered).values_list("author_id", flat=True):
+        add(author_id, "as_reply")
     add(
         type(comment.paper).objects.filter(pk=comment.paper_id).values_list("submitter_id", flat=True).first(),
         "as_submitter",

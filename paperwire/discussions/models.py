@@ -34,6 +34,14 @@ class Comment(models.Model):
         related_name="replies",
         help_text="The top comment this one replies to (replies have no replies).",
     )
+    answers = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The comment a reply answers: its top comment, or a reply in the thread (its author is told).",
+    )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="comments"
     )

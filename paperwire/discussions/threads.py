@@ -139,7 +139,13 @@ def post_comment(user, paper: Paper, body: object, reply_to: int | None = None) 
                 raise CommentError("The comment you replied to was deleted: your reply was not posted.", 409)
             parent = target.parent or target
         comment = Comment.objects.create(
-            paper=paper, parent=parent, author=user, body=text, html=html, html_version=rendering.VERSION
+            paper=paper,
+            parent=parent,
+            answers=target if parent is not None else None,
+            author=user,
+            body=text,
+            html=html,
+            html_version=rendering.VERSION,
         )
         recount([paper.pk])
         content_changed()
