@@ -281,6 +281,25 @@ def test_links_are_http_only_and_marked_nofollow_ugc():
     )
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<https://example.org/\u202ecod.exe>",  # an autolink shows its URL decoded: .../exe.doc
+        "<https://example.org/%E2%80%AEcod.exe>",
+        "[x](https://example.org/%e2%80%aecod.exe)",
+        "<https://example.org/a\u200bb>",  # zero-width space
+        "<https://example.org/%E2%81%A7x>",  # first strong isolate
+    ],
+)
+def test_a_link_whose_address_holds_invisible_or_direction_characters_is_text(body):
+    """markdown-it percent-encodes a link's address before the link filter sees it, and shows an
+    autolink's address decoded: "<https://example.org/\u202ecod.exe>" was a link that read
+    "https://example.org/exe.doc". The filter reads the address decoded too."""
+    html = render(body)
+    assert "<a" not in html, html
+    assert not problems(html)
+
+
 def test_nul_and_lone_surrogates_become_replacement_characters():
     assert render("a\x00b\ud800c") == "<p>a\ufffdb\ufffdc</p>"
 

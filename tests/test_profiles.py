@@ -111,6 +111,7 @@ def test_settings_save_a_profile_shown_escaped(client, alice):
         "vbscript:msgbox(1)",
         "https://ok.example/\n" * 6,
         "https://example.org/\u202egpj.exe",  # shown as .../exe.jpg
+        "https://example.org/%E2%80%AEgpj.exe",  # the same, percent-encoded
         "https://exa\u200bmple.org/",
     ],
 )
