@@ -70,8 +70,11 @@ def test_an_author_page_shows_their_papers_ranked_co_authors_and_organizations(c
 def test_an_abbreviation_leads_to_its_full_name_and_unknown_authors_are_not_found(client, corpus):
     response = client.get("/authors/y-lecun")
     assert response.status_code == 302 and response["Location"] == "/authors/yann-lecun"
+    response = client.get("/authors/Yann-LeCun")  # slugs are lower case
+    assert response.status_code == 301 and response["Location"] == "/authors/yann-lecun"
     response = client.get("/authors/nobody-at-all")
     assert response.status_code == 404 and "There is no author at this address." in text_of(response)
+    assert client.get("/authors/Nobody-At-All").status_code == 404
     response = client.get("/authors/spam-author")  # their only paper is hidden
     assert response.status_code == 404 and "No paper on this site lists this author." in text_of(response)
     assert "Spam Author" not in text_of(response)

@@ -204,6 +204,18 @@ def test_banned_inactive_and_hidden_profiles_are_404(client, alice, bob):
     assert own.status_code == 200 and b"it is hidden: only you see it" in own.content
 
 
+def test_a_name_in_another_case_leads_to_the_profile_unless_it_is_hidden(client, alice, bob):
+    response = client.get("/u/ALICE")
+    assert response.status_code == 302 and response["Location"] == "/u/alice"
+    Profile.objects.create(user=bob, public=False)
+    response = client.get("/u/Bob")  # a hidden profile is not told to exist
+    assert response.status_code == 404 and b"There is no profile at this address." in response.content
+    client.force_login(bob)
+    assert client.get("/u/Bob")["Location"] == "/u/bob"  # its owner is led to it
+    client.logout()
+    assert client.get("/u/ALICE-X").status_code == 404
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_page_cache_forgets_a_profile_when_it_changes(client, alice, papers, settings):
     settings.PAGE_CACHE_SECONDS = 300

@@ -25,6 +25,9 @@ from paperwire.web.papers import CARD_NAMES, find_paper, paginate, voted_ids
 def author(request: HttpRequest, slug: str) -> HttpResponse:
     found = Author.objects.select_related("user", "same_as").filter(slug=slug).first()
     if found is None:
+        # Slugs are lower case: /authors/Yann-LeCun is a permanent redirect to its page.
+        if slug != slug.lower() and (found := Author.objects.filter(slug=slug.lower()).first()):
+            return redirect(found.get_absolute_url(), permanent=True)
         raise Http404("There is no author at this address.")
     if found.same_as_id:
         # An abbreviated name the rules put on a full name's page; the rules may take it back
