@@ -31,6 +31,7 @@ $(VENV)/.test-installed: $(TEST_LOCK) pyproject.toml | $(BIN)/python
 run: $(VENV)/.run-installed
 	$(BIN)/paperwire migrate --noinput
 	$(BIN)/paperwire import paperwire/demo/attention_papers.jsonl
+	$(BIN)/paperwire demo
 	@# The worker beside the site (submissions arXiv did not answer at once, digests; docs/cli.md),
 	@# stopped with it.
 	$(BIN)/paperwire worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \

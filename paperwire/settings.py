@@ -285,6 +285,8 @@ INSTALLED_APPS = [
     "paperwire.core",
     "paperwire.papers",
     "paperwire.accounts",
+    "paperwire.discussions",
+    "paperwire.people",
     "paperwire.ingest",
     "paperwire.search",
     "paperwire.digests",
@@ -305,6 +307,7 @@ MIDDLEWARE = [
     "paperwire.core.siteurl.RequestSiteMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "paperwire.operations.tokens.BearerTokenMiddleware",  # on /api/: a token's owner replaces the session's
     "paperwire.operations.ratelimit.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -514,6 +517,12 @@ SUBMISSION_MAX_ATTEMPTS = envint("PAPERWIRE_SUBMISSION_MAX_ATTEMPTS", 5, low=1, 
 RATE_LIMITS = {
     "vote": envrate("PAPERWIRE_RATE_VOTE", "60/60"),
     "submit": envrate("PAPERWIRE_RATE_SUBMIT", "10/60"),
+    # "I am this author" claims, per client (docs/community.md).
+    "claim": envrate("PAPERWIRE_RATE_CLAIM", "10/3600"),
+    # Follows and unfollows, and profile edits (with new addresses of the Following feed), per
+    # client (docs/community.md).
+    "follow": envrate("PAPERWIRE_RATE_FOLLOW", "60/600"),
+    "profile": envrate("PAPERWIRE_RATE_PROFILE", "20/3600"),
     "signup": envrate("PAPERWIRE_RATE_SIGNUP", "5/3600"),
     # Logins are counted per client address and per account name, on every login form
     # (paperwire/accounts/backends.py): over either, even the right password waits.
@@ -528,13 +537,31 @@ RATE_LIMITS = {
     # POSTs on a link from a mail (confirm, manage, unsubscribe, verify, set a new password): per
     # client and per link; one-click unsubscribe per subscription only (mail providers post it).
     "link": envrate("PAPERWIRE_RATE_LINK", "30/3600"),
+    # Discussions (docs/community.md): per account; an account younger than NEW_ACCOUNT_HOURS is
+    # also counted against the "_new" kind of each, which is stricter.
+    "comment": envrate("PAPERWIRE_RATE_COMMENT", "10/600"),
+    "comment_new": envrate("PAPERWIRE_RATE_COMMENT_NEW", "3/600"),
+    "comment_edit": envrate("PAPERWIRE_RATE_COMMENT_EDIT", "30/600"),
+    "comment_edit_new": envrate("PAPERWIRE_RATE_COMMENT_EDIT_NEW", "10/600"),
+    "comment_vote": envrate("PAPERWIRE_RATE_COMMENT_VOTE", "60/60"),
+    "comment_vote_new": envrate("PAPERWIRE_RATE_COMMENT_VOTE_NEW", "20/60"),
+    "comment_report": envrate("PAPERWIRE_RATE_COMMENT_REPORT", "10/3600"),
+    "comment_report_new": envrate("PAPERWIRE_RATE_COMMENT_REPORT_NEW", "3/3600"),
+    # Personal API tokens made (docs/security.md, "API tokens"), per account.
+    "api_token": envrate("PAPERWIRE_RATE_API_TOKEN", "10/3600"),
     "search": envrate("PAPERWIRE_RATE_SEARCH", "120/60"),
     "api": envrate("PAPERWIRE_RATE_API", "600/60"),
 }
+# Discussions (docs/community.md): how long after posting its author may edit a comment (0: never),
+# and how young an account is "new" for the rate limits.
+COMMENT_EDIT_MINUTES = envint("PAPERWIRE_COMMENT_EDIT_MINUTES", 60, low=0, high=525_600)
+NEW_ACCOUNT_HOURS = envint("PAPERWIRE_NEW_ACCOUNT_HOURS", 24, low=0, high=8760)
 
 # Digests (docs/digests.md)
 DIGEST_TOP_PAPERS = envint("PAPERWIRE_DIGEST_TOP_PAPERS", 10, low=0, high=100)
 DIGEST_TOPIC_PAPERS = envint("PAPERWIRE_DIGEST_TOPIC_PAPERS", 5, low=0, high=100)
+# "From what you follow" (docs/community.md, "Following"): papers at most in that section.
+DIGEST_FOLLOWED_PAPERS = envint("PAPERWIRE_DIGEST_FOLLOWED_PAPERS", 10, low=0, high=100)
 DIGEST_MAX_TOPICS = 10
 DIGEST_CANDIDATES = 2000  # papers of a period considered for topics
 DIGEST_TOPIC_THRESHOLD = envfloat("PAPERWIRE_DIGEST_TOPIC_THRESHOLD", 0.35, low=-1, high=1)
@@ -542,6 +569,8 @@ DIGEST_BOUNCE_LIMIT = envint("PAPERWIRE_DIGEST_BOUNCE_LIMIT", 3, low=1, high=100
 DIGEST_MAX_ATTEMPTS = envint("PAPERWIRE_DIGEST_MAX_ATTEMPTS", 8, low=1, high=100)
 DIGEST_LEASE_MINUTES = envint("PAPERWIRE_DIGEST_LEASE_MINUTES", 15, low=0, high=1440)
 DIGEST_CONFIRM_DAYS = envint("PAPERWIRE_DIGEST_CONFIRM_DAYS", 3, low=1, high=365)
+# Notifications of comments (docs/community.md): at most one mail a person this often.
+NOTIFY_INTERVAL_MINUTES = envint("PAPERWIRE_NOTIFY_INTERVAL_MINUTES", 60, low=1, high=10_080)
 # `paperwire worker`: what it ingests each cycle (e.g. "hf-daily arxiv"; none by default:
 # an offline install has no source), how often, and when digests go out (UTC).
 WORKER_INGEST = os.environ.get("PAPERWIRE_WORKER_INGEST", "").split()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import gzip
 import json
 import os
@@ -17,7 +16,6 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -289,12 +287,12 @@ def start_paperwire(*args: str, env: dict, **options) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "paperwire", *args], env=env, cwd=ROOT, **options)
 
 
-@contextmanager
-def index_writer_busy(home: Path) -> Iterator[None]:
-    """Hold the index write lock: the node's updater waits for it before it can update or rebuild."""
-    with open(home / "index.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
+def index_writer_busy(home: Path):
+    """Hold the index writers' own lock (search.integrity.write_lock): the node's updater waits
+    for it before it can update or rebuild."""
+    from paperwire.search.integrity import write_lock
+
+    return write_lock(home / "index")
 
 
 def start_site(

@@ -55,6 +55,7 @@ from paperwire.digests.emails import subscriber_links
 from paperwire.digests.models import Delivery, ShownPaper, Subscriber
 from paperwire.digests.tokens import confirmation_token
 from paperwire.papers.models import Organization, Paper
+from paperwire.people.models import Author
 
 reader = User.objects.create_user("reader", "reader@example.org", "pass phrase 61")
 # Signs in instead of reader, whose password reset link a sign-in would void (it hashes last_login).
@@ -76,8 +77,9 @@ print(json.dumps({
     "reset_link": reverse("password_reset_confirm", args=[uid, default_token_generator.make_token(reader)]),
     "verify": reverse("verify_email", args=[verification_token(reader)]),
     "org": Organization.objects.get(fullname=LONG_ORG).get_absolute_url(),
+    "long_author": Author.objects.get(name=LONG_NAME).get_absolute_url(),
 }))
-""".replace("LONG_ORG", repr(LONG_ORG))
+""".replace("LONG_ORG", repr(LONG_ORG)).replace("LONG_NAME", repr(LONG_NAME))
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +113,8 @@ def anonymous_pages(site) -> dict[str, tuple[str, int]]:
         "search, no query": ("/search", 200),
         "organizations": ("/orgs", 200),
         "organization": (p["org"], 200),
+        "author": ("/authors/ada-lovelace", 200),
+        "author, a long name": (p["long_author"], 200),
         "subscribe": ("/subscribe", 200),
         "confirm subscription": (p["confirm"], 200),
         "manage subscription": (p["manage"], 200),

@@ -153,7 +153,7 @@ BAD_VALUES = [
     (["search", "x", "--limit", "1_0"], "argument --limit: invalid value '1_0': expected an integer from 1 to 1,000"),
     (["search", "x", "--mode", "fast"], "argument --mode: invalid choice: 'fast'"),
     # digest
-    (["digest"], "paperwire digest: error: the following arguments are required: {send}"),
+    (["digest"], "paperwire digest: error: the following arguments are required: {send,notify}"),
     (
         ["digest", "send", "--date", "9999-12-31"],
         f"argument --date: invalid value '9999-12-31': {DAY}, not after {TODAY}",

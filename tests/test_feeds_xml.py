@@ -107,3 +107,19 @@ def test_characters_xml_cannot_hold_are_left_out_of_every_feed(client, tmp_path)
         entry = next(e for e in parsed.entries if "2507.60009" in e.link)
         assert entry.title == "Ctrl  title  end", path
         assert "Ab  stract ." in entry.summary, path
+
+
+def test_an_abstract_is_text_in_every_feed_never_markup(client, tmp_path):
+    """A feed's summary (Atom type="html") and description (RSS) are HTML to readers: an abstract
+    is plain text, so "<b>" in it is shown as written, not made bold (nor a script run)."""
+    record = paper("2507.60010", "Markup", published="2025-07-22")
+    import_files([write_jsonl(tmp_path / "m.jsonl", [record])], progress=False)
+    Paper.objects.filter(pk="2507.60010").update(
+        abstract="We show a <b>bold</b> claim & x<y <script>alert(1)</script>."
+    )
+    update_indexes()
+    for path in ("/papers/feed.rss", "/papers/feed.atom", "/search/feed.atom?q=markup"):
+        parsed = feedparser.parse(client.get(path).content)
+        entry = next(e for e in parsed.entries if "2507.60010" in e.link)
+        assert "&lt;b&gt;bold&lt;/b&gt; claim &amp; x&lt;y &lt;script&gt;" in entry.summary, (path, entry.summary)
+        assert "<b>" not in entry.summary, path

@@ -120,6 +120,67 @@ def test_a_broken_item_costs_that_item_only(tmp_path, damage):
     assert report.summary() == f"imported {len(kept)} new, 0 updated, 1 rejected"
 
 
+def item_spans(text: str) -> list[tuple[int, int]]:
+    """Where each item of the pretty-printed day starts (its `{`) and ends (after its `}`)."""
+    decoder, spans, position = json.JSONDecoder(), [], text.index("[") + 1
+    while True:
+        while text[position] in " \t\r\n,":
+            position += 1
+        if text[position] == "]":
+            return spans
+        _, end = decoder.raw_decode(text, position)
+        spans.append((position, end))
+        position = end
+
+
+def junk_inside(text: str, start: int) -> str:
+    """Before the item's `"paper"`: the item no longer starts as Hugging Face's do."""
+    return text[: start + 1] + "undefined, " + text[start + 1 :]
+
+
+def string_not_closed(text: str, start: int) -> str:
+    title = text.index('"title": "', start) + len('"title": "')
+    closing = text.index('",', title)
+    return text[:closing] + text[closing + 1 :]
+
+
+def extra_brace(text: str, start: int) -> str:
+    _, end = json.JSONDecoder().raw_decode(text, start)
+    return text[:end] + "}" + text[end:]
+
+
+IN_A_ROW = {
+    "junk, junk": ([junk_inside, junk_inside], 2),
+    "junk, a string not closed": ([junk_inside, string_not_closed], 2),
+    "a string not closed, junk": ([string_not_closed, junk_inside], 2),
+    "an extra brace, junk": ([extra_brace, junk_inside], 2),
+    "junk three times": ([junk_inside, junk_inside, junk_inside], 2),
+    "the last two, junk": ([junk_inside, junk_inside], 14),
+}
+
+
+@pytest.mark.parametrize("damages, first", IN_A_ROW.values(), ids=IN_A_ROW.keys())
+def test_broken_items_in_a_row_are_each_named(tmp_path, damages, first):
+    """Each broken item is named on its own line; the one after a broken one was once skipped
+    unnamed (the list resumed at the next item that started as Hugging Face's do)."""
+    text = day_file().read_text()
+    spans = item_spans(text)
+    broken = range(first, first + len(damages))
+    lines = [text.count("\n", 0, spans[index][0]) + 1 for index in broken]  # no damage adds a line
+    for index in reversed(broken):  # from the end, so that the earlier positions hold
+        text = damages[index - first](text, spans[index][0])
+    path = tmp_path / "day.json"
+    path.write_text(text)
+    report = import_files([path], progress=False)
+    assert not report.unreadable
+    assert [where for where, _ in report.rejected] == [f"{path}:{line}" for line in lines]
+    assert all(reason.startswith("invalid JSON") for _, reason in report.rejected)
+    ids = all_ids()
+    kept = set(ids) - {ids[index] for index in broken}
+    assert set(Paper.objects.values_list("pk", flat=True)) == kept
+    assert report.summary() == f"imported {len(kept)} new, 0 updated, {len(damages)} rejected"
+
+
 def test_the_last_item_broken(tmp_path):
     text = day_file().read_text()
     last = text.rindex('"paper": {') + len('"paper": {')

@@ -74,6 +74,18 @@ def test_a_damaged_state_file_is_rebuilt_and_never_answers_500(client, indexed):
     assert found(SINKS["title"], mode="lexical") == (SINKS["id"], "")
 
 
+@pytest.mark.parametrize("name", ["state.json", "lexical/meta.json"])
+def test_json_nested_too_deeply_in_an_index_file_is_damage_not_a_crash(client, indexed, name):
+    """json.loads raises RecursionError (not a ValueError) on arrays nested thousands deep."""
+    (index_dir() / name).write_text("[" * 100_000 + "]" * 100_000)
+    health = client.get("/healthz")
+    assert health.status_code == 200 and health.json()["status"] == "degraded", health.content
+    assert found(SINKS["title"], mode="lexical") == (SINKS["id"], LEXICAL_FALLBACK_NOTICE)
+    update_indexes(show_progress=False)
+    assert client.get("/healthz").json()["status"] == "ok"
+    assert found(SINKS["title"], mode="lexical") == (SINKS["id"], "")
+
+
 def test_a_segment_file_overwritten_in_place_is_found_and_rebuilt(client, indexed):
     folder = index_dir() / "lexical"
     segment = max((p for p in folder.iterdir() if p.suffix == ".idx"), key=lambda p: p.stat().st_size)

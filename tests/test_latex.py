@@ -431,10 +431,12 @@ def test_the_api_feeds_markdown_and_bibtex_keep_the_raw_text(client, maths_paper
     assert f"# {TITLE}\n" in markdown and f"\n{ABSTRACT}\n" in markdown
     atom = ET.fromstring(client.get("/papers/feed.atom").content)
     entries = {e.find(f"{ATOM}title").text: e for e in atom.findall(f"{ATOM}entry")}
-    assert entries[TITLE].find(f"{ATOM}summary").text == ABSTRACT
+    # The description is HTML to readers: the raw text, escaped, in a paragraph (no maths markup).
+    as_html = f"<p>{htmlmod.escape(ABSTRACT)}</p>"
+    assert entries[TITLE].find(f"{ATOM}summary").text == as_html
     rss = ET.fromstring(client.get("/papers/feed.rss").content)
     items = {i.find("title").text: i for i in rss.findall("channel/item")}
-    assert items[TITLE].find("description").text == ABSTRACT
+    assert items[TITLE].find("description").text == as_html
     for url in ("/papers/feed.atom", "/papers/feed.rss", "/search/feed.atom?q=softmax", "/api/papers/2510.99101"):
         assert b"maths" not in client.get(url).content, url
     data = client.get("/api/papers/2510.99103").json()
@@ -442,7 +444,7 @@ def test_the_api_feeds_markdown_and_bibtex_keep_the_raw_text(client, maths_paper
     assert f"# {TEXT_TITLE}\n" in client.get("/papers/2510.99103.md").content.decode()
     atom = ET.fromstring(client.get("/papers/feed.atom").content)
     entries = {e.find(f"{ATOM}title").text: e for e in atom.findall(f"{ATOM}entry")}
-    assert entries[TEXT_TITLE].find(f"{ATOM}summary").text == TEXT_ABSTRACT
+    assert entries[TEXT_TITLE].find(f"{ATOM}summary").text == f"<p>{htmlmod.escape(TEXT_ABSTRACT)}</p>"
     for url in ("/papers/feed.atom", "/papers/feed.rss", "/api/papers/2510.99103", "/papers/2510.99103.md"):
         assert b"<em>" not in client.get(url).content and b"&lt;em&gt;" not in client.get(url).content, url
 

@@ -14,12 +14,15 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from django.contrib.auth.models import User
 from hypothesis import HealthCheck, assume, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from paperwire.discussions.threads import delete_comment, post_comment
 from paperwire.ingest.importer import import_files
+from paperwire.papers.models import Paper
 from paperwire.search.engine import RANKED
 from paperwire.search.updating import update_indexes
 from tests.conftest import paper, write_jsonl
@@ -27,7 +30,9 @@ from tests.test_import import HF_ITEM
 
 pytestmark = pytest.mark.django_db
 
-LIST_ENDPOINTS = ["/api/daily_papers", "/api/papers/search"]
+LIST_ENDPOINTS = ["/api/daily_papers", "/api/papers/search", "/api/papers/{id}/comments"]
+# Where an endpoint of the schema is asked (a path with a parameter: a paper that has comments).
+URLS = {"/api/papers/{id}/comments": "/api/papers/2507.14683/comments"}
 PERIODS = ("date", "week", "month")  # the operation's description: at most one of them
 KNOWN_IDS = {"2507.14683", "2507.70001", "2507.70002", "2507.70003"}
 EXAMPLES = 60  # per property: bounded for CI
@@ -40,6 +45,12 @@ def papers(tmp_path):
     records = [paper(f"2507.7000{n}", f"Paper {n}", published="2025-07-21", upvotes=n) for n in range(1, 4)]
     import_files([hf, write_jsonl(tmp_path / "p.jsonl", records)], progress=False)
     update_indexes()
+    author = User.objects.create_user("commenter", password="a long pass phrase")
+    known = Paper.objects.get(pk="2507.14683")
+    for n in range(3):
+        top = post_comment(author, known, f"Thread {n}: $x^{n}$ and [a link](https://example.org)")
+        post_comment(author, known, f"Reply to {n}", reply_to=top.pk)
+    delete_comment(author, top.pk)  # a stub above its reply
 
 
 @pytest.fixture
@@ -179,7 +190,13 @@ def test_the_schema_is_valid_openapi_shaped_json_schema(spec):
     assert set(spec["paths"]) == {
         "/api/daily_papers",
         "/api/papers/{id}",
+        "/api/papers/{id}/comments",
+        "/api/papers/{id}/vote",
         "/api/papers/search",
+        "/api/whoami-v2",
+        "/api/following",
+        "/api/users/{name}/overview",
+        "/api/organizations/{name}/overview",
         "/healthz",
         "/api/openapi.json",
     }
@@ -192,18 +209,29 @@ def test_the_schema_is_valid_openapi_shaped_json_schema(spec):
 
 def test_every_status_an_endpoint_answers_is_listed_with_the_error_schema(spec):
     answered_by_every_endpoint = {"400", "405", "414", "429", "431", "500"}  # 400: a foreign Host
+    # Under /api/, a 401 too: an Authorization header that is no valid token is never read as anonymous.
     expected = {
-        "/api/daily_papers": {"200", "400"},
-        "/api/papers/search": {"200", "400"},
-        "/api/papers/{id}": {"200", "404"},
-        "/api/openapi.json": {"200"},
-        "/healthz": {"200", "503"},
+        ("get", "/api/daily_papers"): {"200", "400", "401"},
+        ("get", "/api/papers/search"): {"200", "400", "401"},
+        ("get", "/api/papers/{id}"): {"200", "401", "404"},
+        ("get", "/api/papers/{id}/comments"): {"200", "400", "401", "404"},
+        ("post", "/api/papers/{id}/comments"): {"201", "400", "401", "403", "404", "409", "413"},
+        ("post", "/api/papers/{id}/vote"): {"200", "401", "403", "404"},
+        ("delete", "/api/papers/{id}/vote"): {"200", "401", "403", "404"},
+        ("get", "/api/whoami-v2"): {"200", "401"},
+        ("get", "/api/following"): {"200", "400", "401"},
+        ("get", "/api/users/{name}/overview"): {"200", "401", "404"},
+        ("get", "/api/organizations/{name}/overview"): {"200", "401", "404"},
+        ("get", "/api/openapi.json"): {"200", "401"},
+        ("get", "/healthz"): {"200", "503"},
     }
-    for path, statuses in expected.items():
-        responses = spec["paths"][path]["get"]["responses"]
+    assert {(method, path) for path, operations in spec["paths"].items() for method in operations} == set(expected)
+    for (method, path), statuses in expected.items():
+        responses = spec["paths"][path][method]["responses"]
         assert set(responses) == statuses | answered_by_every_endpoint, path
-        for status in set(responses) - {"200", "503"}:
-            assert response_schema(spec, path, status)["$ref"] == "#/components/schemas/Error", (path, status)
+        for status in set(responses) - {"200", "201", "503"}:
+            schema = responses[status]["content"]["application/json"]["schema"]
+            assert schema["$ref"] == "#/components/schemas/Error", (path, status)
 
 
 def test_the_schema_states_each_limit(spec):
@@ -229,6 +257,11 @@ def test_the_schema_states_each_limit(spec):
         ("/api/daily_papers", "/api/daily_papers?week=２０２５-W30", 400),
         ("/api/papers/{id}", "/api/papers/2507.14683", 200),
         ("/api/papers/{id}", "/api/papers/9999.99999", 404),
+        ("/api/papers/{id}/comments", "/api/papers/2507.14683/comments", 200),
+        ("/api/papers/{id}/comments", "/api/papers/2507.14683v2/comments?limit=1&p=2", 200),
+        ("/api/papers/{id}/comments", "/api/papers/2507.70001/comments", 200),
+        ("/api/papers/{id}/comments", "/api/papers/9999.99999/comments", 404),
+        ("/api/papers/{id}/comments", "/api/papers/2507.14683/comments?limit=101", 400),
         ("/api/papers/search", "/api/papers/search?q=reasoning", 200),
         ("/api/papers/search", "/api/papers/search?q=x&limit=0", 400),
         ("/api/papers/search", "/api/papers/search?mode=AAA", 400),
@@ -248,7 +281,7 @@ def test_real_responses_match_the_schema(client, papers, spec, path, url, status
 @given(data=st.data(), path=st.sampled_from(LIST_ENDPOINTS))
 def test_what_the_schema_allows_is_answered_200(client, papers, spec, data, path):
     query = data.draw(valid_query(spec, path))
-    response = client.get(path, query)
+    response = client.get(URLS.get(path, path), query)
     assert response.status_code == 200, (query, response.content)
     validate(spec, path, response)
 
@@ -262,7 +295,7 @@ def test_one_value_outside_the_schema_is_answered_400_naming_it(client, papers, 
     schema = parameters(spec, path)[name]
     week_53 = name == "week" and value.endswith("W53")
     assert week_53 or not schema_accepts(schema, value), (name, value)
-    response = client.get(path, query)
+    response = client.get(URLS.get(path, path), query)
     assert response.status_code == 400, (query, response.content)
     validate(spec, path, response)
     assert set(response.json()) == {"error"} and response.json()["error"].startswith(f"{name} must be "), query
@@ -288,6 +321,7 @@ UNLISTED = ["_=123", "Limit=1", "x=1&x=2", "cursor=%00"]
         ("/api/papers/search?q=reasoning", [*UNLISTED, "date=x"]),
         ("/api/papers/2507.14683", [*UNLISTED, "date=x&limit=0&q=%00"]),
         ("/api/papers/9999.99999", UNLISTED),
+        ("/api/papers/2507.14683/comments?limit=2", [*UNLISTED, "q=x&date=x"]),
         ("/api/openapi.json", [*UNLISTED, "limit=0"]),
     ],
 )
@@ -313,7 +347,7 @@ def test_the_docs_state_the_schema_s_parameters():
     from paperwire.api import params
 
     docs = (Path(__file__).resolve().parent.parent / "docs" / "api.md").read_text()
-    for declared in (params.DAILY_PAPERS, params.SEARCH):
+    for declared in (params.DAILY_PAPERS, params.SEARCH, params.COMMENTS):
         assert declared.markdown() in docs, f"update docs/api.md with:\n{declared.markdown()}"
 
 

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import io
+import re
 import threading
 
 import pytest
@@ -39,7 +40,10 @@ def test_the_paper_page_has_everything_a_reader_needs(client, attention):
     html = response.content.decode()
     assert response.status_code == 200
     assert "Attention: all you need? &amp; more" in html
-    assert "Zoë Müller, Bob Smith" in html
+    # Each name links to its author's page.
+    assert "Zoë Müller, Bob Smith" in re.sub(r"<[^>]*>", "", html)
+    assert '<a class="author" href="/authors/zoe-muller"><bdi>Zoë Müller</bdi></a>' in html
+    assert '<a class="author" href="/authors/bob-smith"><bdi>Bob Smith</bdi></a>' in html
     assert 'href="https://arxiv.org/abs/2410.10819"' in html
     assert 'href="https://arxiv.org/pdf/2410.10819"' in html
     assert 'href="https://github.com/a/b"' in html

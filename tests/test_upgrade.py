@@ -220,6 +220,17 @@ def test_the_upgraded_site_shows_what_the_release_showed(upgraded):
         status, body = site.get(f"/papers/{MANIFEST['hidden']}")
         assert status == 404 and papers[MANIFEST["hidden"]]["title"] not in visible_text(body)
 
+        # Every author has a page, linked from the names (the upgrade's data migration made them).
+        status, body = site.get("/papers/2510.20002")
+        arabic = "/authors/" + urllib.parse.quote("محمد-علي")
+        assert status == 200 and f'href="{arabic}"' in body.decode()
+        status, body = site.get(arabic)
+        assert status == 200 and papers["2510.20002"]["title"] in visible_text(body)
+        status, body = site.get("/authors/vahab-mirrokni")
+        assert status == 200 and paper_order(body, list(papers)) == ["2501.00663", "2310.05869"]  # by upvotes
+        status, body = site.get("/authors/spammer")  # their one paper is hidden
+        assert status == 404 and papers[MANIFEST["hidden"]]["title"] not in visible_text(body)
+
         # Search, over the indexes the release left: its hidden paper stays out.
         status, body = site.get("/search?" + urllib.parse.urlencode({"q": papers["2510.20002"]["title"]}))
         assert status == 200 and paper_order(body, list(papers))[0] == "2510.20002"
@@ -442,6 +453,10 @@ def test_rows_of_the_release_schema_are_read_by_the_current_models(transactional
         text = visible_text(response.content)
         assert response.status_code == 200 and "Attention für alle: <b>tags</b> & 🤖" in text and "Montréal" in text
         assert client.get("/papers/2510.20004").status_code == 404
+        response = client.get("/authors/zoe-orsted")
+        text = visible_text(response.content)
+        assert response.status_code == 200 and "Zoë Ørsted" in text and "3 papers" in text
+        assert "Spam an admin hid" not in text and "محمد علي" in text  # her co-author
         response = client.get("/api/daily_papers", {"date": "2025-10-20"})
         assert response.status_code == 200
         assert [(i["paper"]["id"], i["paper"]["upvotes"]) for i in response.json()] == [

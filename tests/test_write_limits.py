@@ -14,11 +14,14 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from paperwire.accounts.tokens import create_token
 from paperwire.accounts.verification import verification_token
-from paperwire.digests.models import Subscriber
-from paperwire.digests.tokens import confirmation_token, subscriber_token
+from paperwire.digests.models import NotificationSettings, Subscriber
+from paperwire.digests.tokens import confirmation_token, notification_token, subscriber_token
+from paperwire.discussions.threads import post_comment
 from paperwire.ingest.importer import import_files
-from paperwire.papers.models import Organization
+from paperwire.papers.models import Organization, Paper
+from paperwire.people.following import feed_token
 from tests.conftest import paper, write_jsonl
 
 pytestmark = pytest.mark.django_db
@@ -27,6 +30,7 @@ pytestmark = pytest.mark.django_db
 UNLIMITED = {
     "logout": "logging out only ends the client's own session; a limit would keep a person logged in",
     "admin:logout": "the same, for the admin",
+    "revoke_api_token": "revoking only disables one of the account's own tokens; a limit would keep a leak working",
 }
 
 
@@ -57,6 +61,7 @@ def links(tmp_path, alice):
     through may have retired the links made before it)."""
     import_files([write_jsonl(tmp_path / "p.jsonl", [paper("2410.10819", "Attention", organization="Acme")])])
     Subscriber.objects.create(email="sub@example.org", state=Subscriber.CONFIRMED)
+    comment = post_comment(alice, Paper.objects.get(pk="2410.10819"), "A comment")
 
     def subscriber():
         return Subscriber.objects.get(email="sub@example.org")
@@ -73,8 +78,22 @@ def links(tmp_path, alice):
         "paper": lambda: reverse("paper", args=["2410.10819"]),
         "paper_markdown": lambda: reverse("paper_markdown", args=["2410.10819"]),
         "vote": lambda: reverse("vote", args=["2410.10819"]),
+        "claim": lambda: reverse("claim", args=["2410.10819"]),
+        "author": lambda: reverse("author", args=["ada-lovelace"]),
         "api_paper": lambda: reverse("api_paper", args=["2410.10819"]),
+        "api_paper_comments": lambda: reverse("api_paper_comments", args=["2410.10819"]),
+        "api_paper_vote": lambda: reverse("api_paper_vote", args=["2410.10819"]),
+        "api_user": lambda: reverse("api_user", args=["alice"]),
+        "api_organization": lambda: reverse("api_organization", args=["Acme"]),
+        "revoke_api_token": lambda: reverse("revoke_api_token", args=[create_token(alice, "bot")[0].pk]),
+        "post_comment": lambda: reverse("post_comment", args=["2410.10819"]),
+        **{
+            name: (lambda name=name: reverse(name, args=[comment.pk]))
+            for name in ("edit_comment", "delete_comment", "vote_comment", "report_comment", "reply_comment")
+        },
         "organization": lambda: Organization.objects.get(name="Acme").get_absolute_url(),
+        "profile": lambda: reverse("profile", args=["alice"]),
+        "following_feed": lambda: reverse("following_feed", args=[feed_token(alice)]),
         "verify_email": lambda: reverse("verify_email", args=[verification_token(alice)]),
         "password_reset_confirm": reset,
         "confirm_subscription": lambda: reverse(
@@ -84,6 +103,9 @@ def links(tmp_path, alice):
         "new_subscription_links": lambda: reverse("new_subscription_links", args=[subscriber_token(subscriber())]),
         "unsubscribe": lambda: reverse("unsubscribe", args=[subscriber_token(subscriber())]),
         "digest_web": lambda: reverse("digest_web", args=[subscriber_token(subscriber()), "daily-2024-10-14"]),
+        "notifications_unsubscribe": lambda: reverse(
+            "notifications_unsubscribe", args=[notification_token(NotificationSettings.of(alice))]
+        ),
     }
 
 

@@ -4,7 +4,8 @@ from django.contrib.auth.models import User
 
 from paperwire.accounts.addresses import AddressField
 from paperwire.accounts.forms import AccountChangeForm
-from paperwire.accounts.models import VerifiedEmail
+from paperwire.accounts.models import ApiToken, VerifiedEmail
+from paperwire.accounts.tokens import revoke_token
 from paperwire.papers.admin import ModeratedUserAdmin
 
 
@@ -24,6 +25,28 @@ class VerifiedEmailAdmin(admin.ModelAdmin):
     list_display = ("email", "user", "verified_at")
     search_fields = ("email", "user__username")
     raw_id_fields = ("user",)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Members' API tokens (docs/security.md, "API tokens"): staff see them by their first
+    characters and revoke one that leaked; the secret is never stored, so never shown."""
+
+    list_display = ("prefix", "name", "user", "created_at", "last_used_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("prefix", "name", "user__username")
+    list_select_related = ("user",)
+    fields = ("user", "name", "prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # made by their owner, on the settings page, where the secret is shown once
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        revoked = sum(revoke_token(token.user, token.pk) is not None for token in queryset.filter(revoked_at=None))
+        self.message_user(request, f"Revoked {revoked} token{'s' if revoked != 1 else ''}: they no longer work.")
 
 
 admin.site.unregister(User)

@@ -3,6 +3,7 @@ import datetime as dt
 from django.contrib.auth.forms import PasswordResetForm, UserChangeForm, UserCreationForm
 from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
@@ -10,6 +11,7 @@ from paperwire.accounts.addresses import AddressField
 from paperwire.accounts.models import verified_owner
 
 RESET_ACCOUNTS = 10  # at most this many accounts' links in one reset message
+DEMO_PREFIX = "demo-"  # the demo community's accounts (`paperwire demo`): not for people
 
 
 class SignupForm(UserCreationForm):
@@ -21,6 +23,14 @@ class SignupForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         model = User
         fields = ("username", "email")
+
+    def clean_username(self):
+        username = super().clean_username()
+        if isinstance(username, str) and username.casefold().startswith(DEMO_PREFIX):
+            raise ValidationError(
+                f"Usernames starting with “{DEMO_PREFIX}” are kept for the demo community's accounts: choose another."
+            )
+        return username
 
 
 class AddressPasswordResetForm(PasswordResetForm):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from html import escape
 
 from django.contrib.syndication.views import Feed
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
@@ -52,6 +53,11 @@ class SafeAtom(XmlSafe, Atom1Feed):
     pass
 
 
+def text_html(*paragraphs: str) -> str:
+    """Plain text as the HTML of a feed's description: a paragraph each, escaped."""
+    return "".join(f"<p>{escape(text)}</p>" for text in paragraphs if text)
+
+
 class PaperFeed(Feed):
     feed_type = SafeRss
 
@@ -59,7 +65,9 @@ class PaperFeed(Feed):
         return paper.title
 
     def item_description(self, paper: Paper) -> str:
-        return paper.abstract
+        """HTML, as readers take an RSS description and an Atom summary (type="html"): the
+        abstract is text, escaped ("<b>" in it is shown as written)."""
+        return text_html(paper.abstract)
 
     def item_link(self, paper: Paper) -> str:
         return absolute(paper.get_absolute_url())

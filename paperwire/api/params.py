@@ -302,3 +302,24 @@ SEARCH_FEED = Parameters(
     ),
     check=dates_in_order,
 )
+
+
+FOLLOWING = Parameters(
+    (
+        Param("p", "The page, from 0", type="integer", minimum=0, maximum=MAX_PAGE, default=0),
+        Param("limit", "Papers a page", type="integer", minimum=1, maximum=100, default=50),
+    )
+)
+COMMENTS = Parameters(
+    (
+        Param("p", "The page of threads, from 0", type="integer", minimum=0, maximum=MAX_PAGE, default=0),
+        Param(
+            "limit",
+            "Threads a page (a top comment with all its replies)",
+            type="integer",
+            minimum=1,
+            maximum=100,
+            default=50,
+        ),
+    )
+)

@@ -15,6 +15,7 @@ in clear.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import time
 import unicodedata
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from paperwire.core.models import RateCounter
@@ -67,6 +69,16 @@ def link_key(request: HttpRequest) -> str:
     """For ``limit_writes``: the key of the link a request came by (its ``token`` in the URL)."""
     token = (request.resolver_match.kwargs if request.resolver_match else {}).get("token", "")
     return f"link:{token}" if token else ""
+
+
+def new_account(request: HttpRequest) -> str:
+    """For ``limit_writes``: the client's key when its account is new (younger than
+    PAPERWIRE_NEW_ACCOUNT_HOURS), so that a stricter kind counts it too; "" (not counted) otherwise."""
+    user = request.user
+    if not user.is_authenticated or not settings.NEW_ACCOUNT_HOURS:
+        return ""
+    young = timezone.now() - user.date_joined < dt.timedelta(hours=settings.NEW_ACCOUNT_HOURS)
+    return client_key(request) if young else ""
 
 
 def posted(field: str) -> Callable[[HttpRequest], str]:

@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from paperwire.accounts.addresses import AddressField
-from paperwire.digests.models import Delivery, Subscriber
+from paperwire.digests.models import Delivery, NotificationMail, NotificationSettings, Subscriber
 
 
 class SubscriberForm(forms.ModelForm):
@@ -38,3 +38,18 @@ class DeliveryAdmin(admin.ModelAdmin):
     list_filter = ("state", "period")
     search_fields = ("subscriber__email", "period")
     raw_id_fields = ("subscriber",)
+
+
+@admin.register(NotificationMail)
+class NotificationMailAdmin(admin.ModelAdmin):
+    list_display = ("user", "number", "state", "attempts", "email", "sent_at", "last_error")
+    list_filter = ("state",)
+    search_fields = ("user__username", "email")
+    raw_id_fields = ("user",)
+
+
+@admin.register(NotificationSettings)
+class NotificationSettingsAdmin(admin.ModelAdmin):
+    list_display = ("user", "replies", "paper_comments", "changed_at")
+    search_fields = ("user__username",)
+    raw_id_fields = ("user",)

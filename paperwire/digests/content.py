@@ -1,4 +1,8 @@
-"""What a digest holds: the period's most upvoted papers and, per topic, its best new matches.
+"""What a digest holds: the new papers of the period by what the subscriber's account follows,
+the period's most upvoted papers and, per topic, its best new matches.
+
+The followed papers are those of the account that verified the subscription's address and still
+has it (``accounts.models.verified_owner``): an address nobody verified gets no such section.
 
 A topic matches a paper of the period when the cosine similarity of their embeddings is at
 least DIGEST_TOPIC_THRESHOLD; matches are ranked like hybrid search (``search.Among``).
@@ -14,10 +18,12 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from paperwire import search
+from paperwire.accounts.models import verified_owner
 from paperwire.digests.models import ShownPaper, Subscriber
 from paperwire.papers import ranking
 from paperwire.papers.models import Paper
 from paperwire.papers.periods import Period, parse_period, period_containing
+from paperwire.people.following import followed_papers, reasons_for
 
 KINDS = {"daily": "date", "weekly": "week"}
 
@@ -70,10 +76,11 @@ class Digest:
     period: DigestPeriod
     top: list[Paper] = field(default_factory=list)
     topics: list[TopicSection] = field(default_factory=list)
+    following: list[Paper] = field(default_factory=list)  # each with ``reasons`` (people.following)
 
     @property
     def papers(self) -> list[Paper]:
-        return self.top + [p for section in self.topics for p in section.papers]
+        return self.following + self.top + [p for section in self.topics for p in section.papers]
 
     @property
     def empty(self) -> bool:
@@ -103,6 +110,15 @@ def build_digest(subscriber: Subscriber, papers: PeriodPapers) -> Digest:
     shown = set(ShownPaper.objects.filter(subscriber=subscriber).values_list("paper_id", flat=True))
     digest = Digest(subscriber, papers.period)
     used = set(shown)
+    account = verified_owner(subscriber.email)
+    if account is not None and account.is_active:
+        period_ids = ranking.papers_in(papers.period.period).values("pk")
+        new = followed_papers(account).filter(pk__in=period_ids).exclude(pk__in=used).select_related("organization")
+        digest.following = list(new[: settings.DIGEST_FOLLOWED_PAPERS])
+        reasons = reasons_for(account, digest.following)
+        for paper in digest.following:
+            paper.reasons = reasons.get(paper.pk, [])
+            used.add(paper.pk)
     for paper in papers.ranked:
         if len(digest.top) >= settings.DIGEST_TOP_PAPERS:
             break

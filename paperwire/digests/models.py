@@ -5,11 +5,13 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
 from paperwire.accounts.addresses import canonical_email
 from paperwire.accounts.models import address_released
+from paperwire.discussions.models import Comment
 from paperwire.papers.models import Paper
 
 FREQUENCIES = [("daily", "Daily"), ("weekly", "Weekly")]
@@ -126,6 +128,7 @@ class Delivery(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["subscriber", "period"], name="one_digest_per_period")]
+        verbose_name_plural = "deliveries"
 
     def __str__(self) -> str:
         return f"{self.period} to {self.subscriber.email}: {self.state}"
@@ -138,6 +141,9 @@ class ShownPaper(models.Model):
     paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="+")
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="shown")
     topic = models.CharField(max_length=200, blank=True, help_text="The topic it matched; blank for top papers.")
+    followed = models.BooleanField(
+        default=False, help_text="Shown under “From what you follow” (the account of the address follows it)."
+    )
     position = models.IntegerField(default=0)
     shown_at = models.DateTimeField(default=timezone.now)
 
@@ -159,3 +165,110 @@ def _detach_subscription(sender, address: str, **kwargs) -> None:
     showed (and any copy of it) stops working, and the subscription is no longer the account's."""
     for subscriber in Subscriber.objects.filter(email=address):
         subscriber.replace_links(detach=True)
+
+
+# --- Notifications: mail about comments (docs/community.md, "Notifications") -----------------
+
+
+class NotificationSettings(models.Model):
+    """What a user wants mailed about comments. A user without a row gets the defaults (both kinds
+    on). ``link_secret`` signs the user's unsubscribe link (paperwire.digests.tokens): a link
+    works for its user only, and replacing the secret retires every link given out before."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_settings"
+    )
+    replies = models.BooleanField(default=True, help_text="Mail me replies to my comments.")
+    paper_comments = models.BooleanField(
+        default=True, help_text="Mail me new comments on papers I submitted or authored (an approved claim)."
+    )
+    link_secret = models.CharField(max_length=64, default=new_link_secret, editable=False)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "notification settings"
+
+    def __str__(self) -> str:
+        return f"notifications of {self.user}: replies {self.replies}, paper comments {self.paper_comments}"
+
+    @classmethod
+    def of(cls, user) -> NotificationSettings:
+        """The user's row, made (with the defaults) the first time it is needed."""
+        row, _ = cls.objects.get_or_create(user=user)
+        return row
+
+    def wants(self, event: NotificationEvent) -> bool:
+        return (event.as_reply and self.replies) or ((event.as_submitter or event.as_author) and self.paper_comments)
+
+
+class NotificationMail(models.Model):
+    """One notification mail to one user: the unit of exactly-once sending, in the states of a
+    digest's ``Delivery`` (the same claim, lease and uncertain rules: paperwire/digests/notify.py).
+    ``number`` counts a user's mails: two workers planning the user's next mail at once both
+    write the same number, and the unique key keeps one."""
+
+    PENDING, SENDING, SENT, RETRY, FAILED, UNCERTAIN, SKIPPED = (
+        Delivery.PENDING,
+        Delivery.SENDING,
+        Delivery.SENT,
+        Delivery.RETRY,
+        Delivery.FAILED,
+        Delivery.UNCERTAIN,
+        Delivery.SKIPPED,
+    )
+    STATES = Delivery.STATES
+    OPEN = (PENDING, SENDING, RETRY)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_mails")
+    number = models.PositiveIntegerField(help_text="The user's first mail is 1, the next 2...")
+    state = models.CharField(max_length=20, choices=STATES, default=PENDING, db_index=True)
+    attempts = models.IntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=100, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    message_started_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True, help_text="The verified address it was sent to.")
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "number"], name="one_notification_mail_per_number")]
+
+    def __str__(self) -> str:
+        return f"notification mail {self.number} to {self.user}: {self.state}"
+
+
+class NotificationEvent(models.Model):
+    """A comment someone is to be told about: one row per person and comment, whatever the number
+    of reasons (a reply to their comment on a paper they submitted is one entry). Recorded in the
+    comment's own transaction; ``mail`` is the mail that carries it, once planned; ``dropped``:
+    it will never be mailed (the comment was hidden or deleted first, or the kind switched off)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_events")
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="+")
+    as_reply = models.BooleanField(default=False, help_text="A reply in the thread of their comment.")
+    as_submitter = models.BooleanField(default=False, help_text="On a paper they submitted.")
+    as_author = models.BooleanField(default=False, help_text="On a paper they authored (an approved claim).")
+    created_at = models.DateTimeField(default=timezone.now)
+    mail = models.ForeignKey(NotificationMail, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    dropped = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "comment"], name="one_notification_per_comment")]
+        indexes = [
+            models.Index(fields=["user"], condition=models.Q(mail__isnull=True, dropped=False), name="notify_waiting")
+        ]
+
+    def __str__(self) -> str:
+        return f"comment {self.comment_id} for {self.user}"
+
+
+@receiver(post_save, sender=Comment, dispatch_uid="paperwire.digests.comment_posted")
+def _comment_posted(sender, instance: Comment, created: bool, raw: bool = False, **kwargs) -> None:
+    """A new comment: the people it concerns are to be told (in the comment's own transaction)."""
+    if created and not raw:
+        from paperwire.digests.notify import record_events
+
+        record_events(instance)

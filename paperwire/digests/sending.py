@@ -131,9 +131,14 @@ def plan_deliveries(period: DigestPeriod) -> None:
 
 def expire_leases(period: DigestPeriod) -> int:
     """Rows of senders that stopped: ``uncertain`` if the message had begun to go out, else ``retry``."""
+    return expire_stale(Delivery.objects.filter(period=period.key))
+
+
+def expire_stale(rows) -> int:
+    """Of ``rows`` (a queryset of Delivery or NotificationMail), those still ``sending`` after
+    DIGEST_LEASE_MINUTES: ``uncertain`` if the message had begun to go out, else ``retry``."""
     now = timezone.now()
-    stale = Delivery.objects.filter(
-        period=period.key,
+    stale = rows.filter(
         state=Delivery.SENDING,
         claimed_at__lt=now - dt.timedelta(minutes=settings.DIGEST_LEASE_MINUTES),
     )
@@ -149,30 +154,32 @@ def expire_leases(period: DigestPeriod) -> int:
     return uncertain + retried
 
 
-def claim(delivery: Delivery) -> bool:
-    """Compare-and-set: only one sender moves a row from the state it was read in to ``sending``."""
+def claim(delivery, ident: str | None = None) -> bool:
+    """Compare-and-set: only one sender moves a row (a Delivery, a NotificationMail) from the state
+    it was read in to ``sending``. ``ident``: its Message-ID (a digest's by default)."""
     now = timezone.now()
-    updated = Delivery.objects.filter(pk=delivery.pk, state=delivery.state, attempts=delivery.attempts).update(
-        state=Delivery.SENDING,
-        claimed_at=now,
-        claimed_by=sender_name(),
-        message_id=message_id(delivery),
-        message_started_at=None,
+    ident = ident or message_id(delivery)
+    updated = (
+        type(delivery)
+        .objects.filter(pk=delivery.pk, state=delivery.state, attempts=delivery.attempts)
+        .update(
+            state=Delivery.SENDING,
+            claimed_at=now,
+            claimed_by=sender_name(),
+            message_id=ident,
+            message_started_at=None,
+        )
     )
-    delivery.message_id = message_id(delivery)
+    delivery.message_id = ident
     delivery.claimed_at = now
     return updated == 1
 
 
-def start_message(delivery: Delivery) -> bool:
+def start_message(delivery) -> bool:
     """Record that the message itself begins to go out, if the row is still this sender's claim
     (compare-and-set: a run that expired the lease may have handed it to another sender)."""
-    return (
-        Delivery.objects.filter(pk=delivery.pk, state=Delivery.SENDING, claimed_at=delivery.claimed_at).update(
-            message_started_at=timezone.now()
-        )
-        == 1
-    )
+    rows = type(delivery).objects.filter(pk=delivery.pk, state=Delivery.SENDING, claimed_at=delivery.claimed_at)
+    return rows.update(message_started_at=timezone.now()) == 1
 
 
 def record_sent(delivery: Delivery, digest: Digest) -> None:
@@ -189,14 +196,19 @@ def record_sent(delivery: Delivery, digest: Digest) -> None:
             for s in digest.topics
             for n, p in enumerate(s.papers)
         ]
+        rows += [
+            ShownPaper(subscriber=digest.subscriber, paper=p, delivery=delivery, followed=True, position=n)
+            for n, p in enumerate(digest.following)
+        ]
         ShownPaper.objects.bulk_create(rows, ignore_conflicts=True)
         Subscriber.objects.filter(pk=digest.subscriber.pk, bounces__gt=0).update(bounces=0)
 
 
-def record_failure(delivery: Delivery, failure: SmtpFailure, run: Run) -> None:
-    """The delivery's state after ``failure``; a permanent refusal is held until the run settles it."""
+def record_failure(delivery, failure: SmtpFailure, run: Run) -> None:
+    """The row's state (a Delivery, a NotificationMail) after ``failure``; a permanent refusal is
+    held until the run settles it."""
     attempts = delivery.attempts + 1
-    rows = Delivery.objects.filter(pk=delivery.pk)
+    rows = type(delivery).objects.filter(pk=delivery.pk)
     if failure.maybe_delivered:
         run.outcomes[delivery.pk] = Delivery.UNCERTAIN
         rows.update(
@@ -226,21 +238,25 @@ def describe(failure: SmtpFailure) -> str:
     return f"{failure.step}: {failure}"[:2000]
 
 
-def settle_refusals(run: Run) -> None:
-    """Each held refusal becomes a failed digest and a bounce, unless the server refused everything."""
+def settle_refusals(run: Run, bounce=None) -> None:
+    """Each held refusal becomes a failed mail and a bounce (``bounce(row)``: a digest's counts
+    for its subscriber), unless the server refused everything."""
     by_server = run.refused_by_server()
     for refusal in run.refusals:
         delivery = refusal.delivery
         if by_server and delivery.attempts + 1 < settings.DIGEST_MAX_ATTEMPTS:
             continue  # it stays ``retry``: the address is not at fault
-        Delivery.objects.filter(pk=delivery.pk, state=Delivery.RETRY).update(state=Delivery.FAILED)
+        type(delivery).objects.filter(pk=delivery.pk, state=Delivery.RETRY).update(state=Delivery.FAILED)
         run.outcomes[delivery.pk] = Delivery.FAILED
-        if by_server:
-            continue
-        Subscriber.objects.filter(pk=delivery.subscriber_id).update(bounces=F("bounces") + 1)
-        Subscriber.objects.filter(pk=delivery.subscriber_id, bounces__gte=settings.DIGEST_BOUNCE_LIMIT).update(
-            bouncing=True
-        )
+        if not by_server:
+            (bounce or subscriber_bounced)(delivery)
+
+
+def subscriber_bounced(delivery: Delivery) -> None:
+    Subscriber.objects.filter(pk=delivery.subscriber_id).update(bounces=F("bounces") + 1)
+    Subscriber.objects.filter(pk=delivery.subscriber_id, bounces__gte=settings.DIGEST_BOUNCE_LIMIT).update(
+        bouncing=True
+    )
 
 
 def server_problem(failure: SmtpFailure) -> str:
@@ -294,8 +310,9 @@ def send_period(
                 continue
             digest = build_digest(subscriber, papers)
             topics = ", ".join(f"{s.topic!r}: {len(s.papers)}" for s in digest.topics) or "no topic matches"
+            followed = f"{len(digest.following)} from what they follow; " if digest.following else ""
             report.planned.append(
-                f"{subscriber.email}: {len(digest.top)} top papers; {topics}"
+                f"{subscriber.email}: {followed}{len(digest.top)} top papers; {topics}"
                 if not digest.empty
                 else f"{subscriber.email}: nothing new (skipped)"
             )
@@ -307,43 +324,64 @@ def send_period(
     due = Q(state=Delivery.PENDING) | Q(state=Delivery.RETRY, next_attempt_at__lte=timezone.now())
     todo = Delivery.objects.filter(due, period=period.key).order_by("pk")  # subscribers are read fresh below
     run = Run()
-    connection = get_connection(timeout=settings.BACKGROUND_EMAIL_TIMEOUT)
-    try:
-        with progress(total=todo.count(), desc=f"digest {period.key}", unit="mail", show=show_progress) as bar:
-            for delivery in todo.iterator(chunk_size=500):
-                bar.update(1)
-                if not claim(delivery):
-                    continue  # another sender has it
-                subscriber = Subscriber.objects.get(pk=delivery.subscriber_id)  # fresh: may have left meanwhile
-                delivery.subscriber = subscriber
-                digest = build_digest(subscriber, papers)
-                if not subscriber.receives_mail or digest.empty:
-                    Delivery.objects.filter(pk=delivery.pk).update(state=Delivery.SKIPPED)
-                    report.skipped += 1
-                    continue
-                run.tried += 1
-                try:
-                    transmit(connection, digest_message(digest, delivery), lambda d=delivery: start_message(d))
-                except Superseded:
-                    continue  # the lease ran out and another run took the row: nothing was sent
-                except SmtpFailure as failure:
-                    record_failure(delivery, failure, run)
-                    if failure.server_wide:
-                        report.problem = server_problem(failure)
-                        break
-                    if run.streak():
-                        break
-                    continue
-                except Exception:  # not the server's answer: a bug; the digest was not sent
-                    Delivery.objects.filter(pk=delivery.pk).update(state=Delivery.PENDING)
-                    raise
-                record_sent(delivery, digest)
-                run.accepted += 1
-                report.sent += 1
-    finally:
-        close(connection)
-        settle_refusals(run)
-    report.failed, report.retrying = run.count(Delivery.FAILED), run.count(Delivery.RETRY)
+
+    def prepare(delivery: Delivery):
+        subscriber = Subscriber.objects.get(pk=delivery.subscriber_id)  # fresh: may have left meanwhile
+        delivery.subscriber = subscriber
+        digest = build_digest(subscriber, papers)
+        if not subscriber.receives_mail or digest.empty:
+            return None
+        return digest_message(digest, delivery), lambda: record_sent(delivery, digest)
+
+    with progress(total=todo.count(), desc=f"digest {period.key}", unit="mail", show=show_progress) as bar:
+        deliver(todo, prepare, report, run, step=lambda: bar.update(1))
     report.uncertain = Delivery.objects.filter(period=period.key, state=Delivery.UNCERTAIN).count()
-    report.problem = report.problem or run_problem(run)
     return report
+
+
+def deliver(rows, prepare, report: SendReport, run: Run, *, ident=None, bounce=None, step=None) -> None:
+    """Send each row of ``rows`` (a queryset of due Delivery or NotificationMail rows) exactly once: claim it,
+    ``prepare(row)`` its message (None: nothing to send, the row is ``skipped``; else the message
+    and what records it sent, called after the server's 250), transmit it step by step, record
+    the outcome. ``ident(row)``: its Message-ID; ``bounce(row)``: what a refusal of its address
+    counts. Stops on a server-wide failure or a streak of the server's refusals (the rest stay
+    due for the next run); fills ``report``."""
+    connection = get_connection(timeout=settings.BACKGROUND_EMAIL_TIMEOUT)
+    each = rows.iterator(chunk_size=500)
+    try:
+        for row in each:
+            if step:
+                step()
+            if not (claim(row, ident(row)) if ident else claim(row)):
+                continue  # another sender has it
+            prepared = prepare(row)
+            if prepared is None:
+                type(row).objects.filter(pk=row.pk).update(state=Delivery.SKIPPED)
+                report.skipped += 1
+                continue
+            email, record = prepared
+            run.tried += 1
+            try:
+                transmit(connection, email, lambda r=row: start_message(r))
+            except Superseded:
+                continue  # the lease ran out and another run took the row: nothing was sent
+            except SmtpFailure as failure:
+                record_failure(row, failure, run)
+                if failure.server_wide:
+                    report.problem = server_problem(failure)
+                    break
+                if run.streak():
+                    break
+                continue
+            except Exception:  # not the server's answer: a bug; the mail was not sent
+                type(row).objects.filter(pk=row.pk).update(state=Delivery.PENDING)
+                raise
+            record()
+            run.accepted += 1
+            report.sent += 1
+    finally:
+        each.close()  # its cursor, now: a failure's traceback would keep it open until the interpreter exits
+        close(connection)
+        settle_refusals(run, bounce)
+    report.failed, report.retrying = run.count(Delivery.FAILED), run.count(Delivery.RETRY)
+    report.problem = report.problem or run_problem(run)

@@ -48,3 +48,30 @@ def read_subscriber_token(token: str):
     if subscriber is None or subscriber_signer(subscriber.link_secret).unsign(token) != value:
         raise signing.BadSignature("Not a current subscriber link")
     return subscriber
+
+
+NOTIFICATIONS_SALT = "paperwire.digests.notifications"
+
+
+def notification_signer(link_secret: str) -> signing.Signer:
+    """Signs a user's notification settings row with the row's own secret in the salt: a link
+    is its user's only, and unguessable without the site's key."""
+    return signing.Signer(salt=f"{NOTIFICATIONS_SALT}:{link_secret}")
+
+
+def notification_token(row) -> str:
+    """For the unsubscribe link of a notification mail (``NotificationSettings``)."""
+    return notification_signer(row.link_secret).sign(str(row.pk))
+
+
+def read_notification_token(token: str):
+    """The NotificationSettings a link is for, or signing.BadSignature."""
+    from paperwire.digests.models import NotificationSettings
+
+    value, sep, _ = token.rpartition(signing.Signer().sep)
+    if not sep or not value.isascii() or not value.isdigit() or len(value) > 18:
+        raise signing.BadSignature("Not a notification link")
+    row = NotificationSettings.objects.filter(pk=int(value)).select_related("user").first()
+    if row is None or notification_signer(row.link_secret).unsign(token) != value:
+        raise signing.BadSignature("Not a current notification link")
+    return row

@@ -418,12 +418,18 @@ def next_item(text: str, start: int) -> int | None:
     string, as JSON strings hold none) to the first `,` or `]` outside it. The next place Hugging
     Face starts an item (ITEM_START) wins when it comes first (a runaway string in a list on one
     line walks past it), when the walk finds no end (an item not closed), or when what follows
-    that end is not a JSON value then a separator. Else the walk goes on to the first end that
-    is (junk between items, or items that do not start as Hugging Face's do).
+    that end is not a JSON value then a separator, unless it is another broken item that can be
+    told apart (``_broken_item_follows``): that one is then named on its own, not skipped with
+    this one. Else the walk goes on to the first end that is (junk between items, or items that
+    do not start as Hugging Face's do).
     """
     end = _walk_item(text, start)
     found = ITEM_START.search(text, start)
-    if found and (end is None or found.start("item") < end or not _list_goes_on(text, end)):
+    if found and (end is None or found.start("item") < end):
+        return found.start("item")
+    if end is not None and _broken_item_follows(text, end, found.start() if found else len(text)):
+        return end  # the next item is broken too: it is named on its own, not skipped with this one
+    if found and not _list_goes_on(text, end):
         return found.start("item")
     # No item starts as Hugging Face's do: walk on to a separator the list goes on after.
     while end is not None and not _list_goes_on(text, end):
@@ -449,6 +455,32 @@ def _walk_item(text: str, start: int) -> int | None:
             return position
         position += 1
     return None
+
+
+def _broken_item_follows(text: str, end: int, limit: int) -> bool:
+    """After the separator at ``end``, an item that is not JSON but is told apart all the same,
+    ending at a separator before ``limit`` (where the next Hugging Face item starts): an object
+    whose brackets close just before that separator, or one string (an item written as a repr)."""
+    position = end
+    while position < len(text) and text[position] in " \t\r\n,":
+        position += 1
+    if position >= limit or text[position] not in '{"':
+        return False
+    if text[position] == "{":
+        after = _walk_item(text, position)
+        if after is None or after > limit:
+            return False
+        before = after - 1
+        while before > position and text[before] in " \t\r\n":
+            before -= 1
+        return text[before] == "}"
+    position += 1
+    while position < len(text) and text[position] not in '"\n':
+        position += 2 if text[position] == "\\" else 1
+    if position >= len(text) or text[position] != '"':
+        return False
+    after = _skip_space(text, position + 1)
+    return after <= limit and after < len(text) and text[after] in ",]"
 
 
 def _skip_space(text: str, position: int) -> int:

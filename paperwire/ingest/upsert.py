@@ -10,6 +10,9 @@ Policy when a paper is seen again (from any source, in any order):
 - the daily day is the UTC date of ``submitted_on_daily_at``, else of ``published_at``.
 Importing the same data twice therefore changes nothing and reports 0 new, 0 updated.
 
+Each paper's names are linked to their authors (``paperwire.people.linking``) in the
+paper's own transaction; the authors of new names are created just before it.
+
 Records are checked before they get here (``records.check_record``). Should the database still
 refuse a batch (a value no check foresaw), the batch is written again one record at a time,
 so that only the refused record is lost, named by its ``where``.
@@ -26,6 +29,7 @@ from django.utils import timezone
 
 from paperwire.ingest.records import OrganizationRecord, PaperRecord
 from paperwire.papers.models import Organization, Paper, content_changed, refresh_upvotes
+from paperwire.people.linking import ensure_authors, link_papers, names_of, resolve
 
 TEXT_FIELDS = (
     "title",
@@ -169,24 +173,40 @@ class Upserter:
         # looked up afresh in every batch: another process may have merged some meanwhile.
         self._organizations, self._absorbed = {}, {}
         organizations = [self._organization(record.organization) for record in records]
+        # Authors likewise: those of the names that are new to their papers, before the batch.
+        author_ids = self._authors(records)
         with transaction.atomic():
-            counts, touched = self._write_batch(records, organizations)
+            counts, touched, authors = self._write_batch(records, organizations, author_ids)
         # The names shown follow the spellings of the papers just written, in a transaction of
         # their own (like the organizations above), once the batch's rows are committed.
         if touched:
             with transaction.atomic():
                 if Organization.objects.respell(touched):
                     content_changed()
+        # Abbreviated names join a full one, or leave it, as the names now in the corpus say.
+        if authors:
+            with transaction.atomic():
+                if resolve(authors):
+                    content_changed()
         self.stats.new += counts.new
         self.stats.updated += counts.updated
         self.stats.unchanged += counts.unchanged
 
+    def _authors(self, records: list[PaperRecord]) -> dict[str, int]:
+        """The author ids (by name key) of the names of the records whose names differ from
+        their paper's, created if new (``people.linking.ensure_authors``)."""
+        stored = dict(Paper.objects.filter(pk__in=[r.id for r in records]).values_list("pk", "authors"))
+        names = [name for r in records if r.authors and r.authors != stored.get(r.id) for name in r.authors]
+        return ensure_authors(names) if names else {}
+
     def _write_batch(
-        self, records: list[PaperRecord], organizations: list[Organization | None]
-    ) -> tuple[UpsertStats, set[int]]:
-        """Write the batch; its counts, and the organizations whose papers it changed."""
+        self, records: list[PaperRecord], organizations: list[Organization | None], author_ids: dict[str, int]
+    ) -> tuple[UpsertStats, set[int], set[int]]:
+        """Write the batch; its counts, the organizations whose papers it changed and the
+        authors who gained or lost a paper."""
         existing = Paper.objects.in_bulk([r.id for r in records])
         before = {pid: _snapshot(p) for pid, p in existing.items()}
+        authors_before = {pid: p.authors for pid, p in existing.items()}
         organizations_before = {pid: p.organization_id for pid, p in existing.items()}
         created: dict[str, Paper] = {}
         for record, organization in zip(records, organizations, strict=True):
@@ -209,8 +229,11 @@ class Upserter:
             content_changed()
         touched = {p.organization_id for p in [*created.values(), *changed]}
         touched |= {organizations_before[p.pk] for p in changed}
+        renamed = [*created.values(), *(p for p in changed if p.authors != authors_before[p.pk])]
+        names = {p.pk: names_of(p.authors) for p in renamed}
+        authors = link_papers(names, author_ids, new=created) if renamed else set()
         stats = UpsertStats(new=len(created), updated=len(changed), unchanged=len(existing) - len(changed))
-        return stats, touched - {None}
+        return stats, touched - {None}, authors
 
 
 def upsert_records(records) -> UpsertStats:

@@ -43,6 +43,8 @@ from whitenoise.middleware import WhiteNoiseMiddleware
 from whitenoise.responders import NotARegularFileError
 from whitenoise.storage import CompressedManifestStaticFilesStorage
 
+from paperwire.core import jsondata
+
 logger = logging.getLogger("paperwire.static")
 
 MANIFEST = "staticfiles.json"
@@ -117,7 +119,7 @@ def read_manifest(root: Path) -> tuple[dict[str, str] | None, str | None]:
     except UnicodeDecodeError:
         return None, f"{MANIFEST} is damaged (not text)"
     try:
-        stored = json.loads(content)
+        stored = jsondata.parse(content)
     except ValueError:
         return None, f"{MANIFEST} is damaged (truncated or overwritten: not JSON)"
     paths = stored.get("paths") if isinstance(stored, dict) else None
@@ -317,7 +319,7 @@ def collected_whole(root: Path, fingerprint: str) -> bool:
     try:
         if not stat.S_ISDIR(os.lstat(root).st_mode) or not stat.S_ISREG(os.lstat(root / RECORD).st_mode):
             return False
-        record = json.loads((root / RECORD).read_bytes())
+        record = jsondata.parse((root / RECORD).read_bytes())
     except (OSError, ValueError):
         return False
     if not isinstance(record, dict) or record.get("sources") != fingerprint:

@@ -4,7 +4,15 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 
-from paperwire.papers.models import Organization, Paper, Submission, Vote, content_changed, recount_once
+from paperwire.papers.models import (
+    Organization,
+    Paper,
+    Submission,
+    Vote,
+    content_changed,
+    recount_once,
+    users_banned,
+)
 from paperwire.papers.orgnames import alias_keys
 
 
@@ -82,6 +90,8 @@ class ModeratedUserAdmin(UserAdmin):
         with recount_once():
             Vote.objects.filter(user__in=queryset).delete()
             banned = queryset.update(is_active=False)
+            users_banned.send(sender=User, user_ids=list(queryset.values_list("pk", flat=True)))
+            content_changed()  # their names leave pages cached for anonymous readers
         self.message_user(request, f"Banned {banned} users and removed their votes.", messages.SUCCESS)
 
     # Deleting users deletes their votes (a cascade): their papers are recounted once each.

@@ -261,6 +261,26 @@ def _link(text: str, at: int) -> tuple[int, str, str] | None:
     return end, url, label
 
 
+def formula_at(text: str, at: int) -> Segment | None:
+    """The formula that opens at ``text[at]`` (a ``$``, ``$$``, ``\\(`` or ``\\[``), as the segment
+    pages show: a formula (MATHS), a link or words written in maths (LINK, PHRASE), or a formula
+    that lost its backslashes (TEXT, shown as written); None when none opens there. What finds
+    formulas in abstracts and in comments (paperwire/discussions/rendering.py) alike."""
+    formula = _formula(text, at)
+    if not formula:
+        return None
+    end, tex, display = formula
+    link = _link(tex.strip(), 0)  # "$\\href{https://...}{code}$": a link, written in maths
+    if link and link[0] == len(tex.strip()):
+        return Segment(text[at:end], LINK, url=link[1], label=link[2])
+    if lost_backslashes(tex):
+        return Segment(text[at:end], TEXT, tex=tex)  # as written; its closing $ opens nothing
+    if not display and (phrase := TEXT_PHRASE.fullmatch(tex)):
+        words = " ".join(phrase.group(2).split())
+        return Segment(text[at:end], PHRASE, tex=tex, label=words, style=PHRASE_STYLES[phrase.group(1)])
+    return Segment(text[at:end], MATHS, tex=tex, display=display)
+
+
 def split(text: str, *, _depth: int = 0) -> list[Segment]:
     """``text`` as text, formula, link and text-mode command segments (a command's OPEN, the
     segments of its argument, its CLOSE); their ``raw`` put together is ``text``."""
@@ -280,20 +300,7 @@ def split(text: str, *, _depth: int = 0) -> list[Segment]:
                 end, url, label = link
                 segment = Segment(text[at:end], LINK, url=url, label=label)
         elif char == "$" or text.startswith(("\\(", "\\["), at):
-            formula = _formula(text, at)
-            if formula:
-                end, tex, display = formula
-                link = _link(tex.strip(), 0)  # "$\\href{https://...}{code}$": a link, written in maths
-                if link and link[0] == len(tex.strip()):
-                    segment = Segment(text[at:end], LINK, url=link[1], label=link[2])
-                elif lost_backslashes(tex):
-                    segment = Segment(text[at:end], TEXT, tex=tex)  # as written; its closing $ opens nothing
-                elif not display and (phrase := TEXT_PHRASE.fullmatch(tex)):
-                    words = " ".join(phrase.group(2).split())
-                    style = PHRASE_STYLES[phrase.group(1)]
-                    segment = Segment(text[at:end], PHRASE, tex=tex, label=words, style=style)
-                else:
-                    segment = Segment(text[at:end], MATHS, tex=tex, display=display)
+            segment = formula_at(text, at)
         elif char == "\\" and _depth < MAX_NESTING and (command := STYLE_COMMAND.match(text, at)):
             braces = _braces(text) if braces is None else braces
             opening = command.end() - 1

@@ -11,12 +11,16 @@ Pages, the markdown twin, the JSON API and emails all show a link only through t
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 MAX_URL_LENGTH = 2048
 # Whitespace and control characters, which browsers strip or skip (and which a plainly
-# written URL never holds).
-UNPRINTABLE = re.compile(r"[\x00-\x20\x7f-\x9f\s]")
+# written URL never holds), and the invisible formatting characters: bidirectional marks and
+# overrides (".../\u202egpj.exe" reads ".../exe.jpg"), zero-width ones, the byte order mark.
+UNPRINTABLE = re.compile(r"[\x00-\x20\x7f-\x9f\s\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+# The invisible ones again, percent-encoded: Markdown encodes a comment's link before this check
+# sees it, and shows an autolink's address decoded ("%E2%80%AE" is U+202E there too).
+INVISIBLE = re.compile(r"[\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 PLAIN_PREFIX = re.compile(r"^https?://[^/\\]", re.IGNORECASE)
 
 
@@ -30,6 +34,8 @@ def web_url(value: object, *, allow_site_path: bool = False) -> str:
         return ""
     url = value.strip()
     if not url or len(url) > MAX_URL_LENGTH or UNPRINTABLE.search(url):
+        return ""
+    if "%" in url and INVISIBLE.search(unquote(url)):
         return ""
     if allow_site_path and url.startswith("/") and not url.startswith(("//", "/\\")):
         return url

@@ -12,7 +12,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Count, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce, Least
 from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -241,7 +241,11 @@ class Paper(models.Model):
     doi = models.CharField(max_length=200, blank=True)
     ai_summary = models.TextField(blank=True)
     ai_keywords = models.JSONField(default=list, blank=True)
-    num_comments = models.IntegerField(default=0)
+    num_comments = models.IntegerField(default=0, help_text="Comments on Hugging Face, as imported.")
+    local_comments = models.IntegerField(
+        default=0,
+        help_text="Visible comments written here (kept by paperwire.discussions in each comment's transaction).",
+    )
     base_upvotes = models.IntegerField(default=0)
     upvotes = models.IntegerField(default=0)
     hidden = models.BooleanField(default=False, help_text="Hidden papers are left out of every page and API.")
@@ -306,6 +310,16 @@ class Paper(models.Model):
         return f"https://doi.org/{quote(self.doi.strip(), safe='/:;()._-')}" if self.doi.strip() else ""
 
     @property
+    def comment_count(self) -> int:
+        """The comments a reader is told of: the visible ones written here once there are any,
+        else the count imported from Hugging Face (docs/community.md)."""
+        return self.local_comments if self.local_comments > 0 else self.num_comments
+
+    @property
+    def comments_are_local(self) -> bool:
+        return self.local_comments > 0
+
+    @property
     def feed_time(self):
         """When the paper entered the daily feed (explicit submission, else publication)."""
         return self.submitted_on_daily_at or self.published_at
@@ -333,10 +347,14 @@ def refresh_upvotes(paper_ids: list[str]) -> None:
     UPDATE that waited for another transaction's lock still computes its subquery from the
     snapshot it started with, so two votes committed at once could each miss the other's.
     After the lock, the UPDATE is a new statement with a new snapshot that sees them all.
+    The lock is FOR NO KEY UPDATE: a transaction committing a row that refers to the paper (a
+    comment) checks the reference then, with FOR KEY SHARE, after taking the content version;
+    FOR UPDATE would make it wait in a cycle with this one (tests/test_lock_order.py).
     """
     votes = Vote.objects.filter(paper=OuterRef("pk")).order_by().values("paper").annotate(n=Count("pk")).values("n")
     with transaction.atomic():
-        list(Paper.objects.select_for_update().filter(pk__in=paper_ids).order_by("pk").values_list("pk", flat=True))
+        locked = Paper.objects.select_for_update(no_key=True).filter(pk__in=paper_ids).order_by("pk")
+        list(locked.values_list("pk", flat=True))
         Paper.objects.filter(pk__in=paper_ids).update(
             # PostgreSQL adds an integer and a count as bigints: the sum is held before it is stored.
             upvotes=Least(F("base_upvotes") + Coalesce(Subquery(votes), Value(0)), Value(MAX_COUNT)),
@@ -434,6 +452,11 @@ def set_vote(user, paper: Paper, up: bool) -> int:
         else:
             Vote.objects.filter(user=user, paper=paper).delete()
         return paper.refresh_upvotes()
+
+
+# Sent by the moderators' ban (papers/admin.py) with ``user_ids``, in its transaction: the floors
+# above take back what those accounts did there (paperwire/discussions: their comment votes).
+users_banned = Signal()
 
 
 class Submission(models.Model):

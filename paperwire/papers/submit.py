@@ -73,14 +73,16 @@ def start_submission(user, text: str) -> Submission:
     Each user may submit SUBMISSIONS_PER_DAY papers in any 24 hours, pending ones included.
     The count and the new row are one transaction holding a per-user lock, so racing requests
     cannot pass the limit: SQLite's transactions start with BEGIN IMMEDIATE (one writer at a
-    time), and on PostgreSQL the user's row is locked with SELECT ... FOR UPDATE.
+    time), and on PostgreSQL the user's row is locked with SELECT ... FOR NO KEY UPDATE (not FOR
+    UPDATE, which a vote or comment of the user's committing at that moment would wait for in a
+    cycle: tests/test_lock_order.py).
     """
     found = arxiv_id(text or "")
     if not found:
         raise SubmissionError("That is not an arXiv id or URL (e.g. 2410.10819 or https://arxiv.org/abs/2410.10819).")
     now = timezone.now()
     with transaction.atomic():
-        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+        list(get_user_model().objects.select_for_update(no_key=True).filter(pk=user.pk).values_list("pk", flat=True))
         refusal = refusal_for(found)
         if refusal:
             raise refusal

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
+from paperwire.core import jsondata
 from paperwire.search import conversion
 from paperwire.search.integrity import (
     FILE,
@@ -228,7 +229,7 @@ def recorded(target: Path) -> Stamp | None:
     except OSError:
         return None
     try:
-        record = json.loads(read_regular(model_record(target), 4096))
+        record = jsondata.parse(read_regular(model_record(target), 4096))
         return stamp if record == {"size": stamp[1], "crc": crc} else None
     except FileNotFoundError:  # converted by an earlier version: recorded as it is now
         try:
@@ -281,7 +282,7 @@ class Embedder:
     def max_length(self) -> int:
         config = self.source / "sentence_bert_config.json"
         if config.exists():
-            return int(json.loads(read_checked(self.source, config.name, 1 << 20)).get("max_seq_length", 256))
+            return int(jsondata.parse(read_checked(self.source, config.name, 1 << 20)).get("max_seq_length", 256))
         return 256
 
     @cached_property
@@ -326,7 +327,7 @@ class Embedder:
 
     @cached_property
     def dimensions(self) -> int:
-        return int(json.loads(read_checked(self.source, "config.json", 1 << 20))["hidden_size"])
+        return int(jsondata.parse(read_checked(self.source, "config.json", 1 << 20))["hidden_size"])
 
     def load(self) -> None:
         """Read everything the model needs now, not in the middle of a request: ModelUnavailable

@@ -126,12 +126,18 @@ def create_lexical(path: Path) -> tantivy.Index:
     """A new, empty lexical index in the new directory ``path``."""
     path.mkdir(parents=True)
     index = tantivy.Index(lexical_schema(), path=str(path), reuse=False)
+    index.config_reader(reload_policy="manual")  # see open_lexical
     index.register_tokenizer(ANALYZER, analyzer())
     return index
 
 
 def open_lexical(path: Path) -> tantivy.Index:
-    """The existing lexical index in ``path``; never creates one."""
+    """The existing lexical index in ``path``; never creates one.
+
+    Every index gets a reader that reloads only when told: tantivy-py opens each with one that
+    reloads on its own, from a thread of tantivy's, half a second after a commit changed
+    meta.json; that reload read the segment files again through the mappings the process
+    already had, and a file cut short under them killed the process (SIGBUS)."""
     index = tantivy.Index.open(str(path))
     index.config_reader(reload_policy="manual")
     index.register_tokenizer(ANALYZER, analyzer())

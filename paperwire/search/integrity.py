@@ -42,6 +42,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from paperwire.core import jsondata
+
 SCHEMA_VERSION = 4  # 4: sort fields (by_date, by_upvotes) and the vector key indexed
 LEXICAL = "lexical"
 VECTORS = "vectors.usearch"
@@ -288,7 +290,7 @@ def lexical_commit(path: Path) -> tuple[int, int, set[str]]:
 
     OSError when the file cannot be read, ValueError when it is not a tantivy commit."""
     try:
-        meta = json.loads(read_regular(path / "meta.json", MAX_JSON))
+        meta = jsondata.parse(read_regular(path / "meta.json", MAX_JSON))
         papers, segments = 0, set()
         for segment in meta["segments"]:
             deletes = segment.get("deletes") or {}
@@ -349,7 +351,7 @@ class IndexState:
     def load(cls, folder: Path) -> IndexState:
         """The state; version 0 when it is missing or unreadable (everything is then rebuilt)."""
         try:
-            data = json.loads(read_regular(folder / STATE, MAX_JSON))
+            data = jsondata.parse(read_regular(folder / STATE, MAX_JSON))
             state = cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
             if state.watermark is not None:
                 dt.datetime.fromisoformat(state.watermark)
@@ -553,7 +555,7 @@ def writer_running(folder: Path) -> bool:
 def rebuilding(folder: Path) -> str | None:
     """Why the running writer is rebuilding an index, or None when none is being rebuilt."""
     try:
-        reason = json.loads(read_regular(folder / REBUILDING, MAX_JSON))["reason"]
+        reason = jsondata.parse(read_regular(folder / REBUILDING, MAX_JSON))["reason"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return str(reason) if writer_running(folder) else None

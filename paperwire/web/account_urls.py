@@ -18,5 +18,7 @@ urlpatterns = [
         views.PasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
+    path("tokens", views.create_api_token, name="create_api_token"),
+    path("tokens/<id:pk>/revoke", views.revoke_api_token, name="revoke_api_token"),
     path("password-reset/done", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
 ]

@@ -285,7 +285,9 @@ def web_version(request: HttpRequest, token: str, period: str) -> HttpResponse:
     digest = Digest(subscriber, digest_period)
     sections: dict[str, TopicSection] = {}
     for shown in ShownPaper.objects.filter(delivery=delivery).select_related("paper").order_by("topic", "position"):
-        if shown.topic:
+        if shown.followed:
+            digest.following.append(shown.paper)
+        elif shown.topic:
             sections.setdefault(shown.topic, TopicSection(shown.topic)).papers.append(shown.paper)
         else:
             digest.top.append(shown.paper)

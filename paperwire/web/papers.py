@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
+from paperwire.accounts.models import verified_email
 from paperwire.ingest import submit_paper
 from paperwire.operations.errors import json_error, wants_json
 from paperwire.operations.pagecache import cache_for_anonymous
@@ -25,9 +26,13 @@ from paperwire.papers.ids import arxiv_id
 from paperwire.papers.models import Organization, Paper, Vote, set_vote
 from paperwire.papers.periods import InvalidPeriod, Period, parse_period, period_containing
 from paperwire.papers.submit import SubmissionError, waiting_or_failed
+from paperwire.people.authors import attach_names
+from paperwire.people.claims import waiting_for
 from paperwire.search import index_version, related
+from paperwire.web.discussions import discussion_context
 
 PAGE_SIZE = 50
+CARD_NAMES = 3  # a card names up to three authors, else says how many
 
 
 def paginate(request: HttpRequest, items, size: int = PAGE_SIZE):
@@ -54,6 +59,7 @@ def render_feed(request: HttpRequest, period: Period | None, *, is_home: bool = 
     if is_home and page and page.paginator.count < ranking.THIN_DAY:
         # A quiet latest day: the home page goes on with the days before (docs/feeds.md).
         earlier = ranking.days_before(period.start, ranking.FRONT_PAGE_PAPERS - len(papers))
+    attach_names(papers + [p for day in earlier for p in day.papers], first=CARD_NAMES)
     context = {
         "period": period,
         "page": page,
@@ -97,6 +103,7 @@ def feed(request: HttpRequest, kind: str, value: str) -> HttpResponse:
 @cache_for_anonymous
 def trending(request: HttpRequest) -> HttpResponse:
     papers = ranking.trending_papers(limit=PAGE_SIZE)
+    attach_names(papers, first=CARD_NAMES)
     context = {"papers": papers, "voted": voted_ids(request, papers), "feed_day": ranking.stale_feed_day()}
     return render(request, "papers/trending.html", context)
 
@@ -119,14 +126,26 @@ def paper_detail(request: HttpRequest, paper_id: str) -> HttpResponse:
     if response := canonical_redirect(paper_id):
         return response
     paper = find_paper(paper_id)
-    context = {
+    context = paper_context(request, paper) | discussion_context(request, paper)
+    return render(request, "papers/paper.html", context)
+
+
+def paper_context(request: HttpRequest, paper: Paper) -> dict:
+    """What the paper's page shows above its discussion."""
+    attach_names([paper])
+    return {
         "paper": paper,
         "voted": voted_ids(request, [paper]),
+        # Claims ("I am this author") are offered to signed-in users with a verified address.
+        "can_claim": bool(verified_email(request.user)),
+        "claims_waiting": waiting_for(request.user, [n.author for n in paper.names]),
+        "own_names": [n for n in paper.names if n.user and n.user.pk == request.user.pk],
+        # The list of names opens again after a refused claim only (not after any other message).
+        "claim_open": any("claim" in m.extra_tags.split() for m in messages.get_messages(request)),
         "bibtex": citations.bibtex(paper),
         "day": period_containing("date", paper.daily_date) if paper.daily_date else None,
         "related": related(paper),
     }
-    return render(request, "papers/paper.html", context)
 
 
 @require_safe
@@ -231,6 +250,7 @@ def organization(request: HttpRequest, slug: str) -> HttpResponse:
             raise Http404("There is no such organization.")
         return redirect(found, permanent=True)
     page = paginate(request, ranking.ranked(org.papers.filter(hidden=False).select_related("organization")))
+    attach_names(page.object_list, first=CARD_NAMES)
     return render(
         request,
         "papers/organization.html",

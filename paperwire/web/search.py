@@ -12,8 +12,9 @@ from django.views.decorators.http import require_safe
 from paperwire.api.params import MAX_PAGE, SEARCH_FEED, BadRequest, Param, Parameters
 from paperwire.operations.pagecache import cache_for_anonymous
 from paperwire.papers.periods import InvalidPeriod, parse_period
+from paperwire.people.authors import attach_names
 from paperwire.search import CANDIDATES, MODES, RANKED, SORTS, categories, clean, index_version, search
-from paperwire.web.papers import voted_ids
+from paperwire.web.papers import CARD_NAMES, voted_ids
 
 PAGE_SIZE = 20
 PAGE = Param("page", "Results page", type="integer", minimum=1, maximum=MAX_PAGE, default=1)
@@ -75,6 +76,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
                 category=chosen or None,
             )
             pages = Paginator(range(results.ranked), PAGE_SIZE)
+            attach_names([h.paper for h in results.hits], first=CARD_NAMES)
             context.update(
                 results=results,
                 total=results.total,

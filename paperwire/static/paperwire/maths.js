@@ -3,10 +3,12 @@
 // delimiters, in a <span class="maths">. On a page that has such a span, this file loads the
 // vendored KaTeX (about 270 kB) and maths.css (the maths font), and replaces each source by
 // MathML, which browsers lay out themselves: no inline style, which the Content-Security-Policy
-// refuses. A formula KaTeX cannot read stays as its source, so nothing is ever lost.
+// refuses. A formula KaTeX cannot read stays as its source, so nothing is ever lost. A page
+// without formulas loads nothing, until some are added to it (a comment posted in place:
+// comments.js calls window.paperwireMaths.render on what it adds).
 (() => {
   "use strict";
-  if (!document.querySelector("span.maths")) return;
+  const files = document.currentScript.dataset;
 
   // Chromium lays MathML out but ignores mathvariant (only "normal" is in MathML Core), so
   // \mathbb{R}, \mathcal{O}, \mathbf{x} would look plain: use the Unicode mathematical
@@ -176,14 +178,27 @@
     element.addEventListener("error", reject);
     document.head.append(element);
   });
-  const script = document.createElement("script");
-  script.src = document.currentScript.dataset.katex;
-  const stylesheet = document.createElement("link");
-  stylesheet.rel = "stylesheet";
-  stylesheet.href = document.currentScript.dataset.css;
-  // Without KaTeX the sources stay; without the stylesheet the maths still shows.
-  Promise.all([loaded(script), loaded(stylesheet).catch(() => {})]).then(() => {
-    window.paperwireMaths = { render: renderAll };
-    renderAll();
-  }, () => {});
+  let loading = null;
+  function load() {
+    if (!loading) {
+      const script = document.createElement("script");
+      script.src = files.katex;
+      const stylesheet = document.createElement("link");
+      stylesheet.rel = "stylesheet";
+      stylesheet.href = files.css;
+      // Without KaTeX the sources stay; without the stylesheet the maths still shows.
+      // Once KaTeX is there, render() works at once (the page's own formulas, then any added).
+      loading = Promise.all([loaded(script), loaded(stylesheet).catch(() => {})]).then(() => {
+        window.paperwireMaths.render = renderAll;
+      });
+    }
+    return loading;
+  }
+
+  window.paperwireMaths = {
+    render(root = document) {
+      if (root.querySelector("span.maths")) load().then(() => renderAll(root), () => {});
+    },
+  };
+  window.paperwireMaths.render();
 })();

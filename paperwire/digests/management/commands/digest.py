@@ -3,14 +3,15 @@ from django.utils import timezone
 
 from paperwire.core import argtypes
 from paperwire.digests.content import DigestPeriod
+from paperwire.digests.notify import send_notifications
 from paperwire.digests.sending import send_period
 
 
 class Command(BaseCommand):
-    help = "Send the digest of a period to every confirmed subscriber, exactly once each."
+    help = "Send the digest of a period to every confirmed subscriber, exactly once each; or the notification mails."
 
     def add_arguments(self, parser):
-        subcommands = parser.add_subparsers(dest="action", required=True, metavar="{send}")
+        subcommands = parser.add_subparsers(dest="action", required=True, metavar="{send,notify}")
         send = subcommands.add_parser("send", help="send a period's digests")
         send.add_argument(
             "--frequency",
@@ -29,7 +30,25 @@ class Command(BaseCommand):
             help="send again the digests the SMTP server may have (no answer came, or the sender died)",
         )
 
-    def handle(self, *args, frequency, date, dry_run, resend_uncertain, **options):
+        notify = subcommands.add_parser(
+            "notify", help="mail people the comments they are to be told about (at most one mail an interval)"
+        )
+        notify.add_argument(
+            "--resend-uncertain",
+            action="store_true",
+            help="send again the notification mails the SMTP server may have",
+        )
+
+    def handle(self, *args, action, resend_uncertain, **options):
+        if action == "notify":
+            report = send_notifications(resend_uncertain=resend_uncertain)
+            self.stdout.write(f"notifications: {report.summary()}")
+            if report.problem:
+                raise CommandError(f"notifications: {report.problem}")
+            return
+        self.send(resend_uncertain=resend_uncertain, **options)
+
+    def send(self, *, frequency, date, dry_run, resend_uncertain, **options):
         day = date
         today = timezone.now().date()
         problems = []

@@ -1,4 +1,4 @@
-"""`paperwire worker`: complete pending submissions, ingest, index and send digests on a schedule
+"""`paperwire worker`: complete pending submissions, ingest, index and send notifications and digests on a schedule
 until stopped (SIGTERM, Ctrl-C)."""
 
 import logging
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 class Command(BaseCommand):
     help = (
         "Run the schedule: fetch the papers of pending submissions, ingest the configured sources, "
-        "update the indexes, send due digests."
+        "update the indexes, send due notification mails and digests."
     )
 
     def add_arguments(self, parser):
@@ -62,6 +62,7 @@ class Command(BaseCommand):
         for source in settings.WORKER_INGEST:
             self.step(f"ingest {source}", "ingest", source, "--no-index")
         self.step("index")
+        self.step("notifications", "digest", "notify")
         now = timezone.now()
         if now.hour >= settings.DIGEST_HOUR:
             self.step("daily digest", "digest", "send", "--frequency", "daily")
