@@ -292,8 +292,8 @@ def main() -> None:
             "PAPERWIRE_SECRET_KEY": "bench-secret-key-0123456789-abcdefghijklmnop",
             "PAPERWIRE_EMBEDDING_MODEL": "none",
             "PAPERWIRE_INDEX_INTERVAL": "0",
-            "PAPERWIRE_RATE_API": "100000000/60",
-            "PAPERWIRE_RATE_SEARCH": "100000000/60",
+            "PAPERWIRE_RATE_API": "1000000/60",
+            "PAPERWIRE_RATE_SEARCH": "1000000/60",
         }
     )
     print(f"wrk: 2 threads, {args.connections} connections, {args.duration} s per mixed run, on loopback")
