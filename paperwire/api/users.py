@@ -6,7 +6,6 @@ not have (models, datasets, Spaces, likes) are left out; the client reads them a
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.http import HttpRequest, JsonResponse
 
 from paperwire.accounts.models import verified_email
@@ -61,9 +60,7 @@ def user_overview(request: HttpRequest, name: str) -> JsonResponse:
     """``GET /api/users/<name>/overview``: an account of this site, by its user name, as its
     profile page shows it (``/u/<name>``: none for a hidden profile but to its owner, nor for an
     inactive account); ``fullname`` is its display name, ``details`` its bio."""
-    accounts = get_user_model().objects.filter(is_active=True)
-    found = accounts.filter(username=name).first() or accounts.filter(username__iexact=name).first()
-    user, profile = profiles.shown_user(found.get_username(), request.user) if found else (None, None)
+    user, profile = profiles.shown_user(name, request.user)  # the name in any case
     if user is None:
         return json_error(f"user {name[:100]!r} not found", 404)
     data = user_json(user) | {

@@ -437,14 +437,21 @@ def next_item(text: str, start: int) -> int | None:
     return end
 
 
+def _string_end(text: str, position: int) -> int:
+    """Where the JSON string opening at ``position`` ends: its closing quote, a line break (a
+    runaway string: JSON strings hold none) or the end of the text."""
+    position += 1
+    while position < len(text) and text[position] not in '"\n':
+        position += 2 if text[position] == "\\" else 1
+    return position
+
+
 def _walk_item(text: str, start: int) -> int | None:
     depth, position, size = 0, start, len(text)
     while position < size:
         char = text[position]
         if char == '"':
-            position += 1
-            while position < size and text[position] not in '"\n':
-                position += 2 if text[position] == "\\" else 1
+            position = _string_end(text, position)
         elif char in "{[":
             depth += 1
         elif char in "}]":
@@ -474,9 +481,7 @@ def _broken_item_follows(text: str, end: int, limit: int) -> bool:
         while before > position and text[before] in " \t\r\n":
             before -= 1
         return text[before] == "}"
-    position += 1
-    while position < len(text) and text[position] not in '"\n':
-        position += 2 if text[position] == "\\" else 1
+    position = _string_end(text, position)
     if position >= len(text) or text[position] != '"':
         return False
     after = _skip_space(text, position + 1)

@@ -17,10 +17,11 @@ MAX_URL_LENGTH = 2048
 # Whitespace and control characters, which browsers strip or skip (and which a plainly
 # written URL never holds), and the invisible formatting characters: bidirectional marks and
 # overrides (".../\u202egpj.exe" reads ".../exe.jpg"), zero-width ones, the byte order mark.
-UNPRINTABLE = re.compile(r"[\x00-\x20\x7f-\x9f\s\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
-# The invisible ones again, percent-encoded: Markdown encodes a comment's link before this check
-# sees it, and shows an autolink's address decoded ("%E2%80%AE" is U+202E there too).
-INVISIBLE = re.compile(r"[\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+_INVISIBLE = r"\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff"
+UNPRINTABLE = re.compile(rf"[\x00-\x20\x7f-\x9f\s{_INVISIBLE}]")
+# The invisible ones are refused percent-encoded too: Markdown encodes a comment's link before
+# this check sees it, and shows an autolink's address decoded ("%E2%80%AE" is U+202E there too).
+INVISIBLE = re.compile(f"[{_INVISIBLE}]")
 PLAIN_PREFIX = re.compile(r"^https?://[^/\\]", re.IGNORECASE)
 
 

@@ -91,23 +91,17 @@ def unlisted_users(user_ids) -> set[int]:
     return set(unlisted.values_list("pk", flat=True))
 
 
-def username_any_case(username: str) -> str | None:
-    """The active account's name equal to ``username`` but for case (names are unique whatever
-    their case: accounts_username_upper_uniq), if there is one."""
-    if not isinstance(username, str) or _FORBIDDEN.search(username) or len(username) > 150:
-        return None
-    accounts = get_user_model().objects.filter(username__iexact=username, is_active=True)
-    names = list(accounts.values_list("username", flat=True)[:2])
-    return names[0] if len(names) == 1 else None
-
-
 def shown_user(username: str, viewer):
     """The account whose profile ``/u/<username>`` shows to ``viewer``, with its profile, or
     (None, None): no such account, a banned or inactive one, or a hidden profile (its owner still
     sees it)."""
     if not isinstance(username, str) or _FORBIDDEN.search(username) or len(username) > 150:
         return None, None
-    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    # Names are unique whatever their case (accounts_username_upper_uniq): /u/ALICE is alice's.
+    # The exact name is looked up first (by the index on it); the account returned then names
+    # the page's address, which callers may send the reader on to.
+    accounts = get_user_model().objects.filter(is_active=True)
+    user = accounts.filter(username=username).first() or accounts.filter(username__iexact=username).first()
     if user is None:
         return None, None
     profile = profile_of(user)

@@ -125,20 +125,19 @@ def analyzer() -> tantivy.TextAnalyzer:
 def create_lexical(path: Path) -> tantivy.Index:
     """A new, empty lexical index in the new directory ``path``."""
     path.mkdir(parents=True)
-    index = tantivy.Index(lexical_schema(), path=str(path), reuse=False)
-    index.config_reader(reload_policy="manual")  # see open_lexical
-    index.register_tokenizer(ANALYZER, analyzer())
-    return index
+    return _prepared(tantivy.Index(lexical_schema(), path=str(path), reuse=False))
 
 
 def open_lexical(path: Path) -> tantivy.Index:
-    """The existing lexical index in ``path``; never creates one.
+    """The existing lexical index in ``path``; never creates one."""
+    return _prepared(tantivy.Index.open(str(path)))
 
-    Every index gets a reader that reloads only when told: tantivy-py opens each with one that
-    reloads on its own, from a thread of tantivy's, half a second after a commit changed
-    meta.json; that reload read the segment files again through the mappings the process
-    already had, and a file cut short under them killed the process (SIGBUS)."""
-    index = tantivy.Index.open(str(path))
+
+def _prepared(index: tantivy.Index) -> tantivy.Index:
+    """``index`` with our analyzer and a reader that reloads only when told: tantivy-py gives
+    each index one that reloads on its own, from a thread of tantivy's, half a second after a
+    commit changed meta.json; that reload read the segment files again through the mappings the
+    process already had, and a file cut short under them killed the process (SIGBUS)."""
     index.config_reader(reload_policy="manual")
     index.register_tokenizer(ANALYZER, analyzer())
     return index

@@ -55,12 +55,9 @@ def rotate_feed(request: HttpRequest) -> HttpResponse:
 def profile(request: HttpRequest, username: str) -> HttpResponse:
     user, shown = profiles.shown_user(username, request.user)
     if user is None:
-        # Names are told apart whatever their case, as in the API: /u/ALICE leads to /u/alice,
-        # only where /u/alice is a page this reader may see (a hidden profile stays unknown).
-        canonical = profiles.username_any_case(username)
-        if canonical and canonical != username and profiles.shown_user(canonical, request.user)[0]:
-            return HttpResponseRedirect(reverse("profile", args=[canonical]))
         raise Http404("There is no profile at this address.")
+    if user.get_username() != username:  # /u/ALICE leads to /u/alice (a hidden one stays unknown)
+        return HttpResponseRedirect(reverse("profile", args=[user.get_username()]))
     submitted = list(Paper.visible.filter(submitter=user).select_related("organization").order_by(*following.NEWEST))
     submitted = submitted[:PROFILE_ITEMS]
     authors = list(Author.objects.filter(user=user).order_by("name"))
