@@ -289,7 +289,9 @@ def test_a_formula_wider_than_a_phone_scrolls_and_the_keyboard_reaches_it(open_p
     assert formula.evaluate("(math) => math.scrollLeft") == 0
     for _ in range(8):
         page.keyboard.press("ArrowRight")
-    assert formula.evaluate("(math) => math.scrollLeft") > 0  # the arrow keys scroll it
+    # The arrow keys scroll it (smoothly: the position moves over the next frames, not at once;
+    # read at once on a busy machine it was still 0).
+    page.wait_for_function("(math) => math.scrollLeft > 0", arg=formula.element_handle())
     assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")  # the page does not
     # Wide enough for it: out of the tab order, and back in when the window narrows again.
     page.set_viewport_size({"width": 1280, "height": 900})
