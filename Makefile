@@ -40,9 +40,11 @@ run: $(VENV)/.run-installed
 test: $(VENV)/.test-installed
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Needs a PostgreSQL server; .ci/run starts Debian's and runs this with its URL.
+# Needs a PostgreSQL server; .ci/run starts Debian's and runs this with its URL, after `make
+# test`. It runs the tests whose database is PostgreSQL then: the others (no database, or a child
+# process's SQLite file) would do exactly what they did in `make test`.
 test-postgres: $(VENV)/.test-installed
-	DATABASE_URL=$${DATABASE_URL:-postgres://paperwire:paperwire@127.0.0.1:5432/paperwire} $(BIN)/pytest $(PYTEST_ARGS)
+	DATABASE_URL=$${DATABASE_URL:-postgres://paperwire:paperwire@127.0.0.1:5432/paperwire} $(BIN)/pytest --postgres-pass $(PYTEST_ARGS)
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check $(CHECKED)

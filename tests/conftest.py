@@ -29,6 +29,52 @@ DEMO = ROOT / "paperwire" / "demo" / "attention_papers.jsonl"
 SHARED_DATA = Path(os.environ.get("PAPERWIRE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
+# --- the PostgreSQL pass ----------------------------------------------------------------------
+
+# What gives a test the Django test database (the server's, in the PostgreSQL pass), or a child
+# process a PostgreSQL database of its own (the ``database`` fixture's "postgres" side).
+DATABASE_FIXTURES = {
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+    "live_server",
+}
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--postgres-pass",
+        action="store_true",
+        help="run only the tests whose database is PostgreSQL when DATABASE_URL names a server "
+        "(the rest run the same in the SQLite pass: `make test-postgres` uses it)",
+    )
+
+
+def uses_the_server(item) -> bool:
+    """Whether ``item`` reads or writes the database DATABASE_URL names: the Django test database,
+    or a child process's PostgreSQL database. The others (pure functions, and child processes on a
+    SQLite file of their own, the ``database`` fixture's "sqlite" side included) do exactly what
+    they did in the SQLite pass."""
+    if item.get_closest_marker("django_db") is not None or DATABASE_FIXTURES & set(item.fixturenames):
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and callspec.params.get("database") == "postgres"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if not config.getoption("--postgres-pass"):
+        return
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        raise pytest.UsageError("--postgres-pass needs DATABASE_URL to name a PostgreSQL server")
+    kept = [item for item in items if uses_the_server(item)]
+    left = [item for item in items if not uses_the_server(item)]
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
+        print(f"\nthe PostgreSQL pass: {len(kept)} tests use the database; {len(left)} others ran in the SQLite pass")
+
+
 def shared_data(relative: str) -> Path:
     """A path under ../shared/data, or skip the test saying what is missing."""
     path = SHARED_DATA / relative
