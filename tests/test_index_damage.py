@@ -190,7 +190,17 @@ def assert_search_finds_every_paper(site) -> None:
         lexical, headers = api(site, q=record["title"], mode="lexical", limit=1)
         assert [i["paper"]["id"] for i in lexical] == [record["id"]] and "X-Paperwire-Notice" not in headers
         semantic, headers = api(site, q="about " + record["title"], mode="semantic", limit=5)
-        assert record["id"] in [i["paper"]["id"] for i in semantic] and "X-Paperwire-Notice" not in headers
+        found = [i["paper"]["id"] for i in semantic]
+        if record["id"] not in found:  # seen once in CI, never reproduced: say what follows it
+            again = [
+                [
+                    i["paper"]["id"]
+                    for i in api(site, q="about " + record["title"], mode="semantic", limit=5, again=n)[0]
+                ]
+                for n in range(4)
+            ]
+            raise AssertionError(f"{record['id']} not in {found}; asked again: {again}; health: {health(site)}")
+        assert "X-Paperwire-Notice" not in headers, headers
     status, paper = site.get(f"/papers/{SINKS}?round=whole")
     assert status == 200 and b"Related papers" in paper
 
