@@ -58,6 +58,8 @@ def uses_the_server(item) -> bool:
     they did in the SQLite pass."""
     if item.get_closest_marker("django_db") is not None or DATABASE_FIXTURES & set(item.fixturenames):
         return True
+    if item.get_closest_marker("postgres_server") is not None:  # reads DATABASE_URL itself
+        return True
     callspec = getattr(item, "callspec", None)
     return callspec is not None and callspec.params.get("database") == "postgres"
 

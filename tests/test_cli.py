@@ -252,7 +252,14 @@ def test_an_unreachable_database_is_one_line_for_every_command(tmp_path, command
 
 
 @pytest.mark.parametrize(
-    "kind", ["closed port", "wrong password", "unknown host", "no such database", "sqlite folder missing"]
+    "kind",
+    [
+        "closed port",
+        pytest.param("wrong password", marks=pytest.mark.postgres_server),
+        "unknown host",
+        pytest.param("no such database", marks=pytest.mark.postgres_server),
+        "sqlite folder missing",
+    ],
 )
 def test_each_way_a_database_is_unreachable_is_one_line(tmp_path, kind):
     needs_postgres(kind)

@@ -9,7 +9,12 @@ import sys
 
 from tests.conftest import ROOT
 
-FILES = ["tests/test_following.py", "tests/test_index_damage.py", "tests/test_static_files.py"]
+FILES = [
+    "tests/test_following.py",
+    "tests/test_index_damage.py",
+    "tests/test_static_files.py",
+    "tests/test_cli.py",
+]
 
 
 def collected(*options: str, database_url: str) -> list[str]:
@@ -40,6 +45,10 @@ def test_the_postgres_pass_keeps_what_uses_the_server_and_leaves_the_repeats():
     # A site on a SQLite file of its own, whatever DATABASE_URL says: the same in both passes.
     served = "tests/test_static_files.py::test_deleting_the_static_folder_while_serving"
     assert served in everything and served not in kept
+    # A test that reads the server DATABASE_URL names itself says so (postgres_server): kept.
+    unreachable = "tests/test_cli.py::test_each_way_a_database_is_unreachable_is_one_line"
+    assert f"{unreachable}[wrong password]" in kept and f"{unreachable}[no such database]" in kept
+    assert f"{unreachable}[closed port]" not in kept
 
 
 def test_the_postgres_pass_needs_a_postgres_server():
