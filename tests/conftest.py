@@ -69,12 +69,18 @@ def pytest_collection_modifyitems(config, items) -> None:
         return
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise pytest.UsageError("--postgres-pass needs DATABASE_URL to name a PostgreSQL server")
-    kept = [item for item in items if uses_the_server(item)]
-    left = [item for item in items if not uses_the_server(item)]
+    kept, left = [], []
+    for item in items:
+        (kept if uses_the_server(item) else left).append(item)
     if left:
         config.hook.pytest_deselected(items=left)
         items[:] = kept
         print(f"\nthe PostgreSQL pass: {len(kept)} tests use the database; {len(left)} others ran in the SQLite pass")
+
+
+def pytest_runtest_setup(item) -> None:
+    if item.get_closest_marker("postgres_server") and not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        pytest.skip("needs a PostgreSQL server (DATABASE_URL)")
 
 
 def shared_data(relative: str) -> Path:

@@ -184,21 +184,20 @@ def assert_whole_again(site, label: str, damage: Damage) -> None:
         assert (kept[-1] / "x" if kept[-1].is_dir() else kept[-1]).read_text() == "x\n"
 
 
+def semantic_ids(site, query: str, **params) -> tuple[list[str], dict]:
+    """The ids of the 5 papers semantic search finds for ``query``, and the answer's headers."""
+    found, headers = api(site, q=query, mode="semantic", limit=5, **params)
+    return [item["paper"]["id"] for item in found], headers
+
+
 def assert_search_finds_every_paper(site) -> None:
     """From the indexes themselves: no answer carries a fallback notice."""
     for record in PAPERS:
         lexical, headers = api(site, q=record["title"], mode="lexical", limit=1)
         assert [i["paper"]["id"] for i in lexical] == [record["id"]] and "X-Paperwire-Notice" not in headers
-        semantic, headers = api(site, q="about " + record["title"], mode="semantic", limit=5)
-        found = [i["paper"]["id"] for i in semantic]
+        found, headers = semantic_ids(site, "about " + record["title"])
         if record["id"] not in found:  # seen once in CI, never reproduced: say what follows it
-            again = [
-                [
-                    i["paper"]["id"]
-                    for i in api(site, q="about " + record["title"], mode="semantic", limit=5, again=n)[0]
-                ]
-                for n in range(4)
-            ]
+            again = [semantic_ids(site, "about " + record["title"], again=n)[0] for n in range(4)]
             raise AssertionError(f"{record['id']} not in {found}; asked again: {again}; health: {health(site)}")
         assert "X-Paperwire-Notice" not in headers, headers
     status, paper = site.get(f"/papers/{SINKS}?round=whole")

@@ -17,16 +17,14 @@ FILES = [
 ]
 
 
+def collect(*options: str, env: dict) -> subprocess.CompletedProcess:
+    """``pytest --collect-only`` of FILES (collecting connects to no database)."""
+    command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *options, *FILES]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
 def collected(*options: str, database_url: str) -> list[str]:
-    env = {**os.environ, "DATABASE_URL": database_url}
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *options, *FILES],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )  # collecting connects to no database: any server name will do
+    done = collect(*options, env={**os.environ, "DATABASE_URL": database_url})  # any server name will do
     assert done.returncode == 0, done.stdout + done.stderr
     return [line for line in done.stdout.splitlines() if "::" in line]
 
@@ -52,13 +50,6 @@ def test_the_postgres_pass_keeps_what_uses_the_server_and_leaves_the_repeats():
 
 
 def test_the_postgres_pass_needs_a_postgres_server():
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "--postgres-pass", FILES[0]],
-        cwd=ROOT,
-        env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = collect("--postgres-pass", env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"})
     assert done.returncode != 0
     assert "--postgres-pass needs DATABASE_URL to name a PostgreSQL server" in done.stdout + done.stderr
