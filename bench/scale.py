@@ -1,0 +1,627 @@
+"""Scale: one step of the corpus-size ladder (80k real papers, 100k, 1M, 2.7M), measured end to end.
+
+    .venv/bin/python bench/scale.py --papers N [--work DIR] [--output FILE.json] [--requests 100]
+
+``--papers 0`` is the baseline: the 74,728 real arXiv papers of ../shared/data (less the 1,000
+held out as "a day's new papers", below). ``--papers N`` is N papers remixed from them in the
+Kaggle snapshot's format (bench/scale_corpus.py says how). Each step also imports the Hugging
+Face archive (9,877 real papers with their upvotes and organizations: trending and the upvote
+sort need votes), into a fresh PAPERWIRE_HOME on SQLite, with the shipped embedding model.
+
+What it measures, in order (each a child process, as a user would run it):
+1. ``paperwire import --no-index`` of the corpus: seconds, papers/s, peak memory (the child's
+   own rusage), database size.
+2. Vectors, through a **bench-only path** (``store_vectors`` below, not a Paperwire command):
+   embedding N abstracts takes hours here (about 40 papers/s), so each paper gets a vector
+   written into the database as ``paperwire index`` would store it. For the real papers it is
+   their real embedding (computed once by the model, kept in the work folder); for a remixed
+   paper, the mean of its two source papers' real embeddings plus Gaussian noise (sigma 0.02 a
+   dimension), renormalised: **synthetic vectors**, labelled so in every figure. Queries are
+   always embedded by the real model, in the server.
+3. ``paperwire index``: the lexical index and the HNSW index from the stored vectors (no
+   embedding): seconds, peak memory, size on disk.
+4. ``paperwire serve --workers 2`` with the page cache off (every request computed): memory
+   at rest; then, per kind of request, ``--requests`` requests from 2 clients at once, each URL
+   (each query) asked once, after a warm-up of other URLs: p50 and p95 in ms; memory under load.
+5. A day's 1,000 new real papers (``paperwire import`` with their index update: embeddings by
+   the real model included), while nothing else runs.
+6. ``paperwire index --rebuild``.
+7. ``paperwire digest send --frequency weekly`` of the corpus's last week to 10,000 subscribers
+   with 3 topics each, to a real SMTP server on loopback (aiosmtpd).
+
+Figures go to ``--output`` (JSON) and stdout; bench/scale_report.py turns several steps into
+docs/scale.md. The work folder keeps corpora and the real embeddings between runs (a step's
+home is made again each run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import http.client
+import json
+import os
+import platform
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+import numpy as np
+from common import ROOT, TOPICS, shared_data_folder
+from scale_corpus import real_papers, write_corpus
+
+DAY_PAPERS = 1000
+SUBSCRIBERS = 10_000
+NOISE = 0.02
+SECRET = "bench-secret-key-0123456789-abcdefghijklmnop"
+
+
+# ---------------------------------------------------------------------------- child processes
+
+
+class Child:
+    def __init__(self, seconds: float, peak_mib: float, output: str) -> None:
+        self.seconds, self.peak_mib, self.output = seconds, peak_mib, output
+
+
+def run(env: dict, *args: str) -> Child:
+    """``paperwire ARGS`` as a child; its wall-clock seconds and its own peak resident memory.
+
+    Started with posix_spawn, not fork: a forked child's peak memory would count this process's
+    (the real papers it holds), which the kernel keeps across exec."""
+    with tempfile.TemporaryFile("w+") as out:
+        actions = [(os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, out.fileno(), 2)]
+        command = [sys.executable, "-P", "-m", "paperwire", *args]
+        started = time.perf_counter()
+        pid = os.posix_spawn(sys.executable, command, env, file_actions=actions)
+        _, status, usage = os.wait4(pid, 0)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        output = out.read()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        sys.exit(f"paperwire {' '.join(args)} failed ({code}):\n{output[-3000:]}")
+    return Child(seconds, usage.ru_maxrss / 1024, output)
+
+
+def environment(home: Path, **extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
+    env.update(
+        PAPERWIRE_HOME=str(home),
+        PAPERWIRE_SECRET_KEY=SECRET,
+        PAPERWIRE_MODEL_DIR=str(ROOT / ".cache" / "models"),
+        PAPERWIRE_PAGE_CACHE_SECONDS="0",
+        PAPERWIRE_RATE_API="1000000/60",
+        PAPERWIRE_RATE_SEARCH="1000000/60",
+        PYTHONPATH=str(ROOT),
+        **extra,
+    )
+    return env
+
+
+def size_mib(path: Path) -> float:
+    if path.is_file():
+        return path.stat().st_size / 2**20
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
+
+
+# ---------------------------------------------------------------------------- inputs
+
+
+def day_papers(data: Path, papers: list[dict]) -> list[dict]:
+    """A day's new papers: 1,000 real papers of the last full month of the set that the Hugging
+    Face archive does not hold (so they are new to every step's database)."""
+    archive_ids = set()
+    for path in (data / "hf_daily").glob("*.json"):
+        try:
+            items = json.loads(path.read_text())
+        except ValueError:
+            continue
+        items = items.get("data", []) if isinstance(items, dict) else items
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get("paper"), dict):
+                archive_ids.add(item["paper"].get("id"))
+    june = [p for p in papers if p["id"].startswith("2606.") and p["id"] not in archive_ids]
+    return june[-DAY_PAPERS:]
+
+
+def queries(papers: list[dict], count: int, rng: random.Random) -> list[str]:
+    """Distinct queries as readers type them: the digest topics, then 2 to 4 words of real titles."""
+    found = list(TOPICS)
+    seen = set(found)
+    while len(found) < count:
+        words = rng.choice(papers)["title"].split()
+        start = rng.randrange(max(1, len(words) - 2))
+        query = " ".join(words[start : start + rng.randint(2, 4)]).strip(":,.;()")
+        if query and query.lower() not in seen:
+            seen.add(query.lower())
+            found.append(query)
+    rng.shuffle(found)
+    return found
+
+
+# ---------------------------------------------------------------------------- vectors
+
+
+def real_vectors(work: Path, data: Path) -> None:
+    """The real embeddings of the arXiv set and the Hugging Face archive, computed once by
+    `paperwire index` on a home of their own (``work``/home-embed) and kept in the work folder
+    (``real-ids.json``, ``real-vectors.npy``: float16, one row per id)."""
+    if (work / "real-vectors.npy").exists():
+        return
+    home = work / "home-embed"
+    env = environment(home)
+    run(env, "migrate", "-v0")
+    files = [*sorted((data / "arxiv").glob("*.jsonl.gz")), *sorted((data / "hf_daily").glob("*.json"))]
+    run(env, "import", "--no-index", *map(str, files))
+    print("computing the real embeddings of the arXiv set and the archive once (about 40 papers/s) ...", flush=True)
+    child = run(env, "index")
+    print(f"  paperwire index: {child.seconds:.0f} s: {child.output.strip().splitlines()[-1]}", flush=True)
+    import sqlite3
+
+    db = sqlite3.connect(home / "paperwire.sqlite3")
+    rows = db.execute("SELECT paper_id, vector FROM search_papervector ORDER BY paper_id").fetchall()
+    db.close()
+    np.save(work / "real-vectors.npy", np.stack([np.frombuffer(v, dtype="<f2") for _, v in rows]))
+    (work / "real-ids.json").write_text(json.dumps([pid for pid, _ in rows]))
+
+
+def store_vectors(env: dict) -> int:
+    """The bench-only path: every paper of the home in ``env`` without a vector gets one from
+    ``vector_source`` (below), stored as `paperwire index` stores a computed one (model name,
+    text hash, float16), so that the index reuses it and embeds nothing."""
+    code = r"""
+import os, sys
+sys.path.insert(0, os.environ["BENCH_DIR"])
+import django
+django.setup()
+from django.db import transaction
+from paperwire.papers.models import Paper
+from paperwire.search.embedder import get_embedder, text_hash
+from paperwire.search.models import PaperVector
+import scale
+vectors_of = scale.vector_source(os.environ["BENCH_WORK"], os.environ.get("BENCH_CORPUS"))
+model = get_embedder().name
+stored, last = 0, ""
+while True:
+    batch = list(Paper.objects.filter(id__gt=last, vector__isnull=True).order_by("id")
+                 .values_list("id", "title", "abstract")[:20000])
+    if not batch:
+        break
+    vectors = vectors_of([b[0] for b in batch]).astype("<f2")
+    with transaction.atomic():
+        PaperVector.objects.bulk_create(
+            [PaperVector(paper_id=pid, model=model, text_hash=text_hash(t, a), vector=v.tobytes())
+             for (pid, t, a), v in zip(batch, vectors)], batch_size=5000)
+    stored += len(batch)
+    last = batch[-1][0]
+print(stored)
+"""
+    env = {**env, "BENCH_DIR": str(Path(__file__).parent), "DJANGO_SETTINGS_MODULE": "paperwire.settings"}
+    child = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True)
+    if child.returncode:
+        sys.exit(f"storing vectors failed:\n{child.stderr[-3000:]}")
+    return int(child.stdout.split()[-1])
+
+
+def vector_source(work: str, corpus: str | None):
+    """``ids -> vectors``: a paper of the arXiv set or the archive gets its real embedding; a
+    remixed paper of ``corpus`` (synthetic) the mean of its two sources' real embeddings plus
+    Gaussian noise (NOISE a dimension), renormalised."""
+    work_path = Path(work)
+    vectors = np.load(work_path / "real-vectors.npy").astype(np.float32)
+    known = {pid: i for i, pid in enumerate(json.loads((work_path / "real-ids.json").read_text()))}
+    sources, positions = None, {}
+    if corpus:
+        # The sources are indexes into real_papers()' order; mapped here to rows of ``vectors``.
+        order = json.loads((work_path / "arxiv-ids.json").read_text())
+        rows = np.array([known[pid] for pid in order], dtype=np.int64)
+        sources = rows[np.load(corpus + ".sources.npy")]
+        positions = {pid: n for n, pid in enumerate(json.loads(Path(corpus + ".ids.json").read_text()))}
+
+    def vectors_of(ids: list[str]) -> np.ndarray:
+        out = np.zeros((len(ids), vectors.shape[1]), dtype=np.float32)
+        mixed = [(n, positions[pid]) for n, pid in enumerate(ids) if pid not in known and pid in positions]
+        for n, pid in enumerate(ids):
+            if pid in known:
+                out[n] = vectors[known[pid]]
+            elif pid not in positions:
+                sys.exit(f"no vector for {pid}: neither a real paper nor one of the corpus")
+        if mixed:
+            where = np.array([n for n, _ in mixed])
+            pairs = sources[[p for _, p in mixed]]
+            rng = np.random.default_rng(int(pairs[0, 0]) * 7919 + len(ids))
+            blend = vectors[pairs[:, 0]] + vectors[pairs[:, 1]]
+            blend /= np.linalg.norm(blend, axis=1, keepdims=True)
+            blend += rng.normal(0, NOISE, blend.shape).astype(np.float32)
+            out[where] = blend / np.linalg.norm(blend, axis=1, keepdims=True)
+        return out
+
+    return vectors_of
+
+
+# ---------------------------------------------------------------------------- the server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tree_memory(pid: int) -> dict:
+    """RSS and PSS (MiB) of a process and its children, from /proc (PSS shares mapped files fairly)."""
+    pids = [pid]
+    for child in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split():
+        pids.append(int(child))
+    rss = pss = 0.0
+    workers = []
+    for p in pids:
+        try:
+            fields = dict(line.split(":", 1) for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()[1:])
+        except OSError:
+            continue
+        r, s = int(fields["Rss"].split()[0]) / 1024, int(fields["Pss"].split()[0]) / 1024
+        rss, pss = rss + r, pss + s
+        workers.append(r)
+    return {"rss_mib": round(rss), "pss_mib": round(pss), "largest_process_rss_mib": round(max(workers or [0]))}
+
+
+class Server:
+    def __init__(self, env: dict) -> None:
+        self.port = free_port()
+        env = {**env, "PAPERWIRE_BASE_URL": f"http://127.0.0.1:{self.port}"}
+        command = [sys.executable, "-m", "paperwire", "serve", "--port", str(self.port), "--workers", "2"]
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+        self.first_answer = None
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                sys.exit("paperwire serve exited")
+            try:
+                status, _ = self.get("/healthz")
+                if status == 200:
+                    self.first_answer = time.monotonic() - self.started
+                    return
+            except OSError:
+                time.sleep(0.2)
+        sys.exit("paperwire serve did not answer /healthz")
+
+    def get(self, path: str, connection: http.client.HTTPConnection | None = None) -> tuple[int, bytes]:
+        own = connection is None
+        connection = connection or http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            if own:
+                connection.close()
+
+    def health(self) -> dict:
+        return json.loads(self.get("/healthz")[1])
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def timed_requests(server: Server, paths: list[str], clients: int = 2) -> list[float]:
+    """Each path asked once, by ``clients`` threads at once (one keep-alive connection each): ms."""
+    times: list[float] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+    queue = list(reversed(paths))
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        while True:
+            with lock:
+                if not queue:
+                    break
+                path = queue.pop()
+            started = time.perf_counter()
+            try:
+                status, _ = server.get(path, connection)
+            except (OSError, http.client.HTTPException) as error:
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+                status = repr(error)
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                if status == 200:
+                    times.append(elapsed)
+                else:
+                    failures.append(f"{status} {path}")
+        connection.close()
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        sys.exit(f"{len(failures)} requests failed, e.g. {failures[:3]}")
+    return times
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def request_kinds(paper_ids: list[str], days: list[str], words: list[str], categories: list[str], rng) -> dict:
+    """Per kind of request, a function giving the n-th URL (each different)."""
+    q = lambda n, **more: urllib.parse.urlencode({"q": words[n % len(words)], "limit": 10, **more})  # noqa: E731
+
+    def week(n: int) -> str:
+        year, number, _ = dt.date.fromisoformat(days[n % len(days)]).isocalendar()
+        return f"{year}-W{number:02d}"
+
+    def date_range(n: int) -> dict:
+        start = dt.date.fromisoformat(days[(n * 37) % len(days)])
+        return {"from": start.isoformat(), "to": (start + dt.timedelta(days=90)).isoformat()}
+
+    return {
+        "search, hybrid (API)": lambda n: f"/api/papers/search?{q(n)}",
+        "search, lexical (API)": lambda n: f"/api/papers/search?{q(n, mode='lexical')}",
+        "search, semantic (API)": lambda n: f"/api/papers/search?{q(n, mode='semantic')}",
+        "search by date (API)": lambda n: f"/api/papers/search?{q(n, sort='date')}",
+        "search by upvotes (API)": lambda n: f"/api/papers/search?{q(n, sort='upvotes')}",
+        "search, date range (API)": lambda n: f"/api/papers/search?{q(n, **date_range(n))}",
+        "search, category (API)": lambda n: f"/api/papers/search?{q(n, category=categories[n % len(categories)])}",
+        "search page": lambda n: f"/search?{urllib.parse.urlencode({'q': words[n % len(words)]})}",
+        "paper page (with related)": lambda n: f"/papers/{paper_ids[n % len(paper_ids)]}",
+        "day page": lambda n: f"/papers/date/{days[n % len(days)]}",
+        "week page": lambda n: f"/papers/week/{week(n)}",
+        "month page": lambda n: f"/papers/month/{days[n % len(days)][:7]}",
+        "trending": lambda n: "/papers/trending",
+        "daily API": lambda n: f"/api/daily_papers?date={days[n % len(days)]}",
+    }
+
+
+# ---------------------------------------------------------------------------- the digest
+
+
+def digest_run(env: dict, home: Path, week_day: str) -> dict:
+    from aiosmtpd.controller import Controller
+
+    class Counting:
+        count = 0
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            Counting.count += 1
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Counting(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        code = r"""
+import os, random, sys
+sys.path.insert(0, os.environ["BENCH_DIR"])
+import django
+django.setup()
+from common import TOPICS
+from django.utils import timezone
+from paperwire.digests.models import Subscriber
+rng, now = random.Random(1), timezone.now()
+Subscriber.objects.bulk_create([
+    Subscriber(email=f"reader{n}@example.org", frequency="weekly", state=Subscriber.CONFIRMED, confirmed_at=now,
+               topics="\n".join(rng.sample(TOPICS, 3)))
+    for n in range(int(os.environ["BENCH_SUBSCRIBERS"]))], batch_size=2000, ignore_conflicts=True)
+"""
+        extra = {
+            "BENCH_DIR": str(Path(__file__).parent),
+            "BENCH_SUBSCRIBERS": str(SUBSCRIBERS),
+            "DJANGO_SETTINGS_MODULE": "paperwire.settings",
+        }
+        subprocess.run([sys.executable, "-c", code], env={**env, **extra}, cwd=ROOT, check=True)
+        mail_env = {**env, "PAPERWIRE_EMAIL_URL": f"smtp://127.0.0.1:{port}"}
+        child = run(mail_env, "digest", "send", "--frequency", "weekly", "--date", week_day)
+        return {
+            "seconds": round(child.seconds, 1),
+            "sent": Counting.count,
+            "peak_mib": round(child.peak_mib),
+            "summary": child.output.strip().splitlines()[-1] if child.output.strip() else "",
+        }
+    finally:
+        controller.stop()
+
+
+# ---------------------------------------------------------------------------- the step
+
+
+def machine() -> dict:
+    flags = set()
+    model = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name") and not model:
+            model = line.split(":", 1)[1].strip()
+        if line.startswith("flags") and not flags:
+            flags = set(line.split(":", 1)[1].split())
+    wanted = ["avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8"]
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "vector_extensions": [f for f in wanted if f in flags],
+        "memory_gib": round(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30),
+        "python": platform.python_version(),
+        "date": dt.date.today().isoformat(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--papers", type=int, required=True, help="0: the real papers (the baseline)")
+    parser.add_argument("--work", type=Path, default=ROOT / ".cache" / "scale")
+    parser.add_argument("--output", type=Path)
+    parser.add_argument("--requests", type=int, default=100, help="requests measured per kind")
+    parser.add_argument("--skip", default="", help="comma-separated: day, rebuild, digest")
+    args = parser.parse_args()
+    data = shared_data_folder()
+    skip = set(filter(None, args.skip.split(",")))
+    args.work.mkdir(parents=True, exist_ok=True)
+    figures: dict = {
+        "papers_asked": args.papers,
+        "machine": machine(),
+        "vectors": "real" if not args.papers else "synthetic",
+    }
+    print(json.dumps(figures["machine"]), flush=True)
+
+    papers = real_papers(data)
+    (args.work / "arxiv-ids.json").write_text(json.dumps([p["id"] for p in papers]))
+    real_vectors(args.work, data)
+    held = day_papers(data, papers)
+    held_ids = {p["id"] for p in held}
+    day_file = args.work / "day.jsonl"
+    day_file.write_text("".join(json.dumps({**p, "published": "2026-06-30"}) + "\n" for p in held))
+
+    if args.papers:
+        corpus = write_corpus(args.papers, args.work / f"corpus-{args.papers}.jsonl.gz", data)
+        ids_file = Path(str(corpus) + ".ids.json")
+        if not ids_file.exists():
+            with gzip.open(corpus, "rt") as lines:
+                ids_file.write_text(json.dumps([json.loads(line)["id"] for line in lines]))
+        inputs = [corpus]
+    else:
+        corpus = args.work / "real-less-day.jsonl.gz"
+        if not corpus.exists():
+            with gzip.open(corpus, "wt") as out:
+                out.writelines(json.dumps(p) + "\n" for p in papers if p["id"] not in held_ids)
+        inputs = [corpus]
+    inputs += sorted((data / "hf_daily").glob("*.json"))
+
+    home = args.work / f"home-{args.papers}"
+    shutil.rmtree(home, ignore_errors=True)
+    env = environment(home)
+    bench_env = {**env, "BENCH_WORK": str(args.work)}
+    if args.papers:
+        bench_env["BENCH_CORPUS"] = str(corpus)
+    run(env, "migrate", "-v0")
+
+    child = run(env, "import", "--no-index", *map(str, inputs))
+    imported_at = time.monotonic()
+    import sqlite3
+
+    db = sqlite3.connect(home / "paperwire.sqlite3")
+    count = db.execute("SELECT count(*) FROM papers_paper").fetchone()[0]
+    db.close()
+    figures["papers"] = count
+    figures["import"] = {
+        "seconds": round(child.seconds, 1),
+        "papers_per_second": round(count / child.seconds),
+        "peak_mib": round(child.peak_mib),
+        "database_mib": round(size_mib(home / "paperwire.sqlite3")),
+    }
+    print(f"{count:,} papers; import: {figures['import']}", flush=True)
+
+    started = time.perf_counter()
+    stored = store_vectors(bench_env)
+    figures["vectors_stored"] = {"count": stored, "seconds": round(time.perf_counter() - started, 1)}
+    print(f"bench-only vectors ({figures['vectors']}): {figures['vectors_stored']}", flush=True)
+
+    child = run(env, "index")
+    figures["index"] = {
+        "seconds": round(child.seconds, 1),
+        "peak_mib": round(child.peak_mib),
+        "lexical_mib": round(size_mib(home / "index" / "lexical")),
+        "vectors_mib": round(size_mib(home / "index" / "vectors.usearch")),
+        "database_mib": round(size_mib(home / "paperwire.sqlite3")),
+        "summary": child.output.strip().splitlines()[-1],
+    }
+    print(f"index: {figures['index']}", flush=True)
+
+    # Each update reads again the rows changed in the 5 minutes before the last one began
+    # (WATERMARK_SLACK: rows of a slower transaction): the first update at least 5 minutes after
+    # the import re-reads the import's last minutes once, as a site's indexer would. Measured
+    # here, so that neither the server's measurements nor the day's papers pay for it.
+    wait = imported_at + 5 * 60 + 10 - time.monotonic()
+    if wait > 0:
+        print(f"waiting {wait:.0f} s: the next update looks 5 minutes back", flush=True)
+        time.sleep(wait)
+    child = run(env, "index")
+    figures["update_after_import"] = {
+        "seconds": round(child.seconds, 1),
+        "summary": child.output.strip().splitlines()[-1],
+    }
+    print(f"first update 5 minutes after the import: {figures['update_after_import']}", flush=True)
+
+    rng = random.Random(args.papers)
+    db = sqlite3.connect(home / "paperwire.sqlite3")
+    sample_ids = [r[0] for r in db.execute("SELECT id FROM papers_paper ORDER BY random() LIMIT 5000")]
+    days = [
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT date(published_at) FROM papers_paper WHERE published_at >= '2008-01-01' ORDER BY 1"
+        )
+    ]
+    categories = ["cs.CL", "cs.CV", "cs.LG", "cs.AI", "cs.RO", "cs.IR", "stat.ML", "cs.CR"]
+    db.close()
+    words = queries(papers, 50 * args.requests, rng)
+    rng.shuffle(days)
+    kinds = request_kinds(sample_ids, days, words, categories, rng)
+
+    server = Server(env)
+    figures["serve_first_answer_seconds"] = round(server.first_answer, 1)
+    try:
+        time.sleep(3)
+        figures["memory_at_rest"] = tree_memory(server.process.pid)
+        requests: dict = {}
+        load_memory = []
+        offset = 0
+        for label, url in kinds.items():
+            warm = [url(offset + n) for n in range(10)]
+            timed_requests(server, warm)
+            paths = [url(offset + 10 + n) for n in range(args.requests)]
+            offset += 10 + args.requests
+            times = timed_requests(server, paths)
+            load_memory.append(tree_memory(server.process.pid))
+            requests[label] = {"p50_ms": round(percentile(times, 50), 1), "p95_ms": round(percentile(times, 95), 1)}
+            print(
+                f"  {label:<28} p50 {requests[label]['p50_ms']:7.1f} ms   p95 {requests[label]['p95_ms']:7.1f} ms",
+                flush=True,
+            )
+        figures["requests"] = requests
+        figures["memory_under_load"] = max(load_memory, key=lambda m: m["rss_mib"])
+        print(f"memory at rest {figures['memory_at_rest']}, under load {figures['memory_under_load']}", flush=True)
+    finally:
+        server.stop()
+
+    if "day" not in skip:
+        child = run(env, "import", str(day_file))
+        figures["day"] = {
+            "papers": len(held),
+            "seconds": round(child.seconds, 1),
+            "peak_mib": round(child.peak_mib),
+            "summary": " | ".join(line for line in child.output.strip().splitlines()[-2:]),
+        }
+        print(f"a day's {len(held)} new papers with their embeddings: {figures['day']}", flush=True)
+    if "rebuild" not in skip:
+        child = run(env, "index", "--rebuild")
+        figures["rebuild"] = {"seconds": round(child.seconds, 1), "peak_mib": round(child.peak_mib)}
+        print(f"index --rebuild: {figures['rebuild']}", flush=True)
+    if "digest" not in skip:
+        figures["digest"] = digest_run(env, home, "2026-05-27")
+        print(f"digest: {figures['digest']}", flush=True)
+
+    if args.output:
+        args.output.write_text(json.dumps(figures, indent=1))
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
