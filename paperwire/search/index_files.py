@@ -11,7 +11,8 @@ changes what the open searcher reads (and reading a mapping past the end of a tr
 file kills the process with SIGBUS). Before each search the reader compares each file it
 has open with what it checked (inode, size, times: a few ``stat`` calls); a file changed in
 place is checked again, and a searcher whose file no longer holds what was written is
-dropped. The vector file is read into memory, never mapped.
+dropped. The vector file is mapped from a private copy the reader made and checked
+(``VectorIndex``), never the file the indexer writes.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import logging
 import os
 import threading
 import time
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,15 +36,19 @@ from paperwire.search.embedder import same_model
 from paperwire.search.fallback import Matches
 from paperwire.search.integrity import (
     LEXICAL,
+    MAPPED,
     SCHEMA_VERSION,
     STATE,
     VECTORS,
     WATERMARK_SLACK,
     IndexState,
     Stamp,
+    file_crc,
     index_dir,
     match_lexical,
     open_regular,
+    private_copy,
+    remove_other_copies,
     stamp_of,
     unreadable,
 )
@@ -481,25 +485,44 @@ def new_vector_index(dimensions: int):
     return Index(ndim=dimensions, metric="cos", dtype="f16", connectivity=16, expansion_add=128, expansion_search=128)
 
 
-def load_vectors(data: bytes, dimensions: int, record: dict):
-    """The vector index in ``data``, which must be what ``record`` describes (ValueError if not)."""
-    if len(data) != record["size"] or zlib.crc32(data) != record["crc"]:
+def load_vectors(path: Path, dimensions: int, record: dict):
+    """The vector index in the file ``path``, read into memory (the writer changes it), which must
+    be what ``record`` describes (ValueError if not). The file is checked first, in chunks, then
+    read once: never two copies of it in memory."""
+    with open_regular(path) as file:
+        crc, size = file_crc(file, record["size"])
+    if size != record["size"] or crc != record["crc"]:
         raise ValueError(f"{VECTORS} is not the file that was written")
     index = new_vector_index(dimensions)
-    index.load(data)
-    if index.ndim != dimensions or len(index) != record["count"]:
-        raise ValueError(f"{VECTORS} holds {len(index)} vectors of {index.ndim} dimensions")
+    index.load(str(path))
+    return checked_vectors(index, dimensions, record)
+
+
+def checked_vectors(index, dimensions: int, record: dict):
+    if index is None or index.ndim != dimensions or len(index) != record["count"]:
+        found = "nothing" if index is None else f"{len(index)} vectors of {index.ndim} dimensions"
+        raise ValueError(f"{VECTORS} holds {found}")
     return index
+
+
+def mapped_name(record: dict) -> str:
+    return f"vectors-{record['crc']:08x}-{record['size']}-{record['count']}.usearch"
 
 
 class VectorIndex:
     """This process's reader of the usearch HNSW index over unit vectors (cosine), keyed by
     PaperVector.id.
 
-    The file is read whole into memory, and only when its size and CRC-32 match state.json:
-    never memory-mapped, since a mapped file truncated in place kills the process (SIGBUS).
-    While the file is missing or damaged the reader keeps its last good copy; with none,
-    search has no semantic side.
+    Memory-mapped, so that the web workers of a node share one copy of it (the page cache), and
+    a worker's memory does not grow with the corpus. Not the file the indexer writes, though: a
+    mapped file truncated or written over in place kills the process (SIGBUS) or feeds it
+    garbage. The reader maps a private copy under ``.mapped/``, made from ``vectors.usearch``
+    while its CRC-32 is computed and kept only when size and CRC match state.json; the copy is
+    named after that record, so that the other workers of the node map the same file without
+    reading it again, and copies of older records are removed (a worker still mapping one keeps
+    it until it moves on). Where no copy can be written (a full disk), the file is read into
+    memory instead. While the file is missing or damaged the reader keeps its last good copy;
+    with none, search has no semantic side.
     """
 
     def __init__(self, folder: Path, dimensions: int, model: str | None = None) -> None:
@@ -534,30 +557,60 @@ class VectorIndex:
         if self.model and not same_model(state.model, self.model):
             return f"{VECTORS} was built with another model"
         records = state.records("vectors")
+        copies = self.folder / MAPPED
         try:
             with open_regular(self.path) as file:
                 stat = os.fstat(file.fileno())
                 stamp = stamp_of(stat)
                 if self._loaded and self._loaded[0] == stamp and any(r["crc"] == self._loaded[1] for r in records):
                     return None
-                if not any(r["size"] == stat.st_size for r in records):
+                sized = [r for r in records if r["size"] == stat.st_size]
+                if not sized:
                     return f"{VECTORS} has {stat.st_size} bytes; {records[0]['size']} were written"
-                data = file.read(stat.st_size + 1)
+                for record in sized:  # a copy another worker made of this very record
+                    mapped = self._view(copies / mapped_name(record), record)
+                    if mapped is not None:
+                        self._index, self._loaded = mapped, (stamp, record["crc"])
+                        return None
+                copied, crc = private_copy(file, stat.st_size, copies)
         except FileNotFoundError:
             return f"{VECTORS} is missing"
         except OSError as error:
             return unreadable(VECTORS, error)
-        crc = zlib.crc32(data)
-        record = next((r for r in records if r["size"] == len(data) and r["crc"] == crc), None)
+        record = next((r for r in sized if r["crc"] == crc), None)
         if record is None:
+            if copied is not None:
+                copied.unlink(missing_ok=True)
             return f"{VECTORS} is damaged or truncated (size or checksum)"
         try:
-            index = load_vectors(data, self.dimensions, record)
-        except (ValueError, RuntimeError) as error:
+            if copied is None:  # no room for a copy: into memory, as the writer reads it
+                index = load_vectors(self.path, self.dimensions, record)
+            else:
+                target = copies / mapped_name(record)
+                index = self._view(target, record)  # a copy made meanwhile by another worker
+                if index is None:
+                    os.replace(copied, target)
+                    index = self._view(target, record)
+                copied.unlink(missing_ok=True)
+                if index is None:
+                    raise ValueError(f"{VECTORS} cannot be mapped")
+        except (ValueError, RuntimeError, OSError) as error:
             log.warning("loading the vector index failed: %s", error)
             return f"{VECTORS} cannot be loaded"
         self._index, self._loaded = index, (stamp, crc)
+        remove_other_copies(copies, {mapped_name(r) for r in records})
         return None
+
+    def _view(self, path: Path, record: dict):
+        """The copy at ``path`` mapped, if it is there and holds what ``record`` says; else None."""
+        from paperwire.search.ann import Index
+
+        try:
+            if path.stat().st_size != record["size"]:
+                return None
+            return checked_vectors(Index.restore(str(path), view=True), self.dimensions, record)
+        except (OSError, ValueError, RuntimeError):
+            return None
 
     def search(self, vector: np.ndarray, limit: int) -> list[tuple[int, float]]:
         """(key, cosine similarity), most similar first."""

@@ -33,7 +33,9 @@ import logging
 import os
 import shutil
 import stat as stat_module
+import tempfile
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,6 +49,7 @@ from paperwire.core import jsondata
 SCHEMA_VERSION = 4  # 4: sort fields (by_date, by_upvotes) and the vector key indexed
 LEXICAL = "lexical"
 VECTORS = "vectors.usearch"
+MAPPED = ".mapped"  # the readers' private copies of VECTORS (index_files.VectorIndex)
 STATE = "state.json"
 REBUILDING = "rebuilding.json"
 # Rows committed by a slower transaction may carry an updated_at (or upvotes_changed_at) a
@@ -312,8 +315,88 @@ def lexical_record(path: Path, generation: str) -> dict:
     return {"generation": generation, "opstamp": opstamp, "papers": papers, "files": files}
 
 
-def vectors_record(data: bytes, count: int) -> dict:
-    return {"count": count, "size": len(data), "crc": zlib.crc32(data)}
+def file_crc(file, size: int | None = None) -> tuple[int, int]:
+    """(CRC-32, bytes read) of an open binary file from where it stands, in chunks."""
+    crc = read = 0
+    while chunk := file.read(1 << 20 if size is None else min(1 << 20, size + 1 - read)):
+        crc = zlib.crc32(chunk, crc)
+        read += len(chunk)
+    return crc, read
+
+
+def save_vectors(index, folder: Path) -> tuple[Path, dict]:
+    """Write the HNSW index straight into a temporary file of ``folder`` (no second copy of it in
+    memory), fsynced; (that file, its record as read back from the disk). The caller renames it
+    into place. Room is reserved first, so that a full disk is told as such (usearch's own
+    error names no cause)."""
+    temporary = folder / f".{VECTORS}.{os.getpid()}.tmp"
+    try:
+        with open(temporary, "wb") as file:
+            os.posix_fallocate(file.fileno(), 0, max(int(index.serialized_length), 1))
+        try:
+            index.save(str(temporary))
+        except RuntimeError as error:
+            room = os.statvfs(folder)
+            if room.f_bavail * room.f_frsize < int(index.serialized_length):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) from error
+            raise OSError(errno.EIO, f"writing {VECTORS} failed: {error}") from error
+        with open(temporary, "rb") as file:
+            os.fsync(file.fileno())
+            crc, size = file_crc(file)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return temporary, {"count": len(index), "size": size, "crc": crc}
+
+
+def private_copy(file, size: int, folder: Path) -> tuple[Path | None, int]:
+    """Copy the open file (``size`` bytes, from its start) into a new file of ``folder``, computing
+    its CRC-32 on the way: (the copy, the CRC). The copy is None where it cannot be written (no
+    room, a read-only folder): the CRC is still computed, from the file alone."""
+    file.seek(0)
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        out = tempfile.NamedTemporaryFile(dir=folder, prefix=".", suffix=".tmp", delete=False)  # noqa: SIM115
+    except OSError as error:
+        log.warning("no private copy of %s (%s): reading it into memory", VECTORS, error)
+        return None, file_crc(file, size)[0]
+    copy, crc, read = Path(out.name), 0, 0
+    try:
+        with out:
+            while chunk := file.read(min(1 << 20, size + 1 - read)):
+                crc = zlib.crc32(chunk, crc)
+                read += len(chunk)
+                out.write(chunk)
+    except OSError as error:
+        copy.unlink(missing_ok=True)
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+            raise
+        log.warning("no private copy of %s (%s): reading it into memory", VECTORS, error)
+        file.seek(0)
+        return None, file_crc(file, size)[0]
+    return copy, crc
+
+
+def remove_other_copies(folder: Path, keep: set[str]) -> None:
+    """Remove the private copies of records no longer current, and temporary files of an hour
+    ago (a reader killed while copying)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            stale = entry.name.endswith(".tmp") and time.time() - entry.stat().st_mtime > 3600
+            if (entry.name not in keep and not entry.name.endswith(".tmp")) or stale:
+                os.unlink(entry.path)
+        except OSError:
+            pass
+
+
+def put_in_place(temporary: Path, path: Path) -> None:
+    """Rename a written, fsynced temporary file over ``path`` and make the rename durable."""
+    os.replace(temporary, path)
+    fsync_directory(path.parent)
 
 
 def _lexical_record_ok(record) -> bool:

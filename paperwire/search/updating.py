@@ -51,10 +51,10 @@ from paperwire.search.integrity import (
     index_dir,
     kind,
     lexical_record,
-    read_regular,
+    put_in_place,
     remove,
+    save_vectors,
     settle,
-    vectors_record,
     write_atomically,
     write_lock,
 )
@@ -204,7 +204,7 @@ def _update(
         if "vectors" in rebuild:
             vector_index = new_vector_index(embedder.dimensions)
         else:
-            vector_index = load_vectors(read_regular(folder / VECTORS), embedder.dimensions, state.vectors)
+            vector_index = load_vectors(folder / VECTORS, embedder.dimensions, state.vectors)
     writer = lexical_writer(target.index)
     pending = 0
     vectors_changed = "vectors" in rebuild  # else the vector file is left as it is
@@ -290,18 +290,22 @@ def _save(folder: Path, state: IndexState, writer, target: Target, vector_index,
     writer.commit()
     writer.wait_merging_threads()
     pending = {"lexical": lexical_record(target.path, target.generation), "vectors": state.vectors}
-    data = None
+    written = None
     if vector_index is not None:
-        data = bytes(vector_index.save())
-        pending["vectors"] = vectors_record(data, len(vector_index))
-    state.pending = pending
-    state.save(folder)  # readers accept the current files or these, never a mix
-    swapped = target.path != folder / LEXICAL
-    if swapped:
-        target.index = None  # tantivy lets go of the directory before it moves
-        exchange_directory(target.path, folder / LEXICAL)
-    if data is not None:
-        write_atomically(folder / VECTORS, data)
+        written, pending["vectors"] = save_vectors(vector_index, folder)
+    try:
+        state.pending = pending
+        state.save(folder)  # readers accept the current files or these, never a mix
+        swapped = target.path != folder / LEXICAL
+        if swapped:
+            target.index = None  # tantivy lets go of the directory before it moves
+            exchange_directory(target.path, folder / LEXICAL)
+        if written is not None:
+            put_in_place(written, folder / VECTORS)
+            written = None
+    finally:
+        if written is not None:
+            written.unlink(missing_ok=True)
     state.lexical, state.vectors, state.pending = pending["lexical"], pending.get("vectors"), {}
     state.watermark = watermark.isoformat()
     state.save(folder)
