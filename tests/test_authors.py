@@ -117,6 +117,46 @@ def test_a_second_given_name_undoes_the_match_and_its_removal_restores_it(
     assert client.get("/authors/y-lecun")["Location"] == "/authors/yann-lecun"
 
 
+LOVELACE = [  # a match in another group, that a crowded "y|lecun" leaves alone
+    paper("2501.00006", "Notes", authors=["Ada Lovelace", "Charles Babbage"]),
+    paper("2501.00007", "Engines", authors=["A. Lovelace", "Charles Babbage"]),
+]
+
+
+def test_a_group_crowded_by_a_second_full_name_loses_its_matches_and_no_other_group(tmp_path):
+    """The batch that brings "Yves LeCun" names no one else: the match it contradicts is undone
+    (its support too, so that no later import reads it again), the matches of other groups stay."""
+    run_import(tmp_path, PAPERS + LOVELACE)
+    assert [authors()[k][2] for k in ("y.|lecun", "y.|bengio", "a.|lovelace")] == [
+        "yann|lecun",
+        "yoshua|bengio",
+        "ada|lovelace",
+    ]
+    run_import(tmp_path, [paper("2501.00005", "Another LeCun", authors=["Yves LeCun"])], "b.jsonl")
+    assert [authors()[k][2] for k in ("y.|lecun", "y.|bengio", "a.|lovelace")] == [
+        None,
+        "yoshua|bengio",
+        "ada|lovelace",
+    ]
+    assert Author.objects.get(key="y.|lecun").support == ""
+    assert Author.objects.get(key="a.|lovelace").support == "c|babbage"
+
+
+def test_one_full_name_on_many_papers_and_one_without_papers_leave_a_group_uncrowded(tmp_path):
+    """A group is crowded by two full names that have papers: one name on three papers is one
+    name, and a name whose only paper now lists others (its author stays, with no paper) counts
+    for nothing."""
+    more = [paper(f"2501.0001{n}", f"More {n}", authors=["Yann LeCun", "Sumit Chopra"]) for n in range(3)]
+    run_import(tmp_path, PAPERS + more)
+    assert authors()["y.|lecun"][2] == "yann|lecun"
+    run_import(tmp_path, [paper("2501.00005", "Another LeCun", authors=["Yves LeCun"])], "b.jsonl")
+    assert authors()["y.|lecun"][2] is None
+    run_import(tmp_path, [paper("2501.00005", "Another LeCun", authors=["Ada Lovelace"])], "c.jsonl")
+    assert not PaperAuthor.objects.filter(author__key="yves|lecun").exists()
+    assert Author.objects.filter(key="yves|lecun").exists()
+    assert authors()["y.|lecun"][2] == "yann|lecun"
+
+
 def test_only_an_unambiguous_co_author_supports_a_match(tmp_path):
     """ "S. Sharma" may be any of several names: sharing them proves nothing (names.UNAMBIGUOUS);
     the import and the migration both read it so."""

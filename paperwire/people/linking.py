@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from django.db import IntegrityError, OperationalError, connection, models, transaction
 from django.db.models import Count
+from django.db.models.sql import Query
 
 from paperwire.people.names import (
     Entry,
@@ -184,30 +185,26 @@ def resolve(author_ids: Iterable[int], Author=None, PaperAuthor=None) -> int:
             carried.add(sig)
             if family and initials:
                 groups.add(sig)
-    # Matches are few (a match needs a rare name, bench/author_matching.py): all of them are read.
-    for sig, support in Author_.objects.filter(same_as__isnull=False).values_list("signature", "support"):
-        if carried & set(support.split()):
+    # Matches are few (a match needs a rare name, bench/author_matching.py): all of them are read
+    # (through the index of the matched names).
+    for sig, support, same_as in select_indexed(Author_, "author_matched", ["signature", "support", "same_as"]):
+        if same_as is not None and carried & set(support.split()):
             groups.add(sig)
     # Only a group with an abbreviated name can match anything (a small index: they are 1 in 100).
-    abbreviated: set[str] = set()
-    for chunk in chunks(sorted(groups)):
-        abbreviated.update(sig for (sig,) in select_in(Author_, ["signature"], "signature", chunk, abbreviated=True))
+    abbreviated = {sig for (sig,) in select_indexed(Author_, "author_abbreviated", ["signature"], "signature", groups)}
     groups &= abbreviated
     if not groups:
         return 0
     with transaction.atomic():
-        # A group with two full names that have papers matches nothing (rule 1): counted in the
-        # database, since the common ones ("y|wang") hold thousands of names.
-        crowded: set[str] = set()
-        for chunk in chunks(sorted(groups)):
-            full = Author_.objects.filter(signature__in=chunk, abbreviated=False, paper_links__isnull=False)
-            counts = full.values_list("signature").annotate(n=Count("pk", distinct=True)).order_by()
-            crowded.update(sig for sig, n in counts if n > 1)
-        undone = 0
-        for chunk in chunks(sorted(crowded)):
-            left = Author_.objects.filter(signature__in=chunk).exclude(same_as=None, support="")
-            undone += left.exclude(same_as=None).count()
-            left.update(same_as=None, support="")
+        # A group with two full names that have papers matches nothing (rule 1); the common ones
+        # ("y|wang") hold thousands of names: the database looks for a second one and stops there.
+        crowded = crowded_groups(Author_, PaperAuthor_, groups)
+        # Their matches are undone, found through the index of the matched names (a crowded group
+        # has thousands of names and none or a few matches).
+        left = select_indexed(Author_, "author_matched", ["pk", "same_as"], "signature", crowded)
+        undone = sum(same_as is not None for _, same_as in left)
+        for chunk in chunks(sorted(pk for pk, _ in left)):
+            Author_.objects.filter(pk__in=chunk).update(same_as=None, support="")
         groups -= crowded
         members = []
         for chunk in chunks(sorted(groups)):
@@ -292,29 +289,87 @@ def relink(papers: Mapping[str, object]) -> int:
     return len(touched) + (resolve(touched) if touched else 0)
 
 
-def _table_and_columns(model, fields: list[str]) -> tuple[str, str]:
+def _columns(model, fields: list[str]) -> list[str]:
+    """The quoted table of ``model``, then the quoted column of each of ``fields``."""
     quote = connection.ops.quote_name
     meta = model._meta
-    columns = (meta.pk.column if f == "pk" else meta.get_field(f).column for f in fields)
-    return quote(meta.db_table), ", ".join(quote(c) for c in columns)
+    return [quote(meta.db_table), *(quote(meta.pk.column if f == "pk" else meta.get_field(f).column) for f in fields)]
 
 
-def select_in(model, fields: list[str], field: str, values, **equal) -> list[tuple]:
-    """``fields`` of the rows whose ``field`` is one of ``values`` (and whose other fields
-    equal ``equal``), in plain SQL: the ORM prepares each value of a long IN list one by one,
-    which an import of thousands of names a batch pays for many times over."""
+def _table_and_columns(model, fields: list[str]) -> tuple[str, str]:
+    table, *columns = _columns(model, fields)
+    return table, ", ".join(columns)
+
+
+def select_in(model, fields: list[str], field: str, values) -> list[tuple]:
+    """``fields`` of the rows whose ``field`` is one of ``values``, in plain SQL: the ORM
+    prepares each value of a long IN list one by one, which an import of thousands of names a
+    batch pays for many times over."""
     table, columns = _table_and_columns(model, fields)
     _, column = _table_and_columns(model, [field])
-    where = "".join(f" AND {_table_and_columns(model, [name])[1]} = %s" for name in equal)
     found: list[tuple] = []
     with connection.cursor() as cursor:
         for chunk in chunks(sorted(set(values))):
             marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(
-                f"SELECT {columns} FROM {table} WHERE {column} IN ({marks}){where}", [*chunk, *equal.values()]
-            )
+            cursor.execute(f"SELECT {columns} FROM {table} WHERE {column} IN ({marks})", chunk)
             found += cursor.fetchall()
     return found
+
+
+def select_indexed(model, index: str, fields: list[str], field: str | None = None, values=None) -> list[tuple]:
+    """``fields`` of the rows of the partial index ``index`` of ``model`` (those its condition
+    holds for) whose ``field`` is one of ``values`` (without ``field``: all of them), read
+    through that index. The condition is written as the index's own (SQLite uses a partial
+    index only for a query that repeats its condition word for word), and SQLite is told the
+    index by name: with no statistics its planner prefers the whole column's index, which reads
+    every name of a group where the partial one reads a few."""
+    table, columns = _table_and_columns(model, fields)
+    condition = index_condition(model, index)
+    if connection.vendor == "sqlite":
+        table = f"{table} INDEXED BY {connection.ops.quote_name(index)}"
+    sql = f"SELECT {columns} FROM {table} WHERE {condition}"
+    if field is None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetchall()
+    _, column = _table_and_columns(model, [field])
+    found: list[tuple] = []
+    with connection.cursor() as cursor:
+        for chunk in chunks(sorted(set(values))):
+            cursor.execute(f"{sql} AND {column} IN ({', '.join(['%s'] * len(chunk))})", chunk)
+            found += cursor.fetchall()
+    return found
+
+
+def index_condition(model, name: str) -> str:
+    """The condition of the partial index ``name`` of ``model`` in SQL, as its CREATE INDEX
+    wrote it (``models.Index._get_condition_sql``)."""
+    (index,) = (i for i in model._meta.indexes if i.name == name)
+    query = Query(model, alias_cols=False)
+    sql, params = query.build_where(index.condition).as_sql(query.get_compiler(connection=connection), connection)
+    editor = connection.SchemaEditorClass(connection)
+    return sql % tuple(editor.quote_value(p) for p in params)
+
+
+def crowded_groups(Author, PaperAuthor, groups: Iterable[str]) -> set[str]:
+    """The groups (signatures) of ``groups`` that hold two full names with papers or more
+    (rule 1 of ``names``: they match nothing). The database looks for each group's second such
+    name and stops there: the common groups ("y|wang") hold thousands."""
+    author, pk, signature, abbreviated = _columns(Author, ["pk", "signature", "abbreviated"])
+    links, linked = _columns(PaperAuthor, ["author"])
+    crowded: set[str] = set()
+    with connection.cursor() as cursor:
+        for chunk in chunks(sorted(set(groups))):
+            wanted = ", ".join(["(%s)"] * len(chunk))
+            cursor.execute(
+                f"WITH wanted (sig) AS (VALUES {wanted}) SELECT sig FROM wanted WHERE ("
+                f"SELECT a.{pk} FROM {author} a WHERE a.{signature} = wanted.sig AND NOT a.{abbreviated} "
+                f"AND EXISTS (SELECT 1 FROM {links} l WHERE l.{linked} = a.{pk}) LIMIT 1 OFFSET 1"
+                ") IS NOT NULL",
+                chunk,
+            )
+            crowded.update(sig for (sig,) in cursor.fetchall())
+    return crowded
 
 
 def delete_in(model, field: str, values) -> None:

@@ -69,6 +69,13 @@ class Author(models.Model):
         indexes = [
             # The matching rules read the groups that hold an abbreviated name (1 author in 100).
             models.Index(fields=["signature"], condition=models.Q(abbreviated=True), name="author_abbreviated"),
+            # And the matches (a few in a thousand), to undo them in a group that a new full name
+            # crowds (thousands of names for "y|wang"): linking.resolve.
+            models.Index(
+                fields=["signature"],
+                condition=models.Q(same_as__isnull=False) | ~models.Q(support=""),
+                name="author_matched",
+            ),
         ]
 
     def __str__(self) -> str:
