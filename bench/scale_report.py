@@ -25,7 +25,7 @@ def target(label: str) -> int:
 
 def step_name(figures: dict) -> str:
     papers = f"{figures['papers']:,}"
-    return f"{papers} ({'real' if figures['vectors'] == 'real' else 'remixed'})"
+    return f"{papers} ({'remixed' if figures['papers_asked'] else 'real'})"
 
 
 def rows(steps: list[dict]) -> list[tuple[str, list[str]]]:
@@ -38,7 +38,7 @@ def rows(steps: list[dict]) -> list[tuple[str, list[str]]]:
         return f"{value:,.{digits}f}{unit}" if isinstance(value, int | float) else str(value)
 
     table = [
-        ("vectors", [("real embeddings" if s["vectors"] == "real" else "synthetic") for s in steps]),
+        ("vectors", [s["vectors"] for s in steps]),
         ("import: seconds", [get(s, "import", "seconds", unit=" s") for s in steps]),
         ("import: papers/s", [get(s, "import", "papers_per_second") for s in steps]),
         ("import: peak memory", [get(s, "import", "peak_mib", unit=" MiB") for s in steps]),
