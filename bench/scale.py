@@ -50,7 +50,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -74,24 +73,52 @@ class Child:
         self.seconds, self.peak_mib, self.output = seconds, peak_mib, output
 
 
-def run(env: dict, *args: str) -> Child:
-    """``paperwire ARGS`` as a child; its wall-clock seconds and its own peak resident memory.
-
-    Started with posix_spawn, not fork: a forked child's peak memory would count this process's
-    (the real papers it holds), which the kernel keeps across exec."""
+LAUNCHER_CODE = r"""
+import json, os, subprocess, sys, tempfile, time
+for line in sys.stdin:
+    asked = json.loads(line)
     with tempfile.TemporaryFile("w+") as out:
-        actions = [(os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, out.fileno(), 2)]
-        command = [sys.executable, "-P", "-m", "paperwire", *args]
         started = time.perf_counter()
-        pid = os.posix_spawn(sys.executable, command, env, file_actions=actions)
-        _, status, usage = os.wait4(pid, 0)
+        child = subprocess.Popen(asked["command"], env=asked["env"], stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - started
         out.seek(0)
-        output = out.read()
-    code = os.waitstatus_to_exitcode(status)
+        answer = {"seconds": seconds, "peak_mib": usage.ru_maxrss / 1024,
+                  "code": os.waitstatus_to_exitcode(status), "output": out.read()}
+    sys.stdout.write(json.dumps(answer) + "\n")
+    sys.stdout.flush()
+"""
+
+
+class Launcher:
+    """A small Python process (no site, no numpy), started before this one reads the real
+    papers, that starts the measured children: the kernel counts into a child's peak memory the
+    memory of the process that forked it (kept across exec, vfork or not), which here would be
+    hundreds of MiB of the benchmark's own; the launcher's is about 10 MiB. One JSON line a
+    command, one back."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-S", "-c", LAUNCHER_CODE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    def run(self, command: list[str], env: dict) -> tuple[float, float, int, str]:
+        self.process.stdin.write(json.dumps({"command": command, "env": env}) + "\n")
+        self.process.stdin.flush()
+        answer = json.loads(self.process.stdout.readline())
+        return answer["seconds"], answer["peak_mib"], answer["code"], answer["output"]
+
+
+LAUNCHER: Launcher | None = None
+
+
+def run(env: dict, *args: str) -> Child:
+    """``paperwire ARGS`` as a child, started by the launcher; its wall-clock seconds and its own
+    peak resident memory (plus at most the launcher's ~10 MiB)."""
+    seconds, peak_mib, code, output = LAUNCHER.run([sys.executable, "-P", "-m", "paperwire", *args], env)
     if code != 0:
         sys.exit(f"paperwire {' '.join(args)} failed ({code}):\n{output[-3000:]}")
-    return Child(seconds, usage.ru_maxrss / 1024, output)
+    return Child(seconds, peak_mib, output)
 
 
 def environment(home: Path, **extra: str) -> dict:
@@ -501,6 +528,8 @@ def machine() -> dict:
 
 
 def main() -> None:
+    global LAUNCHER
+    LAUNCHER = Launcher()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--papers", type=int, required=True, help="0: the real papers (the baseline)")
     parser.add_argument("--work", type=Path, default=ROOT / ".cache" / "scale")
