@@ -181,6 +181,19 @@ def test_a_vector_stored_while_a_worker_claims_is_not_computed_again(lease, monk
 
 
 @pytest.mark.django_db
+def test_a_worker_whose_model_fails_lets_go_of_its_batch_at_once(lease):
+    class Failing(NamedModel):
+        def embed(self, texts, between=None):
+            raise RuntimeError("the model failed")
+
+    make_papers(4)
+    with pytest.raises(RuntimeError, match="the model failed"):
+        Claimer(Failing(), worker=worker("a"), batch=4).run()
+    assert not EmbeddingClaim.objects.exists()
+    assert len(claim(worker("b"))) == 4
+
+
+@pytest.mark.django_db
 def test_only_papers_without_a_current_vector_are_claimed(lease):
     papers = make_papers(4)
     with time_machine.travel(T0 + dt.timedelta(hours=1), tick=False):

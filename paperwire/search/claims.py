@@ -261,7 +261,11 @@ class Claimer:
                 run.claiming += time.perf_counter() - started
 
         started = time.perf_counter()
-        vectors = self.embedder.embed([embedding_text(p.title, p.abstract) for p in papers], between=between)
+        try:
+            vectors = self.embedder.embed([embedding_text(p.title, p.abstract) for p in papers], between=between)
+        except BaseException:  # the model failed, Ctrl-C...: the batch is another worker's at once
+            EmbeddingClaim.objects.filter(token=claimed.token).delete()
+            raise
         run.embedding += time.perf_counter() - started
         log.debug("embedded %d papers: %s", len(papers), " ".join(p.id for p in papers))
         started = time.perf_counter()
@@ -297,7 +301,7 @@ class Claimer:
             after = claimed.last
             busy |= claimed.busy
             if claimed.papers:
-                log.debug("claimed %d papers (%s): %s", len(claimed.papers), claimed.token, after)
+                log.debug("claimed %d papers: %s", len(claimed.papers), " ".join(p.id for p in claimed.papers))
                 self.embed(claimed, run)
                 if progress is not None:
                     progress(len(claimed.papers))
