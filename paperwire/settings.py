@@ -10,6 +10,7 @@ import ipaddress
 import os
 import re
 import secrets
+import socket
 import tempfile
 from decimal import Decimal
 from email.utils import parseaddr
@@ -503,6 +504,13 @@ EMBEDDING_THREADS = envint("PAPERWIRE_EMBEDDING_THREADS", min(os.cpu_count() or 
 INDEX_INTERVAL = envfloat("PAPERWIRE_INDEX_INTERVAL", 60.0, low=0, high=86_400)
 # Papers per indexing batch; the index files are saved every 16 batches.
 INDEX_BATCH = envint("PAPERWIRE_INDEX_BATCH", 256, low=1, high=4096)
+# Embedding is shared by every process on every machine of one database through claims
+# (paperwire/search/claims.py): a claim not renewed for this long is taken over by another worker.
+EMBED_LEASE_SECONDS = envint("PAPERWIRE_EMBED_LEASE_SECONDS", 300, low=2, high=86_400)
+# This machine's name in the claims (and in what they log): the host name unless set.
+NODE_NAME = envstr("PAPERWIRE_NODE_NAME", socket.gethostname())[:100]
+if URL_NOISE.search(NODE_NAME):
+    raise invalid("PAPERWIRE_NODE_NAME", NODE_NAME, "a name without spaces or control characters")
 # Seconds between two progress lines of a long command whose stderr is not a terminal (a
 # terminal gets a bar): paperwire/core/progress.py.
 PROGRESS_SECONDS = envfloat("PAPERWIRE_PROGRESS_SECONDS", 30.0, low=0, high=86_400)

@@ -29,6 +29,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
@@ -52,7 +53,7 @@ from paperwire.search.integrity import (
 )
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = 32
+BATCH_SIZE = 32  # texts per run of the model
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 SHIPPED = Path(__file__).resolve().parent / "model"  # the default model, ready to run
 CONVERTED = "model.onnx"  # a model folder holding this file is ready to run
@@ -291,8 +292,12 @@ class Embedder:
 
         tokenizer = Tokenizer.from_str(read_checked(self.source, "tokenizer.json", 64 << 20).decode())
         tokenizer.enable_truncation(self.max_length)
-        tokenizer.enable_padding()
+        tokenizer.no_padding()  # each batch is padded to its own longest text (embed)
         return tokenizer
+
+    @cached_property
+    def pad_id(self) -> int:
+        return int(self.tokenizer.token_to_id("[PAD]") or 0)
 
     @cached_property
     def session(self):
@@ -344,20 +349,30 @@ class Embedder:
         except Exception as error:
             raise ModelUnavailable(f"the model folder {self.source} cannot be read: {error}") from error
 
-    def embed(self, texts: list[str]) -> np.ndarray:
-        """Embed in batches of similar length (less padding), returned in the order given."""
+    def embed(self, texts: list[str], between: Callable[[], None] | None = None) -> np.ndarray:
+        """Unit vectors of ``texts``, in the order given. The texts are tokenized once, then run in
+        batches of similar token length, so that a batch is padded to little more than its
+        texts. ``between``: called after each batch (a worker renews its claim there)."""
         result = np.zeros((len(texts), self.dimensions), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        if not texts:
+            return result
+        with self._lock:
+            encodings = self.tokenizer.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), BATCH_SIZE):
             chosen = order[start : start + BATCH_SIZE]
-            result[chosen] = self._embed_batch([texts[i] for i in chosen])
+            result[chosen] = self._embed_batch([encodings[i] for i in chosen])
+            if between is not None:
+                between()
         return result
 
-    def _embed_batch(self, texts: list[str]) -> np.ndarray:
-        with self._lock:  # the tokenizer's padding settings are shared state
-            encodings = self.tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+    def _embed_batch(self, encodings) -> np.ndarray:
+        width = max(len(e.ids) for e in encodings)
+        ids = np.full((len(encodings), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
+        for row, encoding in enumerate(encodings):
+            ids[row, : len(encoding.ids)] = encoding.ids
+            mask[row, : len(encoding.ids)] = 1
         hidden = self.session.run(
             None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         )[0]

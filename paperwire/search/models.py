@@ -18,3 +18,25 @@ class PaperVector(models.Model):
 
     def __str__(self) -> str:
         return f"vector of {self.paper_id}"
+
+
+class EmbeddingClaim(models.Model):
+    """A paper being embedded by one worker: the rows sharing a ``token`` are the batch it claimed.
+
+    Any number of processes, on any number of machines sharing the database, embed the papers
+    that need it without embedding one twice (paperwire/search/claims.py). A claim lives until
+    ``expires_at`` (the worker renews it while it embeds) or until its worker stores the vectors
+    and deletes it; a claim that expired, or whose process is gone from this very machine
+    (``node`` and ``machine`` the same, ``pid`` not running), is taken over by another worker.
+    """
+
+    paper = models.OneToOneField(Paper, on_delete=models.CASCADE, primary_key=True, related_name="embedding_claim")
+    token = models.CharField(max_length=32, db_index=True, help_text="the batch: random, one per claim")
+    node = models.CharField(max_length=100, help_text="PAPERWIRE_NODE_NAME of the worker (its host name)")
+    machine = models.CharField(max_length=80, help_text="boot and process namespace: where its pid means anything")
+    pid = models.PositiveIntegerField()
+    claimed_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.paper_id} claimed by {self.node} pid {self.pid}"

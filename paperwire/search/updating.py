@@ -1,14 +1,17 @@
 """Bringing the index files up to date with the database (``paperwire index``).
 
-Each run first checks the files against what state.json says was written (indexes.check).
-An index that fails the check (missing, truncated, overwritten, or holding fewer papers than
-were written), or that was never built, is rebuilt from the database into a new file or
-directory, swapped in whole at the end; embeddings stored in the database are reused, so a
-rebuild computes none again. Otherwise the run is incremental: papers changed since the
-state's watermark are read in batches, in ``updated_at`` order; for each batch, embeddings
-missing or stale (their text changed) are computed and stored in the database, then the
-paper goes into both indexes, and files and state are saved every few batches, so an
-interrupted run loses little. One writer at a time (a file lock); readers are never blocked.
+Each run first embeds what needs it (claims.py): papers with no vector, another model's, or
+one of an older title or abstract, batch by batch, each batch claimed in the database so that
+every process on every machine of one database shares the work; the vectors are stored in the
+database. Then, under a file lock (one writer at a time; readers are never blocked), the index
+pass: the files are checked against what state.json says was written (indexes.check). An index
+that fails the check (missing, truncated, overwritten, or holding fewer papers than were
+written), or that was never built, is rebuilt from the database into a new file or directory,
+swapped in whole at the end; the pass only reads stored vectors, so a rebuild computes none.
+Otherwise the pass is incremental: the vectors stored since the state's watermark (by this
+machine or any other) go into both indexes, then the papers changed since it, in batches in
+``updated_at`` order, each with its current stored vector; files and state are saved every few
+batches, so an interrupted run loses little.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +31,8 @@ from django.utils import timezone
 
 from paperwire.core.progress import progress
 from paperwire.papers.models import Paper
-from paperwire.search.embedder import Embedder, ModelUnavailable, embedding_text, get_embedder, same_model, text_hash
+from paperwire.search.claims import EmbeddingRun, embed_pending
+from paperwire.search.embedder import Embedder, ModelUnavailable, get_embedder, same_model, text_hash
 from paperwire.search.index_files import (
     create_lexical,
     lexical_document,
@@ -71,9 +76,13 @@ class IndexReport:
     embedded: int = 0
     model: str | None = None
     notice: str = ""
+    embedding: EmbeddingRun | None = None  # what the embedding phase did, and where its time went
+    only_embedded: bool = False  # --embed-only: no index pass
 
     def summary(self) -> str:
         line = f"indexed {self.indexed} papers, computed {self.embedded} embeddings"
+        if self.only_embedded:
+            line = f"computed {self.embedded} embeddings"
         return line + (f" ({self.notice})" if self.notice else "")
 
 
@@ -94,45 +103,61 @@ def changed_papers(since: dt.datetime | None) -> Iterator[list[Paper]]:
         last = (batch[-1].updated_at, batch[-1].id)
 
 
-def ensure_vectors(
-    batch: list[Paper], embedder: Embedder | None, report: IndexReport
-) -> dict[str, tuple[int, np.ndarray]]:
-    """paper id -> (vector key, vector) for the batch, embedding only what is missing or stale."""
+def current_vectors(
+    batch: list[Paper], embedder: Embedder | None, since: dt.datetime | None = None
+) -> tuple[dict[str, tuple[int, np.ndarray]], set[str]]:
+    """paper id -> (vector key, vector) for the papers of ``batch`` whose stored vector is the
+    model's for their present title and abstract (the others have none yet: another worker may be
+    computing it; the next run takes it in); and the ids of those stored since ``since``."""
     if embedder is None:
-        return {}
-    stored = {v.paper_id: v for v in PaperVector.objects.filter(paper__in=batch)}
-    todo = []
-    for paper in batch:
-        vector = stored.get(paper.id)
-        if (
-            vector is None
-            or not same_model(vector.model, embedder.name)
-            or vector.text_hash != text_hash(paper.title, paper.abstract)
-        ):
-            todo.append(paper)
-    if todo:
-        vectors = embedder.embed([embedding_text(p.title, p.abstract) for p in todo])
-        rows = [
-            PaperVector(
-                paper=paper,
-                model=embedder.name,
-                text_hash=text_hash(paper.title, paper.abstract),
-                vector=vector.astype("<f2").tobytes(),
-            )
-            for paper, vector in zip(todo, vectors, strict=True)
-        ]
-        # An upsert: another process (a worker, another node) may be embedding the same paper.
-        PaperVector.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["paper"],
-            update_fields=["model", "text_hash", "vector", "updated_at"],
-        )
-        stored = {v.paper_id: v for v in PaperVector.objects.filter(paper__in=batch)}
-        report.embedded += len(todo)
-    return {
-        pid: (row.pk, np.frombuffer(bytes(row.vector), dtype="<f2").astype(np.float32)) for pid, row in stored.items()
-    }
+        return {}, set()
+    texts = {paper.id: text_hash(paper.title, paper.abstract) for paper in batch}
+    rows = PaperVector.objects.filter(paper__in=batch).values_list(
+        "paper_id", "pk", "model", "text_hash", "vector", "updated_at"
+    )
+    keyed, renewed = {}, set()
+    for paper_id, key, model, hashed, vector, updated_at in rows:
+        if hashed == texts[paper_id] and same_model(model, embedder.name):
+            keyed[paper_id] = (key, np.frombuffer(bytes(vector), dtype="<f2").astype(np.float32))
+            if since is not None and updated_at >= since:
+                renewed.add(paper_id)
+    return keyed, renewed
+
+
+def embedding_since(folder: Path, rebuild: bool, model: str) -> dt.datetime | None:
+    """From when the embedding phase checks papers for a changed text: the index's watermark, or
+    None (every paper) when the index is to be rebuilt or was built with another model. A state
+    read while another process writes it is read as none: more is checked, nothing is missed."""
+    state = IndexState.load(folder)
+    if rebuild or state.version != SCHEMA_VERSION or not state.watermark or not same_model(state.model, model):
+        return None
+    return dt.datetime.fromisoformat(state.watermark) - WATERMARK_SLACK
+
+
+def embed_papers(embedder: Embedder, report: IndexReport, since=None, wait=False, show_progress=None) -> None:
+    """The embedding phase: claim, embed and store until nothing is left to claim."""
+    embedded = lambda: f"{report.embedded:,} embeddings computed"  # noqa: E731
+    with progress(desc="embed", unit="paper", show=show_progress, detail=embedded) as bar:
+
+        def done(count: int) -> None:
+            report.embedded += count
+            bar.update(count)
+
+        run = embed_pending(embedder, since, wait=wait, progress=done)
+    report.embedding = run
+    if run.left:
+        note = f"{len(run.left)} papers being embedded by other workers: the next run takes in their vectors"
+        report.notice = "; ".join(n for n in (report.notice, note) if n)
+
+
+def embed_only(wait: bool = True, show_progress: bool | None = None) -> IndexReport:
+    """``paperwire index --embed-only``: the embedding phase alone, every paper checked, waiting
+    for the papers other workers hold until their vectors are stored (or their claims taken over)."""
+    report = IndexReport(only_embedded=True)
+    embedder = get_embedder()  # ModelUnavailable: nothing to do here
+    report.model = embedder.name
+    embed_papers(embedder, report, None, wait=wait, show_progress=show_progress)
+    return report
 
 
 def update_indexes(rebuild: bool = False, show_progress: bool | None = None) -> IndexReport:
@@ -144,6 +169,8 @@ def update_indexes(rebuild: bool = False, show_progress: bool | None = None) -> 
         embedder = None
         report.notice = f"semantic index skipped: {error}"
     folder = index_dir()
+    if embedder is not None:  # outside the lock: every process of every machine embeds at once
+        embed_papers(embedder, report, embedding_since(folder, rebuild, embedder.name), show_progress=show_progress)
     with write_lock(folder):
         # What is wrong is told before anything is moved aside: the reason names the damage.
         problems = check(folder, memo=False, accept_newer=False)
@@ -209,29 +236,48 @@ def _update(
     pending = 0
     vectors_changed = "vectors" in rebuild  # else the vector file is left as it is
     papers = Paper.objects.filter(updated_at__gte=scan_from) if scan_from else Paper.objects.all()
+    # Vectors stored since the watermark (by any machine) for papers that did not change: their
+    # lexical documents name the new key, and they go into the vector index.
+    stored = Paper.objects.filter(vector__updated_at__gte=since, updated_at__lt=scan_from) if scan_from else None
+    total = papers.count() + (stored.count() if stored is not None else 0)
     embedded = lambda: f"{report.embedded:,} embeddings computed"  # noqa: E731
-    with progress(total=papers.count(), desc="index", unit="paper", show=show_progress, detail=embedded) as bar:
-        for batch in changed_papers(scan_from):
-            keyed = ensure_vectors(batch, embedder, report)
+    with progress(total=total, desc="index", unit="paper", show=show_progress, detail=embedded) as bar:
+        # First the stored vectors: a watermark saved later in this run must not pass over them.
+        batches = [(batch, None) for batch in by_id(stored)] if stored is not None else []
+        for batch, watermark in chain(batches, ((b, b[-1].updated_at) for b in changed_papers(scan_from))):
+            keyed, renewed = current_vectors(batch, embedder, since)
             for paper in batch:
-                if lexical_since is None or paper.updated_at >= lexical_since:
+                if lexical_since is None or paper.updated_at >= lexical_since or paper.id in renewed:
                     writer.delete_documents_by_term("id", paper.id)
                     writer.add_document(lexical_document(paper, keyed.get(paper.id, (0,))[0]))
-            chosen = [p for p in batch if p.id in keyed and (vectors_since is None or p.updated_at >= vectors_since)]
+            chosen = [
+                p
+                for p in batch
+                if p.id in keyed and (vectors_since is None or p.updated_at >= vectors_since or p.id in renewed)
+            ]
             if vector_index is not None and chosen:
                 vectors_changed |= add_vectors(vector_index, [keyed[p.id] for p in chosen]) > 0
             report.indexed += len(batch)
             bar.update(len(batch))
             pending += 1
             if pending >= SAVE_EVERY and not rebuild:  # a rebuild is swapped in whole, at the end
-                writer = _save(
-                    folder, state, writer, target, vector_index if vectors_changed else None, batch[-1].updated_at
-                )
+                # Never past this run's start: vectors stored since by others come next run.
+                mark = min(watermark, started) if watermark else dt.datetime.fromisoformat(state.watermark)
+                writer = _save(folder, state, writer, target, vector_index if vectors_changed else None, mark)
                 pending, vectors_changed = 0, False
     if lexical_since is not None:
         report.indexed += reindex_recounted(writer, lexical_since)
     if report.indexed or rebuild:  # else nothing changed: the files and the watermark stay as they are
         _save(folder, state, writer, target, vector_index if vectors_changed else None, started, last=True)
+
+
+def by_id(papers) -> Iterator[list[Paper]]:
+    """Batches of ``papers`` in id order, read by keyset."""
+    papers = papers.only(*FIELDS).order_by("id")
+    last = ""
+    while batch := list(papers.filter(id__gt=last)[: settings.INDEX_BATCH]):
+        yield batch
+        last = batch[-1].id
 
 
 def reindex_recounted(writer, since: dt.datetime) -> int:

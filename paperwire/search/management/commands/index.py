@@ -6,7 +6,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from paperwire.core import argtypes
-from paperwire.search.updating import update_indexes
+from paperwire.search.embedder import ModelUnavailable
+from paperwire.search.updating import embed_only, update_indexes
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +23,24 @@ class Command(BaseCommand):
             metavar="SECONDS",
             help="keep running, updating every SECONDS, until SIGTERM",
         )
+        parser.add_argument(
+            "--embed-only",
+            action="store_true",
+            help="only compute and store the embeddings papers need, sharing the work with every other worker "
+            "of the database; the index files are left alone",
+        )
 
-    def handle(self, *args, rebuild, every, **options):
+    def handle(self, *args, rebuild, every, embed_only, **options):
+        if embed_only and rebuild:
+            raise CommandError("--embed-only computes embeddings only: it rebuilds no index")
+        self.embed_only = embed_only
         if every is None:
             try:
-                self.stdout.write(update_indexes(rebuild=rebuild).summary())
+                self.stdout.write(self.run_once(rebuild).summary())
             except OSError as error:  # a full disk, a read-only folder...: one clear line, no traceback
                 raise CommandError(failure(error)) from error
+            except ModelUnavailable as error:  # only with --embed-only: an index pass goes on without it
+                raise CommandError(f"no embeddings can be computed: {error}") from error
             return
         self.update(rebuild=rebuild)
         stopping = []
@@ -45,11 +57,16 @@ class Command(BaseCommand):
                 break
             self.update()
 
+    def run_once(self, rebuild: bool = False, show_progress: bool | None = None):
+        if self.embed_only:
+            return embed_only(show_progress=show_progress)
+        return update_indexes(rebuild=rebuild, show_progress=show_progress)
+
     def update(self, rebuild: bool = False) -> None:
         """One update of the loop: a failure is logged, and the next one tries again."""
         try:
-            report = update_indexes(rebuild=rebuild, show_progress=False)
-            if report.indexed:
+            report = self.run_once(rebuild, show_progress=False)
+            if report.indexed or report.embedded:
                 self.stdout.write(report.summary())
         except OSError as error:
             log.error("%s; trying again at the next update", failure(error))

@@ -1,0 +1,376 @@
+"""Embedding shared through claims (paperwire/search/claims.py): several workers, on one database,
+embed every paper once and skip none; a crashed worker's batch is taken over.
+
+The claim rules are tested with the workers in this process and time pinned; then real
+`paperwire index` processes on one database (SQLite, and PostgreSQL in the PostgreSQL pass),
+one of them SIGKILLed while it holds a batch; then two nodes, one taking in the vectors the other
+stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import signal
+import sqlite3
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import time_machine
+
+from paperwire.papers.models import Paper
+from paperwire.search.claims import Claimer, Worker, store_vectors
+from paperwire.search.embedder import shipped_id, text_hash
+from paperwire.search.models import EmbeddingClaim, PaperVector
+from tests.conftest import paperwire_env, run_paperwire, start_paperwire, write_jsonl
+
+T0 = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+LEASE = 60
+WORDS = "graph neural protein folding robot policy speech vision language diffusion sparse kernel".split()
+
+
+class NamedModel:
+    """Stands in for the embedder where only its name is read (claiming embeds nothing)."""
+
+    name = shipped_id()
+    dimensions = 384
+
+    def embed(self, texts, between=None):
+        vectors = np.random.default_rng(len(texts)).normal(size=(len(texts), self.dimensions))
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def synthetic_papers(count: int, prefix: str = "2503") -> list[dict]:
+    papers = []
+    for n in range(count):
+        topic = [WORDS[(n + i) % len(WORDS)] for i in range(3)]
+        papers.append(
+            {
+                "id": f"{prefix}.{n + 1:05d}",
+                "title": f"Study {n}: {' '.join(topic)} methods",
+                "abstract": f"We present study number {n} on {' and '.join(topic)}, with {n % 7 + 2} datasets.",
+                "published": "2025-03-01",
+            }
+        )
+    return papers
+
+
+def make_papers(count: int) -> list[Paper]:
+    """Papers changed at T0."""
+    with time_machine.travel(T0, tick=False):
+        return [
+            Paper.objects.create(id=p["id"], title=p["title"], abstract=p["abstract"]) for p in synthetic_papers(count)
+        ]
+
+
+def worker(node: str = "node-a", pid: int = 1000, machine: str = "machine-1") -> Worker:
+    return Worker(node, machine, pid)
+
+
+def claimer(who: Worker, batch: int = 4) -> Claimer:
+    return Claimer(NamedModel(), worker=who, batch=batch)
+
+
+def claim(who: Worker, batch: int = 4) -> list[str]:
+    """The next batch ``who`` claims, its scan going past the pages others hold, as a worker's does."""
+    taker, after = claimer(who, batch), ""
+    while True:
+        claimed = taker.claim(taker.candidates(), after)
+        if claimed.papers or claimed.last is None:
+            return [p.id for p in claimed.papers]
+        after = claimed.last
+
+
+@pytest.fixture
+def lease(settings):
+    settings.EMBED_LEASE_SECONDS = LEASE
+
+
+# --- the rules, with workers in this process --------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_two_workers_claim_different_papers_and_a_third_finds_what_is_left(lease):
+    make_papers(10)
+    with time_machine.travel(T0, tick=False):
+        first, second, third = claim(worker("a")), claim(worker("b")), claim(worker("c"), batch=10)
+        fourth = claim(worker("d"))
+    assert first == ["2503.00001", "2503.00002", "2503.00003", "2503.00004"]
+    assert second == ["2503.00005", "2503.00006", "2503.00007", "2503.00008"]
+    assert third == ["2503.00009", "2503.00010"]
+    assert Counter(EmbeddingClaim.objects.values_list("node", flat=True)) == {"a": 4, "b": 4, "c": 2}
+    assert fourth == []
+
+
+@pytest.mark.django_db
+def test_a_claim_is_taken_over_once_its_lease_expired_and_not_before(lease, caplog):
+    make_papers(4)
+    with time_machine.travel(T0, tick=False):
+        assert len(claim(worker("a", pid=11))) == 4
+    with time_machine.travel(T0 + dt.timedelta(seconds=LEASE - 1), tick=False):
+        assert claim(worker("b")) == []
+    with time_machine.travel(T0 + dt.timedelta(seconds=LEASE), tick=False):
+        assert len(claim(worker("b"))) == 4
+    assert set(EmbeddingClaim.objects.values_list("node", flat=True)) == {"b"}
+    assert "taking over 4 papers claimed by a pid 11: its lease expired at 12:01:00" in caplog.text
+
+
+@pytest.mark.django_db
+def test_a_renewed_claim_holds_past_its_first_lease(lease):
+    make_papers(4)
+    holder = claimer(worker("a"))
+    with time_machine.travel(T0, tick=False):
+        token = holder.claim(holder.candidates()).token
+    with time_machine.travel(T0 + dt.timedelta(seconds=LEASE - 5), tick=False):
+        assert holder.renew(token) == 4
+    with time_machine.travel(T0 + dt.timedelta(seconds=LEASE + 30), tick=False):
+        assert claim(worker("b")) == []
+    with time_machine.travel(T0 + dt.timedelta(seconds=2 * LEASE), tick=False):
+        assert len(claim(worker("b"))) == 4
+
+
+@pytest.mark.django_db
+def test_a_claim_of_a_process_gone_from_this_machine_is_taken_over_at_once(lease):
+    make_papers(8)
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid now names no process (until the system hands it out again)
+    here = Worker.here()
+    with time_machine.travel(T0, tick=False):
+        assert len(claim(Worker(here.node, here.machine, gone.pid))) == 4
+        assert len(claim(Worker("elsewhere", here.machine, gone.pid))) == 4  # another machine's pid
+        taken = claim(here, batch=8)
+    assert taken == ["2503.00001", "2503.00002", "2503.00003", "2503.00004"]  # not the other machine's
+
+
+@pytest.mark.django_db
+def test_the_database_decides_a_race_whatever_the_worker_read(lease, monkeypatch):
+    """A worker that read no claim on a paper (another worker claimed it after the read) does not
+    get it: the insert of its claim finds the other's, and it embeds only what it holds."""
+    make_papers(4)
+    with time_machine.travel(T0, tick=False):
+        assert len(claim(worker("a"))) == 4
+        late = claimer(worker("b"))
+        monkeypatch.setattr(late, "_clear_the_dead", lambda wanted, now: set())  # read before a's claim
+        assert late.claim(late.candidates()).papers == []
+    assert set(EmbeddingClaim.objects.values_list("node", flat=True)) == {"a"}
+
+
+@pytest.mark.django_db
+def test_a_vector_stored_while_a_worker_claims_is_not_computed_again(lease, monkeypatch):
+    """Worker a stores its batch and lets go of it just after b read that the papers need vectors:
+    b claims them, reads again, and leaves them."""
+    papers = make_papers(4)
+    first, second = claimer(worker("a")), claimer(worker("b"))
+    with time_machine.travel(T0, tick=False):
+        token = first.claim(first.candidates()).token
+        original = second._clear_the_dead
+
+        def a_finishes_first(wanted, now):
+            store_vectors(papers, NamedModel().embed([p.title for p in papers]), NamedModel.name)
+            EmbeddingClaim.objects.filter(token=token).delete()
+            return original(wanted, now)
+
+        monkeypatch.setattr(second, "_clear_the_dead", a_finishes_first)
+        claimed = second.claim(second.candidates())
+    assert claimed.papers == [] and not EmbeddingClaim.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_worker_whose_model_fails_lets_go_of_its_batch_at_once(lease):
+    class Failing(NamedModel):
+        def embed(self, texts, between=None):
+            raise RuntimeError("the model failed")
+
+    make_papers(4)
+    with pytest.raises(RuntimeError, match="the model failed"):
+        Claimer(Failing(), worker=worker("a"), batch=4).run()
+    assert not EmbeddingClaim.objects.exists()
+    assert len(claim(worker("b"))) == 4
+
+
+@pytest.mark.django_db
+def test_only_papers_without_a_current_vector_are_claimed(lease):
+    papers = make_papers(4)
+    with time_machine.travel(T0 + dt.timedelta(hours=1), tick=False):
+        store_vectors(papers, NamedModel().embed(["x"] * 4), NamedModel.name)
+    later = T0 + dt.timedelta(days=1)
+    Paper.objects.filter(id=papers[0].id).update(abstract="A new abstract.", updated_at=later)
+    PaperVector.objects.filter(paper_id=papers[1].id).update(model="another-model")
+    Paper.objects.filter(id=papers[2].id).update(authors=["Changed, text not"], updated_at=later)
+    with time_machine.travel(T0 + dt.timedelta(days=2), tick=False):
+        assert claim(worker("a")) == [papers[0].id, papers[1].id]
+
+
+@pytest.mark.django_db
+def test_a_worker_embeds_and_stores_every_paper_with_the_model(lease):
+    """With the real model: the stored vectors are the ones computed for the text, under the
+    model's name, and no claim is left."""
+    from paperwire.search.claims import embed_pending
+    from paperwire.search.embedder import embedding_text, get_embedder
+
+    papers = make_papers(6)
+    run = embed_pending(get_embedder())
+    assert (run.embedded, run.left) == (6, set())
+    assert not EmbeddingClaim.objects.exists()
+    row = PaperVector.objects.get(paper=papers[2])
+    assert (row.model, row.text_hash) == (get_embedder().name, text_hash(papers[2].title, papers[2].abstract))
+    expected = get_embedder().embed([embedding_text(papers[2].title, papers[2].abstract)])[0]
+    assert float(np.frombuffer(bytes(row.vector), dtype="<f2").astype(np.float32) @ expected) > 0.99
+    assert embed_pending(get_embedder()).embedded == 0
+
+
+# --- real processes on one database -----------------------------------------------------------
+
+
+def shared_database(tmp_path: Path, database: dict) -> dict:
+    return database or {"DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}"}
+
+
+def query(url: str, sql: str) -> list[tuple]:
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url.removeprefix("sqlite:///"), timeout=30) as db:
+            return db.execute(sql).fetchall()
+    import psycopg
+
+    with psycopg.connect(url) as db:
+        return db.execute(sql).fetchall()
+
+
+EMBEDDED = re.compile(r"paperwire\.search\.claims: embedded \d+ papers: (.*)$", re.M)
+
+
+def embedded_ids(log: Path) -> list[str]:
+    return [paper_id for line in EMBEDDED.findall(log.read_text()) for paper_id in line.split()]
+
+
+def test_workers_on_one_database_embed_every_paper_once_and_take_over_a_killed_ones_batch(tmp_path, database):
+    # On SQLite the workers share one PAPERWIRE_HOME, and so its database with the settings'
+    # busy timeout (they write no index files with --embed-only).
+    home = tmp_path / "home"
+    url = database.get("DATABASE_URL") or f"sqlite:///{home / 'paperwire.sqlite3'}"
+    papers = synthetic_papers(60)
+    setup = paperwire_env(home, **database)
+    imported = run_paperwire("import", "--no-index", str(write_jsonl(tmp_path / "p.jsonl", papers)), env=setup)
+    assert imported.returncode == 0, imported.stderr
+    common = {**database, "PAPERWIRE_LOG_LEVEL": "DEBUG", "PAPERWIRE_EMBEDDING_THREADS": "1"}
+    # The worker to be killed holds big batches, with a lease of 3 s: from another machine, as
+    # far as the others can tell (a process gone from this one would be taken over at once).
+    doomed_env = paperwire_env(
+        home,
+        **common,
+        PAPERWIRE_NODE_NAME="doomed-node",
+        PAPERWIRE_INDEX_BATCH="20",
+        PAPERWIRE_EMBED_LEASE_SECONDS="3",
+    )
+    outputs = {name: (tmp_path / f"{name}.out", tmp_path / f"{name}.log") for name in ("doomed", "w1", "w2")}
+
+    def start(name: str, env: dict) -> subprocess.Popen:
+        out, log = outputs[name]
+        return start_paperwire("index", "--embed-only", env=env, stdout=out.open("w"), stderr=log.open("w"))
+
+    doomed = start("doomed", doomed_env)
+    workers = [start(name, paperwire_env(home, **common, PAPERWIRE_INDEX_BATCH="4")) for name in ("w1", "w2")]
+    held: list[str] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and doomed.poll() is None:
+        held = [row[0] for row in query(url, "SELECT paper_id FROM search_embeddingclaim WHERE node = 'doomed-node'")]
+        if held:
+            doomed.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    doomed.wait(timeout=30)
+    assert doomed.returncode == -signal.SIGKILL, "the worker finished before it could be killed"
+    unfinished = {row[0] for row in query(url, "SELECT paper_id FROM search_embeddingclaim WHERE node = 'doomed-node'")}
+    assert unfinished, "the worker was killed between two batches: it held none"
+    for process in workers:
+        process.wait(timeout=300)
+    done = {name: (out.read_text(), log.read_text()) for name, (out, log) in outputs.items()}
+    for name in ("w1", "w2"):
+        assert workers[int(name[1]) - 1].returncode == 0, done[name]
+
+    # Every paper has its vector, of its present text; no claim is left.
+    rows = query(
+        url,
+        "SELECT p.id, p.title, p.abstract, v.text_hash FROM papers_paper p "
+        "JOIN search_papervector v ON v.paper_id = p.id",
+    )
+    assert len(rows) == len(papers)
+    assert all(hashed == text_hash(title, abstract) for _, title, abstract, hashed in rows)
+    assert query(url, "SELECT count(*) FROM search_embeddingclaim") == [(0,)]
+    # None embedded twice but the killed worker's unfinished batch, none skipped.
+    survivors = embedded_ids(outputs["w1"][1]) + embedded_ids(outputs["w2"][1])
+    killed = embedded_ids(outputs["doomed"][1])
+    assert [pid for pid, n in Counter(survivors).items() if n > 1] == []
+    assert set(killed) & set(survivors) <= unfinished
+    assert set(killed) | set(survivors) == {p["id"] for p in papers}
+    computed = sum(int(re.search(r"computed (\d+) embeddings", done[n][0]).group(1)) for n in ("w1", "w2"))
+    assert computed == len(survivors)
+    # ... taken over after its lease, by one of the others.
+    takeover = re.compile(rf"taking over (\d+) papers claimed by doomed-node pid {doomed.pid}: its lease expired")
+    taken = [int(m) for name in ("w1", "w2") for m in takeover.findall(done[name][1])]
+    assert sum(taken) == len(unfinished), (done["w1"][1][-2000:], done["w2"][1][-2000:])
+    assert unfinished <= set(survivors)
+
+
+def test_a_node_takes_in_the_vectors_another_node_stored(tmp_path, database):
+    """Node B indexes a paper while node A holds its claim; A stores the vector; B's next
+    incremental run finds the paper by meaning, though the paper itself did not change."""
+    shared = shared_database(tmp_path, database)
+    url = shared["DATABASE_URL"]
+    papers = synthetic_papers(12)
+    odd = {
+        "id": "2503.09999",
+        "title": "Migratory birds navigate by the magnetic field of the earth",
+        "abstract": "Songbirds sense the geomagnetic field through cryptochrome proteins in their eyes.",
+        "published": "2025-03-01",
+    }
+    node_a = paperwire_env(tmp_path / "a", **shared)
+    node_b = paperwire_env(tmp_path / "b", **shared)
+    source = write_jsonl(tmp_path / "p.jsonl", [*papers, odd])
+    assert run_paperwire("import", "--no-index", str(source), env=node_b).returncode == 0
+    # Changed long ago (before any watermark of B's), and claimed by A (live: a long lease).
+    long_ago, far_ahead = moment(url, "2020-01-01"), moment(url, "2999-01-01")
+    query_write(url, f"UPDATE papers_paper SET updated_at = {long_ago} WHERE id = '2503.09999'")
+    query_write(
+        url,
+        "INSERT INTO search_embeddingclaim (paper_id, token, node, machine, pid, claimed_at, expires_at) VALUES "
+        f"('2503.09999', 'a-token', 'node-a', 'elsewhere', 1, {long_ago}, {far_ahead})",
+    )
+    first = run_paperwire("index", env=node_b)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == (
+        "indexed 13 papers, computed 12 embeddings "
+        "(1 papers being embedded by other workers: the next run takes in their vectors)"
+    )
+    ask = ("search", "birds finding their way home", "--mode", "semantic", "--json", "--limit", "3")
+    assert odd["id"] not in [hit["id"] for hit in json.loads(run_paperwire(*ask, env=node_b).stdout)]
+
+    query_write(url, "DELETE FROM search_embeddingclaim")  # A's claim, as A takes it up
+    stored = run_paperwire("index", "--embed-only", env=node_a)
+    assert stored.stdout.strip() == "computed 1 embeddings", stored.stderr
+    second = run_paperwire("index", env=node_b)
+    assert second.returncode == 0, second.stderr
+    assert "computed 0 embeddings" in second.stdout
+    found = json.loads(run_paperwire(*ask, env=node_b).stdout)
+    assert found[0]["id"] == odd["id"]
+
+
+def moment(url: str, day: str) -> str:
+    """A UTC time as SQL, as Django stores it in each database."""
+    return f"'{day} 00:00:00'" if url.startswith("sqlite:") else f"'{day} 00:00:00+00:00'"
+
+
+def query_write(url: str, sql: str) -> None:
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url.removeprefix("sqlite:///"), timeout=30) as db:
+            db.execute(sql)
+        return
+    import psycopg
+
+    with psycopg.connect(url) as db:
+        db.execute(sql)
