@@ -507,6 +507,10 @@ INDEX_BATCH = envint("PAPERWIRE_INDEX_BATCH", 256, low=1, high=4096)
 # Embedding is shared by every process on every machine of one database through claims
 # (paperwire/search/claims.py): a claim not renewed for this long is taken over by another worker.
 EMBED_LEASE_SECONDS = envint("PAPERWIRE_EMBED_LEASE_SECONDS", 300, low=2, high=86_400)
+# An update embeds for at most this long before its index pass takes in what was stored (and the
+# papers changed meanwhile), then goes on: with a long backlog (a large import), keyword search
+# and the vectors stored so far do not wait for every embedding.
+EMBED_PHASE_SECONDS = envint("PAPERWIRE_EMBED_PHASE_SECONDS", 300, low=1, high=86_400)
 # This machine's name in the claims (and in what they log): the host name unless set.
 NODE_NAME = envstr("PAPERWIRE_NODE_NAME", socket.gethostname())[:100]
 if URL_NOISE.search(NODE_NAME):

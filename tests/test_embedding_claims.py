@@ -374,3 +374,29 @@ def query_write(url: str, sql: str) -> None:
 
     with psycopg.connect(url) as db:
         db.execute(sql)
+
+
+@pytest.mark.django_db
+def test_a_long_backlog_is_indexed_by_keyword_after_the_first_phase_not_the_last(settings, monkeypatch):
+    """An update embeds for at most EMBED_PHASE_SECONDS (here: one batch a phase), then its index
+    pass takes in every changed paper and the vectors stored so far, and it goes on: after a large
+    import, keyword search does not wait for every embedding."""
+    from paperwire.search import updating
+    from paperwire.search.integrity import IndexState, index_dir
+
+    settings.INDEX_BATCH, settings.EMBED_PHASE_SECONDS = 8, 0
+    make_papers(20)
+    passes = []
+    real_pass = updating._index_pass
+
+    def index_pass(*args, **kwargs):
+        real_pass(*args, **kwargs)
+        state = IndexState.load(index_dir())
+        passes.append((state.lexical["papers"], state.vectors["count"]))
+
+    monkeypatch.setattr(updating, "_index_pass", index_pass)
+    report = updating.update_indexes()
+    assert passes == [(20, 8), (20, 16), (20, 20)]
+    assert report.embedded == 20 and report.embedding.batches == 3
+    assert PaperVector.objects.count() == 20
+    assert updating.update_indexes().embedded == 0  # nothing left: one pass, nothing computed

@@ -110,6 +110,7 @@ class EmbeddingRun:
     storing: float = 0.0  # seconds storing vectors and releasing claims
     elapsed: float = 0.0  # seconds the whole phase took, waiting for other workers included
     left: set[str] = field(default_factory=set)  # papers left under other workers' live claims
+    more: bool = False  # stopped at its time budget with papers still to embed
 
     def summary(self) -> str:
         return (
@@ -124,6 +125,7 @@ class Claimed:
     papers: list[Paper]  # what this worker now holds and must embed
     last: str | None  # the last paper id read: the scan goes on after it (None: nothing left)
     busy: set[str]  # papers that need a vector but are under another worker's live claim
+    short: bool = False  # the page was the scan's last (fewer papers than a batch)
 
 
 def needs_vector(paper: Paper, stored: tuple[str, str] | None, model: str) -> bool:
@@ -219,7 +221,7 @@ class Claimer:
             if done:
                 EmbeddingClaim.objects.filter(token=token, paper_id__in=done).delete()
             busy |= set(wanted) - held
-        return Claimed(token, todo, page[-1].id, busy)
+        return Claimed(token, todo, page[-1].id, busy, short=len(page) < self.batch)
 
     def _clear_the_dead(self, wanted: dict[str, Paper], now) -> set[str]:
         """Delete the claims on ``wanted`` that may be taken over; returns the papers under a live
@@ -276,11 +278,13 @@ class Claimer:
         run.embedded += len(papers)
         run.batches += 1
 
-    def run(self, wait: bool = False, progress=None) -> EmbeddingRun:
+    def run(self, wait: bool = False, progress=None, budget: float | None = None) -> EmbeddingRun:
         """Claim and embed batches until none is left to claim. ``wait``: then wait for the
-        papers other workers hold until they are stored, or taken over once their claims die."""
+        papers other workers hold until they are stored, or taken over once their claims die.
+        ``budget``: seconds after which no new batch is claimed (``run.more`` says work is left)."""
         run = EmbeddingRun()
         started = time.perf_counter()
+        self.deadline = None if budget is None else time.monotonic() + budget
         run.left = self._scan(self.candidates(), run, progress)
         while wait and run.left:
             time.sleep(POLL_SECONDS)
@@ -293,6 +297,10 @@ class Claimer:
         busy: set[str] = set()
         after = ""
         while True:
+            # Past the budget, once a batch is done (so that every phase makes progress).
+            if self.deadline is not None and run.batches and time.monotonic() >= self.deadline:
+                run.more = True
+                return busy
             started = time.perf_counter()
             claimed = self.claim(scope, after)
             run.claiming += time.perf_counter() - started
@@ -305,12 +313,16 @@ class Claimer:
                 self.embed(claimed, run)
                 if progress is not None:
                     progress(len(claimed.papers))
+            if claimed.short:
+                return busy
 
 
-def embed_pending(embedder: Embedder, since=None, wait: bool = False, progress=None) -> EmbeddingRun:
+def embed_pending(
+    embedder: Embedder, since=None, wait: bool = False, progress=None, budget: float | None = None
+) -> EmbeddingRun:
     """Embed, sharing the work with every other worker through claims, every paper that needs a
-    vector (see the module's docstring); ``since`` and ``wait``: Claimer."""
-    run = Claimer(embedder, since).run(wait=wait, progress=progress)
+    vector (see the module's docstring); ``since``, ``wait`` and ``budget``: Claimer."""
+    run = Claimer(embedder, since).run(wait=wait, progress=progress, budget=budget)
     if run.batches:
         log.info("%s", run.summary())
     return run

@@ -134,8 +134,11 @@ def embedding_since(folder: Path, rebuild: bool, model: str) -> dt.datetime | No
     return dt.datetime.fromisoformat(state.watermark) - WATERMARK_SLACK
 
 
-def embed_papers(embedder: Embedder, report: IndexReport, since=None, wait=False, show_progress=None) -> None:
-    """The embedding phase: claim, embed and store until nothing is left to claim."""
+def embed_papers(
+    embedder: Embedder, report: IndexReport, since=None, wait=False, show_progress=None, budget=None
+) -> bool:
+    """The embedding phase: claim, embed and store until nothing is left to claim, or until
+    ``budget`` seconds have passed; whether papers are left to embed."""
     embedded = lambda: f"{report.embedded:,} embeddings computed"  # noqa: E731
     with progress(desc="embed", unit="paper", show=show_progress, detail=embedded) as bar:
 
@@ -143,11 +146,15 @@ def embed_papers(embedder: Embedder, report: IndexReport, since=None, wait=False
             report.embedded += count
             bar.update(count)
 
-        run = embed_pending(embedder, since, wait=wait, progress=done)
+        run = embed_pending(embedder, since, wait=wait, progress=done, budget=budget)
+    if report.embedding is not None:  # the phases of one update, added up
+        for name in ("embedded", "batches", "taken_over", "claiming", "embedding", "storing", "elapsed"):
+            setattr(run, name, getattr(run, name) + getattr(report.embedding, name))
     report.embedding = run
-    if run.left:
+    if run.left and not run.more:
         note = f"{len(run.left)} papers being embedded by other workers: the next run takes in their vectors"
         report.notice = "; ".join(n for n in (report.notice, note) if n)
+    return run.more
 
 
 def embed_only(wait: bool = True, show_progress: bool | None = None) -> IndexReport:
@@ -169,8 +176,22 @@ def update_indexes(rebuild: bool = False, show_progress: bool | None = None) -> 
         embedder = None
         report.notice = f"semantic index skipped: {error}"
     folder = index_dir()
-    if embedder is not None:  # outside the lock: every process of every machine embeds at once
-        embed_papers(embedder, report, embedding_since(folder, rebuild, embedder.name), show_progress=show_progress)
+    while True:
+        more = False
+        if embedder is not None:  # outside the lock: every process of every machine embeds at once
+            since = embedding_since(folder, rebuild, embedder.name)
+            budget = settings.EMBED_PHASE_SECONDS
+            more = embed_papers(embedder, report, since, show_progress=show_progress, budget=budget)
+        _index_pass(folder, embedder, report, rebuild, show_progress)
+        if not more:
+            return report
+        # A long backlog of embeddings (a large import): the papers indexed so far are searchable
+        # by keyword, and the vectors stored so far are in, every EMBED_PHASE_SECONDS.
+        rebuild = False
+
+
+def _index_pass(folder: Path, embedder: Embedder | None, report: IndexReport, rebuild: bool, show_progress) -> None:
+    """Check the files, then update or rebuild them from the database (under the write lock)."""
     with write_lock(folder):
         # What is wrong is told before anything is moved aside: the reason names the damage.
         problems = check(folder, memo=False, accept_newer=False)
@@ -210,7 +231,6 @@ def update_indexes(rebuild: bool = False, show_progress: bool | None = None) -> 
         finally:
             (folder / REBUILDING).unlink(missing_ok=True)
             remove(folder / NEW_LEXICAL)
-    return report
 
 
 def _update(
