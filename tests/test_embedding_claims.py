@@ -78,7 +78,7 @@ def claimer(who: Worker, batch: int = 4) -> Claimer:
 
 def claim(who: Worker, batch: int = 4) -> list[str]:
     """The next batch ``who`` claims, its scan going past the pages others hold, as a worker's does."""
-    taker, after = claimer(who, batch), ""
+    taker, after = claimer(who, batch), None
     while True:
         claimed = taker.claim(taker.candidates(), after)
         if claimed.papers or claimed.last is None:
@@ -400,3 +400,27 @@ def test_a_long_backlog_is_indexed_by_keyword_after_the_first_phase_not_the_last
     assert report.embedded == 20 and report.embedding.batches == 3
     assert PaperVector.objects.count() == 20
     assert updating.update_indexes().embedded == 0  # nothing left: one pass, nothing computed
+
+
+@pytest.mark.django_db
+def test_an_update_stopped_after_its_first_pass_leaves_no_paper_without_a_vector(settings, monkeypatch):
+    """The first pass moves the index's watermark past papers still to embed: the next update
+    must still find them (the embedding scan starts from the last scan that went through)."""
+    from paperwire.search import updating
+
+    settings.INDEX_BATCH, settings.EMBED_PHASE_SECONDS = 8, 0
+    make_papers(20)
+    real_pass = updating._index_pass
+
+    def stopped(*args, **kwargs):
+        real_pass(*args, **kwargs)
+        raise KeyboardInterrupt  # the process stopped right after its first index pass
+
+    monkeypatch.setattr(updating, "_index_pass", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        updating.update_indexes()
+    assert PaperVector.objects.count() == 8
+    monkeypatch.setattr(updating, "_index_pass", real_pass)
+    assert updating.update_indexes().embedded == 12
+    assert PaperVector.objects.count() == 20
+    assert updating.update_indexes().embedded == 0

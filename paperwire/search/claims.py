@@ -123,7 +123,7 @@ class EmbeddingRun:
 class Claimed:
     token: str
     papers: list[Paper]  # what this worker now holds and must embed
-    last: str | None  # the last paper id read: the scan goes on after it (None: nothing left)
+    last: Paper | None  # the last paper read: the scan goes on after it (None: nothing left)
     busy: set[str]  # papers that need a vector but are under another worker's live claim
     short: bool = False  # the page was the scan's last (fewer papers than a batch)
 
@@ -175,20 +175,41 @@ class Claimer:
         self.other_models = [name for name in models if not same_model(name, embedder.name)]
 
     def candidates(self):
-        """Papers that may need a vector, in id order: none stored, another model's, or one older
-        than the paper (whose text may have changed since)."""
-        may_need = Q(vector__isnull=True) | Q(vector__model__in=self.other_models)
-        changed = Q(updated_at__gt=F("vector__updated_at"))
-        if self.since is not None:
-            changed &= Q(updated_at__gte=self.since)
-        return Paper.objects.filter(may_need | changed).order_by("id").only("id", "title", "abstract")
+        """Papers that may need a vector: none stored, another model's, or one older than the
+        paper (whose text may have changed since). With ``since``, only the papers changed since
+        then, read through the index on ``updated_at`` (an incremental update costs what changed,
+        not the corpus); the papers under a claim (a worker that died with them) are scanned
+        next (``claimed_candidates``). A paper changed before ``since`` and still without a
+        vector is under a claim, or was left by a run that had no model, after which the index
+        is rebuilt and ``since`` is None."""
+        scope = Paper.objects.filter(self.needs()).only("id", "title", "abstract", "updated_at")
+        if self.since is None:
+            return scope.order_by("id")
+        return scope.filter(updated_at__gte=self.since).order_by("updated_at", "id")
 
-    def claim(self, scope, after: str = "") -> Claimed:
-        """Claim the next page of ``scope`` (papers in id order) after the id ``after``."""
+    def claimed_candidates(self):
+        """The papers under a claim that need a vector: a few batches at most (in flight)."""
+        claimed = list(EmbeddingClaim.objects.values_list("paper_id", flat=True)[:100_000])
+        return Paper.objects.filter(self.needs(), id__in=claimed).only("id", "title", "abstract")
+
+    def needs(self) -> Q:
+        may_need = Q(vector__isnull=True) | Q(vector__model__in=self.other_models)
+        return may_need | Q(updated_at__gt=F("vector__updated_at"))
+
+    def claim(self, scope, after: Paper | None = None) -> Claimed:
+        """Claim the next page of ``scope`` (papers in id order, or in (updated_at, id) order)
+        after the paper ``after``."""
         token = uuid.uuid4().hex
         now = timezone.now()
+        if not scope.query.order_by:
+            scope = scope.order_by("id")
         with transaction.atomic():
-            page = scope.filter(id__gt=after) if after else scope
+            page = scope
+            if after and scope.query.order_by[0] == "updated_at":
+                moment = after.updated_at
+                page = scope.filter(Q(updated_at__gt=moment) | Q(updated_at=moment, id__gt=after.pk))
+            elif after:
+                page = scope.filter(id__gt=after.pk)
             if connection.features.has_select_for_update_skip_locked:
                 page = page.select_for_update(skip_locked=True, no_key=True, of=("self",))
             page = list(page[: self.batch])
@@ -221,7 +242,7 @@ class Claimer:
             if done:
                 EmbeddingClaim.objects.filter(token=token, paper_id__in=done).delete()
             busy |= set(wanted) - held
-        return Claimed(token, todo, page[-1].id, busy, short=len(page) < self.batch)
+        return Claimed(token, todo, page[-1], busy, short=len(page) < self.batch)
 
     def _clear_the_dead(self, wanted: dict[str, Paper], now) -> set[str]:
         """Delete the claims on ``wanted`` that may be taken over; returns the papers under a live
@@ -286,6 +307,8 @@ class Claimer:
         started = time.perf_counter()
         self.deadline = None if budget is None else time.monotonic() + budget
         run.left = self._scan(self.candidates(), run, progress)
+        if self.since is not None and not run.more:
+            run.left |= self._scan(self.claimed_candidates(), run, progress)
         while wait and run.left:
             time.sleep(POLL_SECONDS)
             run.left = self._scan(Paper.objects.filter(id__in=run.left).order_by("id"), run, progress)
@@ -295,7 +318,7 @@ class Claimer:
 
     def _scan(self, scope, run: EmbeddingRun, progress) -> set[str]:
         busy: set[str] = set()
-        after = ""
+        after = None
         while True:
             # Past the budget, once a batch is done (so that every phase makes progress).
             if self.deadline is not None and run.batches and time.monotonic() >= self.deadline:

@@ -29,6 +29,7 @@ import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
+from paperwire.core import jsondata
 from paperwire.core.progress import progress
 from paperwire.papers.models import Paper
 from paperwire.search.claims import EmbeddingRun, embed_pending
@@ -57,6 +58,7 @@ from paperwire.search.integrity import (
     kind,
     lexical_record,
     put_in_place,
+    read_regular,
     remove,
     save_vectors,
     settle,
@@ -124,14 +126,32 @@ def current_vectors(
     return keyed, renewed
 
 
+EMBEDDED = "embedded.json"  # when the last embedding scan that went through every paper began
+
+
 def embedding_since(folder: Path, rebuild: bool, model: str) -> dt.datetime | None:
-    """From when the embedding phase checks papers for a changed text: the index's watermark, or
-    None (every paper) when the index is to be rebuilt or was built with another model. A state
-    read while another process writes it is read as none: more is checked, nothing is missed."""
+    """From when the embedding phase checks papers: the start of the last scan that went through
+    (every paper changed before it then had its vector, or was under a claim, which is scanned
+    anyway), less WATERMARK_SLACK; None (every paper) when there is none, when the index is to
+    be rebuilt or was built with another model. Not the index's watermark: an index pass after a
+    phase stopped at its time budget moves that past papers still to embed. A file read while
+    another process writes it, or damaged, is read as none: more is checked, nothing is missed."""
     state = IndexState.load(folder)
-    if rebuild or state.version != SCHEMA_VERSION or not state.watermark or not same_model(state.model, model):
+    if rebuild or state.version != SCHEMA_VERSION or not same_model(state.model, model):
         return None
-    return dt.datetime.fromisoformat(state.watermark) - WATERMARK_SLACK
+    try:
+        mark = dt.datetime.fromisoformat(jsondata.parse(read_regular(folder / EMBEDDED, 4096))["scan_started"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return mark - WATERMARK_SLACK if mark.tzinfo else None
+
+
+def scan_went_through(folder: Path, started: dt.datetime) -> None:
+    """Record that the embedding scan begun at ``started`` went through every paper."""
+    try:
+        write_atomically(folder / EMBEDDED, json.dumps({"scan_started": started.isoformat()}).encode())
+    except OSError as error:  # the next run scans every paper: slower, never wrong
+        log.warning("could not record the embedding scan: %s", error)
 
 
 def embed_papers(
@@ -180,8 +200,10 @@ def update_indexes(rebuild: bool = False, show_progress: bool | None = None) -> 
         more = False
         if embedder is not None:  # outside the lock: every process of every machine embeds at once
             since = embedding_since(folder, rebuild, embedder.name)
-            budget = settings.EMBED_PHASE_SECONDS
+            budget, started = settings.EMBED_PHASE_SECONDS, timezone.now()
             more = embed_papers(embedder, report, since, show_progress=show_progress, budget=budget)
+            if not more and folder.is_dir():
+                scan_went_through(folder, started)
         _index_pass(folder, embedder, report, rebuild, show_progress)
         if not more:
             return report
