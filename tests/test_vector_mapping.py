@@ -42,14 +42,16 @@ def maps_of_this_process() -> str:
     return Path("/proc/self/maps").read_text()
 
 
-def nearest(reader: VectorIndex, vector: np.ndarray) -> int:
-    return reader.search(vector, 1)[0][0]
+def finds(reader: VectorIndex, vector: np.ndarray, key: int) -> bool:
+    """Whether the reader finds ``key`` among the 10 nearest of its own vector (HNSW is
+    approximate: the first is almost always, not always, the vector itself)."""
+    return key in [found for found, _ in reader.search(vector, 10)]
 
 
 def test_two_workers_map_one_checked_copy_and_never_the_written_file(tmp_path):
     record, vectors = publish(tmp_path, 3000, seed=1)
     first, second = VectorIndex(tmp_path, DIMENSIONS), VectorIndex(tmp_path, DIMENSIONS)
-    assert nearest(first, vectors[41]) == 42 and nearest(second, vectors[7]) == 8
+    assert finds(first, vectors[41], 42) and finds(second, vectors[7], 8)
     copy = tmp_path / MAPPED / mapped_name(record)
     assert sorted(p.name for p in (tmp_path / MAPPED).iterdir()) == [copy.name]  # one copy for both
     assert copy.read_bytes() == (tmp_path / VECTORS).read_bytes()
@@ -65,15 +67,17 @@ def test_the_written_file_damaged_in_place_under_a_reader_kills_nothing(tmp_path
 
     def scene():
         reader = VectorIndex(tmp_path, DIMENSIONS)
-        assert nearest(reader, vectors[99]) == 100
+        assert finds(reader, vectors[99], 100)
+        # What the graph answers before (HNSW is approximate: a vector's nearest is almost always itself)
+        before = [reader.search(vectors[n], 3) for n in range(0, 3000, 97)]
         path = tmp_path / VECTORS
         if damage == "truncated":
             os.truncate(path, path.stat().st_size // 3)
         else:
             with open(path, "r+b") as file:
                 file.write(os.urandom(path.stat().st_size))
-        for n in range(0, 3000, 97):  # reads every part of the graph and the vectors
-            assert nearest(reader, vectors[n]) == n + 1
+        # Reads every part of the graph and the vectors, and answers as before.
+        assert [reader.search(vectors[n], 3) for n in range(0, 3000, 97)] == before
         if damage == "truncated":  # told; written over, same size: the copy of that record is still whole
             assert "vectors.usearch has" in reader.problem, reader.problem
 
@@ -83,13 +87,13 @@ def test_the_written_file_damaged_in_place_under_a_reader_kills_nothing(tmp_path
 def test_a_new_index_replaces_the_copy_and_an_old_mapping_stays_valid(tmp_path):
     old_record, old_vectors = publish(tmp_path, 500, seed=3)
     early, late = VectorIndex(tmp_path, DIMENSIONS), VectorIndex(tmp_path, DIMENSIONS)
-    assert nearest(early, old_vectors[10]) == 11
+    assert finds(early, old_vectors[10], 11)
     new_record, new_vectors = publish(tmp_path, 800, seed=4)
     early_index = early._index  # a worker that has not looked again yet
-    assert nearest(late, new_vectors[700]) == 701
+    assert finds(late, new_vectors[700], 701)
     assert sorted(p.name for p in (tmp_path / MAPPED).iterdir()) == [mapped_name(new_record)]  # old one removed
-    assert int(early_index.search(old_vectors[10], 1).keys[0]) == 11  # unlinked, still mapped, still whole
-    assert nearest(early, new_vectors[5]) == 6 and len(early._index) == 800
+    assert 11 in early_index.search(old_vectors[10], 10).keys  # unlinked, still mapped, still whole
+    assert finds(early, new_vectors[5], 6) and len(early._index) == 800
 
 
 def test_a_copy_that_does_not_match_its_name_is_not_mapped(tmp_path):
@@ -98,7 +102,7 @@ def test_a_copy_that_does_not_match_its_name_is_not_mapped(tmp_path):
     folder.mkdir(mode=0o700)
     (folder / mapped_name(record)).write_bytes(b"\0" * 10)  # cut short: the reader copies again
     reader = VectorIndex(tmp_path, DIMENSIONS)
-    assert nearest(reader, vectors[3]) == 4
+    assert finds(reader, vectors[3], 4)
     assert (folder / mapped_name(record)).stat().st_size == record["size"]
 
 
@@ -119,7 +123,7 @@ def test_with_no_room_for_a_copy_the_reader_reads_the_file_into_memory(tmp_path)
     assert record["size"] > 4 * 8192
     with small_filesystem(tmp_path / MAPPED, size="8k") as folder:
         reader = VectorIndex(tmp_path, DIMENSIONS)
-        assert nearest(reader, vectors[250]) == 251
+        assert finds(reader, vectors[250], 251)
         assert reader.problem is None
         assert str(folder) not in maps_of_this_process()
         assert not list(folder.iterdir())  # the half-written copy is gone
