@@ -278,13 +278,17 @@ def test_an_import_off_a_terminal_says_how_far_it_is(tmp_path):
     reading = [line for line in lines if line.startswith("import: ")]
     assert reading and "file 2 of 2" in reading[-1] and "(1 rejected)" in reading[-1]
     assert any(re.match(r"import: [0-9.]+ kB of [0-9.]+ kB \([0-9]+%\), file 1 of 2, ", line) for line in reading)
+    embedding = [line for line in lines if line.startswith("embed: ")]
     indexing = [line for line in lines if line.startswith("index: ")]
-    # The count is said before the index update starts, for whoever stops a long one.
+    # The count is said before the index update starts, for whoever stops a long one; then the
+    # embeddings are computed (claimed batch by batch, docs/search.md), then the index pass.
     said = "imported 300 new, 0 updated, 1 rejected; updating the search index (Ctrl-C leaves them imported)"
-    assert lines.index(said) < lines.index(indexing[0])
-    assert indexing[0].startswith("index: 50 of 300 papers (17%), 50 embeddings computed, ")
+    assert lines.index(said) < lines.index(embedding[0]) < lines.index(embedding[-1]) < lines.index(indexing[0])
+    assert embedding[0].startswith("embed: 50 papers, 50 embeddings computed, ")
+    assert embedding[-1].startswith("embed: 300 papers, 300 embeddings computed, ")
+    assert indexing[0].startswith("index: 50 of 300 papers (17%), 300 embeddings computed, ")
     assert indexing[-1].startswith("index: 300 of 300 papers (100%), 300 embeddings computed, ")
-    assert all("papers/s" in line for line in indexing) and "left" in indexing[0]
+    assert all("papers/s" in line for line in embedding + indexing) and "left" in indexing[0]
 
 
 def test_an_import_on_a_terminal_shows_a_bar_and_no_lines(tmp_path):
