@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -68,3 +69,10 @@ def scifact_jsonl(folder: Path, target: Path) -> Path:
                 record = {"id": f"scifact-{doc['_id']}", "title": doc["title"], "abstract": doc["text"]}
                 out.write(json.dumps(record) + "\n")
     return target
+
+
+def free_port() -> int:
+    """A TCP port free on loopback, for a server the benchmark starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -32,7 +32,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from common import ROOT, TOPICS, shared_data_folder
+from common import ROOT, TOPICS, free_port, shared_data_folder
 
 KINDS = {"feeds": 25, "papers": 30, "api": 25, "search": 20}  # share of the mix, in %
 WORKERS = 2
@@ -87,12 +86,6 @@ function done(summary, latency, requests)
     e.status, e.connect + e.read + e.write + e.timeout, h, m))
 end
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def paperwire(env: dict, *args: str) -> float:

@@ -47,7 +47,6 @@ import os
 import platform
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -56,7 +55,7 @@ import urllib.parse
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, TOPICS, shared_data_folder
+from common import ROOT, TOPICS, free_port, shared_data_folder
 from scale_corpus import real_papers, write_corpus
 
 DAY_PAPERS = 1000
@@ -314,12 +313,6 @@ def vector_source(work: str, corpus: str | None):
 # ---------------------------------------------------------------------------- the server
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def tree_memory(pid: int) -> dict:
     """RSS and PSS (MiB) of a process and its children, from /proc (PSS shares mapped files fairly)."""
     pids = [pid]
@@ -369,9 +362,6 @@ class Server:
         finally:
             if own:
                 connection.close()
-
-    def health(self) -> dict:
-        return json.loads(self.get("/healthz")[1])
 
     def stop(self) -> None:
         self.process.terminate()

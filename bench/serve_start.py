@@ -27,11 +27,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from common import free_port
 
 
 def timeline(code: Path, home: Path, limit: float = 300) -> dict[str, float]:
