@@ -61,6 +61,7 @@ from scale_corpus import real_papers, write_corpus
 DAY_PAPERS = 1000
 SUBSCRIBERS = 10_000
 NOISE = 0.02
+NOISE_ROWS = 65_536  # rows of the seeded noise table (two make a paper's noise)
 SECRET = "bench-secret-key-0123456789-abcdefghijklmnop"
 
 
@@ -272,24 +273,37 @@ def vector_source(work: str, corpus: str | None):
     their real embedding. Every other real paper (of the arXiv set or the archive) a synthetic
     one: the mean of two embedded papers' embeddings (chosen by a hash of its id) plus Gaussian
     noise (NOISE a dimension), renormalised. A remixed paper of ``corpus``: the same of the
-    vectors of its two source papers."""
+    vectors of its two source papers. Deterministic, and computed a batch at a time: the noise
+    of a paper is the sum of two rows (chosen by a hash of its id) of one seeded table."""
     work_path = Path(work)
     embedded = np.load(work_path / "real-vectors.npy").astype(np.float32)
     known = {pid: i for i, pid in enumerate(json.loads((work_path / "real-ids.json").read_text()))}
+    table = np.random.default_rng(20070401).normal(0, NOISE / np.sqrt(2), (NOISE_ROWS, embedded.shape[1]))
+    table = table.astype(np.float32)
 
-    def mixed(first: np.ndarray, second: np.ndarray, seed: int) -> np.ndarray:
+    def hashed(pid: str) -> tuple[int, ...]:
+        digest = hashlib.blake2b(pid.encode(), digest_size=16).digest()
+        return tuple(int.from_bytes(digest[i : i + 4], "little") for i in (0, 4, 8, 12))
+
+    def mixed(first: np.ndarray, second: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """Rows: the renormalised mean of ``first`` and ``second`` plus the rows ``noise``
+        (pairs of row numbers of the table), renormalised."""
         blend = first + second
         blend /= np.linalg.norm(blend, axis=-1, keepdims=True)
-        blend += np.random.default_rng(seed).normal(0, NOISE, blend.shape).astype(np.float32)
+        blend += table[noise[:, 0] % NOISE_ROWS] + table[noise[:, 1] % NOISE_ROWS]
         return blend / np.linalg.norm(blend, axis=-1, keepdims=True)
 
-    def made_up(pid: str) -> np.ndarray:
-        digest = hashlib.blake2b(pid.encode(), digest_size=16).digest()
-        a, b, seed = (int.from_bytes(digest[i : i + 4], "little") for i in (0, 4, 8))
-        return mixed(embedded[a % len(embedded)], embedded[b % len(embedded)], seed)
-
-    def of_real(pid: str) -> np.ndarray:
-        return embedded[known[pid]] if pid in known else made_up(pid)
+    def of_real(pids: list[str]) -> np.ndarray:
+        """The vectors of real papers: theirs if embedded, else made up from two that are."""
+        out = np.empty((len(pids), embedded.shape[1]), dtype=np.float32)
+        rows = np.array([known.get(pid, -1) for pid in pids], dtype=np.int64)
+        real = rows >= 0
+        out[real] = embedded[rows[real]]
+        if (~real).any():
+            made = np.array([hashed(pid) for pid, r in zip(pids, real, strict=True) if not r], dtype=np.int64)
+            n = len(embedded)
+            out[~real] = mixed(embedded[made[:, 0] % n], embedded[made[:, 1] % n], made[:, 2:])
+        return out
 
     sources, positions, order = None, {}, []
     if corpus:
@@ -299,12 +313,16 @@ def vector_source(work: str, corpus: str | None):
 
     def vectors_of(ids: list[str]) -> np.ndarray:
         out = np.zeros((len(ids), embedded.shape[1]), dtype=np.float32)
-        for n, pid in enumerate(ids):
-            if pid in positions:
-                a, b = sources[positions[pid]]
-                out[n] = mixed(of_real(order[a]), of_real(order[b]), positions[pid])
-            else:
-                out[n] = of_real(pid)
+        remixed = np.array([pid in positions for pid in ids], dtype=bool)
+        if (~remixed).any():
+            out[~remixed] = of_real([pid for pid, r in zip(ids, remixed, strict=True) if not r])
+        if remixed.any():
+            at = np.array([positions[pid] for pid, r in zip(ids, remixed, strict=True) if r], dtype=np.int64)
+            pair = sources[at]
+            first = of_real([order[a] for a in pair[:, 0]])
+            second = of_real([order[b] for b in pair[:, 1]])
+            noise = np.stack([at * 2654435761 % (1 << 32), at * 40503 + 12345], axis=1)
+            out[remixed] = mixed(first, second, noise)
         return out
 
     return vectors_of
@@ -416,7 +434,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def request_kinds(paper_ids: list[str], days: list[str], words: list[str], categories: list[str], rng) -> dict:
+def request_kinds(paper_ids: list[str], days: list[str], words: list[str], categories: list[str]) -> dict:
     """Per kind of request, a function giving the n-th URL (each different)."""
     q = lambda n, **more: urllib.parse.urlencode({"q": words[n % len(words)], "limit": 10, **more})  # noqa: E731
 
@@ -632,7 +650,7 @@ def main() -> None:
     db.close()
     words = queries(papers, 50 * args.requests, rng)
     rng.shuffle(days)
-    kinds = request_kinds(sample_ids, days, words, categories, rng)
+    kinds = request_kinds(sample_ids, days, words, categories)
 
     server = Server(env)
     figures["serve_first_answer_seconds"] = round(server.first_answer, 1)
