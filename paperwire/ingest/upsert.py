@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
+from paperwire.core.bulk import insert_instances
 from paperwire.ingest.records import OrganizationRecord, PaperRecord
 from paperwire.papers.models import Organization, Paper, content_changed, refresh_upvotes
 from paperwire.people.linking import ensure_authors, link_papers, names_of, resolve
@@ -217,7 +218,7 @@ class Upserter:
         self._repoint([*existing.values(), *created.values()])
         for paper in created.values():
             paper.upvotes = paper.base_upvotes
-        Paper.objects.bulk_create(created.values())
+        insert_instances(Paper, list(created.values()))
         changed = [p for pid, p in existing.items() if _snapshot(p) != before[pid]]
         if changed:
             now = timezone.now()
