@@ -233,6 +233,14 @@ def test_the_category_box_offers_the_categories_there_are(client, topical, tmp_p
     assert options == ["", "cs.CL", "cs.CV", "cs.LG", "q-bio.PE"]
     chosen = client.get("/search", {"q": "attention", "category": "cs.LG"}).content.decode()
     assert '<option value="cs.LG" selected>' in chosen
+    # A category the corpus does not have stays selectable, escaped, selected, after the others.
+    hostile = client.get("/search", {"q": "attention", "category": '"><b>é'}).content.decode()
+    box = hostile.split('name="category"')[1].split("</select>")[0]
+    escaped = "&quot;&gt;&lt;b&gt;é"
+    assert box.endswith(
+        f'<option value="q-bio.PE">q-bio.PE</option><option value="{escaped}" selected>{escaped}</option>'
+    )
+    assert "<b>é" not in hostile
 
 
 def test_without_categories_there_is_no_category_box(client, tmp_path):
