@@ -12,7 +12,10 @@ The vectors are those of bench/scale.py's bench-only path: the real embeddings i
 every other paper the renormalised mean of two of them plus Gaussian noise. Queries: other such
 mixes, never in the graph. Synthetic, as in bench/scale.py: say so beside every figure.
 
-    .venv/bin/python bench/ann_build.py --work DIR [--vectors 200000] [--expansion 128,64,32]
+    .venv/bin/python bench/ann_build.py --work DIR [--vectors 200000] [--expansion 128,64,32] [--dtype f16,i8]
+
+``--dtype``: the stored scalar type of the graph's vectors (the shipped one first); each
+expansion_add is built with each.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, required=True, help="a bench/scale.py --work folder (real-vectors.npy)")
     parser.add_argument("--vectors", type=int, default=200_000)
     parser.add_argument("--expansion", default="128,64,32", help="expansion_add values; the first is the baseline")
+    parser.add_argument("--dtype", default="f16", help="scalar types of the stored vectors; the first is the baseline")
     parser.add_argument("--queries", type=int, default=300)
     args = parser.parse_args()
     source = args.work / "real-vectors.npy"
@@ -72,13 +76,15 @@ def main() -> None:
         f"{args.queries} synthetic queries; shipped: M = {shipped.connectivity}, "
         f"expansion_add = {shipped.expansion_add}, expansion_search = {shipped.expansion_search}"
     )
-    print(f"{'expansion_add':>14}{'build s':>9}{'vectors/s':>11}{'x baseline':>11}{'recall@10 k=10':>16}{'k=100':>8}")
+    heading = ("dtype", 6), ("expansion_add", 14), ("build s", 9), ("vectors/s", 11), ("x baseline", 11)
+    print("".join(f"{name:>{width}}" for name, width in heading) + f"{'recall@10 k=10':>16}{'k=100':>8}")
     baseline = None
-    for expansion in (int(value) for value in args.expansion.split(",")):
+    variants = [(dtype, int(value)) for dtype in args.dtype.split(",") for value in args.expansion.split(",")]
+    for dtype, expansion in variants:
         index = Index(
             ndim=matrix.shape[1],
             metric="cos",
-            dtype="f16",
+            dtype=dtype,
             connectivity=shipped.connectivity,
             expansion_add=expansion,
             expansion_search=shipped.expansion_search,
@@ -89,7 +95,7 @@ def main() -> None:
         rate = len(matrix) / took
         baseline = baseline or rate
         print(
-            f"{expansion:>14}{took:>9.1f}{rate:>11,.0f}{rate / baseline:>11.2f}"
+            f"{dtype:>6}{expansion:>14}{took:>9.1f}{rate:>11,.0f}{rate / baseline:>11.2f}"
             f"{recall(index, matrix, queries, 10):>16.3f}{recall(index, matrix, queries, engine.CANDIDATES):>8.3f}"
         )
 

@@ -30,7 +30,8 @@ What it measures, in order (each a child process, as a user would run it):
 7. ``paperwire digest send --frequency weekly`` of the corpus's last week to 10,000 subscribers
    with 3 topics each, to a real SMTP server on loopback (aiosmtpd).
 
-Figures go to ``--output`` (JSON) and stdout; bench/scale_report.py turns several steps into
+Figures go to ``--output`` (JSON, written again as each is measured: a step stopped part way
+keeps them) and stdout; bench/scale_report.py turns several steps into
 docs/scale.md. The work folder keeps corpora and the real embeddings between runs (a step's
 home is made again each run).
 """
@@ -434,6 +435,30 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
+class Figures(dict):
+    """The step's figures, written to ``path`` (when given) as each is added: a step stopped
+    part way keeps what it measured."""
+
+    def __init__(self, path: Path | None) -> None:
+        super().__init__()
+        self.path = path
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.save()
+
+    def __ior__(self, other):
+        super().update(other)
+        self.save()
+        return self
+
+    def save(self) -> None:
+        if self.path is not None:
+            partial = self.path.with_name(self.path.name + ".tmp")
+            partial.write_text(json.dumps(self, indent=1))
+            partial.replace(self.path)
+
+
 def request_kinds(paper_ids: list[str], days: list[str], words: list[str], categories: list[str]) -> dict:
     """Per kind of request, a function giving the n-th URL (each different)."""
     q = lambda n, **more: urllib.parse.urlencode({"q": words[n % len(words)], "limit": 10, **more})  # noqa: E731
@@ -551,7 +576,8 @@ def main() -> None:
     data = shared_data_folder()
     skip = set(filter(None, args.skip.split(",")))
     args.work.mkdir(parents=True, exist_ok=True)
-    figures: dict = {
+    figures = Figures(args.output)
+    figures |= {
         "papers_asked": args.papers,
         "machine": machine(),
         "vectors": "synthetic",
@@ -695,8 +721,6 @@ def main() -> None:
         figures["digest"] = digest_run(env, home, "2026-05-27")
         print(f"digest: {figures['digest']}", flush=True)
 
-    if args.output:
-        args.output.write_text(json.dumps(figures, indent=1))
     print(json.dumps(figures))
 
 
