@@ -120,7 +120,7 @@ def svg(steps: list[dict]) -> str:
     for ms, name in ((SEARCH_TARGET_MS, "hybrid search target"), (PAGE_TARGET_MS, "page and API target")):
         parts.append(
             f'<line x1="{left}" y1="{y(ms):.1f}" x2="{width - right}" y2="{y(ms):.1f}" stroke="#999" '
-            f'stroke-dasharray="4 3"/><text x="{width - right + 4}" y="{y(ms) + 4:.1f}" fill="#666">{name}</text>'
+            f'stroke-dasharray="4 3"/><text x="{left + 4}" y="{y(ms) - 4:.1f}" fill="#666">{name} ({ms} ms)</text>'
         )
     for n, label in enumerate(labels):
         colour = palette[n % len(palette)]
