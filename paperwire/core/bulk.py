@@ -25,9 +25,9 @@ def _preparer(field, connection) -> Callable[[models.Model], object]:
     return lambda instance: field.get_db_prep_save(field.pre_save(instance, True), connection)
 
 
-def insert_instances(model: type[models.Model], instances: Sequence[models.Model], chunk: int = 5000) -> None:
-    """INSERT ``instances`` (new, their primary key set: no AutoField) in statements of
-    ``chunk`` rows; afterwards they are saved instances, as after ``bulk_create``."""
+def insert_instances(model: type[models.Model], instances: Sequence[models.Model]) -> None:
+    """INSERT ``instances`` (new, their primary key set: no AutoField); afterwards they are
+    saved instances, as after ``bulk_create``."""
     if not instances:
         return
     meta = model._meta
@@ -39,13 +39,25 @@ def insert_instances(model: type[models.Model], instances: Sequence[models.Model
     prepare = [_preparer(field, connection) for field in fields]
     for instance in instances:  # as bulk_create: a related row's key, read now that it is saved
         instance._prepare_related_fields_for_save(operation_name="insert_instances")
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
-    with connection.cursor() as cursor:
-        for start in range(0, len(instances), chunk):
-            part = instances[start : start + chunk]
-            cursor.executemany(sql, [tuple(p(instance) for p in prepare) for instance in part])
+    insert_rows(model, [field.name for field in fields], [tuple(p(i) for p in prepare) for i in instances], alias=alias)
     for instance in instances:
         instance._state.adding = False
         instance._state.db = alias
+
+
+def insert_rows(
+    model, fields: list[str], rows: list[tuple], ignore_conflicts: bool = False, alias: str = "default"
+) -> None:
+    """Many rows in a few statements, without building a model instance for each (an import
+    and the migration write hundreds of thousands). ``ignore_conflicts``: a row a unique
+    index refuses (another process wrote it first) is left out (SQLite 3.24+ and PostgreSQL)."""
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    meta = model._meta
+    columns = ", ".join(quote(meta.pk.column if f == "pk" else meta.get_field(f).column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"
+    sql += " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 5000):
+            cursor.executemany(sql, rows[start : start + 5000])

@@ -16,6 +16,7 @@ from django.db import IntegrityError, OperationalError, connection, models, tran
 from django.db.models import Count
 from django.db.models.sql import Query
 
+from paperwire.core.bulk import insert_rows
 from paperwire.people.names import (
     Entry,
     Name,
@@ -379,18 +380,6 @@ def delete_in(model, field: str, values) -> None:
     with connection.cursor() as cursor:
         for chunk in chunks(sorted(set(values))):
             cursor.execute(f"DELETE FROM {table} WHERE {column} IN ({', '.join(['%s'] * len(chunk))})", chunk)
-
-
-def insert_rows(model, fields: list[str], rows: list[tuple], ignore_conflicts: bool = False) -> None:
-    """Many rows in a few statements, without building a model instance for each (an import
-    and the migration write hundreds of thousands). ``ignore_conflicts``: a row a unique
-    index refuses (another process wrote it first) is left out (SQLite 3.24+ and PostgreSQL)."""
-    table, columns = _table_and_columns(model, fields)
-    marks = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})" + (" ON CONFLICT DO NOTHING" if ignore_conflicts else "")
-    with connection.cursor() as cursor:
-        for chunk in chunks(rows, 5000):
-            cursor.executemany(sql, chunk)
 
 
 def link_all(Paper, Author, PaperAuthor, report=None) -> dict[str, int]:
