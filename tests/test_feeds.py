@@ -6,10 +6,21 @@ from html import unescape
 
 import pytest
 import time_machine
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from paperwire.ingest.importer import import_files
 from paperwire.papers.models import Paper, Vote, set_vote
-from paperwire.papers.ranking import FRONT_PAGE_PAPERS, THIN_DAY, TRENDING_HALF_LIFE, trending_scores
+from paperwire.papers.periods import Period
+from paperwire.papers.ranking import (
+    FRONT_PAGE_PAPERS,
+    THIN_DAY,
+    TRENDING_HALF_LIFE,
+    IdsFirst,
+    papers_in,
+    trending_scores,
+)
 from tests.conftest import DEMO, paper, write_jsonl
 
 pytestmark = pytest.mark.django_db
@@ -351,3 +362,71 @@ def test_trending_reads_only_the_window(archive, alice, django_user_model):
             assert '"papers_vote"."created_at" >' in sql, sql
         elif '"papers_paper"' in sql:
             assert '"papers_paper"."daily_date" >' in sql or "limit" in sql or "max(" in sql, sql
+
+
+# --- a feed's page: ids first, from the covering index ---------------------------------------
+
+
+@pytest.fixture
+def crowded_days():
+    """Papers of three days with ties on every ranking column, so that the last key (the id)
+    decides; some hidden, some without a day."""
+    day = dt.date(2025, 7, 21)
+    moments = [dt.datetime(2025, 7, 21, h, tzinfo=dt.UTC) for h in (8, 9)]
+    rows = []
+    for n in range(90):
+        rows.append(
+            Paper(
+                id=f"2507.{n:05d}",
+                title=f"Crowded {n}",
+                daily_date=None if n % 17 == 0 else day + dt.timedelta(days=n % 3),
+                upvotes=n % 4,
+                submitted_on_daily_at=moments[n % 2] if n % 5 else None,
+                published_at=moments[(n // 2) % 2],
+                hidden=n % 11 == 0,
+            )
+        )
+    Paper.objects.bulk_create(rows)
+    return Period("month", dt.date(2025, 7, 1), dt.date(2025, 8, 1))
+
+
+@hypothesis_settings(
+    max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(start=st.integers(0, 95), length=st.integers(0, 60))
+def test_a_page_read_ids_first_is_the_page_of_the_ranking(crowded_days, start, length):
+    """Whatever the slice, the two-step read gives the papers, in the order, of the ranked query."""
+    ranked = papers_in(crowded_days)
+    paged = IdsFirst(ranked)
+    assert [p.pk for p in paged[start : start + length]] == [p.pk for p in ranked[start : start + length]]
+    assert (
+        paged.count() == len(paged) == ranked.count() == 90 - len([n for n in range(90) if n % 17 == 0 or n % 11 == 0])
+    )
+    if start < paged.count():
+        assert paged[start].pk == ranked[start].pk
+
+
+def test_a_month_page_sorts_ids_from_the_feed_index_never_whole_rows(client, crowded_days):
+    """The month page's order is read as ids alone, from paper_feed_order (the plan of that very
+    query, on either database), then 50 rows by id: no query sorts whole rows of the month."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/papers/month/2025-07")
+    shown = [p.pk for p in response.context["papers"]]
+    assert shown == [p.pk for p in papers_in(crowded_days)[:50]]
+    for query in queries.captured_queries:
+        sql = query["sql"]
+        if '"papers_paper"."upvotes" DESC' in sql:
+            selected = sql.split(" FROM ")[0]
+            assert selected.count('"papers_paper".') == 1 and '"papers_paper"."id"' in selected, sql
+    sql, params = papers_in(crowded_days).values_list("pk", flat=True)[:50].query.sql_with_params()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + sql, params)
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+        plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+    assert "paper_feed_order" in plan, plan

@@ -82,7 +82,7 @@ def daily_papers(request: HttpRequest) -> JsonResponse:
     if query["sort"] == "trending":
         selected = trending_page(papers, order, offset, limit, whole=bool(period or query["submitter"]))
     else:
-        selected = list(order[offset : offset + limit])
+        selected = ranking.IdsFirst(order)[offset : offset + limit]
     return JsonResponse(daily_items_json(selected), safe=False)
 
 

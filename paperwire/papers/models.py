@@ -261,6 +261,12 @@ class Paper(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["daily_date", "-upvotes"], name="paper_daily_rank"),
+            # A feed's page: its ids in ranking order from this index alone (ranking.IdsFirst).
+            models.Index(
+                fields=["daily_date", "-upvotes", "-submitted_on_daily_at", "-published_at", "id"],
+                condition=models.Q(hidden=False, daily_date__isnull=False),
+                name="paper_feed_order",
+            ),
             models.Index(fields=["-submitted_on_daily_at"], name="paper_latest"),
             # Search leaves hidden papers out of its counts: it reads their ids on every content change.
             models.Index(fields=["id"], condition=models.Q(hidden=True), name="paper_hidden"),

@@ -53,7 +53,7 @@ def render_feed(request: HttpRequest, period: Period | None, *, is_home: bool = 
     if period is None:
         page = None
     else:
-        page = paginate(request, ranking.papers_in(period))
+        page = paginate(request, ranking.IdsFirst(ranking.papers_in(period)))
     papers = list(page.object_list) if page else []
     earlier = []
     if is_home and page and page.paginator.count < ranking.THIN_DAY:
