@@ -13,9 +13,11 @@ every other paper the renormalised mean of two of them plus Gaussian noise. Quer
 mixes, never in the graph. Synthetic, as in bench/scale.py: say so beside every figure.
 
     .venv/bin/python bench/ann_build.py --work DIR [--vectors 200000] [--expansion 128,64,32] [--dtype f16,i8]
+        [--search-expansion 128,256]
 
 ``--dtype``: the stored scalar type of the graph's vectors (the shipped one first); each
-expansion_add is built with each.
+expansion_add is built with each. ``--search-expansion``: the search effort (expansion_search)
+each graph's recall is measured with; a search is a few milliseconds, a build is what is slow.
 """
 
 from __future__ import annotations
@@ -41,13 +43,17 @@ def synthetic(real: np.ndarray, count: int, seed: int) -> np.ndarray:
     return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
-def recall(index, matrix: np.ndarray, queries: np.ndarray, asked: int) -> float:
-    found = []
+def recall(index, matrix: np.ndarray, queries: np.ndarray, asked: int) -> tuple[float, float]:
+    """recall@10 of the graph's first 10 of ``asked`` neighbours, and the median milliseconds
+    a search took."""
+    found, took = [], []
     for query in queries:
         exact = set(np.argsort(-(matrix @ query))[:10].tolist())
-        approximate = {int(key) for key in index.search(query, asked).keys[:10]}
-        found.append(len(exact & approximate) / 10)
-    return float(np.mean(found))
+        started = time.perf_counter()
+        keys = index.search(query, asked).keys
+        took.append((time.perf_counter() - started) * 1000)
+        found.append(len(exact & {int(key) for key in keys[:10]}) / 10)
+    return float(np.mean(found)), float(np.median(took))
 
 
 def main() -> None:
@@ -57,6 +63,11 @@ def main() -> None:
     parser.add_argument("--expansion", default="128,64,32", help="expansion_add values; the first is the baseline")
     parser.add_argument("--dtype", default="f16", help="scalar types of the stored vectors; the first is the baseline")
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument(
+        "--search-expansion",
+        default="",
+        help="expansion_search values to measure recall with (default: the shipped one)",
+    )
     args = parser.parse_args()
     source = args.work / "real-vectors.npy"
     if not source.exists():
@@ -76,8 +87,10 @@ def main() -> None:
         f"{args.queries} synthetic queries; shipped: M = {shipped.connectivity}, "
         f"expansion_add = {shipped.expansion_add}, expansion_search = {shipped.expansion_search}"
     )
+    searches = [int(v) for v in args.search_expansion.split(",") if v] or [shipped.expansion_search]
     heading = ("dtype", 6), ("expansion_add", 14), ("build s", 9), ("vectors/s", 11), ("x baseline", 11)
-    print("".join(f"{name:>{width}}" for name, width in heading) + f"{'recall@10 k=10':>16}{'k=100':>8}")
+    heading += (("expansion_search", 17), ("recall@10 k=10", 16), ("k=100", 8), ("ms a search k=100", 19))
+    print("".join(f"{name:>{width}}" for name, width in heading))
     baseline = None
     variants = [(dtype, int(value)) for dtype in args.dtype.split(",") for value in args.expansion.split(",")]
     for dtype, expansion in variants:
@@ -94,10 +107,12 @@ def main() -> None:
         took = time.perf_counter() - started
         rate = len(matrix) / took
         baseline = baseline or rate
-        print(
-            f"{dtype:>6}{expansion:>14}{took:>9.1f}{rate:>11,.0f}{rate / baseline:>11.2f}"
-            f"{recall(index, matrix, queries, 10):>16.3f}{recall(index, matrix, queries, engine.CANDIDATES):>8.3f}"
-        )
+        built = f"{dtype:>6}{expansion:>14}{took:>9.1f}{rate:>11,.0f}{rate / baseline:>11.2f}"
+        for search in searches:
+            index.expansion_search = search
+            (few, _), (many, took) = (recall(index, matrix, queries, k) for k in (10, engine.CANDIDATES))
+            print(f"{built}{search:>17}{few:>16.3f}{many:>8.3f}{took:>19.2f}", flush=True)
+            built = " " * len(built)
 
 
 if __name__ == "__main__":

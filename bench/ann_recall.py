@@ -1,8 +1,9 @@
 """HNSW recall@10 against brute force, by kind of query, and the time to embed one query.
 
 For the papers of PAPERWIRE_HOME, each query is embedded with the model search uses, and its
-nearest papers in the vector index that searches read (usearch HNSW, f16, M = 16, ef = 128:
-engine.Indexes) are compared with its 10 nearest by an exact scan of every stored vector
+nearest papers in the vector index that searches read (usearch HNSW, f16, M = 16, the efforts
+of index_files.EXPANSION_ADD and EXPANSION_SEARCH: engine.Indexes) are compared with its 10
+nearest by an exact scan of every stored vector
 (numpy, the baseline). Recall@10 is printed twice: asking the index for 10 neighbours, and the
 first 10 of the engine.CANDIDATES (100) a search asks for. Queries, as bench/search_speed.py
 draws them:

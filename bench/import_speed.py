@@ -14,8 +14,16 @@ Baselines, measured in the same run:
   between the two trees, in the order A B B A A B ..., so that a machine busier for a while
   weighs on both alike; figures are the median of ``--rounds`` runs each, with their range.
 
+- with ``--baseline-env NAME=VALUE`` (repeatable), this tree run with those settings in its
+  environment (``PAPERWIRE_SQLITE_CACHE_MIB=2``: SQLite's own default page cache), alternated
+  the same way.
+
+``--files`` imports those files instead (a bench/scale.py corpus, say: the cost of an import
+grows with the size of the database's indexes, which a small set does not show).
+
     .venv/bin/python bench/import_speed.py [--data ../shared/data] [--rounds 3]
-                                           [--baseline-tree ../perf-base] [--source hf_daily] [--index]
+                                           [--baseline-tree ../perf-base | --baseline-env N=V]
+                                           [--source hf_daily] [--files F.jsonl.gz ...] [--index]
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ class Runs:
     """The measurements of one tree, one entry a round."""
 
     tree: Path
+    env: dict[str, str] = field(default_factory=dict)  # settings of this variant
     import_seconds: list[float] = field(default_factory=list)
     reimport_seconds: list[float] = field(default_factory=list)
     index_seconds: list[float] = field(default_factory=list)
@@ -86,6 +95,7 @@ def measure(runs: Runs, files: list[Path], index: bool = False) -> None:
     """One round for one tree: a fresh home, the import (then `paperwire index`), the import again."""
     with tempfile.TemporaryDirectory() as home:
         env = dict(os.environ, PAPERWIRE_HOME=home, PAPERWIRE_SECRET_KEY="bench-secret-key-0123456789-abcdefghijklm")
+        env.update(runs.env)
         env.pop("DATABASE_URL", None)
         python = [sys.executable, "-m", "paperwire"]
         run_child([*python, "migrate", "-v0"], env, runs.tree)
@@ -133,6 +143,11 @@ def ratio(ours: list[float], theirs: list[float]) -> str:
     return f"{statistics.median(theirs) / statistics.median(ours):5.3f}x [{paired[0]:.3f}–{paired[-1]:.3f}]"
 
 
+def name(runs: Runs) -> str:
+    settings = " ".join(f"{key}={value}" for key, value in runs.env.items())
+    return f"tree {runs.tree}" + (f" with {settings}" if settings else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     default = os.environ.get("PAPERWIRE_SHARED_DATA", str(ROOT.parent / "shared" / "data"))
@@ -141,28 +156,38 @@ def main() -> None:
     parser.add_argument("--baseline-tree", type=Path, help="a checkout whose import is measured alike, alternated")
     parser.add_argument("--source", choices=SOURCES, default="arxiv", help="which folder of --data to import")
     parser.add_argument("--index", action="store_true", help="also time `paperwire index` (embeddings) after it")
+    parser.add_argument(
+        "--baseline-env", action="append", default=[], help="NAME=VALUE: the baseline is this tree so set"
+    )
+    parser.add_argument("--files", type=Path, nargs="+", help="import these files instead of --source's")
     args = parser.parse_args()
-    files = sorted((args.data / args.source).glob(SOURCES[args.source]))
+    files = args.files or sorted((args.data / args.source).glob(SOURCES[args.source]))
     if not files:
         sys.exit(f"no {args.source} files under {args.data / args.source} (set PAPERWIRE_SHARED_DATA or --data)")
     if args.baseline_tree and not (args.baseline_tree / "paperwire" / "__main__.py").is_file():
         sys.exit(f"--baseline-tree {args.baseline_tree}: not a Paperwire checkout")
 
+    if args.baseline_tree and args.baseline_env:
+        sys.exit("--baseline-tree or --baseline-env, not both")
+    if any("=" not in setting for setting in args.baseline_env):
+        sys.exit("--baseline-env takes NAME=VALUE")
     this = Runs(ROOT)
     trees = [this] + ([Runs(args.baseline_tree.resolve())] if args.baseline_tree else [])
+    if args.baseline_env:
+        trees.append(Runs(ROOT, dict(setting.split("=", 1) for setting in args.baseline_env)))
     parse_seconds = []
     for round_number in range(args.rounds):
         records, seconds = parse_only(files)
         parse_seconds.append(seconds)
         for runs in trees if round_number % 2 == 0 else reversed(trees):
             measure(runs, files, args.index)
-            print(f"round {round_number + 1}/{args.rounds} {runs.tree.name}: {runs.summaries[-1]}", file=sys.stderr)
+            print(f"round {round_number + 1}/{args.rounds} {name(runs)}: {runs.summaries[-1]}", file=sys.stderr)
 
     print(f"{records:,} records, {args.rounds} run(s) of each tree: median [range], in papers/s")
     print(f"{'':<32}{'wall clock':<24}CPU time (user + system)")
     print(f"{'baseline: parse only':<32}{rate(records, parse_seconds)}")
     for runs in trees:
-        print("this tree" if runs is this else f"baseline tree {runs.tree}")
+        print("this tree" if runs is this else f"baseline: {name(runs)}")
         for label, wall, cpu in MEASURES:
             print(f"  {label:<30}{rate(records, getattr(runs, wall))}  {rate(records, getattr(runs, cpu))}")
         print(f"    {runs.summaries[0]}; again: {runs.summaries[1]}")
@@ -172,7 +197,7 @@ def main() -> None:
         print(f"    peak memory {max(runs.peak_mib):,.0f} MiB, database {statistics.median(runs.db_mib):,.0f} MiB")
     if len(trees) == 2:
         base = trees[1]
-        print("this tree / baseline tree, papers/s: ratio of the medians [round by round]")
+        print("this tree / baseline, papers/s: ratio of the medians [round by round]")
         for label, wall, cpu in MEASURES:
             walls, cpus = ratio(getattr(this, wall), getattr(base, wall)), ratio(getattr(this, cpu), getattr(base, cpu))
             print(f"  {label:<30}{walls:<24}{cpus}")

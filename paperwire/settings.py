@@ -338,6 +338,9 @@ if os.environ.get("DATABASE_URL"):
     except ValueError:
         raise invalid("DATABASE_URL", os.environ["DATABASE_URL"], "postgres://user:password@host:5432/name") from None
 else:
+    # SQLite's page cache, per connection (its default is 2 MiB): a million papers' indexes are
+    # hundreds of MiB, and an import writes to all of them (bench/import_cache.py).
+    SQLITE_CACHE_MIB = envint("PAPERWIRE_SQLITE_CACHE_MIB", 64, low=2, high=4096)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -347,7 +350,9 @@ else:
             "OPTIONS": {
                 "timeout": 20,
                 "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "init_command": (
+                    f"PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-{SQLITE_CACHE_MIB * 1024};"
+                ),
             },
         }
     }

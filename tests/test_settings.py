@@ -4,6 +4,8 @@ import os
 import re
 import runpy
 import socket
+import subprocess
+import sys
 import tempfile
 from decimal import Decimal
 from pathlib import Path
@@ -74,6 +76,7 @@ MALFORMED = {
     "PAPERWIRE_PAGE_CACHE_SECONDS": "1m",
     "PAPERWIRE_PAGE_CACHE_ENTRIES": "0",
     "PAPERWIRE_INDEX_BATCH": "-5",
+    "PAPERWIRE_SQLITE_CACHE_MIB": "1",
     "PAPERWIRE_EMBED_LEASE_SECONDS": "1",
     "PAPERWIRE_EMBED_PHASE_SECONDS": "0",
     "PAPERWIRE_NODE_NAME": "two words",
@@ -392,3 +395,19 @@ def test_every_command_refuses_a_bad_number_at_start(tmp_path, command):
 
 
 RATE_RULE = "<count>/<seconds>, e.g. 60/60: a count from 0 to 1,000,000 in a window of 1 to 86,400 seconds"
+
+
+def test_sqlite_connections_keep_the_configured_page_cache(tmp_path):
+    """Each SQLite connection of a command gets PAPERWIRE_SQLITE_CACHE_MIB of page cache (SQLite's
+    own default is 2 MiB), as PRAGMA cache_size reports it (negative: KiB)."""
+    code = "from django.db import connection; print(connection.cursor().execute('PRAGMA cache_size').fetchone()[0])"
+    for variables, expected in (({}, -64 * 1024), ({"PAPERWIRE_SQLITE_CACHE_MIB": "300"}, -300 * 1024)):
+        env = paperwire_env(tmp_path / "home", **variables)
+        result = subprocess.run(
+            [sys.executable, "-m", "paperwire", "shell", "-c", code],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert int(result.stdout.split()[-1]) == expected

@@ -14,7 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from paperwire.search.index_files import VectorIndex, mapped_name, new_vector_index
+from paperwire.search.index_files import (
+    EXPANSION_ADD,
+    EXPANSION_SEARCH,
+    VectorIndex,
+    load_vectors,
+    mapped_name,
+    new_vector_index,
+)
 from paperwire.search.integrity import MAPPED, VECTORS, IndexState, put_in_place, save_vectors
 from tests.test_index_damage import small_filesystem
 from tests.test_index_reload import in_a_child
@@ -59,6 +66,22 @@ def test_two_workers_map_one_checked_copy_and_never_the_written_file(tmp_path):
     assert str(copy) in maps
     assert str(tmp_path / VECTORS) not in maps
     assert (tmp_path / MAPPED).stat().st_mode & 0o777 == 0o700
+
+
+def test_every_index_read_from_a_file_searches_with_the_configured_effort(tmp_path):
+    """A usearch file keeps no search effort: opened as it is, an index searches with usearch's
+    default (64), below the recall the build was measured for. Mapped, read into memory or
+    loaded by the indexer, it searches with EXPANSION_SEARCH."""
+    record, vectors = publish(tmp_path, 500, seed=3)
+    assert EXPANSION_SEARCH > 64
+    with small_filesystem(tmp_path / MAPPED, size="8k") as folder:
+        in_memory = VectorIndex(tmp_path, DIMENSIONS)
+        assert finds(in_memory, vectors[20], 21) and not list(folder.iterdir())
+    mapped = VectorIndex(tmp_path, DIMENSIONS)
+    assert finds(mapped, vectors[10], 11) and str(tmp_path / MAPPED) in maps_of_this_process()
+    loaded = load_vectors(tmp_path / VECTORS, DIMENSIONS, record)
+    for index in (in_memory.reader(), mapped.reader(), loaded):
+        assert (index.expansion_search, index.expansion_add) == (EXPANSION_SEARCH, EXPANSION_ADD)
 
 
 @pytest.mark.parametrize("damage", ["truncated", "written over"])

@@ -479,10 +479,27 @@ class LexicalIndex:
 # --- the vector index ----------------------------------------------------------------------------
 
 
+# The HNSW graph's shape and effort (bench/ann_build.py measures them: build rate, recall@10
+# and search time at 200,000 vectors; docs/scale.md). The build effort bounds how long an index
+# pass takes at a million papers and more; the search effort buys back the recall a lighter
+# build gives up, for about a millisecond a search. Only the connectivity is in the file: the
+# efforts are set on every index made or opened here (usearch's own default is 64 for both).
+CONNECTIVITY = 16
+EXPANSION_ADD = 64
+EXPANSION_SEARCH = 384
+
+
 def new_vector_index(dimensions: int):
     from paperwire.search.ann import Index
 
-    return Index(ndim=dimensions, metric="cos", dtype="f16", connectivity=16, expansion_add=128, expansion_search=128)
+    return Index(
+        ndim=dimensions,
+        metric="cos",
+        dtype="f16",
+        connectivity=CONNECTIVITY,
+        expansion_add=EXPANSION_ADD,
+        expansion_search=EXPANSION_SEARCH,
+    )
 
 
 def load_vectors(path: Path, dimensions: int, record: dict):
@@ -499,9 +516,12 @@ def load_vectors(path: Path, dimensions: int, record: dict):
 
 
 def checked_vectors(index, dimensions: int, record: dict):
+    """``index``, read from a file, if it holds what ``record`` says (ValueError if not), with
+    this release's build and search efforts: a file keeps neither."""
     if index is None or index.ndim != dimensions or len(index) != record["count"]:
         found = "nothing" if index is None else f"{len(index)} vectors of {index.ndim} dimensions"
         raise ValueError(f"{VECTORS} holds {found}")
+    index.expansion_add, index.expansion_search = EXPANSION_ADD, EXPANSION_SEARCH
     return index
 
 
