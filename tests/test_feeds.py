@@ -430,3 +430,17 @@ def test_a_month_page_sorts_ids_from_the_feed_index_never_whole_rows(client, cro
             cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
         plan = " ".join(str(row[-1]) for row in cursor.fetchall())
     assert "paper_feed_order" in plan, plan
+
+
+def test_an_anonymous_feed_sets_no_cookie_and_is_cached_a_signed_in_one_carries_the_token(client, papers, alice):
+    """Cards read the CSRF token for a signed-in reader's vote form only: reading it sets the
+    CSRF cookie, and a page that sets a cookie is not kept by the page cache."""
+    from django.conf import settings
+
+    first = client.get("/papers/date/2025-07-21")
+    assert settings.CSRF_COOKIE_NAME not in first.cookies
+    assert client.get("/papers/date/2025-07-21")["X-Cache"] == "hit"
+    client.force_login(alice)
+    signed_in = client.get("/papers/date/2025-07-21").content.decode()
+    forms = re.findall(r'<form class="vote[^>]*>\s*<input type="hidden" name="csrfmiddlewaretoken" value="\w+">', signed_in)
+    assert len(forms) == signed_in.count('<form class="vote') == 2
