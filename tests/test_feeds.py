@@ -442,5 +442,6 @@ def test_an_anonymous_feed_sets_no_cookie_and_is_cached_a_signed_in_one_carries_
     assert client.get("/papers/date/2025-07-21")["X-Cache"] == "hit"
     client.force_login(alice)
     signed_in = client.get("/papers/date/2025-07-21").content.decode()
-    forms = re.findall(r'<form class="vote[^>]*>\s*<input type="hidden" name="csrfmiddlewaretoken" value="\w+">', signed_in)
+    token = r'<input type="hidden" name="csrfmiddlewaretoken" value="\w+">'
+    forms = re.findall(r'<form class="vote[^>]*>\s*' + token, signed_in)
     assert len(forms) == signed_in.count('<form class="vote') == 2
