@@ -339,7 +339,7 @@ if os.environ.get("DATABASE_URL"):
         raise invalid("DATABASE_URL", os.environ["DATABASE_URL"], "postgres://user:password@host:5432/name") from None
 else:
     # SQLite's page cache, per connection (its default is 2 MiB): a million papers' indexes are
-    # hundreds of MiB, and an import writes to all of them (bench/import_cache.py).
+    # hundreds of MiB, and an import writes to all of them (bench/import_speed.py --baseline-env).
     SQLITE_CACHE_MIB = envint("PAPERWIRE_SQLITE_CACHE_MIB", 64, low=2, high=4096)
     DATABASES = {
         "default": {

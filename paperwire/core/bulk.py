@@ -45,19 +45,24 @@ def insert_instances(model: type[models.Model], instances: Sequence[models.Model
         instance._state.db = alias
 
 
+def quoted_columns(model, fields: list[str], alias: str = "default") -> list[str]:
+    """The quoted table of ``model``, then the quoted column of each of ``fields`` ("pk": the
+    primary key's)."""
+    quote = connections[alias].ops.quote_name
+    meta = model._meta
+    return [quote(meta.db_table), *(quote(meta.pk.column if f == "pk" else meta.get_field(f).column) for f in fields)]
+
+
 def insert_rows(
     model, fields: list[str], rows: list[tuple], ignore_conflicts: bool = False, alias: str = "default"
 ) -> None:
     """Many rows in a few statements, without building a model instance for each (an import
     and the migration write hundreds of thousands). ``ignore_conflicts``: a row a unique
     index refuses (another process wrote it first) is left out (SQLite 3.24+ and PostgreSQL)."""
-    connection = connections[alias]
-    quote = connection.ops.quote_name
-    meta = model._meta
-    columns = ", ".join(quote(meta.pk.column if f == "pk" else meta.get_field(f).column) for f in fields)
+    table, *columns = quoted_columns(model, fields, alias)
     marks = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
     sql += " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
-    with connection.cursor() as cursor:
+    with connections[alias].cursor() as cursor:
         for start in range(0, len(rows), 5000):
             cursor.executemany(sql, rows[start : start + 5000])

@@ -16,7 +16,7 @@ from django.db import IntegrityError, OperationalError, connection, models, tran
 from django.db.models import Count
 from django.db.models.sql import Query
 
-from paperwire.core.bulk import insert_rows
+from paperwire.core.bulk import insert_rows, quoted_columns
 from paperwire.people.names import (
     Entry,
     Name,
@@ -290,15 +290,8 @@ def relink(papers: Mapping[str, object]) -> int:
     return len(touched) + (resolve(touched) if touched else 0)
 
 
-def _columns(model, fields: list[str]) -> list[str]:
-    """The quoted table of ``model``, then the quoted column of each of ``fields``."""
-    quote = connection.ops.quote_name
-    meta = model._meta
-    return [quote(meta.db_table), *(quote(meta.pk.column if f == "pk" else meta.get_field(f).column) for f in fields)]
-
-
 def _table_and_columns(model, fields: list[str]) -> tuple[str, str]:
-    table, *columns = _columns(model, fields)
+    table, *columns = quoted_columns(model, fields)
     return table, ", ".join(columns)
 
 
@@ -356,8 +349,8 @@ def crowded_groups(Author, PaperAuthor, groups: Iterable[str]) -> set[str]:
     """The groups (signatures) of ``groups`` that hold two full names with papers or more
     (rule 1 of ``names``: they match nothing). The database looks for each group's second such
     name and stops there: the common groups ("y|wang") hold thousands."""
-    author, pk, signature, abbreviated = _columns(Author, ["pk", "signature", "abbreviated"])
-    links, linked = _columns(PaperAuthor, ["author"])
+    author, pk, signature, abbreviated = quoted_columns(Author, ["pk", "signature", "abbreviated"])
+    links, linked = quoted_columns(PaperAuthor, ["author"])
     crowded: set[str] = set()
     with connection.cursor() as cursor:
         for chunk in chunks(sorted(set(groups))):

@@ -22,9 +22,9 @@ from django.urls import reverse
 from django.utils.html import conditional_escape as escape
 from django.utils.safestring import SafeString, mark_safe
 
-from paperwire.papers import latex
 from paperwire.people.authors import NameOnPaper
 from paperwire.people.linking import names_of
+from paperwire.web.templatetags.latex import latex_title, latex_words
 
 CARD_WORDS = 60  # of the abstract
 
@@ -42,14 +42,13 @@ class Reader:
     def of(cls, context) -> Reader:
         """From a template's context (what the context processors and the view put there)."""
         user, request = context.get("user"), context.get("request")
-        voted = context.get("voted") or ()
         signed_in = bool(user is not None and user.is_authenticated)
         # Only a signed-in reader's form carries the token: reading it sets the CSRF cookie, and
         # a response that sets a cookie is not kept by the page cache (anonymous pages are).
         token = context.get("csrf_token") if signed_in else None
         return cls(
             signed_in=signed_in,
-            voted=frozenset(voted) if not isinstance(voted, str) else frozenset(),
+            voted=frozenset(context.get("voted") or ()),
             csrf_token="" if not token or str(token) == "NOTPROVIDED" else str(token),
             path=request.get_full_path() if request is not None else "",
         )
@@ -146,13 +145,13 @@ def card_html(paper, reader: Reader) -> str:
         links = "; ".join(f'<a href="{escape(r.url)}"><bdi>{escape(r.text)}</bdi></a>' for r in reasons)
         why = f'<p class="why">Why it is here: {links}</p>'
     authors = escape(join(paper.authors, ", ", autoescape=True))
+    url = escape(paper.get_absolute_url())
     return (
         f'<article class="paper-card" id="paper-{escape(paper.id)}">\n'
         f"  {vote_html(paper, reader)}\n"
         '  <div class="paper-body">\n'
-        f'    <h3 class="paper-title"><a href="{escape(paper.get_absolute_url())}">'
-        f"{latex.html(str(paper.title), links=False)}</a></h3>\n"
-        f'    <p class="paper-abstract">{latex.html(latex.truncate_words(str(paper.abstract), CARD_WORDS))}</p>\n'
+        f'    <h3 class="paper-title"><a href="{url}">{latex_title(paper.title)}</a></h3>\n'
+        f'    <p class="paper-abstract">{latex_words(paper.abstract, CARD_WORDS)}</p>\n'
         '    <p class="paper-meta">\n'
         f'      <span class="authors" title="{authors}">{names_html(paper, 3)}</span>\n'
         f"      {org}\n"
