@@ -8,7 +8,7 @@ from pathlib import Path
 from django.db import connection
 
 from paperwire.core.progress import progress as progress_bar
-from paperwire.ingest.formats import SourceFile, UnreadableFile
+from paperwire.ingest.reading import Opened, ReadingFailed, Unreadable, read_files
 from paperwire.ingest.upsert import Upserter, UpsertStats
 from paperwire.papers.models import Organization, Paper
 from paperwire.people.models import Author, PaperAuthor
@@ -39,7 +39,8 @@ def import_files(paths: list[Path], fmt: str = "auto", progress: bool | None = N
     upserter = Upserter(on_reject=report.reject)
     statistics = Statistics()
     report.stats = upserter.stats
-    total = sum(p.stat().st_size for p in paths if p.is_file())
+    sizes = [p.stat().st_size if p.is_file() else 0 for p in paths]
+    total = sum(sizes)
     reading = [0]  # the file being read, for the progress lines
 
     def detail() -> str:
@@ -49,32 +50,33 @@ def import_files(paths: list[Path], fmt: str = "auto", progress: bool | None = N
         return f"{where}{records:,} records ({report.rejected_count:,} rejected)"
 
     with progress_bar(total=total, unit="B", unit_scale=True, show=progress, desc="import", detail=detail) as bar:
-        done = 0
-        for number, path in enumerate(paths, 1):
-            reading[0] = number
+        done = 0  # the bytes of the files before the one being read
+        events = read_files(paths, fmt)
+        while True:
             try:
-                source = SourceFile(path, fmt)
-            except UnreadableFile as error:
-                report.unreadable.append(str(path))
-                report.reject(f"{path}", str(error))
-                continue
-            try:
-                for item in source.items():
+                event = next(events, None)
+            except ReadingFailed:
+                upserter.flush()  # what was read before the failure is kept
+                raise
+            if event is None:
+                break
+            if isinstance(event, Opened):
+                done = sum(sizes[: event.number - 1])
+                reading[0] = event.number
+                bar.update(done - bar.n)
+            elif isinstance(event, Unreadable):
+                report.unreadable.append(event.path)
+                report.reject(event.path, event.error)
+            else:
+                for item in event.items:
                     if item.record is not None:
                         upserter.add(item.record)
                         if upserter.stats.new + upserter.stats.updated >= statistics.due:
                             statistics.renew(upserter.stats.new + upserter.stats.updated)
                     else:
                         report.reject(item.where, item.error)
-                    if not bar.disable:  # the position costs a system call: not for every record unseen
-                        bar.update(done + source.position() - bar.n)
-            except UnreadableFile as error:
-                report.unreadable.append(str(path))
-                report.reject(f"{path}", str(error))
-            finally:
-                source.close()
-            done += path.stat().st_size if path.is_file() else 0
-            bar.update(done - bar.n)
+                bar.update(done + min(event.position, sizes[reading[0] - 1]) - bar.n)
+        bar.update(total - bar.n)
         upserter.flush()
     statistics.finish(report.stats.new + report.stats.updated)
     return report

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping
-from functools import lru_cache
 
 from django.db import IntegrityError, OperationalError, connection, models, transaction
 from django.db.models import Count
@@ -32,9 +31,25 @@ from paperwire.people.names import (
 CHUNK = 2000  # keys or ids in one query (below every database's limit on parameters)
 
 
-@lru_cache(maxsize=32_768)  # a batch's names, read once by ensure_authors, again by link_papers
+PARSED_KEPT = 32_768  # a batch's names, read once by ensure_authors, again by link_papers
+_parsed: dict[str, Name] = {}
+
+
 def parsed(name: str) -> Name:
-    return parse(name)
+    """``names.parse(name)``, remembered for the next ``PARSED_KEPT`` names."""
+    found = _parsed.get(name)
+    if found is None:
+        if len(_parsed) >= PARSED_KEPT:
+            _parsed.clear()
+        found = _parsed[name] = parse(name)
+    return found
+
+
+def remember_parsed(names: Mapping[str, Name]) -> None:
+    """Take names parsed elsewhere (the import's reading process: ``ingest.reading``)."""
+    if len(_parsed) + len(names) > PARSED_KEPT:
+        _parsed.clear()
+    _parsed.update(names)
 
 
 def names_of(authors: object) -> list[str]:

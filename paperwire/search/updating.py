@@ -21,6 +21,8 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -283,7 +285,11 @@ def _update(
     stored = Paper.objects.filter(vector__updated_at__gte=since, updated_at__lt=scan_from) if scan_from else None
     total = papers.count() + (stored.count() if stored is not None else 0)
     embedded = lambda: f"{report.embedded:,} embeddings computed"  # noqa: E731
-    with progress(total=total, desc="index", unit="paper", show=show_progress, detail=embedded) as bar:
+    adding = Adding(vector_index) if vector_index is not None else None
+    with (
+        progress(total=total, desc="index", unit="paper", show=show_progress, detail=embedded) as bar,
+        adding or nullcontext(),
+    ):
         # First the stored vectors: a watermark saved later in this run must not pass over them.
         batches = [(batch, None) for batch in by_id(stored)] if stored is not None else []
         for batch, watermark in chain(batches, ((b, b[-1].updated_at) for b in changed_papers(scan_from))):
@@ -297,16 +303,18 @@ def _update(
                 for p in batch
                 if p.id in keyed and (vectors_since is None or p.updated_at >= vectors_since or p.id in renewed)
             ]
-            if vector_index is not None and chosen:
-                vectors_changed |= add_vectors(vector_index, [keyed[p.id] for p in chosen]) > 0
+            if adding is not None and chosen:
+                adding.add([keyed[p.id] for p in chosen])
             report.indexed += len(batch)
             bar.update(len(batch))
             pending += 1
             if pending >= SAVE_EVERY and not rebuild:  # a rebuild is swapped in whole, at the end
                 # Never past this run's start: vectors stored since by others come next run.
                 mark = min(watermark, started) if watermark else dt.datetime.fromisoformat(state.watermark)
+                vectors_changed |= adding is not None and adding.wait()
                 writer = _save(folder, state, writer, target, vector_index if vectors_changed else None, mark)
                 pending, vectors_changed = 0, False
+        vectors_changed |= adding is not None and adding.wait()
     if lexical_since is not None:
         report.indexed += reindex_recounted(writer, lexical_since)
     if report.indexed or rebuild:  # else nothing changed: the files and the watermark stay as they are
@@ -359,6 +367,40 @@ def add_vectors(index, keyed: list[tuple[int, np.ndarray]]) -> int:
     if len(keys):
         index.add(keys, vectors)
     return len(keys)
+
+
+class Adding:
+    """Vectors go into the HNSW graph (``add_vectors``) in a thread of their own while the indexing
+    thread reads the next batch and writes its lexical documents: usearch lets go of the GIL
+    while it adds, and the HNSW insertions are most of a build's time. One batch at a time, in
+    order; ``wait`` is called before the vector file is saved."""
+
+    def __init__(self, index) -> None:
+        self.index = index
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hnsw-add")
+        self.running: Future | None = None
+        self.added = 0
+
+    def add(self, keyed: list[tuple[int, np.ndarray]]) -> None:
+        self.wait_for_running()
+        self.running = self.pool.submit(add_vectors, self.index, keyed)
+
+    def wait_for_running(self) -> None:
+        if self.running is not None:
+            running, self.running = self.running, None
+            self.added += running.result()  # its error, if it failed, is raised here
+
+    def wait(self) -> bool:
+        """Once every batch given is in the index: whether any vector went in since the last call."""
+        self.wait_for_running()
+        added, self.added = self.added, 0
+        return added > 0
+
+    def __enter__(self) -> Adding:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.pool.shutdown(wait=True)  # never leave a thread writing into the graph
 
 
 @dataclass

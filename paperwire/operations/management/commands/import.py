@@ -3,6 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from paperwire.ingest import FORMATS, import_files
+from paperwire.ingest.reading import ReadingFailed
 from paperwire.search import update_indexes
 
 MAX_LISTED = 100
@@ -17,7 +18,10 @@ class Command(BaseCommand):
         parser.add_argument("--no-index", action="store_true", help="leave the search indexes for `paperwire index`")
 
     def handle(self, *args, paths, format, no_index, **options):
-        report = import_files(paths, format)
+        try:
+            report = import_files(paths, format)
+        except ReadingFailed as error:  # what was written stays; importing again goes on from it
+            raise CommandError(f"{error}\nThe records read before it are imported; run the import again.") from None
         for where, reason in report.rejected[:MAX_LISTED]:
             self.stderr.write(f"rejected {where}: {reason}")
         if report.rejected_count > MAX_LISTED:

@@ -1,0 +1,172 @@
+"""The reading half of ``paperwire import``: files to records, in this process or in a second one.
+
+Reading (gzip, JSON, the checks of every field) and parsing the authors' names take about a
+third of an import's time, and the import writes in one process while the machine's other core
+waits. A large import (``PIPELINE_BYTES`` of files or more) therefore reads in a child process
+forked for the purpose, which sends what it read through a pipe, a chunk of records at a time,
+with the names of their authors already parsed; the importer writes meanwhile. Both ways yield
+the same events in the same order, so the importer has one loop and its report does not depend
+on the way (``tests/test_import_reading.py`` compares them). The pipe's buffer bounds what is
+read ahead: the child waits while the writer is behind.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from queue import Queue
+
+from paperwire.ingest.formats import Item, SourceFile, UnreadableFile
+from paperwire.people.linking import names_of, parsed, remember_parsed
+from paperwire.people.names import Name
+
+PIPELINE_BYTES = 8 << 20  # files at least this large (in all) are read in a second process
+CHUNK = 256  # records sent at a time
+AHEAD = 16  # chunks read ahead of the importer at most (some megabytes)
+STOP = object()
+
+
+@dataclass
+class Opened:
+    """The ``number``-th file (from 1) is being read."""
+
+    number: int
+
+
+@dataclass
+class Chunk:
+    """Items read, and where the file stands after them (a byte offset for the progress bar)."""
+
+    items: list[Item]
+    position: int
+    names: dict[str, Name] = field(default_factory=dict)  # parsed by the reading process
+
+
+@dataclass
+class Unreadable:
+    """The file cannot be read (at all, or past some point: what came before was sent)."""
+
+    path: str
+    error: str
+
+
+Event = Opened | Chunk | Unreadable
+
+
+class ReadingFailed(RuntimeError):
+    """The reading process failed or died; nothing after the records already given is lost
+    (the import can be run again)."""
+
+
+def read_here(paths: list[Path], fmt: str) -> Iterator[Event]:
+    """The events of reading ``paths`` in order, in this process."""
+    for number, path in enumerate(paths, 1):
+        yield Opened(number)
+        try:
+            source = SourceFile(path, fmt)
+        except UnreadableFile as error:
+            yield Unreadable(str(path), str(error))
+            continue
+        try:
+            batch: list[Item] = []
+            try:
+                for item in source.items():
+                    batch.append(item)
+                    if len(batch) >= CHUNK:
+                        yield Chunk(batch, source.position())
+                        batch = []
+            except UnreadableFile as error:
+                yield Chunk(batch, source.position())
+                yield Unreadable(str(path), str(error))
+            else:
+                yield Chunk(batch, source.position())
+        finally:
+            source.close()
+
+
+def _with_names(chunk: Chunk, sent: set[str]) -> Chunk:
+    """The chunk with the parsed names of its authors that were not sent lately."""
+    for item in chunk.items:
+        if item.record is not None:
+            for name in names_of(item.record.authors):
+                if name not in sent:
+                    chunk.names[name] = parsed(name)
+                    sent.add(name)
+    if len(sent) > 16_384:  # the importer's cache of parsed names is bounded too
+        sent.clear()
+    return chunk
+
+
+def _child(connection, paths: list[Path], fmt: str) -> None:
+    """Read, and send from a thread of its own: the reading goes on while a send waits for the
+    importer, up to ``AHEAD`` chunks ahead (the importer takes a thousand records at a time, then
+    writes them, and would otherwise wait for the next thousand to be read)."""
+    queue: Queue = Queue(maxsize=AHEAD)
+
+    def send() -> None:
+        try:
+            while (event := queue.get()) is not STOP:
+                connection.send(event)
+        except OSError:  # the importer stopped (a broken pipe): nothing more to send it
+            broken.set()
+            while queue.get() is not STOP:  # until the reader sees it and stops
+                pass
+
+    broken = threading.Event()
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    sent: set[str] = set()
+    try:
+        for event in read_here(paths, fmt):
+            queue.put(_with_names(event, sent) if isinstance(event, Chunk) else event)
+            if broken.is_set():
+                return
+        queue.put(None)
+    except BaseException:  # noqa: BLE001 - told to the importer, which raises it
+        queue.put(("failed", traceback.format_exc()))
+    finally:
+        queue.put(STOP)
+        sender.join()
+        connection.close()
+
+
+def read_elsewhere(paths: list[Path], fmt: str) -> Iterator[Event]:
+    """The events of ``read_here``, read by a forked child process."""
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    # Forked, so that the child reads with this process's settings and code; it never touches
+    # the database (and leaves through os._exit, closing none of the parent's connections).
+    child = multiprocessing.get_context("fork").Process(target=_child, args=(sender, paths, fmt), daemon=True)
+    child.start()
+    sender.close()
+    try:
+        while True:
+            try:
+                event = receiver.recv()
+            except EOFError:
+                child.join(5)
+                raise ReadingFailed(f"the reading process ended without a word (exit code {child.exitcode})") from None
+            if event is None:
+                break
+            if isinstance(event, tuple):
+                raise ReadingFailed(f"the reading process failed:\n{event[1]}")
+            if isinstance(event, Chunk):
+                remember_parsed(event.names)
+            yield event
+    finally:
+        receiver.close()
+        if child.is_alive():
+            child.terminate()
+        child.join()
+
+
+def read_files(paths: list[Path], fmt: str = "auto") -> Iterator[Event]:
+    """What reading ``paths`` yields, from a second process when they are large."""
+    size = sum(path.stat().st_size for path in paths if path.is_file())
+    if size >= PIPELINE_BYTES and "fork" in multiprocessing.get_all_start_methods() and os.name == "posix":
+        return read_elsewhere(paths, fmt)
+    return read_here(paths, fmt)
