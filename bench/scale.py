@@ -33,7 +33,12 @@ What it measures, in order (each a child process, as a user would run it):
 Figures go to ``--output`` (JSON, written again as each is measured: a step stopped part way
 keeps them) and stdout; bench/scale_report.py turns several steps into
 docs/scale.md. The work folder keeps corpora and the real embeddings between runs (a step's
-home is made again each run).
+home is made again each run). ``--resume --output FILE`` goes on with a step cut short (the
+2.7M step takes some hours): the phases whose figures FILE holds are kept, the first one
+missing is run again from its start on the step's home (the import into a new home, the
+vectors all stored again, the index built from nothing); a digest cut short would be measured
+on the subscribers not yet sent, and a day's import cut short is not undone, so those two are
+best let finish. FILE then lists the dates it was resumed on.
 """
 
 from __future__ import annotations
@@ -578,6 +583,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100, help="requests measured per kind")
     parser.add_argument("--skip", default="", help="comma-separated: day, rebuild, digest")
     parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on from the figures in --output and the step's home: the phases measured are kept, "
+        "the first one not measured is run again from its start",
+    )
+    parser.add_argument(
         "--real-vectors", type=int, default=20_000, help="real papers embedded by the model (the rest is synthetic)"
     )
     args = parser.parse_args()
@@ -585,11 +596,20 @@ def main() -> None:
     skip = set(filter(None, args.skip.split(",")))
     args.work.mkdir(parents=True, exist_ok=True)
     figures = Figures(args.output)
-    figures |= {
-        "papers_asked": args.papers,
-        "machine": machine(),
-        "vectors": "synthetic",
-    }
+    if args.resume:
+        if args.output is None or not args.output.exists():
+            sys.exit("--resume goes on from the figures of --output: give the file of the step cut short")
+        figures |= json.loads(args.output.read_text())
+        if figures.get("papers_asked") != args.papers:
+            sys.exit(f"{args.output} holds a step of {figures.get('papers_asked')} papers, not {args.papers}")
+        figures.setdefault("resumed", []).append(machine()["date"])
+        figures.save()
+    else:
+        figures |= {
+            "papers_asked": args.papers,
+            "machine": machine(),
+            "vectors": "synthetic",
+        }
     print(json.dumps(figures["machine"]), flush=True)
 
     papers = real_papers(data)
@@ -617,103 +637,113 @@ def main() -> None:
     inputs += sorted((data / "hf_daily").glob("*.json"))
 
     home = args.work / f"home-{args.papers}"
-    shutil.rmtree(home, ignore_errors=True)
     env = environment(home)
     bench_env = {**env, "BENCH_WORK": str(args.work)}
     if args.papers:
         bench_env["BENCH_CORPUS"] = str(corpus)
-    run(env, "migrate", "-v0")
-
-    import_began = time.time()
-    child = run(env, "import", "--no-index", *map(str, inputs))
-    imported_at = time.monotonic()
     import sqlite3
 
-    db = sqlite3.connect(home / "paperwire.sqlite3")
-    count = db.execute("SELECT count(*) FROM papers_paper").fetchone()[0]
-    db.close()
-    figures["papers"] = count
-    figures["import"] = {
-        "seconds": round(child.seconds, 1),
-        "papers_per_second": round(count / child.seconds),
-        "peak_mib": round(child.peak_mib),
-        "database_mib": round(size_mib(home / "paperwire.sqlite3")),
-    }
-    print(f"{count:,} papers; import: {figures['import']}", flush=True)
+    if "import" not in figures:  # (a resumed step whose import was cut short imports again)
+        shutil.rmtree(home, ignore_errors=True)
+        run(env, "migrate", "-v0")
+        import_began = time.time()
+        child = run(env, "import", "--no-index", *map(str, inputs))
+        db = sqlite3.connect(home / "paperwire.sqlite3")
+        count = db.execute("SELECT count(*) FROM papers_paper").fetchone()[0]
+        db.close()
+        figures["papers"] = count
+        figures["import"] = {
+            "seconds": round(child.seconds, 1),
+            "papers_per_second": round(count / child.seconds),
+            "peak_mib": round(child.peak_mib),
+            "database_mib": round(size_mib(home / "paperwire.sqlite3")),
+            "began_at": round(import_began, 1),
+            "ended_at": round(time.time(), 1),
+        }
+        print(f"{count:,} papers; import: {figures['import']}", flush=True)
 
-    started = time.perf_counter()
-    stored = store_vectors(bench_env, import_began)
-    figures["vectors_stored"] = {"count": stored, "seconds": round(time.perf_counter() - started, 1)}
-    print(f"bench-only vectors ({figures['vectors']}): {figures['vectors_stored']}", flush=True)
+    if "vectors_stored" not in figures:
+        db = sqlite3.connect(home / "paperwire.sqlite3")
+        db.execute("DELETE FROM search_papervector")  # a run cut short is measured again whole
+        db.commit()
+        db.close()
+        started = time.perf_counter()
+        stored = store_vectors(bench_env, figures["import"]["began_at"])
+        figures["vectors_stored"] = {"count": stored, "seconds": round(time.perf_counter() - started, 1)}
+        print(f"bench-only vectors ({figures['vectors']}): {figures['vectors_stored']}", flush=True)
 
-    child = run(env, "index")
-    figures["index"] = {
-        "seconds": round(child.seconds, 1),
-        "peak_mib": round(child.peak_mib),
-        "lexical_mib": round(size_mib(home / "index" / "lexical")),
-        "vectors_mib": round(size_mib(home / "index" / "vectors.usearch")),
-        "database_mib": round(size_mib(home / "paperwire.sqlite3")),
-        "summary": child.output.strip().splitlines()[-1],
-    }
-    print(f"index: {figures['index']}", flush=True)
+    if "index" not in figures:
+        shutil.rmtree(home / "index", ignore_errors=True)  # built whole, not resumed: that is the figure
+        child = run(env, "index")
+        figures["index"] = {
+            "seconds": round(child.seconds, 1),
+            "peak_mib": round(child.peak_mib),
+            "lexical_mib": round(size_mib(home / "index" / "lexical")),
+            "vectors_mib": round(size_mib(home / "index" / "vectors.usearch")),
+            "database_mib": round(size_mib(home / "paperwire.sqlite3")),
+            "summary": child.output.strip().splitlines()[-1],
+        }
+        print(f"index: {figures['index']}", flush=True)
 
     # Each update reads again the rows changed in the 5 minutes before the last one began
     # (WATERMARK_SLACK: rows of a slower transaction): the first update at least 5 minutes after
     # the import re-reads the import's last minutes once, as a site's indexer would. Measured
     # here, so that neither the server's measurements nor the day's papers pay for it.
-    wait = imported_at + 5 * 60 + 10 - time.monotonic()
-    if wait > 0:
-        print(f"waiting {wait:.0f} s: the next update looks 5 minutes back", flush=True)
-        time.sleep(wait)
-    child = run(env, "index")
-    figures["update_after_import"] = {
-        "seconds": round(child.seconds, 1),
-        "summary": child.output.strip().splitlines()[-1],
-    }
-    print(f"first update 5 minutes after the import: {figures['update_after_import']}", flush=True)
+    if "update_after_import" not in figures:
+        wait = figures["import"]["ended_at"] + 5 * 60 + 10 - time.time()
+        if wait > 0:
+            print(f"waiting {wait:.0f} s: the next update looks 5 minutes back", flush=True)
+            time.sleep(wait)
+        child = run(env, "index")
+        figures["update_after_import"] = {
+            "seconds": round(child.seconds, 1),
+            "summary": child.output.strip().splitlines()[-1],
+        }
+        print(f"first update 5 minutes after the import: {figures['update_after_import']}", flush=True)
 
-    rng = random.Random(args.papers)
-    db = sqlite3.connect(home / "paperwire.sqlite3")
-    sample_ids = [r[0] for r in db.execute("SELECT id FROM papers_paper ORDER BY random() LIMIT 5000")]
-    days = [
-        r[0]
-        for r in db.execute(
-            "SELECT DISTINCT date(published_at) FROM papers_paper WHERE published_at >= '2008-01-01' ORDER BY 1"
-        )
-    ]
-    categories = ["cs.CL", "cs.CV", "cs.LG", "cs.AI", "cs.RO", "cs.IR", "stat.ML", "cs.CR"]
-    db.close()
-    words = queries(papers, 50 * args.requests, rng)
-    rng.shuffle(days)
-    kinds = request_kinds(sample_ids, days, words, categories)
-
-    server = Server(env)
-    figures["serve_first_answer_seconds"] = round(server.first_answer, 1)
-    try:
-        time.sleep(3)
-        figures["memory_at_rest"] = tree_memory(server.process.pid)
-        requests: dict = {}
-        load_memory = []
-        offset = 0
-        for label, url in kinds.items():
-            warm = [url(offset + n) for n in range(10)]
-            timed_requests(server, warm)
-            paths = [url(offset + 10 + n) for n in range(args.requests)]
-            offset += 10 + args.requests
-            times = timed_requests(server, paths)
-            load_memory.append(tree_memory(server.process.pid))
-            requests[label] = {"p50_ms": round(percentile(times, 50), 1), "p95_ms": round(percentile(times, 95), 1)}
-            print(
-                f"  {label:<28} p50 {requests[label]['p50_ms']:7.1f} ms   p95 {requests[label]['p95_ms']:7.1f} ms",
-                flush=True,
+    if "requests" not in figures:  # the server and its requests, measured together
+        rng = random.Random(args.papers)
+        db = sqlite3.connect(home / "paperwire.sqlite3")
+        sample_ids = [r[0] for r in db.execute("SELECT id FROM papers_paper ORDER BY random() LIMIT 5000")]
+        days = [
+            r[0]
+            for r in db.execute(
+                "SELECT DISTINCT date(published_at) FROM papers_paper WHERE published_at >= '2008-01-01' ORDER BY 1"
             )
-        figures["requests"] = requests
-        figures["memory_under_load"] = max(load_memory, key=lambda m: m["rss_mib"])
-        print(f"memory at rest {figures['memory_at_rest']}, under load {figures['memory_under_load']}", flush=True)
-    finally:
-        server.stop()
+        ]
+        categories = ["cs.CL", "cs.CV", "cs.LG", "cs.AI", "cs.RO", "cs.IR", "stat.ML", "cs.CR"]
+        db.close()
+        words = queries(papers, 50 * args.requests, rng)
+        rng.shuffle(days)
+        kinds = request_kinds(sample_ids, days, words, categories)
 
-    if "day" not in skip:
+        server = Server(env)
+        figures["serve_first_answer_seconds"] = round(server.first_answer, 1)
+        try:
+            time.sleep(3)
+            figures["memory_at_rest"] = tree_memory(server.process.pid)
+            requests: dict = {}
+            load_memory = []
+            offset = 0
+            for label, url in kinds.items():
+                warm = [url(offset + n) for n in range(10)]
+                timed_requests(server, warm)
+                paths = [url(offset + 10 + n) for n in range(args.requests)]
+                offset += 10 + args.requests
+                times = timed_requests(server, paths)
+                load_memory.append(tree_memory(server.process.pid))
+                requests[label] = {"p50_ms": round(percentile(times, 50), 1), "p95_ms": round(percentile(times, 95), 1)}
+                print(
+                    f"  {label:<28} p50 {requests[label]['p50_ms']:7.1f} ms   p95 {requests[label]['p95_ms']:7.1f} ms",
+                    flush=True,
+                )
+            figures["requests"] = requests
+            figures["memory_under_load"] = max(load_memory, key=lambda m: m["rss_mib"])
+            print(f"memory at rest {figures['memory_at_rest']}, under load {figures['memory_under_load']}", flush=True)
+        finally:
+            server.stop()
+
+    if "day" not in skip and "day" not in figures:
         child = run(env, "import", str(day_file))
         figures["day"] = {
             "papers": len(held),
@@ -722,11 +752,11 @@ def main() -> None:
             "summary": " | ".join(line for line in child.output.strip().splitlines()[-2:]),
         }
         print(f"a day's {len(held)} new papers with their embeddings: {figures['day']}", flush=True)
-    if "rebuild" not in skip:
+    if "rebuild" not in skip and "rebuild" not in figures:
         child = run(env, "index", "--rebuild")
         figures["rebuild"] = {"seconds": round(child.seconds, 1), "peak_mib": round(child.peak_mib)}
         print(f"index --rebuild: {figures['rebuild']}", flush=True)
-    if "digest" not in skip:
+    if "digest" not in skip and "digest" not in figures:
         figures["digest"] = digest_run(env, home, "2026-05-27")
         print(f"digest: {figures['digest']}", flush=True)
 

@@ -161,3 +161,25 @@ def test_saving_reads_the_record_back_from_the_disk(tmp_path):
     import zlib
 
     assert record["crc"] == zlib.crc32(written.read_bytes()) == zlib.crc32(bytes(index.save()))
+
+
+def test_vectors_added_beside_the_indexing_thread_go_in_in_order_and_their_errors_are_raised():
+    from paperwire.search.updating import Adding
+
+    vectors = unit_vectors(300, seed=7)
+    index = new_vector_index(DIMENSIONS)
+    with Adding(index) as adding:
+        assert adding.wait() is False  # nothing given yet
+        for start in range(0, 300, 50):
+            adding.add([(key + 1, vectors[key]) for key in range(start, start + 50)])
+        # The same keys again with other vectors: the later batch wins, as added in order.
+        adding.add([(key + 1, -vectors[key]) for key in range(10)])
+        assert adding.wait() is True
+        assert adding.wait() is False  # nothing since
+        assert len(index) == 300
+        assert np.allclose(np.asarray(index.get(1), dtype=np.float32), -vectors[0], atol=1e-2)
+        assert np.allclose(np.asarray(index.get(11), dtype=np.float32), vectors[10], atol=1e-2)
+        adding.add([(1000, np.zeros(DIMENSIONS + 3, dtype=np.float32))])  # the wrong width
+        with pytest.raises(ValueError, match="dimensions"):  # usearch's error, raised in this thread
+            adding.wait()
+    assert adding.pool._shutdown
