@@ -3,6 +3,7 @@ terms, the terms marked."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from functools import lru_cache
 
 from django.utils.safestring import SafeString, mark_safe
@@ -18,19 +19,18 @@ def highlight(text: str, stems: set[str], analyze, width: int = 300) -> SafeStri
     (paperwire/papers/latex.py): the window's edges move to its edges. Text-mode LaTeX shows as on
     the page (``\\emph{...}`` in <em>, closed at the window's end if it runs past)."""
     tokens = [(m.start(), m.end(), m.group()) for m in WORD.finditer(text)]
-    found = {start: segment for start, segment in latex.located(text)}
-    formulas = [(start, start + len(segment.raw)) for start, segment in found.items()]
-    stem_of = {word: _stem(analyze, word) for word in {word for _, _, word in tokens}}
-    hits = [
-        i
-        for i, (start, end, word) in enumerate(tokens)
-        if stems and stem_of[word] in stems and not any(s < end and start < e for s, e in formulas)
-    ]
+    formulas = [(start, start + len(segment.raw)) for start, segment in latex.located(text)]
+    hits = []
+    if stems:  # the words whose stem is asked for, each stemmed once; then where they are
+        wanted = {word for word in {word for _, _, word in tokens} if _stem(analyze, word) in stems}
+        hits = [i for i, (_, _, word) in enumerate(tokens) if word in wanted]
+        if formulas:
+            hits = [i for i in hits if not any(s < tokens[i][1] and tokens[i][0] < e for s, e in formulas)]
     if not tokens and not formulas:
         return mark_safe(latex.text_html(text[:width]))
     start_token = 0
     if hits:
-        best = max(hits, key=lambda i: sum(1 for j in hits if i <= j < i + 30))
+        best = max(hits, key=lambda i: bisect_left(hits, i + 30) - bisect_left(hits, i))  # hits is sorted
         start_token = max(best - 5, 0)
     begin = tokens[start_token][0] if start_token else 0
     end = min(len(text), begin + width)
