@@ -10,6 +10,7 @@ from paperwire.core.interface import public_names
 PUBLIC = {
     # Files: `paperwire import`.
     "import_files": "importer",
+    "ReadingFailed": "reading",
     "FORMATS": "formats",
     # Outside sources: `paperwire ingest`.
     "hf_daily": "sources",

@@ -2,8 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from paperwire.ingest import FORMATS, import_files
-from paperwire.ingest.reading import ReadingFailed
+from paperwire.ingest import FORMATS, ReadingFailed, import_files
 from paperwire.search import update_indexes
 
 MAX_LISTED = 100
