@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import multiprocessing
 import os
 import signal
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -174,16 +176,41 @@ def test_a_failing_reader_is_an_error_after_what_it_sent(tmp_path, monkeypatch, 
         assert "ended without a word (exit code -9)" in str(failure.value)
 
 
-def test_an_importer_that_stops_leaves_no_reader(tmp_path):
+class Stopped(Exception):
+    pass
+
+
+def stop(signum, frame):
+    raise Stopped  # as `paperwire index --every` and test runners do with SIGTERM
+
+
+@pytest.mark.parametrize("handler", [signal.SIG_DFL, stop])
+def test_an_importer_that_stops_leaves_no_reader(tmp_path, handler, monkeypatch):
+    started = []
+    fork = multiprocessing.get_context("fork")
+
+    class Watched(fork.Process):
+        def start(self):
+            started.append(self)
+            super().start()
+
+    monkeypatch.setattr(reading.multiprocessing, "get_context", lambda method: SimpleNamespace(Process=Watched))
     records = [paper(f"2404.{n:05d}", authors=[f"Name {n}"]) for n in range(3000)]
     path = write_jsonl(tmp_path / "p.jsonl", records)
-    events = reading.read_elsewhere([path], "auto")
-    next(events)
+    before = signal.signal(signal.SIGTERM, handler)  # inherited by the forked reader
+    try:
+        events = reading.read_elsewhere([path], "auto")
+        next(events)
+    finally:
+        signal.signal(signal.SIGTERM, before)
     children = {int(c) for c in Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()}
     assert children, "the reader runs in a child process"
     events.close()  # the importer raised, or was interrupted
     left = {int(c) for c in Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()}
     assert not children & left
+    # Ended by the importer's SIGTERM, whatever handler the importer's process had (not killed
+    # after a wait: a reader blocked on a pipe it held open itself never saw the importer go).
+    assert started[0].exitcode == -signal.SIGTERM
 
 
 def test_the_importer_takes_the_names_the_reader_parsed(monkeypatch):

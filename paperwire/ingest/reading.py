@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import traceback
 from collections.abc import Iterator
@@ -102,10 +103,17 @@ def _with_names(chunk: Chunk, sent: set[str]) -> Chunk:
     return chunk
 
 
-def _child(connection, paths: list[Path], fmt: str) -> None:
+def _child(connection, other_end, paths: list[Path], fmt: str) -> None:
     """Read, and send from a thread of its own: the reading goes on while a send waits for the
     importer, up to ``AHEAD`` chunks ahead (the importer takes a thousand records at a time, then
     writes them, and would otherwise wait for the next thousand to be read)."""
+    # The importer's end of the pipe, inherited: closed, so that a send fails (a broken pipe)
+    # once the importer has closed it, instead of waiting for a reader that is this process.
+    other_end.close()
+    # The importer's signal handlers are not this process's: SIGTERM (the importer stopping
+    # it) and Ctrl-C end it at once, whatever the importer's process had installed.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     queue: Queue = Queue(maxsize=AHEAD)
 
     def send() -> None:
@@ -140,7 +148,7 @@ def read_elsewhere(paths: list[Path], fmt: str) -> Iterator[Event]:
     receiver, sender = multiprocessing.Pipe(duplex=False)
     # Forked, so that the child reads with this process's settings and code; it never touches
     # the database (and leaves through os._exit, closing none of the parent's connections).
-    child = multiprocessing.get_context("fork").Process(target=_child, args=(sender, paths, fmt), daemon=True)
+    child = multiprocessing.get_context("fork").Process(target=_child, args=(sender, receiver, paths, fmt), daemon=True)
     child.start()
     sender.close()
     try:
@@ -161,6 +169,9 @@ def read_elsewhere(paths: list[Path], fmt: str) -> Iterator[Event]:
         receiver.close()
         if child.is_alive():
             child.terminate()
+            child.join(10)
+        if child.is_alive():  # cannot happen (SIGTERM's default action), unless the kernel is stuck
+            child.kill()
         child.join()
 
 
