@@ -6,12 +6,18 @@ importer that stops leaves no reader behind."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import multiprocessing
 import os
 import signal
+import struct
+import subprocess
+import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -232,3 +238,81 @@ def test_an_import_whose_reader_fails_keeps_what_was_read_and_says_so(tmp_path, 
         import_files([path], progress=False)
     assert sorted(Paper.objects.values_list("id", flat=True)) == [f"2405.{n:05d}" for n in range(10)]
     assert PaperAuthor.objects.filter(paper_id="2405.00009", author__name="Li Wei").exists()
+
+
+def test_a_reader_that_dies_inside_a_message_is_a_reading_failure(tmp_path, monkeypatch):
+    """A chunk is larger than a pipe's buffer: a reader killed while sending one leaves half a
+    message, which multiprocessing reports as an OSError, not an EOFError."""
+    path = write_jsonl(tmp_path / "p.jsonl", [paper("2406.00001")])
+
+    def half_a_message(connection, other_end, paths, fmt):
+        other_end.close()
+        connection._send(struct.pack("!i", 100_000) + b"x" * 10)  # the header promises more
+        os._exit(9)
+
+    monkeypatch.setattr(reading, "_child", half_a_message)
+    with pytest.raises(reading.ReadingFailed, match="ended without a word"):
+        list(reading.read_elsewhere([path], "auto"))
+
+
+def test_a_reader_whose_importer_was_killed_ends(tmp_path):
+    """SIGKILL of the importer (the OOM killer, `kill -9`): its reader sees the pipe broken and
+    ends, instead of waiting for ever and holding the importer's files and terminal."""
+    path = write_jsonl(tmp_path / "p.jsonl", [paper(f"2407.{n:05d}", abstract="x " * 2000) for n in range(6000)])
+    code = (
+        "import os, signal, sys\n"
+        "import django\n"
+        "django.setup()\n"
+        "from pathlib import Path\n"
+        "from paperwire.ingest import reading\n"
+        f"events = reading.read_elsewhere([Path({str(path)!r})], 'auto')\n"
+        "next(events)\n"
+        "me = os.getpid()\n"
+        "print(Path(f'/proc/{me}/task/{me}/children').read_text().split()[0], flush=True)\n"
+        "os.kill(me, signal.SIGKILL)\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "paperwire.settings", "PAPERWIRE_HOME": str(tmp_path / "home")}
+    env.setdefault("PAPERWIRE_SECRET_KEY", "x" * 50)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    reader = int(done.stdout.split()[0])
+    for _ in range(600):  # it ends once its send meets the broken pipe
+        try:
+            state = Path(f"/proc/{reader}/stat").read_text().split(") ")[1].split()[0]
+        except FileNotFoundError:
+            break
+        if state == "Z":  # ended; reaped by init in a moment
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(reader, signal.SIGKILL)
+        pytest.fail("the reader outlived its importer by a minute")
+
+
+def test_chunks_are_bounded_by_what_they_hold(tmp_path):
+    many_names = [paper(f"2408.{n:05d}", authors=[f"Author {n}-{k}" for k in range(800)]) for n in range(60)]
+    long_text = [paper(f"2409.{n:05d}", abstract="word " * 150_000) for n in range(20)]
+    path = write_jsonl(tmp_path / "p.jsonl", many_names + long_text + [paper(f"2410.{n:05d}") for n in range(600)])
+    chunks = [e for e in reading.read_here([path], "auto") if isinstance(e, reading.Chunk)]
+    assert sum(len(c.items) for c in chunks) == 680
+    for chunk in chunks:
+        assert len(chunk.items) <= reading.CHUNK
+        # Over the bound by its last record at most.
+        assert sum(reading._size(i) for i in chunk.items[:-1]) < reading.CHUNK_CHARACTERS
+    assert max(len(c.items) for c in chunks) == reading.CHUNK  # small records still go 256 at a time
+
+
+def test_a_pipe_is_named_unreadable_not_a_traceback(tmp_path):
+    fifo = tmp_path / "papers.fifo"
+    os.mkfifo(fifo)
+
+    def write() -> None:
+        with contextlib.suppress(OSError), open(fifo, "wb") as out:
+            out.write(json.dumps(paper("2411.00001")).encode() + b"\n")
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    events = list(reading.read_here([fifo], "auto"))
+    writer.join(10)
+    assert [type(e).__name__ for e in events] == ["Opened", "Unreadable"]
+    assert "not a regular file (a pipe or a device)" in events[1].error

@@ -247,10 +247,19 @@ def open_binary(path: Path) -> tuple[BinaryIO, BinaryIO]:
         raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
     except OSError as error:
         raise UnreadableFile(f"{path}: {error.strerror or error}") from None
-    if raw.read(2) == b"\x1f\x8b":
+    try:
+        if not raw.seekable():  # a pipe, a socket, a terminal: its format is told by reading it
+            raise UnreadableFile(f"{path}: not a regular file (a pipe or a device): save it to a file first")
+        if raw.read(2) == b"\x1f\x8b":
+            raw.seek(0)
+            return raw, gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
         raw.seek(0)
-        return raw, gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-    raw.seek(0)
+    except OSError as error:
+        raw.close()
+        raise UnreadableFile(f"{path}: {error.strerror or error}") from None
+    except UnreadableFile:
+        raw.close()
+        raise
     return raw, raw
 
 

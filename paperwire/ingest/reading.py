@@ -27,7 +27,8 @@ from paperwire.people.linking import names_of, parsed, remember_parsed
 from paperwire.people.names import Name
 
 PIPELINE_BYTES = 8 << 20  # files at least this large (in all) are read in a second process
-CHUNK = 256  # records sent at a time
+CHUNK = 256  # records sent at a time at most
+CHUNK_CHARACTERS = 1 << 20  # and their titles, abstracts and names (64 more a name) at most
 AHEAD = 16  # chunks read ahead of the importer at most (some megabytes)
 STOP = object()
 
@@ -75,12 +76,14 @@ def read_here(paths: list[Path], fmt: str) -> Iterator[Event]:
             continue
         try:
             batch: list[Item] = []
+            size = 0
             try:
                 for item in source.items():
                     batch.append(item)
-                    if len(batch) >= CHUNK:
+                    size += _size(item)
+                    if len(batch) >= CHUNK or size >= CHUNK_CHARACTERS:
                         yield Chunk(batch, source.position())
-                        batch = []
+                        batch, size = [], 0
             except UnreadableFile as error:
                 yield Chunk(batch, source.position())
                 yield Unreadable(str(path), str(error))
@@ -88,6 +91,16 @@ def read_here(paths: list[Path], fmt: str) -> Iterator[Event]:
                 yield Chunk(batch, source.position())
         finally:
             source.close()
+
+
+def _size(item: Item) -> int:
+    """About what ``item`` holds in memory, in characters: a chunk of long records or of many
+    names is closed early, so that the reading process runs some megabytes ahead, not 4,096
+    records of a megabyte."""
+    record = item.record
+    if record is None:
+        return len(item.error)
+    return len(record.title) + len(record.abstract) + sum(len(a) + 64 for a in names_of(record.authors))
 
 
 def _with_names(chunk: Chunk, sent: set[str]) -> Chunk:
@@ -155,7 +168,7 @@ def read_elsewhere(paths: list[Path], fmt: str) -> Iterator[Event]:
         while True:
             try:
                 event = receiver.recv()
-            except EOFError:
+            except (EOFError, OSError):  # at a message's start, or inside one ("got end of file during message")
                 child.join(5)
                 raise ReadingFailed(f"the reading process ended without a word (exit code {child.exitcode})") from None
             if event is None:

@@ -20,7 +20,10 @@ class Command(BaseCommand):
         try:
             report = import_files(paths, format)
         except ReadingFailed as error:  # what was written stays; importing again goes on from it
-            raise CommandError(f"{error}\nThe records read before it are imported; run the import again.") from None
+            raise CommandError(
+                f"{error}\nThe records read before it are imported; once the cause is dealt with, running "
+                "the same import again goes on from them."
+            ) from None
         for where, reason in report.rejected[:MAX_LISTED]:
             self.stderr.write(f"rejected {where}: {reason}")
         if report.rejected_count > MAX_LISTED:
