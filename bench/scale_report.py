@@ -1,6 +1,6 @@
 """docs/scale.md's table and plot from the figures bench/scale.py wrote, one JSON file a step.
 
-    .venv/bin/python bench/scale_report.py STEP.json... [--svg docs/scale.svg] [--markdown FILE]
+    .venv/bin/python bench/scale_report.py STEP.json... [--svg docs/scale.svg]
 
 Prints a Markdown table (one column a step, smallest corpus first: the growth reads left to
 right; each p95 beside its target) and writes an SVG plot of every request's p95 against the
