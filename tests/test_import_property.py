@@ -451,13 +451,29 @@ def write_list(path: Path, entries: list[Entry], wrapped: bool, reprs: bool) -> 
     path.write_text(head + ",\n".join("  " + t for t in texts) + "\n]" + ("}" if wrapped else "") + "\n")
 
 
-@hypothesis_settings(
-    max_examples=40,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+def write_files(folder: Path, files: dict[str, list[Entry]], wrapped: bool, reprs: bool) -> dict[str, Path]:
+    """Each format's entries in a file of its own, in ``folder``; the paths by format."""
+    paths = {fmt: folder / f"{fmt}.json" for fmt in files}
+    for fmt, entries in files.items():
+        if fmt == "hf-list":
+            write_list(paths[fmt], entries, wrapped, reprs)
+        else:
+            write_lines(paths[fmt], entries)
+    return paths
+
+
+def bounded(examples: int):
+    """Hypothesis settings of a bounded, reproducible run (CI time stays predictable)."""
+    return hypothesis_settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+@bounded(40)
 @given(
     files=st.fixed_dictionaries({fmt: entries_of(fmt) for fmt in FORMATS}),
     wrapped=st.booleans(),
@@ -467,12 +483,7 @@ def test_arbitrary_values_in_every_field_of_every_format(files, wrapped, reprs):
     Paper.objects.all().delete()
     Organization.objects.all().delete()
     with tempfile.TemporaryDirectory() as folder:
-        paths = {fmt: Path(folder) / f"{fmt}.json" for fmt in files}
-        for fmt, entries in files.items():
-            if fmt == "hf-list":
-                write_list(paths[fmt], entries, wrapped, reprs)
-            else:
-                write_lines(paths[fmt], entries)
+        paths = write_files(Path(folder), files, wrapped, reprs)
         report = import_files(list(paths.values()), progress=False)  # must not raise
 
     named = {where: reason for where, reason in report.rejected}
@@ -540,14 +551,8 @@ def every_certainly_bad_entry(fmt: str) -> list[Entry]:
 
 def test_every_certainly_bad_value_in_every_field_of_every_format(tmp_path):
     """The finite part of the property, exhaustively: each certainly-bad value in each field."""
-    paths, all_entries = {}, {}
-    for fmt in FORMATS:
-        all_entries[fmt] = entries = every_certainly_bad_entry(fmt)
-        paths[fmt] = tmp_path / f"{fmt}.json"
-        if fmt == "hf-list":
-            write_list(paths[fmt], entries, wrapped=False, reprs=False)
-        else:
-            write_lines(paths[fmt], entries)
+    all_entries = {fmt: every_certainly_bad_entry(fmt) for fmt in FORMATS}
+    paths = write_files(tmp_path, all_entries, wrapped=False, reprs=False)
     report = import_files(list(paths.values()), progress=False)
     named = dict(report.rejected)
     stored = Paper.objects.in_bulk()

@@ -22,8 +22,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hypothesis_settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from paperwire.ingest import reading
@@ -33,7 +32,7 @@ from paperwire.people import linking
 from paperwire.people.linking import parse, parsed
 from paperwire.people.models import Author, PaperAuthor
 from tests.conftest import paper, write_jsonl
-from tests.test_import_property import FORMATS, entries_of, write_lines, write_list
+from tests.test_import_property import FORMATS, bounded, entries_of, write_files
 
 SEED = Path(__file__).resolve().parent.parent / "paperwire" / "demo" / "attention_papers.jsonl"
 
@@ -54,13 +53,7 @@ def damaged_files(folder: Path) -> list[Path]:
     return [cut, folder / "missing.jsonl", empty]
 
 
-@hypothesis_settings(
-    max_examples=25,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@bounded(25)
 @given(
     files=st.fixed_dictionaries({fmt: entries_of(fmt) for fmt in FORMATS}),
     wrapped=st.booleans(),
@@ -72,12 +65,7 @@ def test_a_second_process_reads_what_this_one_reads(files, wrapped, reprs, damag
     monkeypatch.setattr(reading, "CHUNK", chunk)
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        paths = [folder / f"{fmt}.json" for fmt in files]
-        for path, (fmt, entries) in zip(paths, files.items(), strict=True):
-            if fmt == "hf-list":
-                write_list(path, entries, wrapped, reprs)
-            else:
-                write_lines(path, entries)
+        paths = list(write_files(folder, files, wrapped, reprs).values())
         if damaged:
             paths[1:1] = damaged_files(folder)
         here = list(reading.read_here(paths, "auto"))

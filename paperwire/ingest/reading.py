@@ -13,7 +13,6 @@ read ahead: the child waits while the writer is behind.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import signal
 import threading
 import traceback
@@ -191,6 +190,6 @@ def read_elsewhere(paths: list[Path], fmt: str) -> Iterator[Event]:
 def read_files(paths: list[Path], fmt: str = "auto") -> Iterator[Event]:
     """What reading ``paths`` yields, from a second process when they are large."""
     size = sum(path.stat().st_size for path in paths if path.is_file())
-    if size >= PIPELINE_BYTES and "fork" in multiprocessing.get_all_start_methods() and os.name == "posix":
+    if size >= PIPELINE_BYTES and "fork" in multiprocessing.get_all_start_methods():
         return read_elsewhere(paths, fmt)
     return read_here(paths, fmt)
