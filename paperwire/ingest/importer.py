@@ -51,7 +51,7 @@ def import_files(paths: list[Path], fmt: str = "auto", progress: bool | None = N
 
     with progress_bar(total=total, unit="B", unit_scale=True, show=progress, desc="import", detail=detail) as bar:
         done = 0  # the bytes of the files before the one being read
-        events = read_files(paths, fmt)
+        events = read_files(paths, fmt, total)
         while True:
             try:
                 event = next(events, None)

@@ -187,9 +187,9 @@ def read_elsewhere(paths: list[Path], fmt: str) -> Iterator[Event]:
         child.join()
 
 
-def read_files(paths: list[Path], fmt: str = "auto") -> Iterator[Event]:
-    """What reading ``paths`` yields, from a second process when they are large."""
-    size = sum(path.stat().st_size for path in paths if path.is_file())
+def read_files(paths: list[Path], fmt: str, size: int) -> Iterator[Event]:
+    """What reading ``paths`` (``size`` bytes in all) yields, from a second process when they
+    are large."""
     if size >= PIPELINE_BYTES and "fork" in multiprocessing.get_all_start_methods():
         return read_elsewhere(paths, fmt)
     return read_here(paths, fmt)
