@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import time_machine
+from django.db import connection
 
 from paperwire.papers.models import Paper
 from paperwire.search.claims import Claimer, Worker, store_vectors
@@ -158,6 +159,28 @@ def test_the_database_decides_a_race_whatever_the_worker_read(lease, monkeypatch
         monkeypatch.setattr(late, "_clear_the_dead", lambda wanted, now: set())  # read before a's claim
         assert late.claim(late.candidates()).papers == []
     assert set(EmbeddingClaim.objects.values_list("node", flat=True)) == {"a"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_papers_another_worker_is_claiming_are_waited_for_not_passed_over(lease):
+    """On PostgreSQL a worker's page skips the rows another worker's claiming transaction holds
+    locked: they are busy, so a waiting worker comes back for them (were they passed over, a
+    worker killed once it had claimed them would leave them without a vector for good)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("rows are skipped, not waited for, on PostgreSQL only (SQLite serializes claiming)")
+    make_papers(8)
+    other = connection.get_new_connection(connection.get_connection_params())
+    try:
+        other.autocommit = False
+        locked = ["2503.00002", "2503.00003", "2503.00007"]  # inside the first page, and past it
+        other.execute("SELECT id FROM papers_paper WHERE id = ANY(%s) FOR NO KEY UPDATE", [locked])
+        run = Claimer(NamedModel(), worker=worker("b"), batch=4).run()
+        assert (run.embedded, run.left) == (5, set(locked))
+        other.rollback()  # the other worker claimed none of them after all
+    finally:
+        other.close()
+    assert Claimer(NamedModel(), worker=worker("b"), batch=4).run(wait=True).embedded == 3
+    assert PaperVector.objects.count() == 8 and not EmbeddingClaim.objects.exists()
 
 
 @pytest.mark.django_db

@@ -8,7 +8,8 @@ of processes on any number of machines embed every paper once and skip none:
 
 1. In one short transaction, a page of candidate papers is read, in id order from where the
    worker's scan has got to (on PostgreSQL ``SELECT ... FOR UPDATE SKIP LOCKED``: two workers
-   reading at the same moment get different pages instead of fighting over one). Those that
+   reading at the same moment get different pages instead of fighting over one; the rows one
+   skipped count as busy, to be read again by a worker that waits for the rest). Those that
    still need a vector and are under no live claim are claimed: ``INSERT ... ON CONFLICT DO
    NOTHING`` on the paper's key, then the claims holding this batch's token are read back. The
    database's unique key decides each paper, whatever the workers read before (SQLite
@@ -158,6 +159,13 @@ def store_vectors(papers: list[Paper], vectors: np.ndarray, model: str) -> None:
     )
 
 
+def _beyond(paper: Paper, by_time: bool) -> Q:
+    """The papers after ``paper`` in a scan in id order, or in (updated_at, id) order."""
+    if by_time:
+        return Q(updated_at__gt=paper.updated_at) | Q(updated_at=paper.updated_at, id__gt=paper.pk)
+    return Q(id__gt=paper.pk)
+
+
 class Claimer:
     """One worker's claims: ``run()`` embeds every paper that needs it and no other worker holds.
 
@@ -203,21 +211,25 @@ class Claimer:
         now = timezone.now()
         if not scope.query.order_by:
             scope = scope.order_by("id")
+        by_time = scope.query.order_by[0] == "updated_at"
         with transaction.atomic():
-            page = scope
-            if after and scope.query.order_by[0] == "updated_at":
-                moment = after.updated_at
-                page = scope.filter(Q(updated_at__gt=moment) | Q(updated_at=moment, id__gt=after.pk))
-            elif after:
-                page = scope.filter(id__gt=after.pk)
+            rest = scope if after is None else scope.filter(_beyond(after, by_time))
+            locked: set[str] = set()
             if connection.features.has_select_for_update_skip_locked:
-                page = page.select_for_update(skip_locked=True, no_key=True, of=("self",))
-            page = list(page[: self.batch])
+                page = list(rest.select_for_update(skip_locked=True, no_key=True, of=("self",))[: self.batch])
+                # The rows another worker's claiming transaction holds are skipped, not waited
+                # for: they are busy (its claims, once committed, are live; and should it claim
+                # none, a waiting run reads them again). Unseen, they would be neither claimed
+                # nor waited for: a worker killed holding them would leave them without a vector.
+                seen = rest if len(page) < self.batch else rest.exclude(_beyond(page[-1], by_time))
+                locked = set(seen.values_list("id", flat=True)) - {p.id for p in page}
+            else:
+                page = list(rest[: self.batch])
             if not page:
-                return Claimed(token, [], None, set())
+                return Claimed(token, [], None, locked)
             stored = stored_of(p.id for p in page)
             wanted = {p.id: p for p in page if needs_vector(p, stored.get(p.id), self.embedder.name)}
-            busy = self._clear_the_dead(wanted, now)
+            busy = self._clear_the_dead(wanted, now) | locked
             EmbeddingClaim.objects.bulk_create(
                 [
                     EmbeddingClaim(
@@ -327,10 +339,10 @@ class Claimer:
             started = time.perf_counter()
             claimed = self.claim(scope, after)
             run.claiming += time.perf_counter() - started
+            busy |= claimed.busy
             if claimed.last is None:
                 return busy
             after = claimed.last
-            busy |= claimed.busy
             if claimed.papers:
                 log.debug("claimed %d papers: %s", len(claimed.papers), " ".join(p.id for p in claimed.papers))
                 self.embed(claimed, run)
