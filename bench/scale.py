@@ -53,6 +53,7 @@ import os
 import platform
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -80,7 +81,24 @@ class Child:
 
 
 LAUNCHER_CODE = r"""
-import json, os, subprocess, sys, tempfile, time
+import ctypes, json, os, signal, subprocess, sys, tempfile, time
+child = None
+def stop(signum, frame):  # the benchmark stopped (or gone): so is the command it measures
+    if child is not None and child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    os._exit(128 + signum)
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGINT, stop)
+try:  # Linux: SIGTERM to this launcher when the benchmark dies, however (PR_SET_PDEATHSIG)
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+except (OSError, AttributeError):
+    pass
+if os.getppid() != int(sys.argv[1]):  # it died before that took effect
+    stop(signal.SIGTERM, None)
 for line in sys.stdin:
     asked = json.loads(line)
     with tempfile.TemporaryFile("w+") as out:
@@ -101,11 +119,15 @@ class Launcher:
     papers, that starts the measured children: the kernel counts into a child's peak memory the
     memory of the process that forked it (kept across exec, vfork or not), which here would be
     hundreds of MiB of the benchmark's own; the launcher's is about 10 MiB. One JSON line a
-    command, one back."""
+    command, one back. The benchmark stopped by a signal, or killed, the launcher stops the
+    command it runs and exits."""
 
     def __init__(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-S", "-c", LAUNCHER_CODE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            [sys.executable, "-S", "-c", LAUNCHER_CODE, str(os.getpid())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
 
     def run(self, command: list[str], env: dict) -> tuple[float, float, int, str]:
@@ -236,17 +258,16 @@ for start in range(0, len(todo), 2000):
     return len(json.loads(ids_file.read_text()))
 
 
-def store_vectors(env: dict, dated: float) -> int:
+def store_vectors(env: dict) -> int:
     """The bench-only path: every paper of the home in ``env`` without a vector gets one from
     ``vector_source`` (below), stored as `paperwire index` stores a computed one (model name,
-    text hash, float16), so that the index reuses it and embeds nothing; all dated ``dated``
-    (a Unix time: when the import began)."""
+    text hash, float16), so that the index reuses it and embeds nothing; each dated as its
+    paper was last changed."""
     code = r"""
 import os, sys
 sys.path.insert(0, os.environ["BENCH_DIR"])
 import django
 django.setup()
-import datetime as dt
 from django.db import connection, transaction
 from paperwire.papers.models import Paper
 from paperwire.search.embedder import get_embedder, text_hash
@@ -254,29 +275,28 @@ from paperwire.search.models import PaperVector
 import scale
 vectors_of = scale.vector_source(os.environ["BENCH_WORK"], os.environ.get("BENCH_CORPUS"))
 model = get_embedder().name
-# Dated as if computed before the import ended (on a site they are stored over the hours of
-# embedding): else every one is "stored since the last index pass began, less 5 minutes", and
-# the first update after the index build reads them all again, a cost no site would see.
-stamp = dt.datetime.fromtimestamp(float(os.environ["BENCH_VECTORS_AT"]), dt.timezone.utc)
-stamp = connection.ops.adapt_datetimefield_value(stamp)
+# Each dated as its paper was last changed, as if computed the moment the paper came in (as a
+# site's updater embeds what an import brings, over its hours): not older than its paper (every
+# index run would then check every paper's text against its vector), and not all within the 5
+# minutes before the index pass began (the first update after it would read them all again).
 table = connection.ops.quote_name(PaperVector._meta.db_table)
 insert = f"INSERT INTO {table} (paper_id, model, text_hash, vector, updated_at) VALUES (%s, %s, %s, %s, %s)"
 stored, last = 0, ""
 while True:
     batch = list(Paper.objects.filter(id__gt=last, vector__isnull=True).order_by("id")
-                 .values_list("id", "title", "abstract")[:20000])
+                 .values_list("id", "title", "abstract", "updated_at")[:20000])
     if not batch:
         break
     vectors = vectors_of([b[0] for b in batch]).astype("<f2")
+    stamp = connection.ops.adapt_datetimefield_value
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(insert, [(pid, model, text_hash(t, a), v.tobytes(), stamp)
-                                    for (pid, t, a), v in zip(batch, vectors)])
+        cursor.executemany(insert, [(pid, model, text_hash(t, a), v.tobytes(), stamp(changed))
+                                    for (pid, t, a, changed), v in zip(batch, vectors)])
     stored += len(batch)
     last = batch[-1][0]
 print(stored)
 """
     env = {**env, "BENCH_DIR": str(Path(__file__).parent), "DJANGO_SETTINGS_MODULE": "paperwire.settings"}
-    env["BENCH_VECTORS_AT"] = repr(dated)
     child = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True)
     if child.returncode:
         sys.exit(f"storing vectors failed:\n{child.stderr[-3000:]}")
@@ -576,6 +596,8 @@ def machine() -> dict:
 
 def main() -> None:
     global LAUNCHER
+    # SIGTERM as Ctrl-C: the server stopped on the way out, the launcher's command with it.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(f"stopped by signal {signum}"))
     LAUNCHER = Launcher()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--papers", type=int, required=True, help="0: the real papers (the baseline)")
@@ -610,6 +632,7 @@ def main() -> None:
             "papers_asked": args.papers,
             "machine": machine(),
             "vectors": "synthetic",
+            "began_at": round(time.time(), 1),
         }
     print(json.dumps(figures["machine"]), flush=True)
 
@@ -669,7 +692,7 @@ def main() -> None:
         db.commit()
         db.close()
         started = time.perf_counter()
-        stored = store_vectors(bench_env, figures["import"]["began_at"])
+        stored = store_vectors(bench_env)
         figures["vectors_stored"] = {"count": stored, "seconds": round(time.perf_counter() - started, 1)}
         print(f"bench-only vectors ({figures['vectors']}): {figures['vectors_stored']}", flush=True)
 
@@ -739,6 +762,7 @@ def main() -> None:
                     flush=True,
                 )
             figures["requests"] = requests
+            figures["requests_per_kind"] = args.requests
             figures["memory_under_load"] = max(load_memory, key=lambda m: m["rss_mib"])
             print(f"memory at rest {figures['memory_at_rest']}, under load {figures['memory_under_load']}", flush=True)
         finally:
@@ -761,6 +785,10 @@ def main() -> None:
         figures["digest"] = digest_run(env, home, "2026-05-27")
         print(f"digest: {figures['digest']}", flush=True)
 
+    if "began_at" in figures and "resumed" not in figures and not skip and "step_minutes" not in figures:
+        # The whole step in one run, from before its corpus was written to the digest's end.
+        figures["step_minutes"] = round((time.time() - figures["began_at"]) / 60, 1)
+        print(f"the whole step: {figures['step_minutes']} minutes", flush=True)
     print(json.dumps(figures))
 
 

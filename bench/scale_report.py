@@ -70,6 +70,8 @@ def rows(steps: list[dict]) -> list[tuple[str, list[str]]]:
         ("a day's 1,000 new papers, with embeddings", [get(s, "day", "seconds", unit=" s") for s in steps]),
         ("`index --rebuild`", [get(s, "rebuild", "seconds", unit=" s") for s in steps]),
         ("digest, 10,000 subscribers", [get(s, "digest", "seconds", unit=" s") for s in steps]),
+        ("the whole step, in one run", [get(s, "step_minutes", unit=" min", digits=1) for s in steps]),
+        ("requests measured a kind", [get(s, "requests_per_kind") for s in steps]),
     ]
     return table
 

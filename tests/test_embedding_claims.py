@@ -421,6 +421,10 @@ def test_a_long_backlog_is_indexed_by_keyword_after_the_first_phase_not_the_last
     report = updating.update_indexes()
     assert passes == [(20, 8), (20, 16), (20, 20)]
     assert report.embedded == 20 and report.embedding.batches == 3
+    # Each paper counted once, though the later passes wrote the papers embedded meanwhile again.
+    assert report.summary() == (
+        "indexed 20 papers, computed 20 embeddings, in 3 passes (vectors taken in every PAPERWIRE_EMBED_PHASE_SECONDS)"
+    )
     assert PaperVector.objects.count() == 20
     assert updating.update_indexes().embedded == 0  # nothing left: one pass, nothing computed
 

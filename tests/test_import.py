@@ -22,6 +22,7 @@ def run_import(*paths, fmt="auto", capsys=None):
 def test_it_imports_the_demo_corpus(capsys):
     out = run_import(DEMO, capsys=capsys)
     assert out.out.strip() == "imported 41 new, 0 updated, 0 rejected"
+    assert out.err == ""
     assert Paper.objects.count() == 41
     kenet = Paper.objects.get(pk="2403.01767")
     assert kenet.title.startswith("KeNet:Knowledge-enhanced")
@@ -35,6 +36,7 @@ def test_it_is_idempotent(capsys):
     run_import(DEMO, capsys=capsys)
     out = run_import(DEMO, capsys=capsys)
     assert out.out.strip() == "imported 0 new, 0 updated, 0 rejected"
+    assert out.err.strip() == "41 records unchanged: imported before as they are"
     assert Paper.objects.count() == 41
 
 
@@ -284,8 +286,9 @@ def test_an_import_off_a_terminal_says_how_far_it_is(tmp_path):
     # embeddings are computed (claimed batch by batch, docs/search.md), then the index pass.
     said = "imported 300 new, 0 updated, 1 rejected; updating the search index (Ctrl-C leaves them imported)"
     assert lines.index(said) < lines.index(embedding[0]) < lines.index(embedding[-1]) < lines.index(indexing[0])
-    assert embedding[0].startswith("embed: 50 papers, 50 embeddings computed, ")
-    assert embedding[-1].startswith("embed: 300 papers, 300 embeddings computed, ")
+    assert embedding[0].startswith("embed: 50 of 300 papers (17%), 50 embeddings computed, ")
+    assert embedding[-1].startswith("embed: 300 of 300 papers (100%), 300 embeddings computed, ")
+    assert "left" in embedding[0]
     assert indexing[0].startswith("index: 50 of 300 papers (17%), 300 embeddings computed, ")
     assert indexing[-1].startswith("index: 300 of 300 papers (100%), 300 embeddings computed, ")
     assert all("papers/s" in line for line in embedding + indexing) and "left" in indexing[0]

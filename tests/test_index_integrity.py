@@ -13,7 +13,7 @@ from django.db import connection
 from paperwire.ingest.importer import import_files
 from paperwire.search.engine import OpenIndexes, search
 from paperwire.search.index_files import LEXICAL_FALLBACK_NOTICE
-from paperwire.search.integrity import check, index_dir
+from paperwire.search.integrity import NOT_BUILT, check, index_dir
 from paperwire.search.updating import update_indexes
 from tests.conftest import DEMO
 
@@ -100,6 +100,28 @@ def test_a_segment_file_overwritten_in_place_is_found_and_rebuilt(client, indexe
         f"indexed {len(PAPERS)} papers, computed 0 embeddings (lexical/{segment.name} is damaged (checksum): rebuilt)"
     )
     assert check() == {} and client.get("/healthz").json()["status"] == "ok"
+
+
+def test_search_before_any_index_was_built_says_so_not_that_it_is_being_rebuilt(db, capsys):
+    from django.core.management import call_command
+
+    import_files([DEMO], progress=False)
+    OpenIndexes._instance = None
+    assert check() == {"lexical": NOT_BUILT, "vectors": NOT_BUILT}
+    best, notice = found(SINKS["title"])
+    assert best == SINKS["id"]
+    assert notice == (
+        "Semantic search is unavailable (its index has not been built yet); showing keyword matches only. "
+        "The keyword index has not been built yet; showing plain word matches meanwhile."
+    )
+    call_command("search", SINKS["title"], "--limit", "1")
+    out, err = capsys.readouterr()
+    assert out.split()[:2] == ["1.", SINKS["id"]]
+    assert err.splitlines()[-2:] == [
+        notice,
+        "Build the search index with `paperwire index` (`paperwire serve` builds it too).",
+    ]
+    assert "rebuilt" not in err and "unreadable" not in err
 
 
 def test_a_deleted_index_is_never_recreated_empty(client, indexed):

@@ -13,7 +13,7 @@ import pytest
 from paperwire.ingest.importer import import_files
 from paperwire.papers.models import Paper, set_vote
 from paperwire.search.engine import OpenIndexes, search
-from paperwire.search.index_files import LEXICAL_FALLBACK_NOTICE
+from paperwire.search.index_files import LEXICAL_UNBUILT_NOTICE
 from paperwire.search.models import PaperVector
 from paperwire.search.query import parse_query
 from paperwire.search.updating import update_indexes
@@ -265,7 +265,7 @@ def test_before_the_index_is_built_the_database_counts_sorts_and_filters_alike(c
     import_files([write_jsonl(tmp_path / "topical.jsonl", TOPICAL)], progress=False)
     words = "tokens wheat noise sinks"
     by_upvotes = search(words, mode="lexical", sort="upvotes")
-    assert by_upvotes.notice == LEXICAL_FALLBACK_NOTICE and by_upvotes.exact
+    assert by_upvotes.notice == LEXICAL_UNBUILT_NOTICE and by_upvotes.exact
     assert ids(by_upvotes) == ["2501.00002", "2501.00004", "2501.00001", "2501.00003"] and by_upvotes.total == 4
     assert ids(search(words, mode="lexical", sort="date")) == ["2501.00003", "2501.00002", "2501.00001", "2501.00004"]
     category = search(words, mode="lexical", category="cs.CL", sort="upvotes")
@@ -273,5 +273,5 @@ def test_before_the_index_is_built_the_database_counts_sorts_and_filters_alike(c
     january = search(words, mode="lexical", date_from=dt.date(2025, 1, 1), date_to=dt.date(2025, 1, 31))
     assert (sorted(ids(january)), january.total) == (["2501.00001", "2501.00002"], 2)
     response = client.get("/api/papers/search", {"q": words, "mode": "lexical", "sort": "upvotes", "limit": 1})
-    assert response["X-Total-Count"] == "4" and response["X-Paperwire-Notice"] == LEXICAL_FALLBACK_NOTICE
+    assert response["X-Total-Count"] == "4" and response["X-Paperwire-Notice"] == LEXICAL_UNBUILT_NOTICE
     assert [item["paper"]["id"] for item in response.json()] == ["2501.00002"]

@@ -497,7 +497,8 @@ def schema() -> dict:
                             "headers": {
                                 "X-Total-Count": {
                                     "description": "How many papers match (0: none; the list holds at most limit). "
-                                    "A lower bound while X-Paperwire-Notice says the keyword index is being rebuilt",
+                                    "A lower bound while X-Paperwire-Notice says the keyword index is being rebuilt "
+                                    "or not built yet",
                                     "schema": {"type": "integer", "minimum": 0},
                                 },
                                 "X-Paperwire-Notice": {

@@ -127,6 +127,7 @@ class Claimed:
     last: Paper | None  # the last paper read: the scan goes on after it (None: nothing left)
     busy: set[str]  # papers that need a vector but are under another worker's live claim
     short: bool = False  # the page was the scan's last (fewer papers than a batch)
+    read: int = 0  # the papers of the page, checked
 
 
 def needs_vector(paper: Paper, stored: tuple[str, str] | None, model: str) -> bool:
@@ -254,7 +255,7 @@ class Claimer:
             if done:
                 EmbeddingClaim.objects.filter(token=token, paper_id__in=done).delete()
             busy |= set(wanted) - held
-        return Claimed(token, todo, page[-1], busy, short=len(page) < self.batch)
+        return Claimed(token, todo, page[-1], busy, short=len(page) < self.batch, read=len(page))
 
     def _clear_the_dead(self, wanted: dict[str, Paper], now) -> set[str]:
         """Delete the claims on ``wanted`` that may be taken over; returns the papers under a live
@@ -314,16 +315,20 @@ class Claimer:
     def run(self, wait: bool = False, progress=None, budget: float | None = None) -> EmbeddingRun:
         """Claim and embed batches until none is left to claim. ``wait``: then wait for the
         papers other workers hold until they are stored, or taken over once their claims die.
-        ``budget``: seconds after which no new batch is claimed (``run.more`` says work is left)."""
+        ``budget``: seconds after which no new batch is claimed (``run.more`` says work is left).
+        ``progress(read, embedded)``: after each page of the scan of ``candidates()``, the papers
+        it checked and those it embedded."""
         run = EmbeddingRun()
         started = time.perf_counter()
         self.deadline = None if budget is None else time.monotonic() + budget
         run.left = self._scan(self.candidates(), run, progress)
+        # Papers read again (under claims, or left to other workers): embedded, not checked anew.
+        again = None if progress is None else lambda read, embedded: progress(0, embedded)
         if self.since is not None and not run.more:
-            run.left |= self._scan(self.claimed_candidates(), run, progress)
+            run.left |= self._scan(self.claimed_candidates(), run, again)
         while wait and run.left:
             time.sleep(POLL_SECONDS)
-            run.left = self._scan(Paper.objects.filter(id__in=run.left).order_by("id"), run, progress)
+            run.left = self._scan(Paper.objects.filter(id__in=run.left).order_by("id"), run, again)
         run.taken_over = self.taken_over
         run.elapsed = time.perf_counter() - started
         return run
@@ -346,18 +351,22 @@ class Claimer:
             if claimed.papers:
                 log.debug("claimed %d papers: %s", len(claimed.papers), " ".join(p.id for p in claimed.papers))
                 self.embed(claimed, run)
-                if progress is not None:
-                    progress(len(claimed.papers))
+            if progress is not None:
+                progress(claimed.read, len(claimed.papers))
             if claimed.short:
                 return busy
 
 
 def embed_pending(
-    embedder: Embedder, since=None, wait: bool = False, progress=None, budget: float | None = None
+    embedder: Embedder, since=None, wait: bool = False, progress=None, budget: float | None = None, started=None
 ) -> EmbeddingRun:
     """Embed, sharing the work with every other worker through claims, every paper that needs a
-    vector (see the module's docstring); ``since``, ``wait`` and ``budget``: Claimer."""
-    run = Claimer(embedder, since).run(wait=wait, progress=progress, budget=budget)
+    vector (see the module's docstring); ``since``, ``wait``, ``progress`` and ``budget``:
+    Claimer. ``started(total)``: told first how many papers the scan will check."""
+    claimer = Claimer(embedder, since)
+    if started is not None:
+        started(claimer.candidates().count())
+    run = claimer.run(wait=wait, progress=progress, budget=budget)
     if run.batches:
         log.info("%s", run.summary())
     return run

@@ -23,7 +23,7 @@ import numpy as np
 
 from paperwire.papers.models import Paper, current_content_version
 from paperwire.search.embedder import Embedder, ModelUnavailable, get_embedder
-from paperwire.search.index_files import LexicalIndex, VectorIndex
+from paperwire.search.index_files import VECTORS_NOT_BUILT, LexicalIndex, VectorIndex
 from paperwire.search.integrity import index_dir
 from paperwire.search.models import PaperVector
 from paperwire.search.query import Filters, ParsedQuery, parse_query
@@ -102,7 +102,8 @@ class OpenIndexes:
         embedder = get_embedder()
         vectors = self.vector_index(embedder.dimensions, embedder.name)
         if vectors.reader() is None:
-            raise ModelUnavailable("its index is being rebuilt")
+            built = vectors.problem != VECTORS_NOT_BUILT
+            raise ModelUnavailable("its index is being rebuilt" if built else "its index has not been built yet")
         return embedder, vectors
 
     @classmethod

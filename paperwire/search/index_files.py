@@ -37,6 +37,7 @@ from paperwire.search.fallback import Matches
 from paperwire.search.integrity import (
     LEXICAL,
     MAPPED,
+    NOT_BUILT,
     SCHEMA_VERSION,
     STATE,
     VECTORS,
@@ -50,6 +51,7 @@ from paperwire.search.integrity import (
     private_copy,
     remove_other_copies,
     stamp_of,
+    state_problem,
     unreadable,
 )
 from paperwire.search.query import NO_FILTERS, SORT_FIELDS, Filters, ParsedQuery, day_number, sort_keys, title_key
@@ -62,6 +64,8 @@ ANALYZER = "paper_en"
 # SciFact train, nDCG@10 0.707 against 0.701 for once and 0.677 for separate fields.
 TITLE_REPEAT = 2
 LEXICAL_FALLBACK_NOTICE = "The keyword index is being rebuilt; showing plain word matches meanwhile."
+LEXICAL_UNBUILT_NOTICE = "The keyword index has not been built yet; showing plain word matches meanwhile."
+VECTORS_NOT_BUILT = f"{VECTORS} has not been built"
 # Sorting by upvotes reads the current counts of papers voted on since the index was last
 # updated from the database, when they are at most this many (else the index's counts).
 MAX_RECOUNTED = 1000
@@ -224,6 +228,10 @@ class LexicalIndex:
                 self._refresh()
             return (self._index, self._searcher) if self._searcher is not None else None
 
+    def fallback_notice(self) -> str:
+        """What a search answered from the database tells its reader."""
+        return LEXICAL_UNBUILT_NOTICE if self.problem == NOT_BUILT else LEXICAL_FALLBACK_NOTICE
+
     def _changed_in_place(self) -> str | None:
         """The first file the open searcher reads that was written since it was checked: the same
         inode (the one mapped) with another size or time. A file deleted or replaced by another
@@ -242,8 +250,8 @@ class LexicalIndex:
             state = IndexState.load(self.folder)
             stamps: dict[str, Stamp] = {}
             record, problem = match_lexical(self.folder, state, stamps=stamps)
-            if state.version != SCHEMA_VERSION:
-                record, problem = None, f"{STATE} is unreadable or from another version"
+            if (unusable := state_problem(self.folder, state)) is not None:
+                record, problem = None, unusable
             if record is None:
                 break
             try:
@@ -309,7 +317,7 @@ class LexicalIndex:
         if not fallback_to_database:
             return LexicalHits()
         rows = fallback.keyword_search(parsed, limit, self.analyze, filters=filters, ids=ids, exclude=exclude)
-        return LexicalHits((LexicalHit(*row) for row in rows), notice=LEXICAL_FALLBACK_NOTICE)
+        return LexicalHits((LexicalHit(*row) for row in rows), notice=self.fallback_notice())
 
     def matching(
         self,
@@ -344,7 +352,7 @@ class LexicalIndex:
         matches = fallback.matching(
             parsed, keys, self.analyze, filters=filters, exclude=exclude, sort=sort, offset=offset, limit=limit
         )
-        matches.notice = LEXICAL_FALLBACK_NOTICE if parsed is not None and not parsed.empty else ""
+        matches.notice = self.fallback_notice() if parsed is not None and not parsed.empty else ""
         return matches
 
     def keyed(self, keys: Iterable[int], *, filters: Filters = NO_FILTERS, exclude: Iterable[str] = ()) -> dict:
@@ -574,7 +582,7 @@ class VectorIndex:
     def _load(self) -> str | None:
         state = IndexState.load(self.folder)
         if state.version != SCHEMA_VERSION or not state.records("vectors"):
-            return f"{VECTORS} has not been built"
+            return VECTORS_NOT_BUILT
         if self.model and not same_model(state.model, self.model):
             return f"{VECTORS} was built with another model"
         records = state.records("vectors")

@@ -603,20 +603,29 @@ def check(
         reason = f"{folder.name}/ is {found}, not a folder"
         return {"lexical": reason, "vectors": reason}
     state = state or IndexState.load(folder)
-    if state.version != SCHEMA_VERSION:
-        found = kind(folder / STATE)
-        if found is None:
-            reason = NOT_BUILT
-        elif found != FILE:
-            reason = f"{STATE} is {found}, not a file"
-        else:
-            reason = f"{STATE} is unreadable or from another version"
+    if (reason := state_problem(folder, state)) is not None:
         return {"lexical": reason, "vectors": reason}
     problems = {
         "lexical": check_lexical(folder, state, memo=memo, accept_newer=accept_newer),
         "vectors": check_vectors(folder, state, memo=memo),
     }
     return {name: problem for name, problem in problems.items() if problem}
+
+
+def state_problem(folder: Path, state: IndexState) -> str | None:
+    """Why ``state``, read from ``folder``, describes no index this release reads (NOT_BUILT
+    when there is no state.json: no index was ever built there), or None."""
+    if state.version == SCHEMA_VERSION:
+        return None
+    found = kind(folder)
+    if found not in (None, FOLDER):
+        return f"{folder.name}/ is {found}, not a folder"
+    found = kind(folder / STATE)
+    if found is None:
+        return NOT_BUILT
+    if found != FILE:
+        return f"{STATE} is {found}, not a file"
+    return f"{STATE} is unreadable or from another version"
 
 
 def writer_running(folder: Path) -> bool:

@@ -76,8 +76,10 @@ FIELDS = ("id", "title", "abstract", "authors", "categories", "published", "upvo
 
 @dataclass
 class IndexReport:
-    indexed: int = 0
+    indexed: int = 0  # papers indexed by this run (a later pass counts those changed since it began)
     embedded: int = 0
+    passes: int = 0  # index passes done (several when embedding a backlog stopped at its budget)
+    began: dt.datetime | None = None  # when the run began: later passes count what changed since
     model: str | None = None
     notice: str = ""
     embedding: EmbeddingRun | None = None  # what the embedding phase did, and where its time went
@@ -85,6 +87,8 @@ class IndexReport:
 
     def summary(self) -> str:
         line = f"indexed {self.indexed} papers, computed {self.embedded} embeddings"
+        if self.passes > 1:
+            line += f", in {self.passes} passes (vectors taken in every PAPERWIRE_EMBED_PHASE_SECONDS)"
         if self.only_embedded:
             line = f"computed {self.embedded} embeddings"
         return line + (f" ({self.notice})" if self.notice else "")
@@ -162,13 +166,19 @@ def embed_papers(
     """The embedding phase: claim, embed and store until nothing is left to claim, or until
     ``budget`` seconds have passed; whether papers are left to embed."""
     embedded = lambda: f"{report.embedded:,} embeddings computed"  # noqa: E731
+    # The bar counts the papers checked (those with a vector of their present text are passed
+    # over) out of those that may need one; a phase stopped at its budget starts a new bar.
     with progress(desc="embed", unit="paper", show=show_progress, detail=embedded) as bar:
 
-        def done(count: int) -> None:
-            report.embedded += count
-            bar.update(count)
+        def started(total: int) -> None:
+            bar.total = total
 
-        run = embed_pending(embedder, since, wait=wait, progress=done, budget=budget)
+        def done(read: int, count: int) -> None:
+            report.embedded += count
+            bar.update(read)
+
+        counting = None if bar.disable else started
+        run = embed_pending(embedder, since, wait=wait, progress=done, budget=budget, started=counting)
     if report.embedding is not None:  # the phases of one update, added up
         for name in ("embedded", "batches", "taken_over", "claiming", "embedding", "storing", "elapsed"):
             setattr(run, name, getattr(run, name) + getattr(report.embedding, name))
@@ -190,7 +200,7 @@ def embed_only(wait: bool = True, show_progress: bool | None = None) -> IndexRep
 
 
 def update_indexes(rebuild: bool = False, show_progress: bool | None = None) -> IndexReport:
-    report = IndexReport()
+    report = IndexReport(began=timezone.now())
     try:
         embedder: Embedder | None = get_embedder()
         report.model = embedder.name
@@ -277,7 +287,7 @@ def _update(
         else:
             vector_index = load_vectors(folder / VECTORS, embedder.dimensions, state.vectors)
     writer = lexical_writer(target.index)
-    pending = 0
+    pending = written = 0
     vectors_changed = "vectors" in rebuild  # else the vector file is left as it is
     papers = Paper.objects.filter(updated_at__gte=scan_from) if scan_from else Paper.objects.all()
     # Vectors stored since the watermark (by any machine) for papers that did not change: their
@@ -305,7 +315,7 @@ def _update(
             ]
             if adding is not None and chosen:
                 adding.add([keyed[p.id] for p in chosen])
-            report.indexed += len(batch)
+            written += count_written(report, batch)
             bar.update(len(batch))
             pending += 1
             if pending >= SAVE_EVERY and not rebuild:  # a rebuild is swapped in whole, at the end
@@ -316,9 +326,24 @@ def _update(
                 pending, vectors_changed = 0, False
         vectors_changed |= adding is not None and adding.wait()
     if lexical_since is not None:
-        report.indexed += reindex_recounted(writer, lexical_since)
-    if report.indexed or rebuild:  # else nothing changed: the files and the watermark stay as they are
+        recounted = reindex_recounted(writer, lexical_since)
+        written += recounted
+        if not report.passes:
+            report.indexed += recounted
+    report.passes += 1
+    if written or rebuild:  # else nothing changed: the files and the watermark stay as they are
         _save(folder, state, writer, target, vector_index if vectors_changed else None, started, last=True)
+
+
+def count_written(report: IndexReport, batch: list[Paper]) -> int:
+    """Count the papers of ``batch`` as indexed by the run, once: a later pass of a run takes in
+    the vectors stored meanwhile and reads again the minutes before the last pass began, papers
+    that changed before the run began and its first pass indexed."""
+    if report.passes:
+        report.indexed += sum(1 for paper in batch if report.began is None or paper.updated_at >= report.began)
+    else:
+        report.indexed += len(batch)
+    return len(batch)
 
 
 def by_id(papers) -> Iterator[list[Paper]]:

@@ -33,6 +33,8 @@ class Command(BaseCommand):
             # stdout ends with the import's summary, as ever; this line goes to stderr.
             self.stderr.write(f"{report.summary()}; updating the search index (Ctrl-C leaves them imported)")
             self.stdout.write(update_indexes().summary())
+        if report.stats.unchanged:  # (stdout's last line stays the summary of the contract)
+            self.stderr.write(f"{report.stats.unchanged} records unchanged: imported before as they are")
         self.stdout.write(report.summary())
         if report.unreadable:
             raise CommandError(f"could not import {len(report.unreadable)} file(s): {', '.join(report.unreadable)}")

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand
 
 from paperwire.core import argtypes
 from paperwire.search.engine import MODES, RANKED, search
+from paperwire.search.integrity import NOT_BUILT, check
 
 
 class Command(BaseCommand):
@@ -20,6 +21,8 @@ class Command(BaseCommand):
         results = search(query, mode=mode, limit=limit, depth=max(limit, RANKED), snippets=False)
         if results.notice:
             self.stderr.write(results.notice)
+            if check().get("lexical") == NOT_BUILT:
+                self.stderr.write("Build the search index with `paperwire index` (`paperwire serve` builds it too).")
         if as_json:
             rows = [
                 {
