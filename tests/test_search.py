@@ -9,7 +9,7 @@ from paperwire.ingest.importer import import_files
 from paperwire.papers.models import Paper
 from paperwire.search import embedder
 from paperwire.search.engine import related, search
-from paperwire.search.index_files import LEXICAL_FALLBACK_NOTICE
+from paperwire.search.index_files import LEXICAL_UNBUILT_NOTICE
 from paperwire.search.models import PaperVector
 from paperwire.search.updating import update_indexes
 from tests.conftest import DEMO, paper, write_jsonl
@@ -271,7 +271,7 @@ def test_the_command_line(indexed, capsys):
 def test_import_indexes_unless_told_not_to(tmp_path, capsys):
     call_command("import", str(DEMO), "--no-index")
     unindexed = search("attention sinks", mode="lexical")  # from the database, until the index is built
-    assert unindexed.notice == LEXICAL_FALLBACK_NOTICE and "2410.10781" in ids(unindexed)
+    assert unindexed.notice == LEXICAL_UNBUILT_NOTICE and "2410.10781" in ids(unindexed)
     call_command("import", str(DEMO))
     out = capsys.readouterr().out
     assert "indexed 41 papers, computed 41 embeddings" in out
