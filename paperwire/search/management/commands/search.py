@@ -3,8 +3,8 @@ import json
 from django.core.management.base import BaseCommand
 
 from paperwire.core import argtypes
-from paperwire.search.engine import MODES, RANKED, search
-from paperwire.search.integrity import NOT_BUILT, check
+from paperwire.search.engine import MODES, RANKED, OpenIndexes, search
+from paperwire.search.integrity import NOT_BUILT
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         results = search(query, mode=mode, limit=limit, depth=max(limit, RANKED), snippets=False)
         if results.notice:
             self.stderr.write(results.notice)
-            if check().get("lexical") == NOT_BUILT:
+            if OpenIndexes.get().lexical.problem == NOT_BUILT:  # what the search just read, not a new check
                 self.stderr.write("Build the search index with `paperwire index` (`paperwire serve` builds it too).")
         if as_json:
             rows = [
