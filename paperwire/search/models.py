@@ -16,6 +16,17 @@ class PaperVector(models.Model):
     vector = models.BinaryField(help_text="float16, little-endian, unit length")
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        # So that an update costs what changed, not the corpus: the models present are read by a
+        # loose scan of ``model`` (claims.stored_models), the vectors stored since the last update
+        # (by any machine) by a range of ``updated_at`` (updating.stored_papers). Indexes rather
+        # than db_index: SQLite adds an index with CREATE INDEX, but alters a field by copying
+        # the whole table.
+        indexes = [
+            models.Index(fields=["model"], name="vector_model"),
+            models.Index(fields=["updated_at"], name="vector_stored_at"),
+        ]
+
     def __str__(self) -> str:
         return f"vector of {self.paper_id}"
 

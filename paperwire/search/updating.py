@@ -20,10 +20,11 @@ import datetime as dt
 import json
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain
 from pathlib import Path
 
@@ -96,19 +97,26 @@ class IndexReport:
 
 def changed_papers(since: dt.datetime | None) -> Iterator[list[Paper]]:
     """Batches of papers in (updated_at, id) order, read by keyset so memory stays flat."""
-    queryset = Paper.objects.only(*FIELDS).order_by("updated_at", "id")
-    if since:
-        queryset = queryset.filter(updated_at__gte=since)
+    queryset = Paper.objects.only(*FIELDS)
+    return by_time(queryset.filter(updated_at__gte=since) if since else queryset, "updated_at")
+
+
+def by_time(queryset, field: str) -> Iterator[list]:
+    """Batches of ``queryset`` in (``field``, id) order, read by keyset: each batch a range of the
+    index on ``field`` (a time, filtered from a moment by the caller), so that an update costs
+    what changed since then, not the corpus. In id order, SQLite walked every paper's key
+    looking for the few recounted ones (19 s at 2.7 million papers, on every update)."""
+    queryset = queryset.order_by(field, "id")
     last = None
     while True:
         page = queryset
         if last:
-            page = page.filter(updated_at__gte=last[0]).exclude(updated_at=last[0], id__lte=last[1])
+            page = page.filter(**{f"{field}__gte": last[0]}).exclude(**{field: last[0], "id__lte": last[1]})
         batch = list(page[: settings.INDEX_BATCH])
         if not batch:
             return
         yield batch
-        last = (batch[-1].updated_at, batch[-1].id)
+        last = (getattr(batch[-1], field), batch[-1].id)
 
 
 def current_vectors(
@@ -280,28 +288,26 @@ def _update(
         target = Target(folder / NEW_LEXICAL, create_lexical(folder / NEW_LEXICAL), uuid.uuid4().hex)
     else:
         target = Target(folder / LEXICAL, open_lexical(folder / LEXICAL), state.lexical["generation"])
-    vector_index = None
+    adding = None
     if embedder is not None:
         if "vectors" in rebuild:
-            vector_index = new_vector_index(embedder.dimensions)
-        else:
-            vector_index = load_vectors(folder / VECTORS, embedder.dimensions, state.vectors)
+            adding = Adding(new_vector_index(embedder.dimensions))
+        else:  # read from its file when a first vector is to go in: not for an update of votes
+            adding = Adding(load=partial(load_vectors, folder / VECTORS, embedder.dimensions, state.vectors))
     writer = lexical_writer(target.index)
     pending = written = 0
     vectors_changed = "vectors" in rebuild  # else the vector file is left as it is
     papers = Paper.objects.filter(updated_at__gte=scan_from) if scan_from else Paper.objects.all()
     # Vectors stored since the watermark (by any machine) for papers that did not change: their
     # lexical documents name the new key, and they go into the vector index.
-    stored = Paper.objects.filter(vector__updated_at__gte=since, updated_at__lt=scan_from) if scan_from else None
-    total = papers.count() + (stored.count() if stored is not None else 0)
+    total = papers.count() + (count_stored(since, scan_from) if scan_from else 0)
     embedded = lambda: f"{report.embedded:,} embeddings computed"  # noqa: E731
-    adding = Adding(vector_index) if vector_index is not None else None
     with (
         progress(total=total, desc="index", unit="paper", show=show_progress, detail=embedded) as bar,
         adding or nullcontext(),
     ):
         # First the stored vectors: a watermark saved later in this run must not pass over them.
-        batches = [(batch, None) for batch in by_id(stored)] if stored is not None else []
+        batches = ((batch, None) for batch in stored_papers(since, scan_from)) if scan_from else ()
         for batch, watermark in chain(batches, ((b, b[-1].updated_at) for b in changed_papers(scan_from))):
             keyed, renewed = current_vectors(batch, embedder, since)
             for paper in batch:
@@ -322,7 +328,7 @@ def _update(
                 # Never past this run's start: vectors stored since by others come next run.
                 mark = min(watermark, started) if watermark else dt.datetime.fromisoformat(state.watermark)
                 vectors_changed |= adding is not None and adding.wait()
-                writer = _save(folder, state, writer, target, vector_index if vectors_changed else None, mark)
+                writer = _save(folder, state, writer, target, vector_file(adding, vectors_changed), mark)
                 pending, vectors_changed = 0, False
         vectors_changed |= adding is not None and adding.wait()
     if lexical_since is not None:
@@ -332,7 +338,7 @@ def _update(
             report.indexed += recounted
     report.passes += 1
     if written or rebuild:  # else nothing changed: the files and the watermark stay as they are
-        _save(folder, state, writer, target, vector_index if vectors_changed else None, started, last=True)
+        _save(folder, state, writer, target, vector_file(adding, vectors_changed), started, last=True)
 
 
 def count_written(report: IndexReport, batch: list[Paper]) -> int:
@@ -346,13 +352,24 @@ def count_written(report: IndexReport, batch: list[Paper]) -> int:
     return len(batch)
 
 
-def by_id(papers) -> Iterator[list[Paper]]:
-    """Batches of ``papers`` in id order, read by keyset."""
-    papers = papers.only(*FIELDS).order_by("id")
-    last = ""
-    while batch := list(papers.filter(id__gt=last)[: settings.INDEX_BATCH]):
-        yield batch
-        last = batch[-1].id
+def stored_papers(since: dt.datetime, before: dt.datetime) -> Iterator[list[Paper]]:
+    """Batches of the papers whose vector was stored since ``since`` and that did not change
+    since ``before``, read from the vectors' side (``by_time``: the cost is the vectors stored
+    since, not the corpus; from the papers' side the query walked every paper, 30 s at 2.7
+    million papers on SQLite when no vector was new)."""
+    vectors = PaperVector.objects.filter(updated_at__gte=since).only("updated_at", "paper_id")
+    for found in by_time(vectors, "updated_at"):
+        ids = [vector.paper_id for vector in found]
+        if batch := list(Paper.objects.only(*FIELDS).filter(id__in=ids, updated_at__lt=before).order_by("id")):
+            yield batch
+
+
+def count_stored(since: dt.datetime, before: dt.datetime) -> int:
+    """How many papers ``stored_papers`` yields: the vectors stored since ``since`` (a range of
+    their index) less those of papers changed since ``before`` (a range of the papers' index).
+    Counted as one join, the planner may walk every paper by ``updated_at < before``."""
+    newer = Paper.objects.filter(updated_at__gte=before, vector__updated_at__gte=since).count()
+    return PaperVector.objects.filter(updated_at__gte=since).count() - newer
 
 
 def reindex_recounted(writer, since: dt.datetime) -> int:
@@ -360,17 +377,14 @@ def reindex_recounted(writer, since: dt.datetime) -> int:
     but that are otherwise unchanged (the others were just written): their sort fields hold the
     upvotes. Returns how many."""
     recounted = Paper.objects.only(*FIELDS).filter(upvotes_changed_at__gte=since, updated_at__lt=since)
-    done, last = 0, ""
-    while True:
-        batch = list(recounted.filter(id__gt=last).order_by("id")[: settings.INDEX_BATCH])
-        if not batch:
-            return done
+    done = 0
+    for batch in by_time(recounted, "upvotes_changed_at"):
         keys = dict(PaperVector.objects.filter(paper__in=batch).values_list("paper_id", "pk"))
         for paper in batch:
             writer.delete_documents_by_term("id", paper.id)
             writer.add_document(lexical_document(paper, keys.get(paper.id, 0)))
         done += len(batch)
-        last = batch[-1].id
+    return done
 
 
 def add_vectors(index, keyed: list[tuple[int, np.ndarray]]) -> int:
@@ -400,15 +414,20 @@ class Adding:
     while it adds, and the HNSW insertions are most of a build's time. One batch at a time, in
     order; ``wait`` is called before the vector file is saved."""
 
-    def __init__(self, index) -> None:
-        self.index = index
+    def __init__(self, index=None, load: Callable[[], object] | None = None) -> None:
+        self.index, self.load = index, load  # ``load`` reads the index when a first batch comes
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hnsw-add")
         self.running: Future | None = None
         self.added = 0
 
     def add(self, keyed: list[tuple[int, np.ndarray]]) -> None:
         self.wait_for_running()
-        self.running = self.pool.submit(add_vectors, self.index, keyed)
+        self.running = self.pool.submit(self._add, keyed)
+
+    def _add(self, keyed: list[tuple[int, np.ndarray]]) -> int:
+        if self.index is None:
+            self.index = self.load()
+        return add_vectors(self.index, keyed)
 
     def wait_for_running(self) -> None:
         if self.running is not None:
@@ -426,6 +445,11 @@ class Adding:
 
     def __exit__(self, *exc) -> None:
         self.pool.shutdown(wait=True)  # never leave a thread writing into the graph
+
+
+def vector_file(adding: Adding | None, changed: bool):
+    """The vector index to save (None: leave its file as it is)."""
+    return adding.index if adding is not None and changed else None
 
 
 @dataclass
