@@ -244,9 +244,13 @@ for start in range(0, len(todo), 2000):
     print(f"{len(ids)} real embeddings", flush=True)
 """
     ids_file = work / "real-ids.json"
-    have = len(json.loads(ids_file.read_text())) if ids_file.exists() else 0
+    have = real_embeddings_held(work)
     if have < count:
-        print(f"embedding {count - have:,} real papers with the shipped model (about 26 papers/s) ...", flush=True)
+        print(
+            f"embedding {count - have:,} real papers with the shipped model, once for this work folder: "
+            f"about {(count - have) / 26 / 60:.0f} minutes at 26 papers/s (--real-vectors sets how many) ...",
+            flush=True,
+        )
         env = {
             **environment(work / "home-embed"),
             "BENCH_DIR": str(Path(__file__).parent),
@@ -256,6 +260,11 @@ for start in range(0, len(todo), 2000):
         }
         subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True)
     return len(json.loads(ids_file.read_text()))
+
+
+def real_embeddings_held(work: Path) -> int:
+    ids_file = work / "real-ids.json"
+    return len(json.loads(ids_file.read_text())) if ids_file.exists() else 0
 
 
 def store_vectors(env: dict) -> int:
@@ -619,6 +628,12 @@ def main() -> None:
         figures |= json.loads(args.output.read_text())
         if figures.get("papers_asked") != args.papers:
             sys.exit(f"{args.output} holds a step of {figures.get('papers_asked')} papers, not {args.papers}")
+        recorded, would = figures.get("real_embeddings"), max(real_embeddings_held(args.work), args.real_vectors)
+        if recorded is not None and recorded != would:  # its phases would not share their vectors
+            sys.exit(
+                f"{args.output} was measured with {recorded:,} real embeddings, this run would use {would:,}: "
+                f"resume with --real-vectors {recorded} and the same --work"
+            )
         figures.setdefault("resumed", []).append(machine()["date"])
         figures.save()
     else:
@@ -787,4 +802,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # the measured command and the server got the same Ctrl-C
+        sys.exit("stopped by Ctrl-C: --resume goes on from the figures kept in --output")

@@ -70,10 +70,18 @@ def rows(steps: list[dict]) -> list[tuple[str, list[str]]]:
         ("a day's 1,000 new papers, with embeddings", [get(s, "day", "seconds", unit=" s") for s in steps]),
         ("`index --rebuild`", [get(s, "rebuild", "seconds", unit=" s") for s in steps]),
         ("digest, 10,000 subscribers", [get(s, "digest", "seconds", unit=" s") for s in steps]),
-        ("the whole step, in one run", [get(s, "step_minutes", unit=" min", digits=1) for s in steps]),
+        ("the whole step, in one run", [whole_step(s) for s in steps]),
         ("requests measured a kind", [get(s, "requests_per_kind") for s in steps]),
     ]
     return table
+
+
+def whole_step(figures: dict) -> str:
+    if "step_minutes" in figures:
+        return f"{figures['step_minutes']:,.1f} min"
+    if figures.get("resumed"):
+        return f"– (resumed: measured in {len(figures['resumed']) + 1} runs)"
+    return "–"
 
 
 def memory(figures: dict, key: str) -> str:
@@ -130,6 +138,8 @@ def svg(steps: list[dict]) -> str:
         points = [(x(s["papers"]), y(s["requests"][label]["p95_ms"])) for s in steps if label in s.get("requests", {})]
         path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
         parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="1.5"{dash}/>')
+        # A mark at each step: a line needs two steps, one step alone is a point.
+        parts += [f'<circle cx="{px:.1f}" cy="{py:.1f}" r="2.5" fill="{colour}"/>' for px, py in points]
         legend_y = top + 14 + n * 14
         parts.append(
             f'<line x1="{width - right + 4}" y1="{legend_y + 120}" x2="{width - right + 24}" y2="{legend_y + 120}" '

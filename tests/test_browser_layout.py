@@ -200,10 +200,33 @@ def test_axe_finds_no_serious_problem_on_any_page(site, browser, width, scheme):
     assert not problems, "\n".join(problems)
 
 
+# Every "▲ 12" of a page: split over two lines where the page is drawn, or able to split (a
+# breaking space, outside an element that never wraps) at some other width.
+SPLIT_COUNTS = r"""() => {
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (const match of node.data.matchAll(/▲(\s*)\d[\d,]*/g)) {
+      const range = document.createRange();
+      range.setStart(node, match.index);
+      range.setEnd(node, match.index + match[0].length);
+      const tops = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+      const wraps = !/^(nowrap|pre)$/.test(getComputedStyle(node.parentElement).whiteSpace);
+      if (tops.size > 1) out.push(`"${match[0]}" drawn over two lines`);
+      else if (/[ \t\n]/.test(match[1]) && wraps) out.push(`"${match[0]}" can break after its ▲`);
+    }
+  }
+  return out;
+}"""
+
+
 def test_no_page_scrolls_sideways_on_the_smallest_phones(site, browser):
+    """Nor splits an upvote count from its ▲ (the related papers did, at 390 px)."""
+
     def check(page, name) -> list[str]:
         overflow = page.evaluate(SIDEWAYS)
-        return [f"scrolls sideways by {overflow}px at 320px"] if overflow > 0 else []
+        problems = [f"scrolls sideways by {overflow}px at 320px"] if overflow > 0 else []
+        return problems + page.evaluate(SPLIT_COUNTS)
 
     problems = visit_every_page(site, browser, 320, check=check)
     assert not problems, "\n".join(problems)
