@@ -412,14 +412,26 @@ def test_a_long_backlog_is_indexed_by_keyword_after_the_first_phase_not_the_last
     passes = []
     real_pass = updating._index_pass
 
+    from paperwire.search.health import index_health, pending_work
+
+    health = []
+
     def index_pass(*args, **kwargs):
         real_pass(*args, **kwargs)
         state = IndexState.load(index_dir())
         passes.append((state.lexical["papers"], state.vectors["count"]))
+        report = index_health()
+        health.append((report["status"], report["papers_not_embedded"], pending_work(report)))
 
     monkeypatch.setattr(updating, "_index_pass", index_pass)
     report = updating.update_indexes()
     assert passes == [(20, 8), (20, 16), (20, 20)]
+    # /healthz says how far the embeddings are behind, from the index's own record.
+    assert health == [
+        ("behind", 12, ["semantic search: 12 of 20 papers not embedded yet (found by keyword meanwhile)"]),
+        ("behind", 4, ["semantic search: 4 of 20 papers not embedded yet (found by keyword meanwhile)"]),
+        ("ok", 0, []),
+    ]
     assert report.embedded == 20 and report.embedding.batches == 3
     # Each paper counted once, though the later passes wrote the papers embedded meanwhile again.
     assert report.summary() == (

@@ -31,7 +31,7 @@ from paperwire.papers.models import Organization, Paper
 from paperwire.people import linking
 from paperwire.people.linking import parse, parsed
 from paperwire.people.models import Author, PaperAuthor
-from tests.conftest import paper, write_jsonl
+from tests.conftest import paper, paperwire_env, run_paperwire, write_jsonl
 from tests.test_import_property import FORMATS, bounded, entries_of, write_files
 
 SEED = Path(__file__).resolve().parent.parent / "paperwire" / "demo" / "attention_papers.jsonl"
@@ -243,10 +243,27 @@ def test_a_reader_that_dies_inside_a_message_is_a_reading_failure(tmp_path, monk
         list(reading.read_elsewhere([path], "auto"))
 
 
-def test_a_reader_whose_importer_was_killed_ends(tmp_path):
-    """SIGKILL of the importer (the OOM killer, `kill -9`): its reader sees the pipe broken and
-    ends, instead of waiting for ever and holding the importer's files and terminal."""
-    path = write_jsonl(tmp_path / "p.jsonl", [paper(f"2407.{n:05d}", abstract="x " * 2000) for n in range(6000)])
+def blank_lines_after_one_record(tmp_path) -> Path:
+    """One record, then 400 million blank lines (a 400 KB gzip member a hundred times): minutes of
+    reading that yield no record, so nothing is sent and no broken pipe is met."""
+    path = tmp_path / "blank.jsonl.gz"
+    member = gzip.compress(b"\n" * 4_000_000, compresslevel=9)
+    with path.open("wb") as out:
+        out.write(gzip.compress(json.dumps(paper("2407.00001")).encode() + b"\n"))
+        for _ in range(100):
+            out.write(member)
+    return path
+
+
+@pytest.mark.parametrize("input", ["records", "blank lines"])
+def test_a_reader_whose_importer_was_killed_ends(tmp_path, input):
+    """SIGKILL of the importer (the OOM killer, `kill -9`): its reader ends, instead of waiting for
+    ever and holding the importer's files and terminal: at its next send (a broken pipe), or, while
+    its input yields no record to send, at once (it asked the kernel to end it with its parent)."""
+    if input == "records":
+        path = write_jsonl(tmp_path / "p.jsonl", [paper(f"2407.{n:05d}", abstract="x " * 2000) for n in range(6000)])
+    else:
+        path = blank_lines_after_one_record(tmp_path)
     code = (
         "import os, signal, sys\n"
         "import django\n"
@@ -264,7 +281,7 @@ def test_a_reader_whose_importer_was_killed_ends(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == -signal.SIGKILL, done.stderr
     reader = int(done.stdout.split()[0])
-    for _ in range(600):  # it ends once its send meets the broken pipe
+    for _ in range(600):
         try:
             state = Path(f"/proc/{reader}/stat").read_text().split(") ")[1].split()[0]
         except FileNotFoundError:
@@ -290,17 +307,30 @@ def test_chunks_are_bounded_by_what_they_hold(tmp_path):
     assert max(len(c.items) for c in chunks) == reading.CHUNK  # small records still go 256 at a time
 
 
-def test_a_pipe_is_named_unreadable_not_a_traceback(tmp_path):
+def test_a_pipe_is_named_unreadable_at_once_even_with_no_writer(tmp_path):
+    """A named pipe no process writes to blocked a plain open() for ever (the import hung)."""
     fifo = tmp_path / "papers.fifo"
     os.mkfifo(fifo)
-
-    def write() -> None:
-        with contextlib.suppress(OSError), open(fifo, "wb") as out:
-            out.write(json.dumps(paper("2411.00001")).encode() + b"\n")
-
-    writer = threading.Thread(target=write)
-    writer.start()
-    events = list(reading.read_here([fifo], "auto"))
-    writer.join(10)
+    events: list = []
+    reader = threading.Thread(target=lambda: events.extend(reading.read_here([fifo], "auto")), daemon=True)
+    reader.start()
+    reader.join(10)
+    assert not reader.is_alive(), "the reader waits for a writer"
     assert [type(e).__name__ for e in events] == ["Opened", "Unreadable"]
     assert "not a regular file (a pipe or a device)" in events[1].error
+
+
+def test_an_import_read_in_a_second_process_names_a_pipe_and_imports_the_rest(tmp_path):
+    """The attack's case: files of 8 MiB in all (read by the forked reader) and a pipe among them."""
+    home = tmp_path / "home"
+    env = paperwire_env(home)
+    assert run_paperwire("migrate", "--noinput", env=env).returncode == 0
+    many = [paper(f"2412.{n:05d}", abstract="words of an abstract " * 50) for n in range(9_000)]
+    big = write_jsonl(tmp_path / "big.jsonl", many)
+    assert big.stat().st_size >= reading.PIPELINE_BYTES
+    fifo = tmp_path / "papers.fifo"
+    os.mkfifo(fifo)
+    done = run_paperwire("import", "--no-index", str(big), str(fifo), env=env)
+    assert done.returncode == 1
+    assert f"{fifo}: not a regular file (a pipe or a device)" in done.stderr
+    assert done.stdout.strip() == "imported 9000 new, 0 updated, 1 rejected"  # the pipe counted rejected

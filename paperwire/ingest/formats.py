@@ -14,7 +14,9 @@ import itertools
 import json
 import logging
 import math
+import os
 import re
+import stat
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -242,14 +244,22 @@ def to_item(where: str, mapper: Callable[[Any], PaperRecord], obj: Any) -> Item:
 
 
 def open_binary(path: Path) -> tuple[BinaryIO, BinaryIO]:
-    """(raw file, decompressed stream); gzip is recognised by its magic bytes."""
+    """(raw file, decompressed stream); gzip is recognised by its magic bytes. Opened without
+    waiting: a named pipe no process writes to would block a plain open() for ever."""
     try:
-        raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as error:
         raise UnreadableFile(f"{path}: {error.strerror or error}") from None
+    mode = os.fstat(descriptor).st_mode
+    if stat.S_ISDIR(mode):
+        os.close(descriptor)
+        raise UnreadableFile(f"{path}: Is a directory")
+    if not stat.S_ISREG(mode):  # a pipe, a socket, a terminal: its format is told by reading it
+        os.close(descriptor)
+        raise UnreadableFile(f"{path}: not a regular file (a pipe or a device): save it to a file first")
+    os.set_blocking(descriptor, True)
+    raw = os.fdopen(descriptor, "rb")  # closed by the caller
     try:
-        if not raw.seekable():  # a pipe, a socket, a terminal: its format is told by reading it
-            raise UnreadableFile(f"{path}: not a regular file (a pipe or a device): save it to a file first")
         if raw.read(2) == b"\x1f\x8b":
             raw.seek(0)
             return raw, gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]

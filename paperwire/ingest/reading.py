@@ -13,6 +13,7 @@ read ahead: the child waits while the writer is behind.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import threading
 import traceback
@@ -115,7 +116,21 @@ def _with_names(chunk: Chunk, sent: set[str]) -> Chunk:
     return chunk
 
 
-def _child(connection, other_end, paths: list[Path], fmt: str) -> None:
+def end_with_parent(parent: int) -> None:
+    """This process ends (SIGTERM) when the process ``parent`` does, however it ends (SIGKILL
+    included): a reader left behind would read on for as long as its input yields no record
+    before it finds the broken pipe. Linux only (prctl PR_SET_PDEATHSIG); elsewhere a no-op."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent ended before the request was made
+        os._exit(1)
+
+
+def _child(connection, other_end, paths: list[Path], fmt: str, parent: int) -> None:
     """Read, and send from a thread of its own: the reading goes on while a send waits for the
     importer, up to ``AHEAD`` chunks ahead (the importer takes a thousand records at a time, then
     writes them, and would otherwise wait for the next thousand to be read)."""
@@ -126,6 +141,7 @@ def _child(connection, other_end, paths: list[Path], fmt: str) -> None:
     # it) and Ctrl-C end it at once, whatever the importer's process had installed.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    end_with_parent(parent)
     queue: Queue = Queue(maxsize=AHEAD)
 
     def send() -> None:
@@ -160,7 +176,9 @@ def read_elsewhere(paths: list[Path], fmt: str) -> Iterator[Event]:
     receiver, sender = multiprocessing.Pipe(duplex=False)
     # Forked, so that the child reads with this process's settings and code; it never touches
     # the database (and leaves through os._exit, closing none of the parent's connections).
-    child = multiprocessing.get_context("fork").Process(target=_child, args=(sender, receiver, paths, fmt), daemon=True)
+    child = multiprocessing.get_context("fork").Process(
+        target=_child, args=(sender, receiver, paths, fmt, os.getpid()), daemon=True
+    )
     child.start()
     sender.close()
     try:

@@ -15,7 +15,8 @@ DEGRADED = ("missing", "damaged", "rebuilding")
 
 
 def index_health() -> dict:
-    """``status``: ``ok``, ``behind`` (papers changed since the last update), ``missing`` (never
+    """``status``: ``ok``, ``behind`` (papers changed since the last update, or papers whose
+    embedding is still to come: ``papers_not_indexed``, ``papers_not_embedded``), ``missing`` (never
     built), ``damaged`` (fails the integrity check) or ``rebuilding``; ``reason`` unless ok."""
     folder = index_dir()
     state = IndexState.load(folder)
@@ -36,7 +37,11 @@ def index_health() -> dict:
     else:
         watermark = dt.datetime.fromisoformat(state.watermark) if state.watermark else None
         behind = Paper.objects.filter(updated_at__gt=watermark).count() if watermark else Paper.objects.count()
-        report.update(status="ok" if behind == 0 else "behind", papers_not_indexed=behind)
+        # The embedding backlog (a large import, spread over passes): the papers of the keyword
+        # index not in the vector index yet, from the record of both (no query).
+        unembedded = max(0, report["papers"] - report["vectors"]) if report["semantic"] else 0
+        status = "ok" if behind == 0 and unembedded == 0 else "behind"
+        report.update(status=status, papers_not_indexed=behind, papers_not_embedded=unembedded)
         return report
     if status != "rebuilding":
         verb = "built" if status == "missing" else "rebuilt"
@@ -62,7 +67,10 @@ def pending_work(report: dict) -> list[str]:
     ``index_health()``'s report: empty once the index holds every paper."""
     if report["status"] in DEGRADED:
         return [f"search index: {report['reason']}"]
-    behind = report.get("papers_not_indexed") or 0
-    if behind:
-        return [f"search index: {behind:,} paper{'s' if behind != 1 else ''} not indexed yet"]
-    return []
+    pending = []
+    if behind := report.get("papers_not_indexed") or 0:
+        pending.append(f"search index: {behind:,} paper{'s' if behind != 1 else ''} not indexed yet")
+    if unembedded := report.get("papers_not_embedded") or 0:
+        papers = f"{unembedded:,} of {report['papers']:,} paper{'s' if report['papers'] != 1 else ''}"
+        pending.append(f"semantic search: {papers} not embedded yet (found by keyword meanwhile)")
+    return pending
