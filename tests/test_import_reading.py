@@ -6,7 +6,6 @@ importer that stops leaves no reader behind."""
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
 import multiprocessing
