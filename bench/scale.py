@@ -289,7 +289,8 @@ model = get_embedder().name
 # index run would then check every paper's text against its vector), and not all within the 5
 # minutes before the index pass began (the first update after it would read them all again).
 table = connection.ops.quote_name(PaperVector._meta.db_table)
-insert = f"INSERT INTO {table} (paper_id, model, text_hash, vector, updated_at) VALUES (%s, %s, %s, %s, %s)"
+insert = (f"INSERT INTO {table} (paper_id, model, text_hash, vector, updated_at, source_updated_at) "
+          "VALUES (%s, %s, %s, %s, %s, %s)")
 stored, last = 0, ""
 while True:
     batch = list(Paper.objects.filter(id__gt=last, vector__isnull=True).order_by("id")
@@ -299,7 +300,7 @@ while True:
     vectors = vectors_of([b[0] for b in batch]).astype("<f2")
     stamp = connection.ops.adapt_datetimefield_value
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(insert, [(pid, model, text_hash(t, a), v.tobytes(), stamp(changed))
+        cursor.executemany(insert, [(pid, model, text_hash(t, a), v.tobytes(), stamp(changed), stamp(changed))
                                     for (pid, t, a, changed), v in zip(batch, vectors)])
     stored += len(batch)
     last = batch[-1][0]

@@ -25,7 +25,7 @@ import time_machine
 from django.db import connection
 
 from paperwire.papers.models import Paper
-from paperwire.search.claims import Claimer, Worker, store_vectors
+from paperwire.search.claims import Claimer, EmbeddingRun, Worker, store_vectors
 from paperwire.search.embedder import shipped_id, text_hash
 from paperwire.search.models import EmbeddingClaim, PaperVector
 from tests.conftest import paperwire_env, run_paperwire, start_paperwire, write_jsonl
@@ -603,3 +603,86 @@ def test_an_incremental_update_walks_no_table_of_the_corpus():
             cursor.execute(("EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN ") + sql)
             plan = [str(row[-1]) for row in cursor.fetchall()]
             assert not walks(sql, plan), f"{sql}\n" + "\n".join(plan)
+
+
+# --- a vector is of the text it was computed from -------------------------------------------------
+
+
+def current_everywhere() -> bool:
+    """Every paper has one vector, of its present title and abstract."""
+    stored = dict(PaperVector.objects.values_list("paper_id", "text_hash"))
+    papers = Paper.objects.values_list("id", "title", "abstract")
+    return len(stored) == len(papers) and all(stored.get(p) == text_hash(t, a) for p, t, a in papers)
+
+
+def embed_everything(who: Worker) -> int:
+    from paperwire.search.claims import Claimer
+
+    return Claimer(NamedModel(), worker=who, batch=4).run().embedded
+
+
+@pytest.mark.django_db
+def test_a_paper_edited_while_its_batch_is_embedded_is_embedded_again(lease, caplog):
+    """The attack's case: an edit between the batch's read and its store. Its vector is not
+    stored (the text changed), and the next run embeds the new text, though the edit is stamped
+    before the other vectors were stored."""
+    papers = make_papers(4)
+    who = worker("a")
+    with time_machine.travel(T0 + dt.timedelta(hours=1), tick=False):
+        taker = claimer(who)
+        claimed = taker.claim(taker.candidates())
+        Paper.objects.filter(id=papers[1].id).update(
+            abstract="Songbirds sense the magnetic field.", updated_at=T0 + dt.timedelta(minutes=30)
+        )
+        run = EmbeddingRun()
+        taker.embed(claimed, run)
+    assert run.embedded == 3 and "1 of 4 vectors not stored" in caplog.text
+    assert not PaperVector.objects.filter(paper_id=papers[1].id).exists()
+    with time_machine.travel(T0 + dt.timedelta(hours=2), tick=False):
+        assert embed_everything(who) == 1
+        assert embed_everything(who) == 0
+    assert current_everywhere()
+
+
+@pytest.mark.django_db
+def test_an_edit_stamped_before_the_store_but_committed_after_it_is_embedded(lease):
+    """An import's transaction stamps its rows, then commits them later than a worker stores a
+    vector of the old text: the paper looks older than its vector. Versions are compared for
+    equality, not by time."""
+    papers = make_papers(3)
+    who = worker("a")
+    with time_machine.travel(T0 + dt.timedelta(hours=1), tick=False):
+        assert embed_everything(who) == 3
+    # Committed now, stamped between the text's read (T0) and the store (T0 + 1 h).
+    Paper.objects.filter(id=papers[2].id).update(abstract="A new abstract.", updated_at=T0 + dt.timedelta(minutes=5))
+    with time_machine.travel(T0 + dt.timedelta(hours=2), tick=False):
+        assert embed_everything(who) == 1
+    assert current_everywhere()
+    # Another field changed, not the text: checked once, not embedded, then passed over.
+    Paper.objects.filter(id=papers[0].id).update(authors=["Someone Else"], updated_at=T0 + dt.timedelta(hours=3))
+    with time_machine.travel(T0 + dt.timedelta(hours=4), tick=False):
+        taker = claimer(who)
+        assert [p.id for p in taker.candidates()] == [papers[0].id]
+        assert embed_everything(who) == 0
+        assert list(claimer(who).candidates()) == []
+
+
+@pytest.mark.django_db
+def test_a_worker_whose_batch_was_taken_over_stores_none_of_it(lease, caplog):
+    """A worker stopped past its lease (SIGSTOP, a long GC, a suspended VM) comes back after
+    another took its batch over and stored it: it stores nothing over the other's vectors, and
+    a paper deleted meanwhile fails nothing."""
+    papers = make_papers(4)
+    slow, quick = worker("slow", pid=1), worker("quick", pid=2)
+    with time_machine.travel(T0 + dt.timedelta(hours=1), tick=False):
+        stalled = claimer(slow)
+        claimed = stalled.claim(stalled.candidates())
+    with time_machine.travel(T0 + dt.timedelta(hours=1, seconds=LEASE + 1), tick=False):
+        assert embed_everything(quick) == 4
+        Paper.objects.filter(id=papers[3].id).delete()
+        kept = dict(PaperVector.objects.values_list("paper_id", "updated_at"))
+        run = EmbeddingRun()
+        stalled.embed(claimed, run)
+    assert run.embedded == 0 and "4 of 4 vectors not stored" in caplog.text
+    assert dict(PaperVector.objects.values_list("paper_id", "updated_at")) == kept
+    assert current_everywhere() and not EmbeddingClaim.objects.exists()

@@ -16,7 +16,12 @@ of processes on any number of machines embed every paper once and skip none:
    serializes the transaction as well). Then what still needs a vector is read again: a vector
    stored meanwhile by the claim's previous holder counts, and that claim is let go.
 2. The batch is embedded, its claim renewed as it goes (every third of the lease); the vectors
-   are stored and the claim deleted in one transaction (store_vectors).
+   are stored and the claim deleted in one transaction (store_vectors), only those of papers
+   still claimed by this batch (not taken over while the worker was stopped, not deleted) and
+   whose text is still what was embedded (``still_as_embedded``). Each vector records the
+   paper's ``updated_at`` read with its text (``source_updated_at``): a paper needs a vector
+   again whenever its ``updated_at`` is another, compared for equality, not by time (an edit
+   stamped before a store and committed after it would look older than the vector).
 3. A claim that expired (PAPERWIRE_EMBED_LEASE_SECONDS after its last renewal: the worker
    crashed, or its machine is gone) is taken over, deleted on the condition that it is still
    the one read (a compare-and-set on its token and expiry), then claimed as above. A claim
@@ -141,14 +146,16 @@ def stored_of(ids: Iterable[str]) -> dict[str, tuple[str, str]]:
 
 
 def store_vectors(papers: list[Paper], vectors: np.ndarray, model: str) -> None:
-    """Store the vectors of ``papers`` (title and abstract as embedded): the one way vectors are
-    written. An upsert by paper: a vector stored again keeps its key (the index's id for it)."""
+    """Store the vectors of ``papers`` (title, abstract and updated_at as read when embedded): the
+    one way vectors are written. An upsert by paper: a vector stored again keeps its key (the
+    index's id for it). Each records the paper's version it is of (``source_updated_at``)."""
     rows = [
         PaperVector(
             paper=paper,
             model=model,
             text_hash=text_hash(paper.title, paper.abstract),
             vector=np.asarray(vector, dtype=np.float32).astype("<f2").tobytes(),
+            source_updated_at=paper.updated_at,
         )
         for paper, vector in zip(papers, vectors, strict=True)
     ]
@@ -156,8 +163,31 @@ def store_vectors(papers: list[Paper], vectors: np.ndarray, model: str) -> None:
         rows,
         update_conflicts=True,
         unique_fields=["paper"],
-        update_fields=["model", "text_hash", "vector", "updated_at"],
+        update_fields=["model", "text_hash", "vector", "updated_at", "source_updated_at"],
     )
+
+
+def same_text(papers: Iterable[Paper]) -> None:
+    """Record that the vectors of ``papers`` (read with their text, which their vectors are of:
+    another field changed) are of the papers' present version, so that later scans pass them
+    over. A paper changed since it was read keeps its other version: it is checked again."""
+    versions: dict = {}
+    for paper in papers:
+        versions.setdefault(paper.updated_at, []).append(paper.id)
+    for version, ids in versions.items():
+        PaperVector.objects.filter(paper_id__in=ids).update(source_updated_at=version)
+
+
+def still_as_embedded(papers: list[Paper], token: str) -> list[int]:
+    """The positions in ``papers`` (as read and embedded) of those whose vectors may be stored:
+    still claimed by ``token`` (a claim taken over by another worker, or the paper deleted, is
+    not), and of unchanged text. Their claims are locked until the transaction ends."""
+    held = set(EmbeddingClaim.objects.select_for_update().filter(token=token).values_list("paper_id", flat=True))
+    now = dict(
+        (pid, text_hash(title, abstract))
+        for pid, title, abstract in Paper.objects.filter(id__in=held).values_list("id", "title", "abstract")
+    )
+    return [n for n, p in enumerate(papers) if now.get(p.id) == text_hash(p.title, p.abstract)]
 
 
 def _beyond(paper: Paper, by_time: bool) -> Q:
@@ -211,11 +241,14 @@ class Claimer:
     def claimed_candidates(self):
         """The papers under a claim that need a vector: a few batches at most (in flight)."""
         claimed = list(EmbeddingClaim.objects.values_list("paper_id", flat=True)[:100_000])
-        return Paper.objects.filter(self.needs(), id__in=claimed).only("id", "title", "abstract")
+        return Paper.objects.filter(self.needs(), id__in=claimed).only("id", "title", "abstract", "updated_at")
 
     def needs(self) -> Q:
+        """No vector, another model's, or one of another version of the paper (compared for
+        equality: clocks and commit order do not matter)."""
         may_need = Q(vector__isnull=True) | Q(vector__model__in=self.other_models)
-        return may_need | Q(updated_at__gt=F("vector__updated_at"))
+        other_version = Q(vector__source_updated_at__isnull=True) | ~Q(updated_at=F("vector__source_updated_at"))
+        return may_need | other_version
 
     def claim(self, scope, after: Paper | None = None) -> Claimed:
         """Claim the next page of ``scope`` (papers in id order, or in (updated_at, id) order)
@@ -242,6 +275,7 @@ class Claimer:
                 return Claimed(token, [], None, locked)
             stored = stored_of(p.id for p in page)
             wanted = {p.id: p for p in page if needs_vector(p, stored.get(p.id), self.embedder.name)}
+            same_text(p for p in page if p.id in stored and p.id not in wanted)
             busy = self._clear_the_dead(wanted, now) | locked
             EmbeddingClaim.objects.bulk_create(
                 [
@@ -318,10 +352,18 @@ class Claimer:
         log.debug("embedded %d papers: %s", len(papers), " ".join(p.id for p in papers))
         started = time.perf_counter()
         with transaction.atomic():
-            store_vectors(papers, vectors, self.embedder.name)
+            keep = still_as_embedded(papers, claimed.token)
+            store_vectors([papers[n] for n in keep], vectors[keep], self.embedder.name)
             EmbeddingClaim.objects.filter(token=claimed.token).delete()
+        if len(keep) < len(papers):
+            log.warning(
+                "%d of %d vectors not stored: their papers changed, or another worker took them over, "
+                "while they were embedded (the next run embeds what still needs it)",
+                len(papers) - len(keep),
+                len(papers),
+            )
         run.storing += time.perf_counter() - started
-        run.embedded += len(papers)
+        run.embedded += len(keep)
         run.batches += 1
 
     def run(self, wait: bool = False, progress=None, budget: float | None = None) -> EmbeddingRun:

@@ -15,6 +15,11 @@ class PaperVector(models.Model):
     text_hash = models.CharField(max_length=32)
     vector = models.BinaryField(help_text="float16, little-endian, unit length")
     updated_at = models.DateTimeField(auto_now=True)
+    # The paper's updated_at, read with the text that was embedded: the vector is of the paper's
+    # present text while the two are equal. Not ``updated_at`` (when the vector was stored): an
+    # edit stamped before a store but committed after it would look older than the vector, and
+    # its text would never be embedded.
+    source_updated_at = models.DateTimeField(null=True)
 
     class Meta:
         # So that an update costs what changed, not the corpus: the models present are read by a
