@@ -557,3 +557,18 @@ def browser():
         browser = launch(playwright)
         yield browser
         browser.close()
+
+
+def query_plan(queryset) -> str:
+    """The database's plan for ``queryset`` (PostgreSQL told to avoid scanning whole tables, as
+    it would with a corpus's statistics)."""
+    sql, params = queryset.query.sql_with_params()
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + sql, params)
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+        return " ".join(str(row[-1]) for row in cursor.fetchall())

@@ -28,7 +28,7 @@ from paperwire.papers.models import Paper
 from paperwire.search.claims import Claimer, EmbeddingRun, Worker, store_vectors
 from paperwire.search.embedder import shipped_id, text_hash
 from paperwire.search.models import EmbeddingClaim, PaperVector
-from tests.conftest import paperwire_env, run_paperwire, start_paperwire, write_jsonl
+from tests.conftest import paperwire_env, query_plan, run_paperwire, start_paperwire, write_jsonl
 
 T0 = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 LEASE = 60
@@ -466,19 +466,6 @@ def test_an_update_stopped_after_its_first_pass_leaves_no_paper_without_a_vector
 
 
 # --- what an update reads: what changed, not the corpus ------------------------------------------
-
-
-def query_plan(queryset) -> str:
-    """The database's plan for ``queryset`` (PostgreSQL told to avoid scanning whole tables, as
-    it would with a corpus's statistics)."""
-    sql, params = queryset.query.sql_with_params()
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute("EXPLAIN " + sql, params)
-        else:
-            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
-        return " ".join(str(row[-1]) for row in cursor.fetchall())
 
 
 @pytest.mark.django_db

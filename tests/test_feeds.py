@@ -21,7 +21,7 @@ from paperwire.papers.ranking import (
     papers_in,
     trending_scores,
 )
-from tests.conftest import DEMO, paper, write_jsonl
+from tests.conftest import DEMO, paper, query_plan, write_jsonl
 
 pytestmark = pytest.mark.django_db
 
@@ -421,14 +421,7 @@ def test_a_month_page_sorts_ids_from_the_feed_index_never_whole_rows(client, cro
         if '"papers_paper"."upvotes" DESC' in sql:
             selected = sql.split(" FROM ")[0]
             assert selected.count('"papers_paper".') == 1 and '"papers_paper"."id"' in selected, sql
-    sql, params = papers_in(crowded_days).values_list("pk", flat=True)[:50].query.sql_with_params()
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute("EXPLAIN " + sql, params)
-        else:
-            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
-        plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+    plan = query_plan(papers_in(crowded_days).values_list("pk", flat=True)[:50])
     assert "paper_feed_order" in plan, plan
 
 

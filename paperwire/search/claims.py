@@ -183,10 +183,8 @@ def still_as_embedded(papers: list[Paper], token: str) -> list[int]:
     still claimed by ``token`` (a claim taken over by another worker, or the paper deleted, is
     not), and of unchanged text. Their claims are locked until the transaction ends."""
     held = set(EmbeddingClaim.objects.select_for_update().filter(token=token).values_list("paper_id", flat=True))
-    now = dict(
-        (pid, text_hash(title, abstract))
-        for pid, title, abstract in Paper.objects.filter(id__in=held).values_list("id", "title", "abstract")
-    )
+    rows = Paper.objects.filter(id__in=held).values_list("id", "title", "abstract")
+    now = {pid: text_hash(title, abstract) for pid, title, abstract in rows}
     return [n for n, p in enumerate(papers) if now.get(p.id) == text_hash(p.title, p.abstract)]
 
 
