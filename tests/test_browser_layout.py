@@ -481,3 +481,45 @@ def test_the_site_has_an_icon(site, browser):
     assert favicon.body()[:4] == b"\x00\x00\x01\x00"  # an ICO file
     assert failed == []
     page.close()
+
+
+# Where the upvote count of a related paper is drawn beside its ▲ (a right-to-left override
+# running on past the title would draw the count first).
+ARROW_THEN_COUNT = """(item) => {
+  const walker = document.createTreeWalker(item.querySelector('.muted'), NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const at = node.data.indexOf('\\u25b2');
+    if (at < 0) continue;
+    const rect = (from, to) => { const r = document.createRange(); r.setStart(node, from); r.setEnd(node, to);
+                                 return r.getBoundingClientRect(); };
+    return [rect(at, at + 1).left, rect(at + 2, at + 3).left];
+  }
+  return null;
+}"""
+
+
+def test_a_right_to_left_override_in_a_title_stays_inside_it(site, browser):
+    """A title holding U+202E (RIGHT-TO-LEFT OVERRIDE, as some feeds carry) is drawn as its own
+    run: the "Oct 2025 · ▲ 31" after it in a paper's related papers still reads left to right
+    (before, the override ran on past the link and drew "13 ▲ · 5202 tcO")."""
+    page = browser.new_page()
+    page.goto(site.url + "/papers/2403.01767")
+    related = page.locator(".related li a").first
+    other = related.get_attribute("href").rstrip("/").rsplit("/", 1)[1]
+    result = site.command(
+        "shell",
+        "-c",
+        "from paperwire.papers.models import Paper\n"
+        f"paper = Paper.objects.get(pk={other!r})\n"
+        "paper.title = 'Attention over \\u202eevery head'\n"
+        "paper.save(update_fields=['title'])\n"
+        "print(paper.upvotes)",
+    )
+    assert result.returncode == 0, result.stderr
+    upvotes = result.stdout.strip().splitlines()[-1]
+    page.goto(site.url + "/papers/2403.01767?after-the-edit")  # not the copy cached before it
+    item = page.locator(".related li", has_text="every head")
+    expect(item.locator(".muted")).to_contain_text(f"▲\u00a0{upvotes}")
+    arrow, count = page.evaluate(ARROW_THEN_COUNT, item.element_handle())
+    assert arrow < count, (arrow, count)  # ▲ first, then its count, as everywhere else
+    page.close()

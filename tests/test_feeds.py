@@ -59,7 +59,7 @@ def test_home_shows_the_latest_day(client, papers):
 
 def card_titles(html: str) -> list[str]:
     """The titles of the paper cards of a page, in the order a reader sees them."""
-    return [unescape(t) for t in re.findall(r'<h3 class="paper-title"><a [^>]*>(.*?)</a>', html)]
+    return [unescape(t) for t in re.findall(r'<h3 class="paper-title"><a [^>]*><bdi>(.*?)</bdi></a>', html)]
 
 
 def day_headings(html: str) -> list[str]:

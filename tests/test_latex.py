@@ -378,7 +378,7 @@ def test_the_paper_page_marks_formulas_and_keeps_a_plain_title(client, maths_pap
 def test_pages_show_text_mode_latex_as_text_and_stripped_formulas_as_written(client, maths_paper):
     page = client.get("/papers/2510.99103").content.decode()
     assert f"<title>{escape(TEXT_TITLE)} · Paperwire</title>" in page
-    assert "<h1><strong>UniReg</strong>: 62.3% of Q&amp;A</h1>" in page
+    assert "<h1><bdi><strong>UniReg</strong>: 62.3% of Q&amp;A</bdi></h1>" in page
     assert (
         "We verify this <em>scan and snap</em> softmax dynamics, 62.3% better, on <code>&lt;WikiText&gt;</code>;"
         in page
@@ -387,7 +387,7 @@ def test_pages_show_text_mode_latex_as_text_and_stripped_formulas_as_written(cli
     assert "fine-tuning of $textbf{specialist} and textbf{generalist}$ models." in abstract  # as written
     assert maths_sources(abstract) == []
     card = client.get("/papers/date/2025-10-20").content.decode()
-    assert '<a href="/papers/2510.99103"><strong>UniReg</strong>: 62.3% of Q&amp;A</a>' in card
+    assert '<a href="/papers/2510.99103"><bdi><strong>UniReg</strong>: 62.3% of Q&amp;A</bdi></a>' in card
     assert "this <em>scan and snap</em> softmax" in card
     hits = client.get("/search", {"q": "scan snap dynamics"}).content.decode()
     assert "<em><mark>scan</mark> and <mark>snap</mark></em>" in hits
@@ -481,4 +481,5 @@ def test_the_submit_page_shows_a_listed_papers_title_as_pages_do(client, maths_p
     client.force_login(alice)
     response = client.post("/submit", {"paper": "2510.99103"})
     page = response.content.decode()
-    assert 'Already on Paperwire: <a href="/papers/2510.99103"><strong>UniReg</strong>: 62.3% of Q&amp;A</a>' in page
+    title = "<bdi><strong>UniReg</strong>: 62.3% of Q&amp;A</bdi>"
+    assert f'Already on Paperwire: <a href="/papers/2510.99103">{title}</a>' in page

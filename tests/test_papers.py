@@ -479,7 +479,7 @@ def test_submitting_a_duplicate(client, alice, bob, arxiv):
     response = client.post("/submit", {"paper": "arXiv:2507.14683v2"})
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'Already on Paperwire: <a href="/papers/2507.14683">MiroMind-M1</a>, listed on' in html
+    assert 'Already on Paperwire: <a href="/papers/2507.14683"><bdi>MiroMind-M1</bdi></a>, listed on' in html
     assert Submission.objects.count() == 1 and len(arxiv.requests) == 1
     assert Paper.objects.get(pk="2507.14683").submitter == alice
 
@@ -522,7 +522,7 @@ def test_a_paper_listed_on_an_earlier_day_stays_there(client, alice, bob, arxiv,
         html = response.content.decode()
         label = "January 2, 2024" if source == "published" else "January 3, 2024"
         assert (
-            f'Already on Paperwire: <a href="/papers/2401.00001">Listed &lt;already&gt; &amp; well</a>, '
+            f'Already on Paperwire: <a href="/papers/2401.00001"><bdi>Listed &lt;already&gt; &amp; well</bdi></a>, '
             f'listed on <a href="/papers/date/{day}">{label}</a>.'
         ) in html
         assert listing("2401.00001") == before

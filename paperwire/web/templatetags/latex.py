@@ -21,8 +21,10 @@ def latex(text: str) -> SafeString:
 @register.filter
 @stringfilter
 def latex_title(text: str) -> SafeString:
-    """A title, which pages show inside a link: its formulas marked up, its links as their text."""
-    return tex.html(text, links=False)
+    """A title, which pages show inside a link: its formulas marked up, its links as their text,
+    isolated in ``<bdi>`` so that its direction (an Arabic title, or a stray right-to-left override
+    from a feed) never reorders the text around it: the upvotes, the date, the next title."""
+    return SafeString(f"<bdi>{tex.html(text, links=False)}</bdi>")
 
 
 @register.filter
