@@ -275,3 +275,40 @@ def test_before_the_index_is_built_the_database_counts_sorts_and_filters_alike(c
     response = client.get("/api/papers/search", {"q": words, "mode": "lexical", "sort": "upvotes", "limit": 1})
     assert response["X-Total-Count"] == "4" and response["X-Paperwire-Notice"] == LEXICAL_UNBUILT_NOTICE
     assert [item["paper"]["id"] for item in response.json()] == ["2501.00002"]
+
+
+def test_before_the_index_is_built_the_database_reads_only_the_newest_papers(client, tmp_path, monkeypatch):
+    """A substring match reads every row it passes: on a large corpus the fallback reads only
+    the SCAN_ROWS newest papers (of those the dates admit) and says which, never the whole table
+    (19.6 s a search at 2.7 million papers, 0.2 s with the window)."""
+    from paperwire.search import fallback
+
+    monkeypatch.setattr(fallback, "SCAN_ROWS", 2)
+    import_files([write_jsonl(tmp_path / "topical.jsonl", TOPICAL)], progress=False)
+    among = " among the 2 newest papers (published since Jan 3, 2025) meanwhile."
+    newest = search("sinks wheat noise tokens", mode="lexical", sort="upvotes")
+    assert sorted(ids(newest)) == ["2501.00002", "2501.00003"]  # not 00001 (Jan 2) nor 00004 (Dec 1)
+    assert newest.notice == LEXICAL_UNBUILT_NOTICE.replace(" meanwhile.", among) and not newest.exact
+    old = search("denoising", mode="lexical")
+    assert ids(old) == [] and old.notice.endswith(among)
+    december = search("denoising", mode="lexical", date_to=dt.date(2024, 12, 31))  # its dates: one paper
+    assert ids(december) == ["2501.00004"] and december.notice == LEXICAL_UNBUILT_NOTICE and december.exact
+    january = search("sinks wheat noise tokens", mode="lexical", date_to=dt.date(2025, 1, 31))
+    assert sorted(ids(january)) == ["2501.00001", "2501.00002"] and "since Jan 2, 2025" in january.notice
+    html = client.get("/search", {"q": "sinks wheat", "mode": "lexical"}).content.decode()
+    assert "About 2 results" in html and "among the 2 newest papers (published since Jan 3, 2025)" in html
+    response = client.get("/api/papers/search", {"q": "sinks wheat", "mode": "lexical"})
+    assert response["X-Paperwire-Notice"].startswith(LEXICAL_UNBUILT_NOTICE.replace(" meanwhile.", among))
+
+
+def test_the_fallback_finds_the_newest_papers_from_an_index(db):
+    """The window is read from the index on the publication date, not by reading the table."""
+    from paperwire.search import fallback
+    from tests.conftest import query_plan
+
+    plan = query_plan(fallback.window()[0].filter(title__icontains="x").order_by("-published", "-id")[:1000])
+    assert "paper_published" in plan, plan
+    edge = Paper.visible.filter(published__isnull=False).order_by("-published", "-id").values_list("published")
+    plan = query_plan(edge[19_999:20_000])
+    assert "paper_published" in plan and "TEMP B-TREE" not in plan, plan  # (PostgreSQL, without a
+    # corpus's statistics, sorts what the index found: with them it reads the index backwards)

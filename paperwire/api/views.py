@@ -138,7 +138,8 @@ def papers_search(request: HttpRequest) -> JsonResponse:
     notices = [results.notice] if results.notice else []
     if results.ranked < results.total:
         notices.append(
-            f"By relevance, search ranks the {results.ranked} most relevant of the {results.total:,} matches; "
+            f"By relevance, search ranks the {results.ranked} most relevant of the "
+            f"{'' if results.exact else 'at least '}{results.total:,} matches; "
             "sort=date or sort=upvotes pages through all of them."
         )
     if results.capped:

@@ -270,6 +270,9 @@ class Paper(models.Model):
             models.Index(fields=["-submitted_on_daily_at"], name="paper_latest"),
             # Search leaves hidden papers out of its counts: it reads their ids on every content change.
             models.Index(fields=["id"], condition=models.Q(hidden=True), name="paper_hidden"),
+            # While the keyword index is missing, search reads the newest papers from the database
+            # (search/fallback.py): this index finds them without reading the others.
+            models.Index(fields=["published", "id"], condition=models.Q(hidden=False), name="paper_published"),
         ]
 
     def __str__(self) -> str:

@@ -63,8 +63,10 @@ ANALYZER = "paper_en"
 # The title is indexed twice in the text field: a title match weighs more. Measured on
 # SciFact train, nDCG@10 0.707 against 0.701 for once and 0.677 for separate fields.
 TITLE_REPEAT = 2
-LEXICAL_FALLBACK_NOTICE = "The keyword index is being rebuilt; showing plain word matches meanwhile."
-LEXICAL_UNBUILT_NOTICE = "The keyword index has not been built yet; showing plain word matches meanwhile."
+# {among}: which papers were read, on a corpus larger than fallback.SCAN_ROWS.
+LEXICAL_FALLBACK = "The keyword index is being rebuilt; showing plain word matches{among} meanwhile."
+LEXICAL_UNBUILT = "The keyword index has not been built yet; showing plain word matches{among} meanwhile."
+LEXICAL_FALLBACK_NOTICE, LEXICAL_UNBUILT_NOTICE = LEXICAL_FALLBACK.format(among=""), LEXICAL_UNBUILT.format(among="")
 VECTORS_NOT_BUILT = f"{VECTORS} has not been built"
 # Sorting by upvotes reads the current counts of papers voted on since the index was last
 # updated from the database, when they are at most this many (else the index's counts).
@@ -228,9 +230,11 @@ class LexicalIndex:
                 self._refresh()
             return (self._index, self._searcher) if self._searcher is not None else None
 
-    def fallback_notice(self) -> str:
-        """What a search answered from the database tells its reader."""
-        return LEXICAL_UNBUILT_NOTICE if self.problem == NOT_BUILT else LEXICAL_FALLBACK_NOTICE
+    def fallback_notice(self, since: dt.date | None = None) -> str:
+        """What a search answered from the database tells its reader (``since``: it read only the
+        papers published since that day)."""
+        notice = LEXICAL_UNBUILT if self.problem == NOT_BUILT else LEXICAL_FALLBACK
+        return notice.format(among=fallback.window_words(since))
 
     def _changed_in_place(self) -> str | None:
         """The first file the open searcher reads that was written since it was checked: the same
@@ -317,7 +321,7 @@ class LexicalIndex:
         if not fallback_to_database:
             return LexicalHits()
         rows = fallback.keyword_search(parsed, limit, self.analyze, filters=filters, ids=ids, exclude=exclude)
-        return LexicalHits((LexicalHit(*row) for row in rows), notice=self.fallback_notice())
+        return LexicalHits((LexicalHit(*row) for row in rows), notice=self.fallback_notice(rows.since))
 
     def matching(
         self,
@@ -352,7 +356,7 @@ class LexicalIndex:
         matches = fallback.matching(
             parsed, keys, self.analyze, filters=filters, exclude=exclude, sort=sort, offset=offset, limit=limit
         )
-        matches.notice = self.fallback_notice() if parsed is not None and not parsed.empty else ""
+        matches.notice = self.fallback_notice(matches.since) if parsed is not None and not parsed.empty else ""
         return matches
 
     def keyed(self, keys: Iterable[int], *, filters: Filters = NO_FILTERS, exclude: Iterable[str] = ()) -> dict:
