@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import time
 from pathlib import Path
 
 from tests.conftest import index_writer_busy, paper, paperwire_env, run_paperwire, start_site, stop_site, write_jsonl
@@ -92,3 +94,57 @@ def test_healthz_says_what_is_still_pending(tmp_path):
         assert health["pending"] == ["search index: 3 papers not indexed yet"]
     finally:
         stop_site(site)
+
+
+def wait_for_health(site, wanted, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        health = json.loads(site.get("/healthz")[1])
+        if wanted(health) or time.monotonic() > deadline:
+            return health
+        time.sleep(0.1)
+
+
+def test_a_killed_index_updater_is_started_again_and_healthz_says_so_meanwhile(tmp_path):
+    """Killed (the out-of-memory killer picks the largest process: the updater growing its vector
+    index), the updater stayed dead while /healthz said ok and the index fell behind for ever.
+    `serve` starts it again 5 s later; meanwhile /healthz is degraded and says why."""
+    home = tmp_path / "home"
+    env = paperwire_env(home)
+    assert run_paperwire("import", str(write_jsonl(tmp_path / "a.jsonl", [paper("2401.00001", "First")])), env=env)
+    site = start_site(home, PAPERWIRE_INDEX_INTERVAL="0.5")
+    try:
+        health = json.loads(site.get("/healthz")[1])
+        [indexer] = index_children(site.process.pid)
+        assert health["updater"] == {
+            "status": "running",
+            "pid": indexer,
+            "since": health["updater"]["since"],
+            "restarts": 0,
+        }
+        os.kill(indexer, signal.SIGKILL)
+        health = wait_for_health(site, lambda h: h["updater"]["status"] != "running")
+        assert health["status"] == "degraded" and health["updater"]["status"] == "restarting", health
+        assert re.fullmatch(
+            r"index updates: the index updater stopped at \S+Z \(killed by SIGKILL\); starting it again in [1-5] s",
+            health["reason"],
+        ), health
+        # Papers imported meanwhile are indexed by the updater started again.
+        more = write_jsonl(tmp_path / "more.jsonl", [paper("2401.00002", "Second coming of wombats")])
+        assert site.command("import", "--no-index", str(more)).returncode == 0
+        health = wait_for_health(site, lambda h: h["status"] == "ok" and h["pending"] == [], timeout=90)
+        assert (health["status"], health["updater"]["status"], health["updater"]["restarts"]) == ("ok", "running", 1)
+        [again] = index_children(site.process.pid)
+        assert again != indexer and health["updater"]["pid"] == again
+        assert os.getpriority(os.PRIO_PROCESS, again) == min(os.getpriority(os.PRIO_PROCESS, site.process.pid) + 10, 19)
+        status, body = site.get("/api/papers/search?q=wombats&mode=lexical")
+        assert status == 200 and [item["paper"]["id"] for item in json.loads(body)] == ["2401.00002"]
+    finally:
+        stop_site(site)
+    output = site.process.stdout.read()
+    assert f"the index updater (pid {indexer}) stopped (killed by SIGKILL); starting it again in 5 s" in output
+    assert index_children(site.process.pid) == []
+
+
+def test_outside_serve_healthz_says_no_updater_runs(client, db):
+    assert client.get("/healthz").json()["updater"] == {"status": "not run"}

@@ -17,13 +17,10 @@ from paperwire.core import argtypes
 from paperwire.core.siteurl import serve_on
 from paperwire.operations.serving import MAX_REQUEST_LINE, JsonErrorWorker
 from paperwire.operations.staticstorage import collect
+from paperwire.operations.updater import Updater
 
 MAX_PROCESSES = MAX_THREADS = 64
 INDEXER_NICENESS = 10
-
-
-def lower_priority() -> None:
-    os.nice(INDEXER_NICENESS)
 
 
 class PaperwireServer(BaseApplication):
@@ -79,16 +76,19 @@ class Command(BaseCommand):
         if settings.INDEX_INTERVAL > 0:
             command += ["--every", f"{settings.INDEX_INTERVAL:f}"]  # plain digits, as --every reads them
         # At a lower CPU priority: on a small machine, a long catch-up (embeddings) must not slow
-        # the pages down, nor the start-up of the workers.
-        indexer = subprocess.Popen(
+        # the pages down, nor the start-up of the workers. Started again should it stop
+        # (updater.py), and reported by /healthz.
+        updater = Updater(
             command,
+            niceness=INDEXER_NICENESS,
+            repeating=settings.INDEX_INTERVAL > 0,
             stdout=subprocess.DEVNULL,
-            preexec_fn=lower_priority,
             env={**os.environ, "PYTHONPATH": path},
             # Not in the terminal's process group: a Ctrl-C stops `serve`, which stops it (below),
             # rather than reaching it half-started. It also stops once orphaned (index --every).
             start_new_session=True,
         )
+        updater.start()
         # Links in pages, feeds and mail follow the address served on unless PAPERWIRE_BASE_URL
         # names the public one; the workers forked below inherit it.
         url = serve_on(host, port)
@@ -111,12 +111,7 @@ class Command(BaseCommand):
                 }
             ).run()
         finally:
-            indexer.terminate()
-            try:
-                indexer.wait(timeout=30)
-            except subprocess.TimeoutExpired:  # in a long rebuild: safe to stop, it swaps files in whole
-                indexer.kill()
-                indexer.wait()
+            updater.stop()
 
 
 def check_listening(host: str, port: int, address: str) -> None:

@@ -1,0 +1,159 @@
+"""`paperwire serve`'s index updater: the child process that builds the search indexes and keeps
+them fresh (`paperwire index --every`), started again whenever it stops while the site serves,
+and what /healthz says about it.
+
+The updater is the process most likely to be killed: it holds the most memory (the vector index
+while it grows) and runs longest. Killed by the kernel's out-of-memory killer, by an operator,
+or ended by a fault, it used to stay dead while the site answered `ok` and its index fell
+behind for ever. Now a thread of `serve` (the gunicorn arbiter's process) waits on it and starts
+it again: 5 s after it stopped, twice as long after each stop that came sooner than 10 minutes
+after its start (at most 5 minutes apart), 5 s again after a run of 10 minutes or more. Each
+stop is logged on stderr with its cause.
+
+The web workers read the updater's state from memory shared with `serve` (it is created before
+gunicorn forks them): /healthz says `degraded` from the moment the updater stops until it runs
+again, with the cause and when it starts again.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import multiprocessing
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+FIRST_DELAY = 5.0
+LONGEST_DELAY = 300.0
+STEADY = 600.0  # a run this long resets the delay
+STOP_WAIT = 30.0
+
+# The states, as held in shared memory.
+NOT_RUN, RUNNING, WAITING, FINISHED = 0, 1, 2, 3
+_STATE, _PID, _SINCE, _RESTARTS, _EXIT, _NEXT = range(6)
+
+_current: Updater | None = None  # the updater of this `serve` (and of its forked workers)
+
+
+def stopped_how(code: int | None) -> str:
+    """A child's end in words: "killed by SIGKILL", "exit status 1"."""
+    if code is None:
+        return "for no known reason"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+class Updater:
+    """The updater process of one `serve`: ``start`` it, then ``stop`` it as `serve` ends.
+    ``repeating``: it is meant to run until stopped (`--every`); otherwise it runs once and is
+    not started again."""
+
+    def __init__(self, command: list[str], *, niceness: int = 0, repeating: bool = True, **options) -> None:
+        nice = shutil.which("nice") if niceness else None
+        # `nice` execs the command (the same process): no Python code runs between fork and exec,
+        # which a thread's restart could not make safe (subprocess's preexec_fn).
+        self.command = [nice, "-n", str(niceness), *command] if nice else list(command)
+        self.options = options
+        self.repeating = repeating
+        self.process: subprocess.Popen | None = None
+        self.shared = multiprocessing.Array(ctypes.c_double, 6)
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Starts the process and the thread that watches it; and makes this the updater /healthz
+        reports on in this process and the workers it forks."""
+        global _current
+        _current = self
+        self._spawn(restarts=0)
+        threading.Thread(target=self._watch, name="index updater", daemon=True).start()
+
+    def stop(self) -> None:
+        """Stops the process (SIGTERM, SIGKILL after STOP_WAIT seconds: in a long rebuild it is
+        safe to stop, it swaps files in whole); it is not started again."""
+        with self._lock:
+            self._stopping.set()
+            process = self.process
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_WAIT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def _spawn(self, restarts: int) -> None:
+        self.process = subprocess.Popen(self.command, **self.options)
+        self._record(state=RUNNING, pid=self.process.pid, since=time.time(), restarts=restarts)
+
+    def _record(self, **values: float) -> None:
+        fields = {"state": _STATE, "pid": _PID, "since": _SINCE, "restarts": _RESTARTS, "exit": _EXIT, "next": _NEXT}
+        with self.shared.get_lock():
+            for name, value in values.items():
+                self.shared[fields[name]] = value
+
+    def _watch(self) -> None:
+        delay, restarts = FIRST_DELAY, 0
+        while True:
+            process, started = self.process, time.monotonic()
+            code = process.wait()  # (gunicorn's arbiter may reap it first: then 0, its cause lost)
+            if self._stopping.is_set():
+                return
+            if not self.repeating:
+                self._record(state=FINISHED, exit=code, since=time.time())
+                return
+            if time.monotonic() - started >= STEADY:
+                delay = FIRST_DELAY
+            self._record(state=WAITING, exit=code, since=time.time(), next=time.time() + delay)
+            print(
+                f"paperwire serve: the index updater (pid {process.pid}) stopped ({stopped_how(code)}); "
+                f"starting it again in {delay:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+            while True:
+                if self._stopping.wait(delay):
+                    return
+                restarts += 1
+                with self._lock:
+                    if self._stopping.is_set():
+                        return
+                    try:
+                        self._spawn(restarts)
+                        break
+                    except OSError as error:  # no memory or processes left for a fork: later
+                        print(f"paperwire serve: cannot start the index updater: {error}", file=sys.stderr, flush=True)
+                delay = min(delay * 2, LONGEST_DELAY)
+                self._record(next=time.time() + delay)
+            delay = min(delay * 2, LONGEST_DELAY)
+
+
+def updater_health() -> dict:
+    """What /healthz says of the updater: ``status`` ``running`` (``pid``, ``since``,
+    ``restarts``), ``restarting`` (it stopped: ``reason``, ``restarts``), ``finished`` (it ran
+    once, PAPERWIRE_INDEX_INTERVAL=0) or ``not run`` (outside `paperwire serve`)."""
+    updater = _current
+    if updater is None:
+        return {"status": "not run"}
+    with updater.shared.get_lock():
+        state, pid, since, restarts, code, next_start = updater.shared[:]
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since)) if since else None
+    if state == RUNNING:
+        return {"status": "running", "pid": int(pid), "since": when, "restarts": int(restarts)}
+    how = stopped_how(int(code))
+    if state == WAITING:
+        seconds = max(0, math.ceil(next_start - time.time()))
+        reason = f"the index updater stopped at {when} ({how}); starting it again in {seconds} s"
+        return {"status": "restarting", "reason": reason, "restarts": int(restarts)}
+    if state == FINISHED:
+        return {"status": "finished", "since": when, "exit": how}
+    return {"status": "not run"}
