@@ -595,7 +595,18 @@ def machine() -> dict:
         "memory_gib": round(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30),
         "python": platform.python_version(),
         "date": dt.date.today().isoformat(),
+        "commit": commit(),
     }
+
+
+def commit() -> str:
+    """The code measured: the checkout's commit, "+" when it has uncommitted changes ("" outside git)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True)
+    except OSError:
+        return ""
+    return head.stdout.strip() + ("+" if dirty.stdout.strip() else "") if head.returncode == 0 else ""
 
 
 def main() -> None:

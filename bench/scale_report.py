@@ -38,6 +38,7 @@ def rows(steps: list[dict]) -> list[tuple[str, list[str]]]:
         return f"{value:,.{digits}f}{unit}" if isinstance(value, int | float) else str(value)
 
     table = [
+        ("measured (date, commit)", [measured(s) for s in steps]),
         ("vectors", [s["vectors"] for s in steps]),
         ("import: seconds", [get(s, "import", "seconds", unit=" s") for s in steps]),
         ("import: papers/s", [get(s, "import", "papers_per_second") for s in steps]),
@@ -74,6 +75,12 @@ def rows(steps: list[dict]) -> list[tuple[str, list[str]]]:
         ("requests measured a kind", [get(s, "requests_per_kind") for s in steps]),
     ]
     return table
+
+
+def measured(figures: dict) -> str:
+    machine = figures.get("machine", {})
+    when = ", ".join(dict.fromkeys(filter(None, [machine.get("date", "–"), *figures.get("resumed", [])])))
+    return f"{when}, {machine['commit']}" if machine.get("commit") else when
 
 
 def whole_step(figures: dict) -> str:

@@ -202,6 +202,20 @@ def test_a_daily_digest_with_topics(client, smtp_server, day_papers, settings):
     assert "Scaling laws for mixture-of-experts" in web and "protein folding" in web
 
 
+def test_titles_and_names_keep_their_direction_to_themselves_in_both_parts(smtp_server, day_papers):
+    """A right-to-left override in a title (some feeds carry them) turned "(40 upvotes)" after
+    it around in a text-only mail client: the text part isolates titles and names (U+2068 …
+    U+2069), the HTML part wraps them in <bdi>."""
+    Paper.objects.filter(pk="2507.10001").update(title="Scaling laws \u202efor experts")
+    subscriber("alice@example.org")
+    assert send().sent == 1
+    [message] = smtp_server.handler.messages
+    text, html = text_part(message), html_part(message)
+    assert "1. \u2068Scaling laws \u202efor experts\u2069 (40 upvotes)" in text
+    assert "\u2068Ada Lovelace\u2069" in text
+    assert "<bdi>Scaling laws \u202efor experts</bdi></a>" in html
+
+
 def test_sending_again_sends_nothing(smtp_server, day_papers):
     subscriber("alice@example.org")
     assert send().sent == 1
@@ -478,7 +492,7 @@ def test_the_hugging_face_archive_day(smtp_server, capsys):
     top = Paper.objects.filter(daily_date=dt.date(2025, 7, 22)).order_by("-upvotes").first()
     for message in smtp_server.handler.messages:
         first_paper = text_part(message).split("MOST UPVOTED")[1].strip().splitlines()[0]
-        assert first_paper.startswith(f"1. {top.title}")
+        assert first_paper.startswith(f"1. \u2068{top.title}\u2069")  # isolated: its direction its own
     call_command("digest", "send", "--frequency", "daily", "--date", "2025-07-22")
     assert "sent 0, skipped 0, failed 0" in capsys.readouterr().out
     assert len(smtp_server.handler.messages) == 3

@@ -122,7 +122,8 @@ def first_hit(html: str) -> str:
 
 
 def shown_count(html: str) -> str:
-    return re.search(r'<p class="result-count"[^>]*>([^<]*)</p>', html).group(1)
+    count = re.search(r'<p class="result-count"[^>]*>(.*?)</p>', html).group(1)
+    return count.replace("<bdi>", "").replace("</bdi>", "")  # the query isolated: its direction its own
 
 
 def test_the_corpus_hides_the_papers_to_find_below_1000_candidates(deep):
@@ -217,7 +218,7 @@ def test_gibberish_finds_nothing_in_any_mode(deep, query):
 def test_gibberish_shows_the_empty_state_and_the_api_an_empty_list(client, topical):
     html = client.get("/search", {"q": "zzzzqqqxx"}).content.decode()
     assert shown_count(html) == "0 results for “zzzzqqqxx”"
-    assert "No papers match “zzzzqqqxx”" in html and "check the spelling" in html
+    assert "No papers match “<bdi>zzzzqqqxx</bdi>”" in html and "check the spelling" in html
     assert 'href="/">browse the latest papers</a>' in html
     assert "search-hit" not in html and "remove-filters" not in html  # no filters to remove
     filtered = client.get("/search", {"q": "zzzzqqqxx", "from": "2025-01-01", "category": "cs.CL", "sort": "date"})
@@ -312,3 +313,24 @@ def test_the_fallback_finds_the_newest_papers_from_an_index(db):
     plan = query_plan(edge[19_999:20_000])
     assert "paper_published" in plan and "TEMP B-TREE" not in plan, plan  # (PostgreSQL, without a
     # corpus's statistics, sorts what the index found: with them it reads the index backwards)
+
+
+def test_before_the_index_is_built_a_word_cut_to_one_letter_matches_nothing(client, tmp_path):
+    """ "C++" analyses to "c", "İstanbul" to "i": as substrings they matched every paper."""
+    import_files([write_jsonl(tmp_path / "topical.jsonl", TOPICAL)], progress=False)
+    for query in ("C++", "İstanbul"):
+        results = search(query, mode="lexical")
+        assert (ids(results), results.total) == ([], 0), query
+    assert ids(search("C++ wheat", mode="lexical")) == ["2501.00002"]
+
+
+def test_the_query_keeps_its_direction_to_itself_on_the_results_page(client, tmp_path):
+    """A right-to-left query ("שלום sinks") drawn beside the quotes and "with these filters"
+    would reorder them: it is isolated (control characters such as U+202E are dropped as the
+    query is read)."""
+    import_files([write_jsonl(tmp_path / "topical.jsonl", TOPICAL)], progress=False)
+    update_indexes()
+    html = client.get("/search", {"q": "שלום sinks"}).content.decode()
+    assert "for “<bdi>שלום sinks</bdi>”" in html
+    html = client.get("/search", {"q": "zzzqqq \u202eשלום"}).content.decode()
+    assert "No papers match “<bdi>zzzqqq שלום</bdi>”" in html

@@ -126,7 +126,7 @@ def test_a_killed_index_updater_is_started_again_and_healthz_says_so_meanwhile(t
         health = wait_for_health(site, lambda h: h["updater"]["status"] != "running")
         assert health["status"] == "degraded" and health["updater"]["status"] == "restarting", health
         assert re.fullmatch(
-            r"index updates: the index updater stopped at \S+Z \(killed by SIGKILL\); starting it again in [1-5] s",
+            r"index updates: the index updater stopped at \S+ \(killed by SIGKILL\); starting it again in [1-5] s",
             health["reason"],
         ), health
         # Papers imported meanwhile are indexed by the updater started again.
@@ -148,3 +148,54 @@ def test_a_killed_index_updater_is_started_again_and_healthz_says_so_meanwhile(t
 
 def test_outside_serve_healthz_says_no_updater_runs(client, db):
     assert client.get("/healthz").json()["updater"] == {"status": "not run"}
+
+
+def gunicorn_workers(pid: int) -> list[int]:
+    """The web workers of `serve` ``pid``: its children that are not the index updater."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(c) for c in children if int(c) not in index_children(pid)]
+
+
+def test_a_web_worker_that_exits_is_replaced_and_leaves_the_updater_alone(tmp_path):
+    """A worker leaving (gunicorn's max requests, a timeout, a kill) ran serve's own clean-up in
+    the forked copy of it: it stopped the index updater, then hung on a lock held, in `serve`,
+    by the thread watching the updater: with one worker the site refused every connection for
+    a minute."""
+    site = start_site(tmp_path / "home", "--workers", "1", PAPERWIRE_INDEX_INTERVAL="0.5")
+    try:
+        [indexer] = index_children(site.process.pid)
+        [worker] = gunicorn_workers(site.process.pid)
+        os.kill(worker, signal.SIGTERM)
+        health = wait_for_health(site, lambda h: True, timeout=5)  # answered: a new worker serves
+        deadline = time.monotonic() + 30
+        while worker in gunicorn_workers(site.process.pid) or not gunicorn_workers(site.process.pid):
+            assert time.monotonic() < deadline, "the worker never left"
+            time.sleep(0.1)
+        status, body = site.get("/healthz")
+        health = json.loads(body)
+        assert status == 200 and health["status"] == "ok", health
+        assert (health["updater"]["pid"], health["updater"]["restarts"]) == (indexer, 0)
+        assert index_children(site.process.pid) == [indexer]
+    finally:
+        stop_site(site)
+    assert site.process.returncode in (0, -signal.SIGINT), site.process.returncode
+
+
+def test_a_paused_updater_makes_the_site_degraded_and_does_not_hold_up_its_stop(tmp_path):
+    site = start_site(tmp_path / "home", PAPERWIRE_INDEX_INTERVAL="0.5")
+    try:
+        [indexer] = index_children(site.process.pid)
+        os.kill(indexer, signal.SIGSTOP)
+        health = wait_for_health(site, lambda h: h["status"] != "ok")
+        assert health["updater"]["status"] == "paused", health
+        assert health["reason"] == (
+            f"index updates: the index updater (pid {indexer}) is stopped (SIGSTOP); updates wait until it is continued"
+        )
+        os.kill(indexer, signal.SIGCONT)
+        health = wait_for_health(site, lambda h: h["status"] == "ok")
+        assert health["updater"]["status"] == "running" and health["updater"]["pid"] == indexer
+        os.kill(indexer, signal.SIGSTOP)  # and stopped as serve stops: it is continued to take its SIGTERM
+    finally:
+        stop_site(site)
+    assert site.process.returncode in (0, -signal.SIGINT), site.process.returncode  # not killed by stop_site
+    assert not Path(f"/proc/{indexer}").exists()

@@ -32,7 +32,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         reasons.append(f"semantic search: {model['reason']}")
     if static["status"] == "damaged":
         reasons.append(f"static files: {static['reason']}")
-    if updater["status"] == "restarting":
+    if updater["status"] in ("restarting", "paused"):
         reasons.append(f"index updates: {updater['reason']}")
     health = {"status": "degraded", "reason": "; ".join(reasons)} if reasons else {"status": "ok"}
     pending = pending_work(index)

@@ -95,6 +95,8 @@ def terms_of(parsed: ParsedQuery, analyze: Callable[[str], list[str]]) -> list[s
         if not stems:  # a stop word
             continue
         term = stems[0] if word.startswith(stems[0]) else word
+        if len(term) < 2:  # "C++" or "İstanbul" cut to one letter: a substring of every paper
+            continue
         if term not in terms:
             terms.append(term)
     return terms[:MAX_TERMS]

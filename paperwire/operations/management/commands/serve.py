@@ -11,10 +11,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 
 import paperwire
 from paperwire.core import argtypes
 from paperwire.core.siteurl import serve_on
+from paperwire.operations import updater as updaters
 from paperwire.operations.serving import MAX_REQUEST_LINE, JsonErrorWorker
 from paperwire.operations.staticstorage import collect
 from paperwire.operations.updater import Updater
@@ -23,10 +25,27 @@ MAX_PROCESSES = MAX_THREADS = 64
 INDEXER_NICENESS = 10
 
 
+class PaperwireArbiter(Arbiter):
+    """gunicorn's arbiter, which reaps the index updater by its pid before reaping anything else:
+    its ``waitpid(-1)`` would claim it and throw away how it ended (updater.py)."""
+
+    def reap_workers(self):
+        if (updater := updaters.current()) is not None:
+            updater.reap()
+        super().reap_workers()
+
+
 class PaperwireServer(BaseApplication):
     def __init__(self, options: dict) -> None:
         self.options = options
         super().__init__()
+
+    def run(self):
+        try:
+            PaperwireArbiter(self).run()
+        except RuntimeError as error:  # as BaseApplication.run
+            print(f"\nError: {error}\n", file=sys.stderr, flush=True)
+            sys.exit(1)
 
     def load_config(self) -> None:
         for key, value in self.options.items():
@@ -45,8 +64,10 @@ class Command(BaseCommand):
     help = "Serve the site and the API."
 
     def add_arguments(self, parser):
-        parser.add_argument("--host", type=argtypes.host, default="127.0.0.1")
-        parser.add_argument("--port", type=argtypes.port, default=8000)
+        parser.add_argument(
+            "--host", type=argtypes.host, default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+        )
+        parser.add_argument("--port", type=argtypes.port, default=8000, help="port to listen on (default 8000)")
         parser.add_argument(
             "--workers", type=argtypes.integer(1, MAX_PROCESSES), default=1, help="processes (default 1)"
         )

@@ -16,7 +16,12 @@ class Command(BaseCommand):
     help = "Bring the search indexes up to date with the database (--rebuild: from scratch)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--rebuild", action="store_true", help="delete the index files and build them again")
+        parser.add_argument(
+            "--rebuild",
+            action="store_true",
+            help="build the index files again from the database (into new files, swapped in when whole: "
+            "search answers from the old ones meanwhile)",
+        )
         parser.add_argument(
             "--every",
             type=argtypes.seconds(86_400),
