@@ -99,10 +99,11 @@ class Updater:
         if process is None:
             return
         process.terminate()
-        try:
-            os.kill(process.pid, signal.SIGCONT)  # a stopped process (SIGSTOP) would never take the SIGTERM
-        except OSError:
-            pass
+        if process.poll() is None:  # (never signal a pid that may have been reaped and reused)
+            try:
+                os.kill(process.pid, signal.SIGCONT)  # a stopped process (SIGSTOP) would never take the SIGTERM
+            except OSError:
+                pass
         try:
             process.wait(timeout=STOP_WAIT)
         except subprocess.TimeoutExpired:
