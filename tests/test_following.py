@@ -269,7 +269,8 @@ def test_the_digest_of_a_verified_address_has_what_its_account_follows(
     section = text.index("FROM WHAT YOU FOLLOW")
     assert section < text.index("MOST UPVOTED")
     assert text.index("Convolutional nets", section) < text.index("MOST UPVOTED")
-    assert "by Yann LeCun (you follow); by Léon Bottou (you follow)" in text
+    # Each reason isolated (U+2068 … U+2069): a name's own direction stays its own.
+    assert "\u2068by Yann LeCun (you follow)\u2069; \u2068by Léon Bottou (you follow)\u2069" in text
     assert "submitted by bob" in text and "Older LeCun" not in text  # another day's paper
     assert "From what you follow" in html and "by Yann LeCun (you follow)" in html
     # Most upvoted leaves out what was already shown: the top paper not followed.

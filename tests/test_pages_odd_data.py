@@ -19,7 +19,7 @@ def test_odd_data_does_not_fail_the_pages_that_show_it(client, alice):
     Paper.objects.create(id="2507.00009", title="At The End Of Time", abstract="B", daily_date=dt.date.max)
     for path in ("/papers/date/2025-07-21", "/papers/week/2025-W30", "/papers/month/2025-07", "/search?q=typed"):
         html = client.get(path).content.decode()
-        assert 'href="/papers/my%20paper">Typed In The Admin</a>' in html, path
+        assert 'href="/papers/my%20paper"><bdi>Typed In The Admin</bdi></a>' in html, path
         assert 'href="/orgs/"' in html, path
     assert client.get("/papers/my%20paper").status_code == 404  # its page cannot be reached: no 500
     home = client.get("/").content.decode()
