@@ -146,7 +146,11 @@ def test_with_no_room_for_a_copy_the_reader_reads_the_file_into_memory(tmp_path)
     assert record["size"] > 4 * 8192
     with small_filesystem(tmp_path / MAPPED, size="8k") as folder:
         reader = VectorIndex(tmp_path, DIMENSIONS)
-        assert finds(reader, vectors[250], 251)
+        # The whole file read: the exact vector of a key, and a search that answers (whether a
+        # vector is among its own 10 nearest varies with the graph the threads of usearch built:
+        # 251 was not in one run of the suite under load).
+        assert np.allclose(reader.vectors([251])[251], vectors[250], atol=1e-3)
+        assert len(reader.search(vectors[250], 10)) == 10
         assert reader.problem is None
         assert str(folder) not in maps_of_this_process()
         assert not list(folder.iterdir())  # the half-written copy is gone
