@@ -51,13 +51,19 @@ def stopped(updater) -> dict:
     return health
 
 
-def test_the_cause_survives_the_arbiter_reaping_first(slow_watcher):
+def killed(slow_watcher) -> tuple[Updater, int]:
+    """An updater started, its process SIGKILLed and not reaped yet: the updater and its pid."""
     updater = Updater(SLEEPER)
     updater.start()
     slow_watcher.append(updater)
     pid = updater.process.pid
     os.kill(pid, signal.SIGKILL)
     zombie(pid)
+    return updater, pid
+
+
+def test_the_cause_survives_the_arbiter_reaping_first(slow_watcher):
+    updater, pid = killed(slow_watcher)
     updater.reap()  # what PaperwireArbiter.reap_workers does before gunicorn's waitpid(-1)
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # reaped: the watching thread will find it gone
@@ -66,12 +72,7 @@ def test_the_cause_survives_the_arbiter_reaping_first(slow_watcher):
 
 
 def test_a_cause_lost_to_another_reaper_is_said_unknown_not_a_clean_exit(slow_watcher):
-    updater = Updater(SLEEPER)
-    updater.start()
-    slow_watcher.append(updater)
-    pid = updater.process.pid
-    os.kill(pid, signal.SIGKILL)
-    zombie(pid)
+    updater, pid = killed(slow_watcher)
     assert os.waitpid(pid, 0)[0] == pid  # gunicorn's waitpid(-1), had the arbiter not reaped it first
     health = stopped(updater)
     assert "(for no known reason)" in health["reason"] and "exit status" not in health["reason"], health
@@ -81,10 +82,7 @@ def test_an_updater_that_runs_once_is_finished_not_restarted(monkeypatch):
     monkeypatch.setattr(updaters, "_current", None)
     updater = Updater([sys.executable, "-c", "raise SystemExit(3)"], repeating=False)
     updater.start()
-    deadline = time.monotonic() + 10
-    while (health := updater_health())["status"] == "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    health = stopped(updater)
     assert (health["status"], health["exit"]) == ("finished", "exit status 3")
     time.sleep(0.2)
     assert updater.process.returncode == 3 and updater_health()["status"] == "finished"

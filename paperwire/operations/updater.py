@@ -42,7 +42,7 @@ STOP_WAIT = 30.0
 
 # The states, as held in shared memory.
 NOT_RUN, RUNNING, WAITING, FINISHED = 0, 1, 2, 3
-_STATE, _PID, _SINCE, _RESTARTS, _EXIT, _NEXT = range(6)
+FIELDS = {name: slot for slot, name in enumerate(("state", "pid", "since", "restarts", "exit", "next"))}
 
 _current: Updater | None = None  # the updater of this `serve` (and of its forked workers)
 log = logging.getLogger("paperwire.serve")
@@ -74,7 +74,7 @@ class Updater:
         self.repeating = repeating
         self.process: subprocess.Popen | None = None
         self.owner = os.getpid()
-        self.shared = multiprocessing.Array(ctypes.c_double, 6)
+        self.shared = multiprocessing.Array(ctypes.c_double, len(FIELDS))
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._ended: dict[int, int] = {}  # pid -> exit code, of the updaters the arbiter reaped
@@ -141,10 +141,9 @@ class Updater:
         self._record(state=RUNNING, pid=self.process.pid, since=time.time(), restarts=restarts)
 
     def _record(self, **values: float) -> None:
-        fields = {"state": _STATE, "pid": _PID, "since": _SINCE, "restarts": _RESTARTS, "exit": _EXIT, "next": _NEXT}
         with self.shared.get_lock():
             for name, value in values.items():
-                self.shared[fields[name]] = value
+                self.shared[FIELDS[name]] = value
 
     def _watch(self) -> None:
         delay, restarts = FIRST_DELAY, 0
