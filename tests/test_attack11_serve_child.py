@@ -110,3 +110,65 @@ def _cmdline(pid: str) -> bytes:
             return file.read()
     except OSError:
         return b""
+
+
+def test_a_worker_is_quit_by_the_arbiter_once_and_quietly(tmp_path):
+    """A Ctrl-C reaches the arbiter and each worker; the arbiter then quits its workers with
+    SIGQUIT. A worker that handled both exited inside its own exit, once in a while, and printed
+    "Exception ignored in sys.unraisablehook" and a traceback on the terminal (CI, 2026-11-28).
+    A worker ignores the terminal's SIGINT and quits once however many SIGQUITs come."""
+    import os
+    import signal
+
+    home = tmp_path / "home"
+    env = paperwire_env(home)
+    assert run_paperwire("import", str(DEMO), "--no-index", env=env).returncode == 0
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "paperwire", "serve", "--port", str(port), "--workers", "1"],
+        cwd=ROOT,
+        env={**env, "PAPERWIRE_BASE_URL": f"http://127.0.0.1:{port}"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    said = []
+    try:
+        for line in process.stdout:
+            said.append(line)
+            if line.startswith("Paperwire serving on"):
+                break
+
+        def workers():
+            children = open(f"/proc/{process.pid}/task/{process.pid}/children").read().split()
+            return [int(p) for p in children if not _is_indexer(p, home)]
+
+        def answer():
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=30) as response:
+                return response.status
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the line comes before gunicorn listens
+            try:
+                assert answer() == 200
+                break
+            except OSError:
+                time.sleep(0.2)
+        (worker,) = workers()
+        os.kill(worker, signal.SIGINT)  # the worker's share of a Ctrl-C: the arbiter's decides
+        time.sleep(1)
+        assert workers() == [worker] and answer() == 200
+        os.kill(worker, signal.SIGQUIT)
+        os.kill(worker, signal.SIGQUIT)  # a second one while the first one's exit is under way
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and workers() in ([worker], []):
+            time.sleep(0.1)
+        (replacement,) = workers()  # the arbiter started a new worker for the one that quit
+        assert replacement != worker and answer() == 200
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+    output = "".join(said) + rest
+    assert "Traceback" not in output and "Exception ignored" not in output, output
+    assert process.returncode in (0, 130), output

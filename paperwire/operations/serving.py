@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 from gunicorn import util
 from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine
 from gunicorn.workers.gthread import ThreadWorker
@@ -17,7 +19,24 @@ MAX_REQUEST_LINE = 8190
 
 class JsonErrorWorker(ThreadWorker):
     """gunicorn's threaded worker, whose refusals of a request line or headers over its limits,
-    made before Django sees the request, come in the API's JSON error shape, not as HTML."""
+    made before Django sees the request, come in the API's JSON error shape, not as HTML; and
+    which quits once, quietly, on a terminal's Ctrl-C."""
+
+    _quitting = False
+
+    def init_signals(self):
+        super().init_signals()
+        # A Ctrl-C reaches every process of the terminal's group: the arbiter, which then quits
+        # its workers with SIGQUIT, and each worker itself. Handling both, a worker exited inside
+        # its own first exit and printed a traceback ("Exception ignored in sys.unraisablehook",
+        # SystemExit) on the terminal. The arbiter's SIGQUIT is the one that counts.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def handle_quit(self, sig, frame):
+        if self._quitting:  # a second SIGQUIT while the first one's exit is under way
+            return
+        self._quitting = True
+        super().handle_quit(sig, frame)
 
     def handle_error(self, req, client, addr, exc):
         if isinstance(exc, LimitRequestLine):
