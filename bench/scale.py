@@ -732,8 +732,10 @@ def main() -> None:
 
     # Each update reads again the rows changed in the 5 minutes before the last one began
     # (WATERMARK_SLACK: rows of a slower transaction): the first update at least 5 minutes after
-    # the import re-reads the import's last minutes once, as a site's indexer would. Measured
-    # here, so that neither the server's measurements nor the day's papers pay for it.
+    # the import reads the import's last minutes once more, as a site's indexer would, and
+    # writes those the index pass did not write as they are (look_back.py: none, unless a row
+    # came late). Measured here, so that neither the server's measurements nor the day's papers
+    # pay for it.
     if "update_after_import" not in figures:
         wait = figures["import"]["ended_at"] + 5 * 60 + 10 - time.time()
         if wait > 0:

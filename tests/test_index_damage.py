@@ -216,8 +216,8 @@ def test_a_damaged_index_is_rebuilt_while_the_site_keeps_serving(tmp_path, datab
         assert health(site)["status"] == "ok"
 
         # Damaged while serving, with the index files open in the web workers. The lock first:
-        # for five minutes after an import each update writes its papers again (the watermark's
-        # slack), and a worker that last searched before the newest commit keeps, rightly, an
+        # an update may be writing (the serving updater runs every second), and a worker that
+        # last searched before the newest commit keeps, rightly, an
         # open copy that the damage does not touch (no notice to expect from it).
         with index_writer_busy(home):
             open_the_indexes(site)

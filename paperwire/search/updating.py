@@ -68,11 +68,15 @@ from paperwire.search.integrity import (
     write_atomically,
     write_lock,
 )
+from paperwire.search.look_back import LookBack
 from paperwire.search.models import PaperVector
 
 log = logging.getLogger(__name__)
 SAVE_EVERY = 16  # batches of settings.INDEX_BATCH papers
-FIELDS = ("id", "title", "abstract", "authors", "categories", "published", "upvotes", "updated_at")
+FIELDS = (
+    *("id", "title", "abstract", "authors", "categories", "published", "upvotes"),
+    *("updated_at", "upvotes_changed_at"),  # what the index holds of a paper is of these times (look_back.py)
+)
 
 
 @dataclass
@@ -121,23 +125,25 @@ def by_time(queryset, field: str) -> Iterator[list]:
 
 def current_vectors(
     batch: list[Paper], embedder: Embedder | None, since: dt.datetime | None = None
-) -> tuple[dict[str, tuple[int, np.ndarray]], set[str]]:
+) -> tuple[dict[str, tuple[int, np.ndarray]], set[str], dict[str, dt.datetime]]:
     """paper id -> (vector key, vector) for the papers of ``batch`` whose stored vector is the
     model's for their present title and abstract (the others have none yet: another worker may be
-    computing it; the next run takes it in); and the ids of those stored since ``since``."""
+    computing it; the next run takes it in); the ids of those stored since ``since``; and paper
+    id -> when each of those vectors was stored."""
     if embedder is None:
-        return {}, set()
+        return {}, set(), {}
     texts = {paper.id: text_hash(paper.title, paper.abstract) for paper in batch}
     rows = PaperVector.objects.filter(paper__in=batch).values_list(
         "paper_id", "pk", "model", "text_hash", "vector", "updated_at"
     )
-    keyed, renewed = {}, set()
+    keyed, renewed, stamps = {}, set(), {}
     for paper_id, key, model, hashed, vector, updated_at in rows:
         if hashed == texts[paper_id] and same_model(model, embedder.name):
             keyed[paper_id] = (key, np.frombuffer(bytes(vector), dtype="<f2").astype(np.float32))
+            stamps[paper_id] = updated_at
             if since is not None and updated_at >= since:
                 renewed.add(paper_id)
-    return keyed, renewed
+    return keyed, renewed, stamps
 
 
 EMBEDDED = "embedded.json"  # when the last embedding scan that went through every paper began
@@ -284,6 +290,8 @@ def _update(
     vectors_since = None if "vectors" in rebuild or embedder is None else since
     scan_from = since if lexical_since and (vectors_since or embedder is None) else None
     started = timezone.now()
+    # What the last run wrote of the papers read again here, passed over if unchanged since.
+    look_back = LookBack.load(folder, state, embedder, started - WATERMARK_SLACK, use=not rebuild and since is not None)
     if "lexical" in rebuild:
         target = Target(folder / NEW_LEXICAL, create_lexical(folder / NEW_LEXICAL), uuid.uuid4().hex)
     else:
@@ -308,8 +316,10 @@ def _update(
     ):
         # First the stored vectors: a watermark saved later in this run must not pass over them.
         batches = ((batch, None) for batch in stored_papers(since, scan_from)) if scan_from else ()
-        for batch, watermark in chain(batches, ((b, b[-1].updated_at) for b in changed_papers(scan_from))):
-            keyed, renewed = current_vectors(batch, embedder, since)
+        for whole, watermark in chain(batches, ((b, b[-1].updated_at) for b in changed_papers(scan_from))):
+            batch = look_back.unwritten(whole)
+            keyed, renewed, stamps = current_vectors(batch, embedder, since)
+            look_back.written(batch, stamps)
             for paper in batch:
                 if lexical_since is None or paper.updated_at >= lexical_since or paper.id in renewed:
                     writer.delete_documents_by_term("id", paper.id)
@@ -322,7 +332,7 @@ def _update(
             if adding is not None and chosen:
                 adding.add([keyed[p.id] for p in chosen])
             written += count_written(report, batch)
-            bar.update(len(batch))
+            bar.update(len(whole))
             pending += 1
             if pending >= SAVE_EVERY and not rebuild:  # a rebuild is swapped in whole, at the end
                 # Never past this run's start: vectors stored since by others come next run.
@@ -337,8 +347,11 @@ def _update(
         if not report.passes:
             report.indexed += recounted
     report.passes += 1
-    if written or rebuild:  # else nothing changed: the files and the watermark stay as they are
+    # Else nothing changed: the files and the watermark stay as they are. Papers passed over move
+    # the watermark on, so that the next run does not read them again.
+    if written or rebuild or look_back.passed_over:
         _save(folder, state, writer, target, vector_file(adding, vectors_changed), started, last=True)
+        look_back.save(folder, state)
 
 
 def count_written(report: IndexReport, batch: list[Paper]) -> int:
