@@ -79,8 +79,12 @@ def lexical_is_a_file(folder: Path) -> Damage:
 
 
 def index_is_a_file(folder: Path) -> Damage:
-    shutil.rmtree(folder)
+    # Moved away first: the embedding phase records its scan in the folder outside the writers'
+    # lock, and a file written there while rmtree ran failed it ("Directory not empty").
+    gone = folder.with_name("index.removed")
+    folder.rename(gone)
     folder.write_text("x\n")
+    shutil.rmtree(gone)
     return Damage("index/ is a file, not a folder", aside="index")
 
 

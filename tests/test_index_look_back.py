@@ -117,7 +117,7 @@ def test_a_record_whose_signature_matches_another_row_passes_over_only_that_row(
 
 
 @pytest.mark.django_db
-@hypothesis_settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@hypothesis_settings(max_examples=6, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(
     steps=st.lists(
         st.tuples(
