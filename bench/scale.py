@@ -262,6 +262,17 @@ for start in range(0, len(todo), 2000):
     return len(json.loads(ids_file.read_text()))
 
 
+def remixed_corpus(work: Path, papers: int, data: Path) -> Path:
+    """The corpus of ``papers`` remixed papers in ``work`` (written when missing), with the list
+    of its ids that ``vector_source`` reads. ``work/arxiv-ids.json`` is written by the caller."""
+    corpus = write_corpus(papers, work / f"corpus-{papers}.jsonl.gz", data)
+    ids_file = Path(str(corpus) + ".ids.json")
+    if not ids_file.exists():
+        with gzip.open(corpus, "rt") as lines:
+            ids_file.write_text(json.dumps([json.loads(line)["id"] for line in lines]))
+    return corpus
+
+
 def real_embeddings_held(work: Path) -> int:
     ids_file = work / "real-ids.json"
     return len(json.loads(ids_file.read_text())) if ids_file.exists() else 0
@@ -667,11 +678,7 @@ def main() -> None:
     day_file.write_text("".join(json.dumps({**p, "published": "2026-06-30"}) + "\n" for p in held))
 
     if args.papers:
-        corpus = write_corpus(args.papers, args.work / f"corpus-{args.papers}.jsonl.gz", data)
-        ids_file = Path(str(corpus) + ".ids.json")
-        if not ids_file.exists():
-            with gzip.open(corpus, "rt") as lines:
-                ids_file.write_text(json.dumps([json.loads(line)["id"] for line in lines]))
+        corpus = remixed_corpus(args.work, args.papers, data)
         inputs = [corpus]
     else:
         corpus = args.work / "real-less-day.jsonl.gz"

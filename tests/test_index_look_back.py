@@ -85,6 +85,24 @@ def test_a_vector_stored_late_goes_into_the_vector_index(built):
     assert np.array_equal(np.asarray(index.get(row.pk), dtype="<f2"), new)
 
 
+def test_a_vector_stored_again_under_another_key_at_the_same_time_is_written(built):
+    """A vector row made again (another key) carrying the very time of the one it replaces."""
+    paper = PAPERS[6]
+    old = PaperVector.objects.get(paper_id=paper["id"])
+    new = np.zeros(384, dtype="<f2")
+    new[9] = 1
+    old.delete()
+    again = PaperVector.objects.create(
+        paper_id=paper["id"], model=old.model, text_hash=old.text_hash, vector=new.tobytes()
+    )
+    PaperVector.objects.filter(pk=again.pk).update(updated_at=old.updated_at, source_updated_at=old.source_updated_at)
+    assert again.pk != old.pk and old.updated_at >= late(5)  # inside the look-back
+    update_indexes(show_progress=False)
+    state = IndexState.load(index_dir())
+    index = load_vectors(index_dir() / VECTORS, 384, state.vectors)
+    assert np.array_equal(np.asarray(index.get(again.pk), dtype="<f2"), new)
+
+
 @pytest.mark.parametrize(
     "record",
     [

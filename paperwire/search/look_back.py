@@ -37,10 +37,12 @@ MAX_BYTES = 64 << 20  # 8 bytes a paper, in base64: millions of papers
 log = logging.getLogger(__name__)
 
 
-def signature(paper_id: str, updated_at: dt.datetime, recounted_at: dt.datetime | None, vector_at) -> int:
-    """64 bits of a hash of what the index holds of a paper (a clash: 1 in 2**64 a pair)."""
+def signature(paper_id: str, updated_at: dt.datetime, recounted_at: dt.datetime | None, vector) -> int:
+    """64 bits of a hash of what the index holds of a paper (a clash: 1 in 2**64 a pair);
+    ``vector``: (key, when stored) of the stored vector the index takes for it, or None."""
+    key, vector_at = vector or (0, None)
     stamps = (updated_at, recounted_at, vector_at)
-    text = "\x00".join([paper_id, *(stamp.isoformat() if stamp else "" for stamp in stamps)])
+    text = "\x00".join([paper_id, str(key), *(stamp.isoformat() if stamp else "" for stamp in stamps)])
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
 
 
@@ -92,16 +94,15 @@ class LookBack:
         return todo
 
     def written(self, papers: list, stamps: dict) -> None:
-        """Record ``papers``, written with the vectors stored at ``stamps`` (paper id -> time)."""
+        """Record ``papers``, written with the vectors ``stamps`` names (paper id -> (key, time))."""
         for paper in papers:
-            at = stamps.get(paper.id)
-            self._keep(paper, at, None)
+            self._keep(paper, stamps.get(paper.id), None)
 
-    def _keep(self, paper, vector_at, mark: int | None) -> None:
+    def _keep(self, paper, vector, mark: int | None) -> None:
         recounted = paper.upvotes_changed_at
-        stamps = (paper.updated_at, recounted, vector_at)
+        stamps = (paper.updated_at, recounted, vector[1] if vector else None)
         if any(stamp is not None and stamp >= self.cut for stamp in stamps):
-            self.seen.append(mark if mark is not None else signature(paper.id, *stamps))
+            self.seen.append(mark if mark is not None else signature(paper.id, paper.updated_at, recounted, vector))
 
     def save(self, folder: Path, state: IndexState) -> None:
         """Written after the state that holds this run's watermark (a record of an older state
@@ -114,11 +115,13 @@ class LookBack:
             log.warning("could not record the index's look-back: %s", error)
 
 
-def vector_stamps(batch: list, embedder: Embedder | None) -> dict[str, dt.datetime]:
-    """paper id -> when its vector was stored, for the papers of ``batch`` whose stored vector is
-    the model's for their present title and abstract (the one the index takes), vectors unread."""
+def vector_stamps(batch: list, embedder: Embedder | None) -> dict[str, tuple[int, dt.datetime]]:
+    """paper id -> (key, when stored) of its vector, for the papers of ``batch`` whose stored
+    vector is the model's for their present title and abstract (the one the index takes), the
+    vectors themselves unread."""
     if embedder is None:
         return {}
     texts = {paper.id: text_hash(paper.title, paper.abstract) for paper in batch}
-    rows = PaperVector.objects.filter(paper__in=batch).values_list("paper_id", "model", "text_hash", "updated_at")
-    return {pid: at for pid, model, hashed, at in rows if hashed == texts[pid] and same_model(model, embedder.name)}
+    rows = PaperVector.objects.filter(paper__in=batch).values_list("paper_id", "pk", "model", "text_hash", "updated_at")
+    current = lambda pid, model, hashed: hashed == texts[pid] and same_model(model, embedder.name)  # noqa: E731
+    return {pid: (key, at) for pid, key, model, hashed, at in rows if current(pid, model, hashed)}

@@ -125,11 +125,11 @@ def by_time(queryset, field: str) -> Iterator[list]:
 
 def current_vectors(
     batch: list[Paper], embedder: Embedder | None, since: dt.datetime | None = None
-) -> tuple[dict[str, tuple[int, np.ndarray]], set[str], dict[str, dt.datetime]]:
+) -> tuple[dict[str, tuple[int, np.ndarray]], set[str], dict[str, tuple[int, dt.datetime]]]:
     """paper id -> (vector key, vector) for the papers of ``batch`` whose stored vector is the
     model's for their present title and abstract (the others have none yet: another worker may be
     computing it; the next run takes it in); the ids of those stored since ``since``; and paper
-    id -> when each of those vectors was stored."""
+    id -> (key, when stored) of each of those vectors."""
     if embedder is None:
         return {}, set(), {}
     texts = {paper.id: text_hash(paper.title, paper.abstract) for paper in batch}
@@ -140,7 +140,7 @@ def current_vectors(
     for paper_id, key, model, hashed, vector, updated_at in rows:
         if hashed == texts[paper_id] and same_model(model, embedder.name):
             keyed[paper_id] = (key, np.frombuffer(bytes(vector), dtype="<f2").astype(np.float32))
-            stamps[paper_id] = updated_at
+            stamps[paper_id] = (key, updated_at)
             if since is not None and updated_at >= since:
                 renewed.add(paper_id)
     return keyed, renewed, stamps
