@@ -48,6 +48,7 @@ def rows(steps: list[dict]) -> list[tuple[str, list[str]]]:
         ("index: peak memory", [get(s, "index", "peak_mib", unit=" MiB") for s in steps]),
         ("lexical index on disk", [get(s, "index", "lexical_mib", unit=" MiB") for s in steps]),
         ("HNSW index on disk", [get(s, "index", "vectors_mib", unit=" MiB") for s in steps]),
+        ("first update after the import", [get(s, "update_after_import", "seconds", unit=" s") for s in steps]),
         ("`serve`: first answer", [get(s, "serve_first_answer_seconds", unit=" s", digits=1) for s in steps]),
         ("server memory at rest, RSS / PSS", [memory(s, "memory_at_rest") for s in steps]),
         ("server memory under load, RSS / PSS", [memory(s, "memory_under_load") for s in steps]),
