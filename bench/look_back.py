@@ -13,6 +13,7 @@ record (the papers passed over) and with the record deleted (every paper of the 
 written again: what every update did before the record). Each is run ``--runs`` times, the two
 alternating, from the copy each time; the medians and their ratio are printed (JSON with
 ``--output``). An import of 100,000 papers takes under 5 minutes here: all of it is read again.
+Needs the shared data (../shared/data, or PAPERWIRE_SHARED_DATA).
 The home (``W/look-back-N``) keeps the copy (``index.kept``) for a closer look, e.g. with py-spy.
 """
 
@@ -30,12 +31,18 @@ from common import ROOT, shared_data_folder
 from scale_corpus import real_papers
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    pass
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--papers", type=int, default=100_000)
-    parser.add_argument("--work", type=Path, default=ROOT / ".cache" / "scale")
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--output", type=Path)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    parser.add_argument("--papers", type=int, default=100_000, help="remixed papers imported")
+    parser.add_argument(
+        "--work", type=Path, default=ROOT / ".cache" / "scale", help="corpora and real embeddings, as bench/scale.py's"
+    )
+    parser.add_argument("--runs", type=int, default=3, help="updates timed each way, alternating")
+    parser.add_argument("--output", type=Path, help="the figures as JSON")
     parser.add_argument("--real-vectors", type=int, default=20_000, help="as bench/scale.py")
     args = parser.parse_args()
     scale.LAUNCHER = scale.Launcher()

@@ -20,7 +20,9 @@ What it measures, in order (each a child process, as a user would run it):
    dimension), renormalised; for a remixed paper, of its two source papers' (``vector_source``).
    Every figure says so. Queries are always embedded by the real model, in the server.
 3. ``paperwire index``: the lexical index and the HNSW index from the stored vectors (no
-   embedding): seconds, peak memory, size on disk.
+   embedding): seconds, peak memory, size on disk. Then, at least 5 minutes after the import
+   ended (waiting if need be), the first update: it reads again the papers stamped in the 5
+   minutes before the pass began (``WATERMARK_SLACK``) and writes those changed since.
 4. ``paperwire serve --workers 2`` with the page cache off (every request computed): memory
    at rest; then, per kind of request, ``--requests`` requests from 2 clients at once, each URL
    (each query) asked once, after a warm-up of other URLs: p50 and p95 in ms; memory under load.

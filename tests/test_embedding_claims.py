@@ -522,7 +522,9 @@ def test_an_update_that_adds_no_vector_leaves_the_vector_file_unread(monkeypatch
         assert updating.update_indexes().embedded == 6
     with time_machine.travel(T0 + dt.timedelta(hours=2)):  # reads the vectors stored just before it again,
         # and passes over the papers, written with those very vectors by the last run (look_back.py)
-        assert updating.update_indexes().summary() == "indexed 0 papers, computed 0 embeddings"
+        assert updating.update_indexes().summary() == (
+            "indexed 0 papers, computed 0 embeddings, passed over 6 papers written as they are by the last run"
+        )
     loads = []
     real_load = updating.load_vectors
     monkeypatch.setattr(updating, "load_vectors", lambda *args: loads.append(args) or real_load(*args))

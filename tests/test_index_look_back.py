@@ -51,6 +51,9 @@ def late(minutes: float = 1) -> dt.datetime:
 def test_the_run_after_a_build_writes_none_of_its_papers_again(built):
     again = update_indexes(show_progress=False)
     assert again.indexed == 0  # all 41 are in the look-back, as the build wrote them
+    assert again.summary() == (
+        f"indexed 0 papers, computed 0 embeddings, passed over {len(PAPERS)} papers written as they are by the last run"
+    )
     assert watermark() > dt.datetime.fromisoformat(built.watermark)  # moved on: not read a third time
     third = update_indexes(show_progress=False)
     assert third.indexed == 0

@@ -83,6 +83,7 @@ FIELDS = (
 class IndexReport:
     indexed: int = 0  # papers indexed by this run (a later pass counts those changed since it began)
     embedded: int = 0
+    passed_over: int = 0  # papers of the look-back the last run wrote as they are (look_back.py)
     passes: int = 0  # index passes done (several when embedding a backlog stopped at its budget)
     began: dt.datetime | None = None  # when the run began: later passes count what changed since
     model: str | None = None
@@ -92,6 +93,8 @@ class IndexReport:
 
     def summary(self) -> str:
         line = f"indexed {self.indexed} papers, computed {self.embedded} embeddings"
+        if self.passed_over:
+            line += f", passed over {self.passed_over} papers written as they are by the last run"
         if self.passes > 1:
             line += f", in {self.passes} passes (vectors taken in every PAPERWIRE_EMBED_PHASE_SECONDS)"
         if self.only_embedded:
@@ -341,6 +344,8 @@ def _update(
                 writer = _save(folder, state, writer, target, vector_file(adding, vectors_changed), mark)
                 pending, vectors_changed = 0, False
         vectors_changed |= adding is not None and adding.wait()
+    if not report.passes:  # later passes of a run pass over what its first one wrote: not told
+        report.passed_over = look_back.passed_over
     if lexical_since is not None:
         recounted = reindex_recounted(writer, lexical_since)
         written += recounted
