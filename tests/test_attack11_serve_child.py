@@ -4,6 +4,7 @@ module path, so a file there named like a module of Python's (``http.py`` in /tm
 imported instead (the indexer died, the index was never built; and it ran that file's code)."""
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -159,14 +160,32 @@ def test_a_worker_is_quit_by_the_arbiter_once_and_quietly(tmp_path):
         os.kill(worker, signal.SIGINT)  # the worker's share of a Ctrl-C: the arbiter's decides
         time.sleep(1)
         assert workers() == [worker] and answer() == 200
+
+        def replaced(old: int) -> int:
+            """The worker the arbiter started for ``old``, once ``old`` quit: within 30 s, half
+            gunicorn's worker timeout (60 s), after which the arbiter would have killed it."""
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and workers() in ([old], []):
+                time.sleep(0.1)
+            (new,) = workers()
+            assert new != old and answer() == 200
+            return new
+
+        # A client that sends half a request and nothing more holds one of the worker's threads:
+        # Python's exit waited for it until gunicorn's timeout killed the worker (60 s unanswered).
+        silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+        silent[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: a\r\n")
+        time.sleep(0.5)
         os.kill(worker, signal.SIGQUIT)
-        os.kill(worker, signal.SIGQUIT)  # a second one while the first one's exit is under way
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and workers() in ([worker], []):
-            time.sleep(0.1)
-        (replacement,) = workers()  # the arbiter started a new worker for the one that quit
-        assert replacement != worker and answer() == 200
+        replacement = replaced(worker)
+        silent[1].sendall(b"GET /healthz HTTP/1.1\r\nHost: a\r\n")
+        time.sleep(0.5)
+        os.kill(replacement, signal.SIGQUIT)
+        os.kill(replacement, signal.SIGQUIT)  # a second one while the first one's exit is under way
+        replaced(replacement)
     finally:
+        for connection in locals().get("silent", []):
+            connection.close()
         os.killpg(process.pid, signal.SIGINT)
         rest, _ = process.communicate(timeout=60)
     output = "".join(said) + rest

@@ -181,3 +181,17 @@ def test_whatever_commits_late_the_index_holds_the_database_after_the_next_run(s
     hits = ids(query, mode="lexical", sort="upvotes")
     votes = dict(Paper.objects.filter(id__in=hits).values_list("id", "upvotes"))
     assert votes[hits[0]] == max(votes.values()) == most.upvotes  # sorted by the counts of now
+
+
+@pytest.mark.parametrize("name", ["look-back.json", "embedded.json"])
+def test_a_folder_where_a_record_belongs_is_moved_aside_and_the_record_kept_again(built, name):
+    """A folder there made every run warn twice and save nothing, for ever (attack round)."""
+    record = index_dir() / name
+    record.unlink(missing_ok=True)
+    (record / "x").mkdir(parents=True)
+    Paper.objects.filter(id=PAPERS[4]["id"]).update(title="Axolotls regrow limbs", updated_at=late())
+    report = update_indexes(show_progress=False)
+    assert f"{name} was a folder: moved aside" in report.notice
+    assert ids("axolotls", mode="lexical") == [PAPERS[4]["id"]]
+    assert update_indexes(show_progress=False).indexed == 0  # the look-back record counts again
+    assert record.is_file()  # (embedded.json is written by the embedding scan, before the pass)

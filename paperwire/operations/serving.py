@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import threading
 
 from gunicorn import util
 from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine
@@ -15,6 +17,11 @@ from paperwire.operations.errors import error_body
 # accepts, so that one too long is refused by the application with a 400 naming it; a longer
 # line is refused by gunicorn with a 414 (below: JSON too), listed in /api/openapi.json.
 MAX_REQUEST_LINE = 8190
+# A worker told to quit exits at the latest this many seconds later: Python's exit waits for the
+# worker's threads, and one reading a client that sends nothing held it until gunicorn's worker
+# timeout (60 s, the site unanswered with one worker, then a SIGABRT traceback); on Ctrl-C the
+# arbiter killed it after graceful_timeout ("Worker was sent SIGKILL! Perhaps out of memory?").
+QUIT_DEADLINE = 5.0
 
 
 class JsonErrorWorker(ThreadWorker):
@@ -33,9 +40,12 @@ class JsonErrorWorker(ThreadWorker):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def handle_quit(self, sig, frame):
-        if self._quitting:  # a second SIGQUIT while the first one's exit is under way
-            return
+        if self._quitting:  # a second SIGQUIT while the first one's exit is under way: now
+            os._exit(0)
         self._quitting = True
+        deadline = threading.Timer(QUIT_DEADLINE, os._exit, args=(0,))
+        deadline.daemon = True
+        deadline.start()
         super().handle_quit(sig, frame)
 
     def handle_error(self, req, client, addr, exc):

@@ -56,6 +56,8 @@ REBUILDING = "rebuilding.json"
 # little before the watermark; each run looks that far back again (re-indexing is harmless).
 WATERMARK_SLACK = dt.timedelta(minutes=5)
 NEW_LEXICAL = "lexical.new"
+LOOK_BACK = "look-back.json"  # what the last run wrote of the papers the next one reads again (look_back.py)
+EMBEDDED = "embedded.json"  # when the last embedding scan that went through every paper began
 NOT_BUILT = "the index has not been built"
 MAX_JSON = 16 << 20  # bytes of state.json or meta.json read at most
 log = logging.getLogger(__name__)
@@ -75,7 +77,10 @@ def lock_path(folder: Path) -> Path:
 FILE, FOLDER = "a file", "a folder"
 UNEXAMINED = "beyond reach"  # what kind() says of a path it cannot stat (permissions)
 # What each name in the index folder must be; the updater moves aside anything else found there.
-KINDS = {LEXICAL: FOLDER, VECTORS: FILE, STATE: FILE, REBUILDING: FILE, NEW_LEXICAL: FOLDER}
+KINDS = {
+    **{LEXICAL: FOLDER, VECTORS: FILE, STATE: FILE, REBUILDING: FILE, NEW_LEXICAL: FOLDER},
+    **{LOOK_BACK: FILE, EMBEDDED: FILE},  # a folder there made each run warn, and lose what they save, for ever
+}
 
 
 def describe(mode: int) -> str:

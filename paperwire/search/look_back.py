@@ -29,10 +29,9 @@ import numpy as np
 
 from paperwire.core import jsondata
 from paperwire.search.embedder import Embedder, same_model, text_hash
-from paperwire.search.integrity import IndexState, read_regular, write_atomically
+from paperwire.search.integrity import LOOK_BACK, IndexState, read_regular, write_atomically
 from paperwire.search.models import PaperVector
 
-LOOK_BACK = "look-back.json"
 MAX_BYTES = 64 << 20  # 8 bytes a paper, in base64: millions of papers
 log = logging.getLogger(__name__)
 
@@ -54,20 +53,20 @@ class LookBack:
     """The record of the last run (``known``) and the one this run writes (``seen``: papers
     stamped since ``cut``, the next run's look-back, if this run saves its watermark)."""
 
-    def __init__(self, known: set[int], cut: dt.datetime, embedder: Embedder | None) -> None:
-        self.known, self.cut, self.embedder = known, cut, embedder
+    def __init__(self, known: np.ndarray, cut: dt.datetime, embedder: Embedder | None) -> None:
+        self.known, self.cut, self.embedder = known, cut, embedder  # sorted uint64: 8 bytes a paper
         self.seen: list[int] = []
         self.passed_over = 0
 
     @classmethod
     def load(cls, folder: Path, state: IndexState, embedder: Embedder | None, cut: dt.datetime, use: bool) -> LookBack:
-        known: set[int] = set()
+        known = np.zeros(0, dtype=np.uint64)
         if use:
             try:
                 data = jsondata.parse(read_regular(folder / LOOK_BACK, MAX_BYTES))
                 if {key: data[key] for key in ("watermark", "lexical", "model")} == _owner(state, cls._model(embedder)):
                     raw = base64.b64decode(data["signatures"], validate=True)
-                    known = set(np.frombuffer(raw, dtype="<u8").tolist())
+                    known = np.sort(np.frombuffer(raw, dtype="<u8").astype(np.uint64))
             except FileNotFoundError:
                 pass
             except (OSError, ValueError, TypeError, KeyError, binascii.Error) as error:
@@ -80,13 +79,16 @@ class LookBack:
 
     def unwritten(self, batch: list) -> list:
         """The papers of ``batch`` the last run did not write as they are now."""
-        if not self.known:
+        if not len(self.known) or not batch:
             return batch
         stamps = vector_stamps(batch, self.embedder)
+        marks = [signature(p.id, p.updated_at, p.upvotes_changed_at, stamps.get(p.id)) for p in batch]
+        wanted = np.array(marks, dtype=np.uint64)
+        at = np.minimum(np.searchsorted(self.known, wanted), len(self.known) - 1)
+        known = self.known[at] == wanted
         todo = []
-        for paper in batch:
-            mark = signature(paper.id, paper.updated_at, paper.upvotes_changed_at, stamps.get(paper.id))
-            if mark in self.known:
+        for paper, mark, found in zip(batch, marks, known, strict=True):
+            if found:
                 self.passed_over += 1
                 self._keep(paper, stamps.get(paper.id), mark)
             else:

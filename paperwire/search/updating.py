@@ -46,6 +46,7 @@ from paperwire.search.index_files import (
     open_lexical,
 )
 from paperwire.search.integrity import (
+    EMBEDDED,
     FILE,
     LEXICAL,
     NEW_LEXICAL,
@@ -147,9 +148,6 @@ def current_vectors(
             if since is not None and updated_at >= since:
                 renewed.add(paper_id)
     return keyed, renewed, stamps
-
-
-EMBEDDED = "embedded.json"  # when the last embedding scan that went through every paper began
 
 
 def embedding_since(folder: Path, rebuild: bool, model: str) -> dt.datetime | None:
