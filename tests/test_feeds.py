@@ -421,18 +421,41 @@ def test_a_month_page_sorts_ids_from_the_feed_index_never_whole_rows(client, cro
         if '"papers_paper"."upvotes" DESC' in sql:
             selected = sql.split(" FROM ")[0]
             assert selected.count('"papers_paper".') == 1 and '"papers_paper"."id"' in selected, sql
-    if connection.vendor == "postgresql":
-        # A month among others, with statistics, as on a site: with the month's 90 rows alone and
-        # no statistics, a plan tie went to paper_published (the papers not hidden) once in a while.
-        other = dt.date(2024, 1, 1)
-        Paper.objects.bulk_create(
-            Paper(id=f"2401.{n:05d}", title=f"Other {n}", daily_date=other + dt.timedelta(days=n % 300))
-            for n in range(3000)
+    if connection.vendor == "sqlite":
+        plan = query_plan(papers_in(crowded_days).values_list("pk", flat=True)[:50])
+        assert "paper_feed_order" in plan, plan
+
+
+def test_on_postgresql_a_month_page_reads_its_ids_from_the_feed_index_alone(transactional_db):
+    """As on a site (a month among others, statistics and visibility map kept by autovacuum), the
+    month's ids come from paper_feed_order without touching the table. In a test transaction,
+    with ANALYZE alone and no visibility map, the plan was a coin toss between this index and a
+    bitmap scan of the day index (CI, 2026-11-28): VACUUM ANALYZE needs autocommit."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the plan of PostgreSQL; SQLite's is checked by the test above")
+    day = dt.date(2025, 7, 21)
+    Paper.objects.bulk_create(
+        Paper(
+            id=f"2507.{n:05d}",
+            title=f"Crowded {n}",
+            daily_date=day + dt.timedelta(days=n % 3),
+            upvotes=n % 4,
+            hidden=n % 11 == 0,
         )
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE papers_paper")
-    plan = query_plan(papers_in(crowded_days).values_list("pk", flat=True)[:50])
-    assert "paper_feed_order" in plan, plan
+        for n in range(90)
+    )
+    other = dt.date(2024, 1, 1)
+    Paper.objects.bulk_create(
+        Paper(id=f"2401.{n:05d}", title=f"Other {n}", daily_date=other + dt.timedelta(days=n % 300))
+        for n in range(3000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE papers_paper")
+    month = Period("month", dt.date(2025, 7, 1), dt.date(2025, 8, 1))
+    plan = query_plan(papers_in(month).values_list("pk", flat=True)[:50])
+    assert "Index Only Scan using paper_feed_order" in plan, plan
 
 
 def test_an_anonymous_feed_sets_no_cookie_and_is_cached_a_signed_in_one_carries_the_token(client, papers, alice):
