@@ -296,8 +296,9 @@ def test_workers_on_one_database_embed_every_paper_once_and_take_over_a_killed_o
         out, log = outputs[name]
         return start_paperwire("index", "--embed-only", env=env, stdout=out.open("w"), stderr=log.open("w"))
 
+    # The doomed worker alone until it holds a batch: started with the others, it was once beaten
+    # to every paper by both (CI, 2026-11-28: it claimed nothing, finished, and was not killed).
     doomed = start("doomed", doomed_env)
-    workers = [start(name, paperwire_env(home, **common, PAPERWIRE_INDEX_BATCH="4")) for name in ("w1", "w2")]
     held: list[str] = []
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and doomed.poll() is None:
@@ -310,6 +311,7 @@ def test_workers_on_one_database_embed_every_paper_once_and_take_over_a_killed_o
     assert doomed.returncode == -signal.SIGKILL, "the worker finished before it could be killed"
     unfinished = {row[0] for row in query(url, "SELECT paper_id FROM search_embeddingclaim WHERE node = 'doomed-node'")}
     assert unfinished, "the worker was killed between two batches: it held none"
+    workers = [start(name, paperwire_env(home, **common, PAPERWIRE_INDEX_BATCH="4")) for name in ("w1", "w2")]
     for process in workers:
         process.wait(timeout=300)
     done = {name: (out.read_text(), log.read_text()) for name, (out, log) in outputs.items()}

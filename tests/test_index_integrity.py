@@ -328,6 +328,46 @@ def test_a_segment_file_changed_in_place_is_never_searched_again(client, indexed
     assert found(SINKS["title"], mode="lexical") == (SINKS["id"], "")
 
 
+def reloads_running() -> int:
+    """tantivy's threads calling a reader's reload in this process (as Linux names them)."""
+    from pathlib import Path
+
+    count = 0
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            count += (task / "comm").read_text().strip() == "watch-callbacks"
+        except OSError:  # a thread that has ended
+            pass
+    return count
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="threads are seen through Linux's /proc")
+def test_no_reload_of_tantivy_runs_once_the_index_is_open(tmp_path):
+    """tantivy-py's own reader, replaced as the index is opened, reloads once in a thread of
+    tantivy's as it is made, reading the segment files through the process's mappings: a file
+    cut short under it then killed the whole test run with SIGBUS (CI, 2026-11-28, a segment
+    truncated by the test above just after the index was opened). Once ``open_lexical``
+    returns, no such reload runs (about 1 open in 100 left one running before the fix)."""
+    import tantivy
+
+    from paperwire.search.index_files import create_lexical, lexical_writer, open_lexical
+
+    index = create_lexical(tmp_path / "lexical")
+    writer = lexical_writer(index)
+    for segment in range(7):  # a reload opens each segment: more work, a wider window
+        for n in range(100):
+            writer.add_document(tantivy.Document(id=f"{segment}.{n}", title=f"attention {n}", abstract="heads " * 50))
+        writer.commit()
+    writer.wait_merging_threads()
+    del index
+    seen = 0
+    for _ in range(1000):
+        opened = open_lexical(tmp_path / "lexical")
+        seen += reloads_running()
+        del opened
+    assert seen == 0
+
+
 def test_a_commit_no_update_recorded_is_checked_not_trusted(client, indexed):
     """A writer stopped after its commit, before recording it: the files of that commit are
     unknown, so the index is rebuilt rather than searched unchecked."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import platform
 import threading
 import time
 from collections.abc import Iterable
@@ -147,10 +148,52 @@ def _prepared(index: tantivy.Index) -> tantivy.Index:
     """``index`` with our analyzer and a reader that reloads only when told: tantivy-py gives
     each index one that reloads on its own, from a thread of tantivy's, half a second after a
     commit changed meta.json; that reload read the segment files again through the mappings the
-    process already had, and a file cut short under them killed the process (SIGBUS)."""
+    process already had, and a file cut short under them killed the process (SIGBUS). That
+    reader also reloads once as the index is opened (the watcher's first look at meta.json
+    counts as a change): in a thread of its own, which may still be reading the files when the
+    index is in use. So the reader is replaced, then whatever reload had begun is waited for."""
     index.config_reader(reload_policy="manual")
     index.register_tokenizer(ANALYZER, analyzer())
+    wait_for_reloads()
     return index
+
+
+# tantivy's threads, as Linux names them (15 bytes at most): the watcher of a directory's
+# meta.json, which sleeps between its looks; the thread it starts to call a reader's reload.
+WATCHER, RELOADING = "thread-tantivy-", "watch-callbacks"
+# nanosleep and clock_nanosleep as /proc/<task>/syscall numbers them; elsewhere a watcher's sleep
+# is not told from its work, and only the reloads already started are waited for.
+SLEEPING = {"x86_64": {"35", "230"}, "aarch64": {"101", "115"}}.get(platform.machine())
+RELOAD_WAIT = 5.0  # seconds: a reload opens each segment once; then this process goes on anyway
+
+
+def wait_for_reloads(timeout: float = RELOAD_WAIT) -> bool:
+    """Wait until no reload of a tantivy reader runs in this process and none is about to: no
+    ``watch-callbacks`` thread, and every meta.json watcher asleep (a watcher that is awake may
+    have picked a reader's callback before it was replaced, and is about to start one). Once the
+    readers made by tantivy-py are replaced, none starts again. Whether it was so before the
+    timeout (True where threads cannot be seen: not Linux)."""
+    tasks = Path("/proc/self/task")
+    if not tasks.is_dir():
+        return True
+    deadline = time.monotonic() + timeout
+    while True:
+        if not any(_reloading(task) for task in tasks.iterdir()):
+            return True
+        if time.monotonic() >= deadline:
+            log.warning("a reload of the lexical index is still running after %.0f s", timeout)
+            return False
+        time.sleep(0.002)
+
+
+def _reloading(task: Path) -> bool:
+    try:
+        name = (task / "comm").read_text().strip()
+        if name == RELOADING:
+            return True
+        return name == WATCHER and SLEEPING is not None and (task / "syscall").read_text().split()[0] not in SLEEPING
+    except (OSError, IndexError):  # a thread that has ended
+        return False
 
 
 def lexical_writer(index: tantivy.Index):
