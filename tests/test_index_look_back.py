@@ -195,3 +195,49 @@ def test_a_folder_where_a_record_belongs_is_moved_aside_and_the_record_kept_agai
     assert ids("axolotls", mode="lexical") == [PAPERS[4]["id"]]
     assert update_indexes(show_progress=False).indexed == 0  # the look-back record counts again
     assert record.is_file()  # (embedded.json is written by the embedding scan, before the pass)
+
+
+def test_a_rebuild_deletes_only_what_it_may_have_written_and_holds_a_paper_changed_as_it_reads_once(
+    built, settings, monkeypatch
+):
+    """A rebuild writes a new lexical index: tantivy holds every delete until the commit, and a
+    rebuild commits once, so it sends a delete only for papers stamped since it began (less
+    the slack), the ones it may read twice: a row changed as it reads moves ahead of it. That
+    paper is in the new index once, as it is now; the others, stamped before, get no delete."""
+    from django.utils import timezone
+
+    from paperwire.search import updating
+    from paperwire.search.index_files import open_lexical
+
+    settings.INDEX_BATCH = 4
+    Paper.objects.update(updated_at=timezone.now() - dt.timedelta(days=1))
+    reading, changed = updating.changed_papers, []
+
+    def changing(since):
+        for n, batch in enumerate(reading(since)):
+            yield batch
+            if n == 0:  # read: now it changes, and moves to the end of the order
+                changed.append(batch[0].id)
+                Paper.objects.filter(id=batch[0].id).update(title="Quokka census", updated_at=timezone.now())
+
+    deleted: list[str] = []
+    making = updating.lexical_writer
+
+    class Counting:
+        def __init__(self, writer) -> None:
+            self.writer = writer
+
+        def delete_documents_by_term(self, field, value):
+            deleted.append(value)
+            return self.writer.delete_documents_by_term(field, value)
+
+        def __getattr__(self, name):
+            return getattr(self.writer, name)
+
+    monkeypatch.setattr(updating, "changed_papers", changing)
+    monkeypatch.setattr(updating, "lexical_writer", lambda index: Counting(making(index)))
+    report = update_indexes(rebuild=True, show_progress=False)
+    assert report.indexed == len(PAPERS) + 1  # the changed paper read twice
+    assert deleted == changed  # its second reading only
+    assert open_lexical(index_dir() / "lexical").searcher().num_docs == len(PAPERS)
+    assert ids("quokka", mode="lexical") == changed
