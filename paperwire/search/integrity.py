@@ -77,9 +77,15 @@ def lock_path(folder: Path) -> Path:
 FILE, FOLDER = "a file", "a folder"
 UNEXAMINED = "beyond reach"  # what kind() says of a path it cannot stat (permissions)
 # What each name in the index folder must be; the updater moves aside anything else found there.
+# (A folder at look-back.json or embedded.json made each run warn, and lose what it saves, for ever.)
 KINDS = {
-    **{LEXICAL: FOLDER, VECTORS: FILE, STATE: FILE, REBUILDING: FILE, NEW_LEXICAL: FOLDER},
-    **{LOOK_BACK: FILE, EMBEDDED: FILE},  # a folder there made each run warn, and lose what they save, for ever
+    LEXICAL: FOLDER,
+    VECTORS: FILE,
+    STATE: FILE,
+    REBUILDING: FILE,
+    NEW_LEXICAL: FOLDER,
+    LOOK_BACK: FILE,
+    EMBEDDED: FILE,
 }
 
 

@@ -123,7 +123,14 @@ def vector_stamps(batch: list, embedder: Embedder | None) -> dict[str, tuple[int
     vectors themselves unread."""
     if embedder is None:
         return {}
+    return {pid: (key, at) for pid, key, at in current_vector_rows(batch, embedder, "pk", "updated_at")}
+
+
+def current_vector_rows(batch: list, embedder: Embedder, *fields: str) -> list[tuple]:
+    """(paper id, *``fields``) of the stored vectors of ``batch``'s papers that are the model's
+    for their present title and abstract: the ones the index takes."""
     texts = {paper.id: text_hash(paper.title, paper.abstract) for paper in batch}
-    rows = PaperVector.objects.filter(paper__in=batch).values_list("paper_id", "pk", "model", "text_hash", "updated_at")
-    current = lambda pid, model, hashed: hashed == texts[pid] and same_model(model, embedder.name)  # noqa: E731
-    return {pid: (key, at) for pid, key, model, hashed, at in rows if current(pid, model, hashed)}
+    rows = PaperVector.objects.filter(paper__in=batch).values_list("paper_id", "model", "text_hash", *fields)
+    return [
+        (pid, *rest) for pid, model, hashed, *rest in rows if hashed == texts[pid] and same_model(model, embedder.name)
+    ]

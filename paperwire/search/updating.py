@@ -36,7 +36,7 @@ from paperwire.core import jsondata
 from paperwire.core.progress import progress
 from paperwire.papers.models import Paper
 from paperwire.search.claims import EmbeddingRun, embed_pending
-from paperwire.search.embedder import Embedder, ModelUnavailable, get_embedder, same_model, text_hash
+from paperwire.search.embedder import Embedder, ModelUnavailable, get_embedder, same_model
 from paperwire.search.index_files import (
     create_lexical,
     lexical_document,
@@ -69,7 +69,7 @@ from paperwire.search.integrity import (
     write_atomically,
     write_lock,
 )
-from paperwire.search.look_back import LookBack
+from paperwire.search.look_back import LookBack, current_vector_rows
 from paperwire.search.models import PaperVector
 
 log = logging.getLogger(__name__)
@@ -136,17 +136,12 @@ def current_vectors(
     id -> (key, when stored) of each of those vectors."""
     if embedder is None:
         return {}, set(), {}
-    texts = {paper.id: text_hash(paper.title, paper.abstract) for paper in batch}
-    rows = PaperVector.objects.filter(paper__in=batch).values_list(
-        "paper_id", "pk", "model", "text_hash", "vector", "updated_at"
-    )
     keyed, renewed, stamps = {}, set(), {}
-    for paper_id, key, model, hashed, vector, updated_at in rows:
-        if hashed == texts[paper_id] and same_model(model, embedder.name):
-            keyed[paper_id] = (key, np.frombuffer(bytes(vector), dtype="<f2").astype(np.float32))
-            stamps[paper_id] = (key, updated_at)
-            if since is not None and updated_at >= since:
-                renewed.add(paper_id)
+    for paper_id, key, vector, updated_at in current_vector_rows(batch, embedder, "pk", "vector", "updated_at"):
+        keyed[paper_id] = (key, np.frombuffer(bytes(vector), dtype="<f2").astype(np.float32))
+        stamps[paper_id] = (key, updated_at)
+        if since is not None and updated_at >= since:
+            renewed.add(paper_id)
     return keyed, renewed, stamps
 
 
